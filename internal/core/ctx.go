@@ -1,0 +1,264 @@
+package core
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// taskCtx is the context a task's function receives. It is the task itself
+// seen through another method set, so it costs no allocation. It is canceled
+// when the task is canceled while running, when its timeout or deadline
+// passes, when its parent (the owner's context) is canceled, and when the
+// function returns. Its Done channel, and the registration with the parent
+// that closes it, are made only if somebody asks for them.
+type taskCtx Task
+
+type ctxKey struct{}
+
+var taskKey = &ctxKey{}
+
+// FromContext returns the task whose function received ctx (or a context
+// derived from it), or nil.
+func FromContext(ctx context.Context) *Task {
+	if ctx == nil {
+		return nil
+	}
+	if t, ok := ctx.(*taskCtx); ok {
+		return (*Task)(t)
+	}
+	c, _ := ctx.Value(taskKey).(*Task)
+	return c
+}
+
+func (t *taskCtx) task() *Task { return (*Task)(t) }
+
+func (t *taskCtx) parent() context.Context {
+	if b := t.owner; b != nil {
+		return b.Owner.Context()
+	}
+	return context.Background()
+}
+
+// Deadline is the earlier of the task's own deadline and its parent's.
+func (t *taskCtx) Deadline() (time.Time, bool) {
+	pd, pok := t.parent().Deadline()
+	d, ok := ownDeadline(t.task())
+	if !ok || (pok && pd.Before(d)) {
+		return pd, pok
+	}
+	return d, true
+}
+
+func ownDeadline(c *Task) (time.Time, bool) {
+	x := c.x.Load()
+	if x == nil || (x.timeout <= 0 && x.deadline.IsZero()) {
+		return time.Time{}, false
+	}
+	d := x.deadline
+	if x.timeout > 0 {
+		if td := At(c.started).Add(x.timeout); d.IsZero() || td.Before(d) {
+			d = td
+		}
+	}
+	return d, true
+}
+
+func (t *taskCtx) Done() <-chan struct{} {
+	c := t.task()
+	x := getX(c)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.ctxDone == nil {
+		if x.ctxClosed {
+			x.ctxDone = closedChan
+		} else {
+			x.ctxDone = make(chan struct{})
+			watchParent(c, x)
+		}
+	}
+	return x.ctxDone
+}
+
+// watchParent registers with the parent so that its cancellation closes
+// ours; x.mu is held.
+func watchParent(c *Task, x *ext) {
+	if x.parentStop != nil || x.ctxClosed {
+		return
+	}
+	p := (*taskCtx)(c).parent()
+	if p.Done() == nil {
+		return
+	}
+	if p.Err() != nil {
+		closeCtx(x)
+		return
+	}
+	x.parentStop = context.AfterFunc(p, func() {
+		x.mu.Lock()
+		closeCtx(x)
+		x.mu.Unlock()
+	})
+}
+
+func (t *taskCtx) Err() error {
+	c := t.task()
+	if c.state.Load()&flagCtxDone != 0 {
+		if x := c.x.Load(); x != nil && x.ctxErr != nil {
+			return x.ctxErr
+		}
+		return context.Canceled
+	}
+	return t.parent().Err()
+}
+
+func (t *taskCtx) Value(key any) any {
+	if key == taskKey {
+		return t.task()
+	}
+	c := t.task()
+	if c.state.Load()&flagCtxDone != 0 && key == cancelCtxKey() {
+		if x := c.x.Load(); x != nil && x.ctxCause != nil {
+			return x.ctxCause.Value(key)
+		}
+	}
+	return t.parent().Value(key)
+}
+
+// AfterFunc lets context.WithCancel(taskCtx) and context.AfterFunc register
+// without a goroutine each (the context package looks for this method).
+func (t *taskCtx) AfterFunc(f func()) func() bool {
+	c := t.task()
+	x := getX(c)
+	x.mu.Lock()
+	if x.ctxClosed {
+		x.mu.Unlock()
+		go f()
+		return func() bool { return false }
+	}
+	a := &afterFunc{f: f}
+	x.afters = append(x.afters, a)
+	watchParent(c, x)
+	x.mu.Unlock()
+	return func() bool {
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		if a.done {
+			return false
+		}
+		a.done = true
+		return true
+	}
+}
+
+func (t *taskCtx) String() string { return "lazytask.Context" }
+
+// closeCtx closes the context's channel and runs the after-funcs; x.mu is
+// held.
+func closeCtx(x *ext) {
+	if x.ctxClosed {
+		return
+	}
+	x.ctxClosed = true
+	if x.ctxDone != nil {
+		close(x.ctxDone)
+	}
+	for _, a := range x.afters {
+		if !a.done {
+			a.done = true
+			go a.f()
+		}
+	}
+	x.afters = nil
+	if x.parentStop != nil {
+		x.parentStop()
+		x.parentStop = nil
+	}
+	if x.timer != nil {
+		x.timer.Stop()
+		x.timer = nil
+	}
+}
+
+// cancelCtx cancels a running task's context with err and cause. It reports
+// false if the context was already canceled.
+func cancelCtx(c *Task, err, cause error) bool {
+	if c.state.Load()&flagCtxDone != 0 {
+		return false
+	}
+	x := getX(c)
+	x.mu.Lock()
+	if x.ctxErr != nil || c.state.Load()&flagCtxDone != 0 {
+		x.mu.Unlock()
+		return false
+	}
+	x.ctxErr = err
+	if cause != nil && cause != err {
+		cc, cancel := context.WithCancelCause(context.Background())
+		cancel(cause)
+		x.ctxCause = cc
+	}
+	closeCtx(x)
+	x.mu.Unlock()
+	c.state.Or(flagCtxDone)
+	return true
+}
+
+// endCtx cancels the context when the function has returned, and releases
+// the timer and the registration with the parent.
+func endCtx(c *Task) {
+	if c.state.Load()&flagCtxDone != 0 {
+		return
+	}
+	if x := c.x.Load(); x != nil {
+		x.mu.Lock()
+		if x.ctxErr == nil {
+			x.ctxErr = context.Canceled
+		}
+		closeCtx(x)
+		x.mu.Unlock()
+	}
+	c.state.Or(flagCtxDone)
+}
+
+// armTimer starts the timeout timer of a task that has one.
+func armTimer(c *Task) {
+	x := c.x.Load()
+	if x == nil {
+		return
+	}
+	d, ok := ownDeadline(c)
+	if !ok {
+		return
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.ctxClosed {
+		return
+	}
+	x.timer = time.AfterFunc(time.Until(d), func() {
+		cancelCtx(c, context.DeadlineExceeded, context.DeadlineExceeded)
+	})
+}
+
+// cancelCtxKey finds the key under which the context package's cancelCtx
+// answers Value, so that context.Cause works on a task's context: Cause asks
+// the context for that key once Err is non-nil. If a future Go release asks
+// differently, Cause falls back to Err and nothing else breaks.
+var cancelCtxKey = sync.OnceValue(func() any {
+	p := &keyProbe{}
+	_ = context.Cause(p)
+	return p.key
+})
+
+type keyProbe struct{ key any }
+
+func (*keyProbe) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (*keyProbe) Done() <-chan struct{}       { return nil }
+func (*keyProbe) Err() error                  { return context.Canceled }
+func (p *keyProbe) Value(key any) any {
+	if p.key == nil {
+		p.key = key
+	}
+	return nil
+}

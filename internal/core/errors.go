@@ -1,0 +1,46 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"runtime/debug"
+)
+
+// Sentinel errors. lazytask re-exports each of them under the same name;
+// they are declared here, in the lowest package that returns them.
+var (
+	ErrNotDone       = errors.New("lazytask: task not done")
+	ErrNilFunc       = errors.New("lazytask: nil function")
+	ErrStarted       = errors.New("lazytask: task already started or ended")
+	ErrGoexit        = errors.New("lazytask: function called runtime.Goexit")
+	ErrInvalidOption = errors.New("lazytask: invalid option")
+	ErrScopeClosed   = errors.New("lazytask: scope closed before the task was started")
+)
+
+// PanicError is the error of a task whose function panicked. It carries the
+// panic value and the stack of the goroutine at the time of the panic.
+type PanicError struct {
+	// Value is the value passed to panic.
+	Value any
+	// Stack is the formatted stack trace of the panicking goroutine.
+	Stack []byte
+}
+
+// NewPanicError captures the current goroutine's stack; call it from the
+// deferred function that recovered v.
+func NewPanicError(v any) *PanicError {
+	return &PanicError{Value: v, Stack: debug.Stack()}
+}
+
+func (p *PanicError) Error() string {
+	return fmt.Sprintf("lazytask: panic: %v\n\n%s", p.Value, p.Stack)
+}
+
+// Unwrap returns the panic value if it is an error, so that errors.Is and
+// errors.As see through the panic.
+func (p *PanicError) Unwrap() error {
+	if err, ok := p.Value.(error); ok {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,247 @@
+package core
+
+import (
+	"context"
+	"errors"
+)
+
+// Cancel cancels the task with cause (context.Canceled if nil). A Lazy or
+// Queued task ends Canceled without running; a Running task sees its context
+// canceled. It reports whether the call changed anything.
+func Cancel(c *Task, cause error) bool {
+	if cause == nil {
+		cause = context.Canceled
+	}
+	for {
+		s := c.state.Load()
+		switch State(s & stateMask) {
+		case Lazy:
+			if c.state.CompareAndSwap(s, s&^stateMask|uint32(toCanceled)) {
+				publish(c, Canceled, cause)
+				return true
+			}
+		case Queued:
+			if c.owner.Owner.Cancel(c) {
+				publish(c, Canceled, cause)
+				return true
+			}
+		case Running:
+			return cancelCtx(c, context.Canceled, cause)
+		case toQueued, toRunning:
+			// another goroutine is moving the task; its move is short
+			// and ends in a state this loop handles.
+		default:
+			return false
+		}
+	}
+}
+
+// CancelQueued is Owner.Cancel's state change: under the owner's lock it
+// moves a Queued task to toCanceled. The caller then unlinks it.
+func CancelQueued(c *Task) bool {
+	_, ok := transition(c, toCanceled, Queued)
+	return ok
+}
+
+// CancelUnstarted ends a task that was never started with cause, as when its
+// scope closes; owners call it for tasks they hold, under their lock, after
+// CancelQueued, or on their own for Lazy tasks. It reports false if the
+// task had already started or ended.
+func CancelUnstarted(c *Task, cause error) bool {
+	if _, ok := transition(c, toCanceled, Lazy); ok {
+		publish(c, Canceled, cause)
+		return true
+	}
+	return false
+}
+
+// PublishCanceled publishes a task that CancelQueued moved to toCanceled.
+func PublishCanceled(c *Task, cause error) {
+	if cause == nil {
+		cause = context.Canceled
+	}
+	publish(c, Canceled, cause)
+}
+
+// Start runs a Lazy task now on its own goroutine, or force-runs a Queued
+// one through its owner.
+func Start(c *Task) error {
+	for {
+		s := c.state.Load()
+		switch State(s & stateMask) {
+		case Lazy:
+			if c.state.CompareAndSwap(s, s&^stateMask|uint32(toRunning)) {
+				c.started = Now()
+				setState(c, Running)
+				go Execute(c)
+				return nil
+			}
+		case Queued:
+			return c.owner.Owner.Force(c)
+		case toQueued, toRunning:
+		default:
+			return ErrStarted
+		}
+	}
+}
+
+// Enqueue moves a Lazy task to Queued, owned by b. Owners call it under their
+// lock before linking the task; it reports false if the task was not Lazy.
+func Enqueue(c *Task, b *Binding, now int64) bool {
+	if _, ok := transition(c, toQueued, Lazy); !ok {
+		return false
+	}
+	c.owner = b
+	c.queued = now
+	setState(c, Queued)
+	return true
+}
+
+// Admit moves a Queued task to Running. Owners call it under their lock;
+// over marks a force-run over the cap.
+func Admit(c *Task, over bool) bool {
+	for {
+		s := c.state.Load()
+		if State(s&stateMask) != Queued {
+			return false
+		}
+		c.started = Now()
+		n := s&^stateMask | uint32(Running)
+		if over {
+			n |= flagOverCap
+		}
+		if c.state.CompareAndSwap(s, n) {
+			return true
+		}
+	}
+}
+
+// AdmitLazy moves a Lazy task straight to Running under owner b (a force-run
+// of a task that was never queued). It reports false if it was not Lazy.
+func AdmitLazy(c *Task, b *Binding, over bool) bool {
+	if _, ok := transition(c, toRunning, Lazy); !ok {
+		return false
+	}
+	c.owner = b
+	c.queued = Now()
+	c.started = c.queued
+	if over {
+		c.state.Or(flagOverCap)
+	}
+	setState(c, Running)
+	return true
+}
+
+// Execute runs a Running task's function on the calling goroutine, captures
+// panics and runtime.Goexit, hands the slot back to the owner and publishes
+// the result. It returns the next task the owner admitted for this
+// goroutine, or nil.
+func Execute(c *Task) (next *Task) {
+	armTimer(c)
+	var err error
+	normal, recovered := false, false
+	defer func() {
+		if !normal && !recovered {
+			// runtime.Goexit: this goroutine is exiting.
+			finish(c, Failed, ErrGoexit, true)
+		}
+	}()
+	func() {
+		defer func() {
+			if !normal {
+				if r := recover(); r != nil {
+					err = NewPanicError(r)
+					recovered = true
+				}
+			}
+		}()
+		err = c.fn.Call(c, (*taskCtx)(c))
+		normal = true
+	}()
+	return finish(c, classify(c, err), err, false)
+}
+
+func finish(c *Task, st State, err error, exiting bool) *Task {
+	c.finished = Now()
+	endCtx(c)
+	var next *Task
+	if b := c.owner; b != nil {
+		next = b.Owner.Release(c, st, exiting)
+	}
+	publish(c, st, err)
+	return next
+}
+
+// classify tells a failure from a cancellation: a task whose context was
+// canceled (not timed out) and that returned that cancellation ends
+// Canceled; any other error is a failure, and nil is a success whatever
+// happened to the context.
+func classify(c *Task, err error) State {
+	if err == nil {
+		return Succeeded
+	}
+	if !errors.Is(err, context.Canceled) {
+		ctx := (*taskCtx)(c)
+		cause := context.Cause(ctx)
+		if cause == nil || errors.Is(cause, context.DeadlineExceeded) || !errors.Is(err, cause) {
+			return Failed
+		}
+		return Canceled
+	}
+	if (*taskCtx)(c).Err() == nil {
+		return Failed // the function returned context.Canceled on its own
+	}
+	return Canceled
+}
+
+// Lender is implemented by owners that lend a running task's slots while
+// its function waits for another task (invariant I9).
+type Lender interface {
+	// Lend frees c's slots while c waits; Reclaim takes them back (or runs
+	// c over the cap, counted) once the wait ends.
+	Lend(c *Task)
+	Reclaim(c *Task)
+}
+
+// BeginWait is called by Await before it blocks. If ctx belongs to a running
+// task whose owner lends slots, the slot is lent and the returned function
+// takes it back; otherwise it returns nil.
+func BeginWait(ctx context.Context) func() {
+	cur := FromContext(ctx)
+	if cur == nil || cur.owner == nil || State(cur.state.Load()&stateMask) != Running {
+		return nil
+	}
+	l, ok := cur.owner.Owner.(Lender)
+	if !ok {
+		return nil
+	}
+	l.Lend(cur)
+	return func() { l.Reclaim(cur) }
+}
+
+// Created returns the creation time in Now units.
+func Created(c *Task) int64 { return c.created }
+
+// FailUnstarted ends a Lazy task Failed with err without running it (bad
+// input found after creation, such as a weight above the cap).
+func FailUnstarted(c *Task, err error) bool {
+	if _, ok := transition(c, toCanceled, Lazy); ok {
+		publish(c, Failed, err)
+		return true
+	}
+	return false
+}
+
+// SetOverCap marks or unmarks a running task as holding its slots over the
+// cap; owners call it under their lock (slot lending).
+func SetOverCap(c *Task, over bool) {
+	if over {
+		c.state.Or(flagOverCap)
+	} else {
+		c.state.And(^uint32(flagOverCap))
+	}
+}
+
+// OwnerWord is a word in the task's extension that its owner may use under
+// its own lock (the scheduler counts nested slot loans there).
+func OwnerWord(c *Task) *int64 { return &getX(c).owner }

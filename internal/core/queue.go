@@ -1,0 +1,195 @@
+package core
+
+import (
+	"cmp"
+	"slices"
+)
+
+// Queue is an intrusive priority queue of tasks: highest priority first,
+// FIFO within a priority, with a lane of promoted tasks ahead of all of
+// them. Push, Remove and Promote are O(1) for a priority already present
+// (O(log p) for a new one among p distinct priorities); Peek is O(1)
+// amortised. It is not safe for concurrent use: its owner's lock guards it,
+// together with the queue links of the tasks in it. The zero value is an
+// empty queue.
+type Queue struct {
+	promoted list
+	heap     []*bucket // max-heap by priority; may hold empty buckets
+	byPrio   map[int32]*bucket
+	last     *bucket // the bucket of the last Push, a cache for the common case
+	n        int
+}
+
+type bucket struct {
+	prio int32
+	idx  int // index in heap, -1 once removed
+	list list
+}
+
+// list is circular with a sentinel, so a task unlinks itself without
+// knowing which list it is in.
+type list struct{ s Task }
+
+func (l *list) init() {
+	if l.s.next == nil {
+		l.s.next, l.s.prev = &l.s, &l.s
+	}
+}
+
+func (l *list) empty() bool { return l.s.next == nil || l.s.next == &l.s }
+
+func (l *list) pushBack(c *Task) {
+	l.init()
+	c.prev, c.next = l.s.prev, &l.s
+	l.s.prev.next = c
+	l.s.prev = c
+}
+
+func (l *list) front() *Task {
+	if l.empty() {
+		return nil
+	}
+	return l.s.next
+}
+
+func unlink(c *Task) {
+	c.prev.next = c.next
+	c.next.prev = c.prev
+	c.next, c.prev = nil, nil
+}
+
+// Len is the number of tasks in the queue.
+func (q *Queue) Len() int { return q.n }
+
+// Linked reports whether c is in a queue.
+func Linked(c *Task) bool { return c.next != nil }
+
+// Push appends c behind every queued task of its priority.
+func (q *Queue) Push(c *Task) {
+	b := q.last
+	if b == nil || b.prio != c.prio || b.idx < 0 {
+		b = q.bucketFor(c.prio)
+		q.last = b
+	}
+	b.list.pushBack(c)
+	q.n++
+}
+
+// Remove takes c out of the queue.
+func (q *Queue) Remove(c *Task) {
+	unlink(c)
+	q.n--
+}
+
+// Promote moves c to the head of the queue, behind tasks promoted earlier.
+func (q *Queue) Promote(c *Task) {
+	unlink(c)
+	q.promoted.pushBack(c)
+}
+
+// Peek returns the task that is next in line, or nil.
+func (q *Queue) Peek() *Task {
+	if c := q.promoted.front(); c != nil {
+		return c
+	}
+	for len(q.heap) > 0 {
+		b := q.heap[0]
+		if c := b.list.front(); c != nil {
+			return c
+		}
+		q.popBucket()
+	}
+	return nil
+}
+
+// Pop removes and returns the task that is next in line, or nil.
+func (q *Queue) Pop() *Task {
+	c := q.Peek()
+	if c != nil {
+		q.Remove(c)
+	}
+	return c
+}
+
+// Each calls f for every queued task in admission order: promoted ones
+// first, then by priority, FIFO within a priority. f must not change the
+// queue. It is O(n + p log p); it is meant for snapshots and shutdown.
+func (q *Queue) Each(f func(*Task)) {
+	for c := q.promoted.front(); c != nil && c != &q.promoted.s; c = c.next {
+		f(c)
+	}
+	bs := slices.Clone(q.heap)
+	slices.SortFunc(bs, func(a, b *bucket) int { return cmp.Compare(b.prio, a.prio) })
+	for _, b := range bs {
+		for c := b.list.front(); c != nil && c != &b.list.s; c = c.next {
+			f(c)
+		}
+	}
+}
+
+func (q *Queue) bucketFor(p int32) *bucket {
+	if b, ok := q.byPrio[p]; ok {
+		return b
+	}
+	if q.byPrio == nil {
+		q.byPrio = make(map[int32]*bucket)
+	}
+	b := &bucket{prio: p, idx: len(q.heap)}
+	b.list.init()
+	q.byPrio[p] = b
+	q.heap = append(q.heap, b)
+	q.up(b.idx)
+	return b
+}
+
+func (q *Queue) popBucket() {
+	b := q.heap[0]
+	last := len(q.heap) - 1
+	q.swap(0, last)
+	q.heap[last] = nil
+	q.heap = q.heap[:last]
+	if last > 0 {
+		q.down(0)
+	}
+	b.idx = -1
+	delete(q.byPrio, b.prio)
+	if q.last == b {
+		q.last = nil
+	}
+}
+
+func (q *Queue) swap(i, j int) {
+	q.heap[i], q.heap[j] = q.heap[j], q.heap[i]
+	q.heap[i].idx = i
+	q.heap[j].idx = j
+}
+
+func (q *Queue) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if q.heap[p].prio >= q.heap[i].prio {
+			return
+		}
+		q.swap(i, p)
+		i = p
+	}
+}
+
+func (q *Queue) down(i int) {
+	n := len(q.heap)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && q.heap[r].prio > q.heap[l].prio {
+			m = r
+		}
+		if q.heap[i].prio >= q.heap[m].prio {
+			return
+		}
+		q.swap(i, m)
+		i = m
+	}
+}

@@ -1,0 +1,428 @@
+package core
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// State is a task's place in its life cycle. The values match lazytask.State.
+type State uint32
+
+// The public states, in life-cycle order.
+const (
+	Lazy State = iota
+	Queued
+	Running
+	Succeeded
+	Failed
+	Canceled
+)
+
+// Transit states: the goroutine that won the compare-and-swap into one of
+// them is the only writer of the task's fields until it stores the state the
+// transit leads to. Readers treat them as the state they lead from or to, as
+// State documents.
+const (
+	toQueued   State = 8 + iota // Lazy → Queued (enqueue)
+	toRunning                   // Lazy → Running (standalone start, force)
+	toCanceled                  // Lazy → Canceled (cancel before enqueue)
+)
+
+const (
+	stateMask    = 0xF
+	flagSlow     = 1 << 4 // a done channel or callback exists: finishSlow must run at the end
+	flagCtxDone  = 1 << 5 // the task's context is canceled (cancel, timeout or end)
+	flagOverCap  = 1 << 6 // the task was force-run over its owner's cap
+	flagLentSlot = 1 << 7 // reserved for slot lending while awaiting
+)
+
+func terminal(s uint32) bool {
+	st := State(s & stateMask)
+	return st >= Succeeded && st <= Canceled
+}
+
+// Runner is the typed half of a task: lazytask implements it once per result
+// type. Its dynamic value is the user's function, so storing it costs no
+// allocation.
+type Runner interface {
+	// Call runs the function with ctx, stores its typed result in the task
+	// that embeds c, and returns the function's error.
+	Call(c *Task, ctx context.Context) error
+	// Handle returns the typed handle that embeds c.
+	Handle(c *Task) any
+}
+
+// Owner is what a scheduler implements to queue and run tasks. All methods
+// may be called from any goroutine.
+type Owner interface {
+	// Context is the parent of the contexts of the owner's tasks.
+	Context() context.Context
+	// Release is called once, when a task the owner admitted has returned
+	// and before its result is published. It frees the task's slots, counts
+	// its outcome and returns the next task for this goroutine to Execute,
+	// already Running, or nil. If exiting is true the calling goroutine is
+	// about to exit (runtime.Goexit) and the owner must run the next task
+	// elsewhere and return nil.
+	Release(c *Task, st State, exiting bool) *Task
+	// Cancel takes a Queued task out of the queue: under the owner's lock it
+	// moves the task from Queued to toCanceled with CancelQueued and unlinks
+	// it. It reports false if the task was no longer Queued.
+	Cancel(c *Task) bool
+	// Force runs a Queued task now, over the cap.
+	Force(c *Task) error
+	// Report receives panics from done callbacks.
+	Report(c *Task, err error)
+}
+
+// Binding lets a task refer to its owner with one word.
+type Binding struct{ Owner Owner }
+
+// Task is the type-erased part of a lazytask.Task[T]. Its zero value is a
+// Lazy task with no function; use Init.
+type Task struct {
+	state      atomic.Uint32
+	prio       int32
+	next, prev *Task // queue links, owned by the owner's lock
+	owner      *Binding
+	x          atomic.Pointer[ext]
+	fn         Runner
+	// Timings in Now units. Each is written before the state that makes it
+	// meaningful is stored, so a reader that loaded that state may read it.
+	created, queued, started, finished int64
+}
+
+// ext holds what most tasks never need: options beyond the priority, the
+// error, waiters, callbacks and the context's cancellation.
+type ext struct {
+	weight   int64
+	timeout  time.Duration
+	deadline time.Time
+	meta     any
+	owner    int64 // OwnerWord
+
+	err error // written before the terminal state is stored
+
+	mu       sync.Mutex
+	done     chan struct{}
+	ended    bool
+	cbs      []func()
+	draining bool
+
+	ctxDone    chan struct{}
+	ctxClosed  bool
+	ctxErr     error
+	ctxCause   context.Context // a canceled cancelCtx that carries the cause
+	parentStop func() bool
+	afters     []*afterFunc
+	timer      *time.Timer
+}
+
+type afterFunc struct {
+	f    func()
+	done bool
+}
+
+// Options are the per-task settings core needs. Meta is kept for the typed
+// layer (lazytask's Options) and returned by Meta.
+type Options struct {
+	Priority int32
+	Weight   int64
+	Timeout  time.Duration
+	Deadline time.Time
+	Meta     any
+}
+
+// Init prepares a Lazy task. It allocates nothing beyond the task itself
+// unless opts need more than the priority.
+func Init(c *Task, fn Runner, opts *Options) {
+	c.fn = fn
+	c.created = Now()
+	if opts != nil {
+		c.prio = opts.Priority
+		if opts.Weight > 1 || opts.Timeout > 0 || !opts.Deadline.IsZero() || opts.Meta != nil {
+			c.x.Store(&ext{weight: opts.Weight, timeout: opts.Timeout, deadline: opts.Deadline, meta: opts.Meta})
+		}
+	}
+}
+
+// InitFailed prepares a task that is already Failed with err (bad input).
+func InitFailed(c *Task, fn Runner, err error) {
+	c.fn = fn
+	c.created = Now()
+	c.finished = c.created
+	c.x.Store(&ext{err: err, ended: true})
+	c.state.Store(uint32(Failed))
+}
+
+func getX(c *Task) *ext {
+	if x := c.x.Load(); x != nil {
+		return x
+	}
+	n := &ext{}
+	if c.x.CompareAndSwap(nil, n) {
+		return n
+	}
+	return c.x.Load()
+}
+
+// StateOf reports the public state. Transit states read as the state they
+// lead to, except toQueued, which reads as Lazy until the enqueue is done.
+func StateOf(c *Task) State { return publicState(c.state.Load()) }
+
+func publicState(s uint32) State {
+	switch st := State(s & stateMask); st {
+	case toQueued:
+		return Lazy
+	case toRunning:
+		return Running
+	case toCanceled:
+		return Canceled
+	default:
+		return st
+	}
+}
+
+// IsDone reports whether the result is published.
+func IsDone(c *Task) bool { return terminal(c.state.Load()) }
+
+// Err returns the published error, or ErrNotDone.
+func Err(c *Task) error {
+	if !terminal(c.state.Load()) {
+		return ErrNotDone
+	}
+	if x := c.x.Load(); x != nil {
+		return x.err
+	}
+	return nil
+}
+
+// Priority, Weight and Meta read the task's options.
+func Priority(c *Task) int32 { return c.prio }
+
+// Weight is the number of slots the task takes, at least 1.
+func Weight(c *Task) int64 {
+	if x := c.x.Load(); x != nil && x.weight > 1 {
+		return x.weight
+	}
+	return 1
+}
+
+// Meta returns Options.Meta as given to Init.
+func Meta(c *Task) any {
+	if x := c.x.Load(); x != nil {
+		return x.meta
+	}
+	return nil
+}
+
+// Timeout returns the per-task timeout and deadline options.
+func Timeout(c *Task) (time.Duration, time.Time) {
+	if x := c.x.Load(); x != nil {
+		return x.timeout, x.deadline
+	}
+	return 0, time.Time{}
+}
+
+func (c *Task) self() *Task { return c }
+
+// Of returns the core of a typed handle (a value that embeds a Task), or nil.
+func Of(h any) *Task {
+	if s, ok := h.(interface{ self() *Task }); ok {
+		return s.self()
+	}
+	return nil
+}
+
+// HandleOf returns the typed handle that embeds c.
+func HandleOf(c *Task) any { return c.fn.Handle(c) }
+
+// OwnerOf returns the task's owner, or nil for a task that is not queued in
+// a scheduler.
+func OwnerOf(c *Task) Owner {
+	s := c.state.Load()
+	if State(s&stateMask) == Lazy || State(s&stateMask) >= toQueued || c.owner == nil {
+		return nil
+	}
+	return c.owner.Owner
+}
+
+// OverCap reports whether the task was force-run over its owner's cap.
+func OverCap(c *Task) bool { return c.state.Load()&flagOverCap != 0 }
+
+// Timings returns created, queued, started and finished as times; a zero
+// time means the step has not happened (or never will).
+func Timings(c *Task) (created, queued, started, finished time.Time) {
+	s := c.state.Load()
+	created = At(c.created)
+	st := State(s & stateMask)
+	if st == Lazy || st == toQueued || st == toRunning || st == toCanceled {
+		return
+	}
+	queued = At(c.queued)
+	if st == Queued {
+		return
+	}
+	started = At(c.started)
+	if st == Running {
+		return
+	}
+	finished = At(c.finished)
+	return
+}
+
+var base = time.Now()
+
+// Now returns the monotonic time in the units tasks store; never 0.
+func Now() int64 { return int64(time.Since(base)) + 1 }
+
+// At converts a Now value into a time.Time; 0 gives the zero time.
+func At(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return base.Add(time.Duration(ns - 1))
+}
+
+// transition moves the state from one of from to to with a CAS loop that
+// keeps the flags. It reports false, with the state it saw, if the state is
+// not one of from.
+func transition(c *Task, to State, from ...State) (uint32, bool) {
+	for {
+		s := c.state.Load()
+		st := State(s & stateMask)
+		ok := false
+		for _, f := range from {
+			if st == f {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return s, false
+		}
+		if c.state.CompareAndSwap(s, s&^stateMask|uint32(to)) {
+			return s, true
+		}
+	}
+}
+
+// setState stores to, keeping the flags, and returns the old word. Only the
+// goroutine that owns the task's current transit or Running state calls it.
+func setState(c *Task, to State) uint32 {
+	for {
+		s := c.state.Load()
+		if c.state.CompareAndSwap(s, s&^stateMask|uint32(to)) {
+			return s
+		}
+	}
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// Done returns a channel closed once the result is published.
+func Done(c *Task) <-chan struct{} {
+	if terminal(c.state.Load()) {
+		return closedChan
+	}
+	x := getX(c)
+	x.mu.Lock()
+	if x.done == nil {
+		if x.ended {
+			x.mu.Unlock()
+			return closedChan
+		}
+		x.done = make(chan struct{})
+	}
+	ch := x.done
+	x.mu.Unlock()
+	markSlow(c)
+	return ch
+}
+
+// OnDone registers f to run once, after the result is published.
+// Callbacks registered before the end run in registration order on the
+// goroutine that ends the task; one registered after the end runs at once
+// on the caller's goroutine, after any callbacks still running.
+func OnDone(c *Task, f func()) {
+	x := getX(c)
+	x.mu.Lock()
+	x.cbs = append(x.cbs, f)
+	x.mu.Unlock()
+	markSlow(c)
+}
+
+// markSlow sets flagSlow unless the task has ended, in which case the caller
+// runs finishSlow itself. Either the ender sees the flag or we see the end.
+func markSlow(c *Task) {
+	for {
+		s := c.state.Load()
+		if terminal(s) {
+			finishSlow(c)
+			return
+		}
+		if s&flagSlow != 0 || c.state.CompareAndSwap(s, s|flagSlow) {
+			return
+		}
+	}
+}
+
+// finishSlow closes the done channel and drains the callbacks. It is
+// idempotent; one goroutine drains at a time, in registration order.
+func finishSlow(c *Task) {
+	x := c.x.Load()
+	x.mu.Lock()
+	if !x.ended {
+		x.ended = true
+		if x.done != nil {
+			close(x.done)
+		}
+	}
+	if x.draining {
+		x.mu.Unlock()
+		return
+	}
+	x.draining = true
+	for len(x.cbs) > 0 {
+		cbs := x.cbs
+		x.cbs = nil
+		x.mu.Unlock()
+		for _, f := range cbs {
+			runCallback(c, f)
+		}
+		x.mu.Lock()
+	}
+	x.draining = false
+	x.mu.Unlock()
+}
+
+func runCallback(c *Task, f func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			err := NewPanicError(r)
+			if o := c.owner; o != nil {
+				o.Owner.Report(c, err)
+				return
+			}
+			slog.Error("lazytask: done callback panicked", "err", err)
+		}
+	}()
+	f()
+}
+
+// publish stores the terminal state st with err and wakes waiters. The
+// caller owns the task (it won the transit, or it is the runner).
+func publish(c *Task, st State, err error) {
+	if err != nil {
+		getX(c).err = err
+	}
+	if c.finished == 0 {
+		c.finished = Now()
+	}
+	old := setState(c, st)
+	if old&flagSlow != 0 {
+		finishSlow(c)
+	}
+}

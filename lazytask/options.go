@@ -1,0 +1,95 @@
+package lazytask
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"time"
+)
+
+// Options are a task's settings, fixed at creation and readable from the
+// handle. The zero value is a task with no name, priority 0, weight 1, no
+// timeout and no labels.
+type Options struct {
+	// Name identifies the task in logs, hooks and snapshots.
+	Name string
+	// Priority orders the scheduler's queue: higher first, FIFO among
+	// equals.
+	Priority int
+	// Weight is the number of slots of the cap the task takes while it
+	// runs; at least 1.
+	Weight int
+	// Timeout bounds the run, counted from the moment the task starts (not
+	// from creation); 0 means none.
+	Timeout time.Duration
+	// Deadline bounds the run by a point in time; the zero time means none.
+	Deadline time.Time
+	// Labels are key-value metadata for hooks and snapshots.
+	Labels map[string]string
+
+	err error // set by an option given a bad value
+}
+
+// An Option sets one of a task's Options at creation.
+type Option interface{ apply(*Options) }
+
+type optionFunc func(*Options)
+
+func (f optionFunc) apply(o *Options) { f(o) }
+
+// WithName names the task.
+func WithName(name string) Option { return optionFunc(func(o *Options) { o.Name = name }) }
+
+// WithPriority sets the task's priority: higher runs first.
+func WithPriority(p int) Option { return optionFunc(func(o *Options) { o.Priority = p }) }
+
+// WithWeight sets the number of slots the task takes; n must be at least 1.
+func WithWeight(n int) Option {
+	return optionFunc(func(o *Options) {
+		o.Weight = n
+		if n < 1 && o.err == nil {
+			o.err = fmt.Errorf("%w: weight %d is below 1", ErrInvalidOption, n)
+		}
+	})
+}
+
+// WithTimeout bounds the task's run, counted from its start; d must not be
+// negative (0 means none). When it passes, the task's context is canceled
+// with context.DeadlineExceeded.
+func WithTimeout(d time.Duration) Option { return optionFunc(func(o *Options) { o.Timeout = d }) }
+
+// WithDeadline bounds the task's run by a point in time.
+func WithDeadline(t time.Time) Option { return optionFunc(func(o *Options) { o.Deadline = t }) }
+
+// WithLabel adds one label; several WithLabel options accumulate.
+func WithLabel(key, value string) Option {
+	return optionFunc(func(o *Options) {
+		if o.Labels == nil {
+			o.Labels = make(map[string]string)
+		}
+		o.Labels[key] = value
+	})
+}
+
+// WithOptions sets every option at once from o (Labels are copied).
+func WithOptions(o Options) Option {
+	return optionFunc(func(dst *Options) {
+		*dst = o
+		dst.err = nil
+		dst.Labels = maps.Clone(o.Labels)
+	})
+}
+
+func (o *Options) validate() error {
+	switch {
+	case o.err != nil:
+		return o.err
+	case o.Weight < 0:
+		return fmt.Errorf("%w: weight %d is below 1", ErrInvalidOption, o.Weight)
+	case o.Timeout < 0:
+		return fmt.Errorf("%w: negative timeout %v", ErrInvalidOption, o.Timeout)
+	case o.Priority < math.MinInt32 || o.Priority > math.MaxInt32:
+		return fmt.Errorf("%w: priority %d out of the int32 range", ErrInvalidOption, o.Priority)
+	}
+	return nil
+}

@@ -1,0 +1,271 @@
+package lazytask
+
+import (
+	"context"
+	"maps"
+	"time"
+	"unsafe"
+
+	"github.com/lazysched/lazysched/internal/core"
+)
+
+type base = core.Task
+
+// Task is a typed handle to a job that returns a T. Create it with New; the
+// zero value is not usable. A Task must not be copied after first use.
+//
+// All methods are safe for concurrent use.
+type Task[T any] struct {
+	base // first field: the core's address is the task's address
+	val  T
+}
+
+// runner is the user's function seen as a core.Runner; storing it in an
+// interface costs no allocation, as a func value is one pointer.
+type runner[T any] func(context.Context) (T, error)
+
+func (f runner[T]) Call(c *core.Task, ctx context.Context) error {
+	v, err := f(ctx)
+	(*Task[T])(unsafe.Pointer(c)).val = v
+	return err
+}
+
+func (f runner[T]) Handle(c *core.Task) any { return (*Task[T])(unsafe.Pointer(c)) }
+
+// New returns a Lazy task that will run fn once it is started or admitted
+// by a scheduler. Nothing runs now.
+//
+// Bad input does not panic: if fn is nil, New returns a task already Failed
+// with ErrNilFunc; if an option is invalid, a task already Failed with an
+// error that wraps ErrInvalidOption.
+func New[T any](fn func(ctx context.Context) (T, error), opts ...Option) *Task[T] {
+	t := new(Task[T])
+	if fn == nil {
+		core.InitFailed(&t.base, runner[T](fn), ErrNilFunc)
+		return t
+	}
+	if len(opts) == 0 {
+		core.Init(&t.base, runner[T](fn), nil)
+		return t
+	}
+	o := new(Options)
+	for _, opt := range opts {
+		if opt != nil {
+			opt.apply(o)
+		}
+	}
+	if err := o.validate(); err != nil {
+		core.InitFailed(&t.base, runner[T](fn), err)
+		return t
+	}
+	co := core.Options{Priority: int32(o.Priority), Weight: int64(max(o.Weight, 1)), Timeout: o.Timeout, Deadline: o.Deadline}
+	if o.Name != "" || len(o.Labels) > 0 || o.Weight > 1 || o.Timeout > 0 || !o.Deadline.IsZero() {
+		co.Meta = o
+	}
+	core.Init(&t.base, runner[T](fn), &co)
+	return t
+}
+
+// Await waits until the task has ended or ctx is done, whichever comes
+// first, and returns the task's result. Await never starts the task and
+// never cancels it: awaiting a Lazy task just waits. If ctx ends first,
+// Await returns the zero T and context.Cause(ctx); the task goes on.
+//
+// If ctx is (or derives from) the context of a task running in a scheduler
+// that lends slots, that task's slot is lent while Await waits, so nested
+// fan-out on one cap cannot deadlock.
+func (t *Task[T]) Await(ctx context.Context) (T, error) {
+	if !core.IsDone(&t.base) {
+		if err := t.wait(ctx); err != nil {
+			var zero T
+			return zero, err
+		}
+	}
+	return t.val, core.Err(&t.base)
+}
+
+// Wait is Await without the value.
+func (t *Task[T]) Wait(ctx context.Context) error {
+	_, err := t.Await(ctx)
+	return err
+}
+
+func (t *Task[T]) wait(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return context.Cause(ctx)
+	}
+	done := core.Done(&t.base)
+	if reclaim := core.BeginWait(ctx); reclaim != nil {
+		defer reclaim()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		if core.IsDone(&t.base) {
+			return nil
+		}
+		return context.Cause(ctx)
+	}
+}
+
+// Done returns a channel that is closed once the task has ended and its
+// result is visible. The channel is made on first call; a task nobody waits
+// for costs none.
+func (t *Task[T]) Done() <-chan struct{} { return core.Done(&t.base) }
+
+// Result returns the task's value and error without blocking. Before the
+// task has ended it returns the zero T and ErrNotDone.
+func (t *Task[T]) Result() (T, error) {
+	if !core.IsDone(&t.base) {
+		var zero T
+		return zero, ErrNotDone
+	}
+	return t.val, core.Err(&t.base)
+}
+
+// Err returns the task's error without blocking: nil after a success,
+// ErrNotDone before the end.
+func (t *Task[T]) Err() error { return core.Err(&t.base) }
+
+// State returns the task's current state.
+func (t *Task[T]) State() State { return State(core.StateOf(&t.base)) }
+
+// OnDone registers f to run exactly once with the task's result, after the
+// result is visible. Callbacks registered before the end run in registration
+// order on the goroutine that ends the task; one registered after the end
+// runs at once on the caller's goroutine. A panic in f is recovered and
+// reported (to the scheduler's handler, or to log/slog for a task that is
+// not in a scheduler); it never reaches the caller.
+func (t *Task[T]) OnDone(f func(T, error)) {
+	if f == nil {
+		return
+	}
+	core.OnDone(&t.base, func() { f(t.val, core.Err(&t.base)) })
+}
+
+// Cancel cancels the task with cause (context.Canceled if nil). A Lazy or
+// Queued task ends Canceled at once with cause as its error, and its
+// function never runs. A Running task's context is canceled with that cause
+// (see context.Cause); the task ends as its function decides: Canceled if it
+// returns the cancellation, Succeeded or Failed otherwise. Cancel reports
+// whether it changed anything: false once the task has ended or its context
+// was already canceled.
+func (t *Task[T]) Cancel(cause error) bool { return core.Cancel(&t.base, cause) }
+
+// Start runs a Lazy task now on its own goroutine. For a task waiting in a
+// scheduler's queue, Start is a force-run through that scheduler: the task
+// runs now, over the cap, and is counted as over-cap. Start returns
+// ErrStarted if the task is already running or has ended.
+func (t *Task[T]) Start() error { return core.Start(&t.base) }
+
+// Options returns the task's options. The Labels map is a copy.
+func (t *Task[T]) Options() Options {
+	o := Options{Priority: int(core.Priority(&t.base)), Weight: int(core.Weight(&t.base))}
+	if m, ok := core.Meta(&t.base).(*Options); ok {
+		o = *m
+		o.Weight = max(o.Weight, 1)
+		o.Labels = maps.Clone(m.Labels)
+	}
+	return o
+}
+
+// Name returns the task's name option.
+func (t *Task[T]) Name() string {
+	if m, ok := core.Meta(&t.base).(*Options); ok {
+		return m.Name
+	}
+	return ""
+}
+
+// Timings returns when the task was created, queued, started and finished;
+// steps that have not happened are zero times.
+func (t *Task[T]) Timings() Timings {
+	c, q, s, f := core.Timings(&t.base)
+	return Timings{Created: c, Queued: q, Started: s, Finished: f}
+}
+
+// Info returns a snapshot of the task for hooks, logs and monitors.
+func (t *Task[T]) Info() Info {
+	st := t.State()
+	i := Info{Options: t.Options(), State: st, Timings: t.Timings(), OverCap: core.OverCap(&t.base)}
+	if core.IsDone(&t.base) {
+		i.Err = core.Err(&t.base)
+	}
+	return i
+}
+
+func (t *Task[T]) sealed() {}
+
+// Timings are the moments of a task's life; a zero time means that step has
+// not happened.
+type Timings struct {
+	Created, Queued, Started, Finished time.Time
+}
+
+// QueueTime is the time spent between being queued and starting (0 if either
+// is missing).
+func (tm Timings) QueueTime() time.Duration {
+	if tm.Queued.IsZero() || tm.Started.IsZero() {
+		return 0
+	}
+	return tm.Started.Sub(tm.Queued)
+}
+
+// RunTime is the time spent running (0 until the task has finished, or if it
+// never ran).
+func (tm Timings) RunTime() time.Duration {
+	if tm.Started.IsZero() || tm.Finished.IsZero() {
+		return 0
+	}
+	return tm.Finished.Sub(tm.Started)
+}
+
+// Info is a snapshot of a task, as hooks and snapshots see it.
+type Info struct {
+	Options
+	State   State
+	Timings Timings
+	// Err is the task's error once it has ended; nil before.
+	Err error
+	// OverCap reports that the task was force-run over its scheduler's cap.
+	OverCap bool
+}
+
+// Handle is the type-erased view of a *Task[T], for code that holds tasks of
+// any result type: schedulers, hooks, factories. Only *Task[T] implements
+// it.
+type Handle interface {
+	// State returns the task's current state.
+	State() State
+	// Done returns a channel closed once the task has ended.
+	Done() <-chan struct{}
+	// Wait waits for the end of the task or of ctx; see Task.Await.
+	Wait(ctx context.Context) error
+	// Err returns the task's error, or ErrNotDone before the end.
+	Err() error
+	// Cancel cancels the task; see Task.Cancel.
+	Cancel(cause error) bool
+	// Start starts the task now; see Task.Start.
+	Start() error
+	// Options returns the task's options.
+	Options() Options
+	// Timings returns the task's timings.
+	Timings() Timings
+	// Info returns a snapshot of the task.
+	Info() Info
+	sealed()
+}
+
+var _ Handle = (*Task[int])(nil)
+
+// HandleOf returns the handle of the task whose function received ctx (or a
+// context derived from it), or nil outside a task.
+func HandleOf(ctx context.Context) Handle {
+	c := core.FromContext(ctx)
+	if c == nil {
+		return nil
+	}
+	h, _ := core.HandleOf(c).(Handle)
+	return h
+}

@@ -1,0 +1,18 @@
+// Package scheduler runs lazytask tasks under a concurrency cap.
+//
+// Submission never blocks: Submit returns a typed handle at once, in the
+// Queued state, however many tasks wait. At most the cap's worth of slots
+// run at a time (a task takes as many slots as its weight); queued tasks are
+// admitted highest priority first, FIFO within a priority. Callers can
+// force-run a queued task now (over the cap, counted), promote it to the
+// head of the queue, or cancel it before it runs (then it never runs).
+//
+// There is no dispatcher goroutine: a submit that finds a free slot starts
+// the task on a new goroutine, and a goroutine whose task has finished runs
+// the next admitted task itself. No goroutine waits per pending task, so a
+// million queued tasks cost a million small handles and nothing else.
+//
+// Shutdown stops admission, lets queued and running work finish until its
+// context ends, then cancels what remains and waits for it: every submitted
+// task either ran or is reported Canceled, and no goroutine outlives it.
+package scheduler
