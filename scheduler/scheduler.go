@@ -134,17 +134,11 @@ func abandon(c *core.Task, err error) {
 	core.FailUnstarted(c, err)
 }
 
-// Enqueue hands a Lazy task to sp's queue. It returns ErrNotQueued wrapped
-// with the task's state if the task is not Lazy, ErrWeightTooLarge,
-// ErrClosed or ErrQueueFull; on error the task is left as it was, so the
-// caller may start it, retry or cancel it.
-func Enqueue(sp Spawner, h lazytask.Handle) error {
-	c, err := coreOf(h)
-	if err != nil {
-		return err
-	}
-	return sp.target().enqueue(c, core.Now())
-}
+// Enqueue hands a Lazy task to the root scope's queue; see Scope.Enqueue.
+func (s *Scheduler) Enqueue(h lazytask.Handle) error { return s.root.Enqueue(h) }
+
+// Force runs h now in the root scope, over the cap; see Scope.Force.
+func (s *Scheduler) Force(h lazytask.Handle) error { return s.root.Force(h) }
 
 func coreOf(h lazytask.Handle) (*core.Task, error) {
 	if h == nil {
@@ -155,19 +149,6 @@ func coreOf(h lazytask.Handle) (*core.Task, error) {
 		return nil, ErrForeignHandle
 	}
 	return c, nil
-}
-
-// Force runs h now, over the cap, whatever waits in the queue: h may be
-// Queued in this scheduler or Lazy (it then joins sp). The run is counted in
-// Stats.OverCap while it lasts and in Stats.ForceRuns. It returns
-// ErrNotQueued for a task in another state or scheduler, ErrClosed after
-// Shutdown for a Lazy task.
-func Force(sp Spawner, h lazytask.Handle) error {
-	c, err := coreOf(h)
-	if err != nil {
-		return err
-	}
-	return sp.target().force(c)
 }
 
 // Promote moves a Queued task to the head of the queue, ahead of every
