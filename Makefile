@@ -22,3 +22,7 @@ demo:
 
 tidy:
 	@set -e; for m in $(MODULES); do (cd $$m && $(GO) mod tidy); done
+
+# Compares lazysched with its peers in one run (see bench/README.md).
+bench:
+	cd bench && ./run.sh
