@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"runtime"
 
 	"github.com/lazysched/lazysched/internal/core"
 )
@@ -11,7 +12,10 @@ import (
 // hooks out of the Scope's exported method set.
 type owner Scope
 
-func (sc *Scope) enqueue(c *core.Task, now int64) error {
+// enqueue queues c, or starts it at once if a slot is free and nothing
+// waits. fresh marks a task that Submit has just made and nobody else can
+// see: it skips the compare-and-swaps.
+func (sc *Scope) enqueue(c *core.Task, fresh bool) error {
 	s := sc.s
 	w := core.Weight(c)
 	s.mu.Lock()
@@ -23,14 +27,19 @@ func (sc *Scope) enqueue(c *core.Task, now int64) error {
 		s.mu.Unlock()
 		return ErrQueueFull
 	}
-	if !core.Enqueue(c, &sc.bind, now) {
+	run := s.q.Len() == 0 && s.lim.Fits(w) && s.spinning == 0
+	switch {
+	case fresh:
+		core.EnqueueFresh(c, &sc.bind, run)
+	case !core.Enqueue(c, &sc.bind, core.Now()):
 		st := core.StateOf(c)
 		s.mu.Unlock()
 		return fmt.Errorf("%w: task is %v", ErrNotQueued, stateName(st))
+	case run:
+		core.Admit(c, false, 0)
 	}
 	s.stats.submitted++
-	if s.q.Len() == 0 && s.lim.Fits(w) {
-		core.Admit(c, false)
+	if run {
 		s.lim.Take(w)
 		s.running++
 		s.wg.Add(1)
@@ -60,7 +69,7 @@ func (sc *Scope) enqueueWait(ctx context.Context, c *core.Task) error {
 		if err := ctx.Err(); err != nil {
 			return context.Cause(ctx)
 		}
-		err := sc.enqueue(c, core.Now())
+		err := sc.enqueue(c, false)
 		if err != ErrQueueFull {
 			return err
 		}
@@ -97,7 +106,7 @@ func (sc *Scope) force(c *core.Task) error {
 			return fmt.Errorf("%w: queued in another scheduler", ErrNotQueued)
 		}
 		s.q.Remove(c)
-		core.Admit(c, true)
+		core.Admit(c, true, 0)
 		s.roomLocked()
 	case core.Lazy:
 		if s.closed {
@@ -129,16 +138,57 @@ func (s *Scheduler) owns(c *core.Task) bool {
 	return ok && o.s == s
 }
 
-// work runs c, then whatever the scheduler hands this goroutine next.
+// work runs c, then whatever the scheduler hands this goroutine next. When
+// the queue is empty, one goroutine at a time lingers for a moment before it
+// exits: a submitter that is slower than the tasks then hands its next task
+// to that goroutine through the queue instead of starting a new goroutine
+// per task.
 func (s *Scheduler) work(c *core.Task) {
 	defer s.wg.Done()
 	for c != nil {
-		c = core.Execute(c)
+		for c != nil {
+			c = core.Execute(c)
+		}
+		c = s.linger()
 	}
 }
 
-// admitOne admits the head of the queue if it fits, under s.mu.
-func (s *Scheduler) admitOne() *core.Task {
+// spinRounds bounds how long an idle goroutine lingers: each round yields
+// the processor once, about 0.1-1 µs.
+const spinRounds = 32
+
+func (s *Scheduler) linger() *core.Task {
+	s.mu.Lock()
+	if s.spinning > 0 || s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.spinning++
+	s.mu.Unlock()
+	for range spinRounds {
+		runtime.Gosched()
+		if s.mu.TryLock() {
+			if s.q.Len() > 0 {
+				c := s.admitOne(0)
+				if c != nil {
+					s.spinning--
+					s.mu.Unlock()
+					return c
+				}
+			}
+			s.mu.Unlock()
+		}
+	}
+	s.mu.Lock()
+	s.spinning--
+	c := s.admitOne(0)
+	s.mu.Unlock()
+	return c
+}
+
+// admitOne admits the head of the queue if it fits, under s.mu; now is
+// its start time (0: read the clock).
+func (s *Scheduler) admitOne(now int64) *core.Task {
 	c := s.q.Peek()
 	if c == nil {
 		return nil
@@ -148,7 +198,7 @@ func (s *Scheduler) admitOne() *core.Task {
 		return nil
 	}
 	s.q.Remove(c)
-	core.Admit(c, false)
+	core.Admit(c, false, now)
 	s.lim.Take(w)
 	s.running++
 	return c
@@ -157,7 +207,7 @@ func (s *Scheduler) admitOne() *core.Task {
 // admitAllLocked admits every head that fits, each on a new goroutine.
 func (s *Scheduler) admitAllLocked() {
 	for {
-		c := s.admitOne()
+		c := s.admitOne(0)
 		if c == nil {
 			break
 		}
@@ -189,7 +239,7 @@ func (o *owner) Release(c *core.Task, st core.State, exiting bool) *core.Task {
 	if core.OverCap(c) {
 		s.forced -= w
 		s.overTasks--
-	} else if x := core.OwnerWord(c); *x == 0 {
+	} else if core.PeekOwnerWord(c) == 0 {
 		s.lim.Put(w)
 	}
 	s.running--
@@ -203,7 +253,7 @@ func (o *owner) Release(c *core.Task, st core.State, exiting bool) *core.Task {
 	}
 	var next *core.Task
 	if !exiting {
-		next = s.admitOne()
+		next = s.admitOne(core.Finished(c))
 	}
 	s.admitAllLocked()
 	s.mu.Unlock()

@@ -28,6 +28,7 @@ type Scheduler struct {
 	forced    int64 // slots of tasks force-run over the cap, running now
 	overTasks int   // tasks force-run over the cap, running now
 	running   int
+	spinning  int // goroutines lingering for work (0 or 1)
 	closed    bool
 	escalated bool
 	room      chan struct{} // closed when the queue shrinks (bounded queue waiters)
@@ -92,7 +93,7 @@ func Submit[T any](sp Spawner, fn func(ctx context.Context) (T, error), opts ...
 	if core.IsDone(c) {
 		return t, t.Err()
 	}
-	if err := sp.target().enqueue(c, core.Created(c)); err != nil {
+	if err := sp.target().enqueue(c, true); err != nil {
 		abandon(c, err)
 		return t, err
 	}

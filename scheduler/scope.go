@@ -42,7 +42,7 @@ func (sc *Scope) Enqueue(h lazytask.Handle) error {
 	if err != nil {
 		return err
 	}
-	return sc.enqueue(c, core.Now())
+	return sc.enqueue(c, false)
 }
 
 // Force runs h now, over the cap, whatever waits in the queue: h may be

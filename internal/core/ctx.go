@@ -69,6 +69,9 @@ func (t *taskCtx) Done() <-chan struct{} {
 	x := getX(c)
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if !x.ctxClosed && terminal(c.state.Load()) {
+		closeCtx(x)
+	}
 	if x.ctxDone == nil {
 		if x.ctxClosed {
 			x.ctxDone = closedChan
@@ -103,7 +106,7 @@ func watchParent(c *Task, x *ext) {
 
 func (t *taskCtx) Err() error {
 	c := t.task()
-	if c.state.Load()&flagCtxDone != 0 {
+	if s := c.state.Load(); s&flagCtxDone != 0 || terminal(s) {
 		if x := c.x.Load(); x != nil && x.ctxErr != nil {
 			return x.ctxErr
 		}
@@ -131,6 +134,9 @@ func (t *taskCtx) AfterFunc(f func()) func() bool {
 	c := t.task()
 	x := getX(c)
 	x.mu.Lock()
+	if !x.ctxClosed && terminal(c.state.Load()) {
+		closeCtx(x)
+	}
 	if x.ctxClosed {
 		x.mu.Unlock()
 		go f()
@@ -206,18 +212,19 @@ func cancelCtx(c *Task, err, cause error) bool {
 
 // endCtx cancels the context when the function has returned, and releases
 // the timer and the registration with the parent.
+// Without an extension nobody watched the context, and Err reads the end
+// from the task's state, so the common case costs one load.
 func endCtx(c *Task) {
-	if c.state.Load()&flagCtxDone != 0 {
+	x := c.x.Load()
+	if x == nil || c.state.Load()&flagCtxDone != 0 {
 		return
 	}
-	if x := c.x.Load(); x != nil {
-		x.mu.Lock()
-		if x.ctxErr == nil {
-			x.ctxErr = context.Canceled
-		}
-		closeCtx(x)
-		x.mu.Unlock()
+	x.mu.Lock()
+	if x.ctxErr == nil {
+		x.ctxErr = context.Canceled
 	}
+	closeCtx(x)
+	x.mu.Unlock()
 	c.state.Or(flagCtxDone)
 }
 

@@ -85,6 +85,20 @@ func Start(c *Task) error {
 	}
 }
 
+// EnqueueFresh is Enqueue for a task that nobody else can see yet (Submit's
+// own): plain stores, no compare-and-swap. If run is true the task goes
+// straight to Running (a free slot was found), started at its creation.
+func EnqueueFresh(c *Task, b *Binding, run bool) {
+	c.owner = b
+	c.queued = c.created
+	if run {
+		c.started = c.created
+		c.state.Store(uint32(Running))
+		return
+	}
+	c.state.Store(uint32(Queued))
+}
+
 // Enqueue moves a Lazy task to Queued, owned by b. Owners call it under their
 // lock before linking the task; it reports false if the task was not Lazy.
 func Enqueue(c *Task, b *Binding, now int64) bool {
@@ -97,15 +111,18 @@ func Enqueue(c *Task, b *Binding, now int64) bool {
 	return true
 }
 
-// Admit moves a Queued task to Running. Owners call it under their lock;
-// over marks a force-run over the cap.
-func Admit(c *Task, over bool) bool {
+// Admit moves a Queued task to Running, started at now (0: read the clock).
+// Owners call it under their lock; over marks a force-run over the cap.
+func Admit(c *Task, over bool, now int64) bool {
+	if now == 0 {
+		now = Now()
+	}
 	for {
 		s := c.state.Load()
 		if State(s&stateMask) != Queued {
 			return false
 		}
-		c.started = Now()
+		c.started = now
 		n := s&^stateMask | uint32(Running)
 		if over {
 			n |= flagOverCap
@@ -169,6 +186,9 @@ func finish(c *Task, st State, err error, exiting bool) *Task {
 		next = b.Owner.Release(c, st, exiting)
 	}
 	publish(c, st, err)
+	// A goroutine the function left behind may have asked for the
+	// context's Done between endCtx and publish; close it now.
+	endCtx(c)
 	return next
 }
 
@@ -222,6 +242,10 @@ func BeginWait(ctx context.Context) func() {
 // Created returns the creation time in Now units.
 func Created(c *Task) int64 { return c.created }
 
+// Finished returns the finish time in Now units; owners read it in Release
+// as the current time, which saves a clock read (55 ns on a kvm-clock VM).
+func Finished(c *Task) int64 { return c.finished }
+
 // FailUnstarted ends a Lazy task Failed with err without running it (bad
 // input found after creation, such as a weight above the cap).
 func FailUnstarted(c *Task, err error) bool {
@@ -245,3 +269,12 @@ func SetOverCap(c *Task, over bool) {
 // OwnerWord is a word in the task's extension that its owner may use under
 // its own lock (the scheduler counts nested slot loans there).
 func OwnerWord(c *Task) *int64 { return &getX(c).owner }
+
+// PeekOwnerWord reads the OwnerWord without allocating: 0 if it was never
+// set.
+func PeekOwnerWord(c *Task) int64 {
+	if x := c.x.Load(); x != nil {
+		return x.owner
+	}
+	return 0
+}
