@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/lazysched/lazysched/lazytask"
 	"github.com/lazysched/lazysched/limiter"
@@ -9,24 +10,49 @@ import (
 
 var (
 	// ErrClosed is returned by submissions after Shutdown has begun; a task
-	// submitted then is reported Canceled with ErrClosed as its error.
+	// submitted then is reported Canceled with ErrClosed as its error. It is
+	// also the cause given to the tasks that Shutdown cancels, and what a
+	// second Shutdown returns.
 	ErrClosed = errors.New("scheduler: closed")
+	// ErrScopeCanceled is returned (wrapped with the scope's cause) by
+	// submissions to a canceled scope; the task is reported Canceled and
+	// never runs.
+	ErrScopeCanceled = errors.New("scheduler: scope canceled")
 	// ErrQueueFull is returned by Submit and Enqueue when a bounded queue
 	// (WithQueueLimit) is full.
 	ErrQueueFull = errors.New("scheduler: queue full")
 	// ErrNotQueued is returned by Promote and Force for a task that is not
-	// waiting in this scheduler's queue (or is not Lazy, for Force).
+	// waiting in this scheduler's queue (or not Lazy, for Force and
+	// Enqueue).
 	ErrNotQueued = errors.New("scheduler: task not queued here")
-	// ErrForeignHandle is returned for a handle that lazytask did not make.
-	ErrForeignHandle = errors.New("scheduler: handle not made by lazytask")
+	// ErrForeignHandle is returned for a nil handle or one bound to another
+	// scheduler.
+	ErrForeignHandle = errors.New("scheduler: handle not usable here")
+	// ErrInvalidOption wraps errors of options given bad values or given to
+	// the wrong constructor.
+	ErrInvalidOption = errors.New("scheduler: invalid option")
 
 	// ErrInvalidLimit is returned for a cap below 1 (New, WithLimit,
 	// Resize). Unlimited is an explicit option, not a magic number.
 	ErrInvalidLimit = limiter.ErrInvalidLimit
-	// ErrWeightTooLarge is returned when a task's weight is above the
-	// scheduler's cap: such a task could never be admitted.
+	// ErrWeightTooLarge is returned when a task's weight is above a cap on
+	// its path: such a task could never be admitted.
 	ErrWeightTooLarge = limiter.ErrWeightTooLarge
 	// ErrNilFunc is lazytask.ErrNilFunc, returned by Submit for a nil
 	// function.
 	ErrNilFunc = lazytask.ErrNilFunc
 )
+
+// ScopeError is how a failed child scope reports to its parent: one error,
+// under the parent's policy.
+type ScopeError struct {
+	// Scope is the name of the child scope.
+	Scope string
+	// Err is the child's error (the first task error of a fail-fast scope).
+	Err error
+}
+
+func (e *ScopeError) Error() string { return fmt.Sprintf("scope %q: %v", e.Scope, e.Err) }
+
+// Unwrap returns the child's error.
+func (e *ScopeError) Unwrap() error { return e.Err }

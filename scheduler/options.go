@@ -4,20 +4,38 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"time"
+
+	"github.com/lazysched/lazysched/lazytask"
 )
 
-// An Option configures a Scheduler in New.
+// An Option configures a Scheduler (New) or a Scope (NewScope). Options
+// that only make sense for one of them say so; given to the other they make
+// the constructor return an error that wraps ErrInvalidOption.
 type Option interface{ apply(*config) error }
 
 type config struct {
-	limit      int64
-	unlimited  bool
+	forScope bool
+
+	// both
+	name      string
+	limit     int64
+	unlimited bool
+	limitSet  bool
+	policy    policy
+	handler   func(lazytask.Info, error)
+	hooks     []Hooks
+	timeout   time.Duration
+	deadline  time.Time
+	noRecover bool
+
+	// scheduler only
 	queueLimit int
 	logger     *slog.Logger
 }
 
 func defaults() config {
-	return config{limit: int64(runtime.GOMAXPROCS(0)), logger: slog.Default()}
+	return config{limit: int64(runtime.GOMAXPROCS(0)), logger: slog.Default(), policy: supervise}
 }
 
 type optionFunc func(*config) error
@@ -25,29 +43,42 @@ type optionFunc func(*config) error
 func (f optionFunc) apply(c *config) error { return f(c) }
 
 // WithLimit sets the cap: the number of slots that running tasks may take
-// together. n must be at least 1 (ErrInvalidLimit). The default is
-// runtime.GOMAXPROCS(0).
+// together. n must be at least 1 (ErrInvalidLimit). For a Scheduler the
+// default is runtime.GOMAXPROCS(0). For a Scope the cap nests inside its
+// ancestors' (say 64 overall and at most 4 per host): a task takes a slot
+// at every capped scope from its own up to the root. A scope has no cap of
+// its own by default.
 func WithLimit(n int) Option {
 	return optionFunc(func(c *config) error {
 		if n < 1 {
 			return fmt.Errorf("%w: %d", ErrInvalidLimit, n)
 		}
-		c.limit, c.unlimited = int64(n), false
+		c.limit, c.unlimited, c.limitSet = int64(n), false, true
 		return nil
 	})
 }
 
-// Unlimited removes the cap: every task is admitted at once. Priorities,
-// force-run and promote then have nothing to order.
+// Unlimited removes the scheduler's cap: every task is admitted at once.
+// Priorities, force-run and promote then have nothing to order. Unlimited
+// is explicit: there is no magic cap value meaning "none". Scheduler only.
 func Unlimited() Option {
-	return optionFunc(func(c *config) error { c.unlimited = true; return nil })
+	return optionFunc(func(c *config) error {
+		if c.forScope {
+			return fmt.Errorf("%w: Unlimited is for a Scheduler; a scope without WithLimit has no cap of its own", ErrInvalidOption)
+		}
+		c.unlimited = true
+		return nil
+	})
 }
 
 // WithQueueLimit bounds the queue to n waiting tasks: Submit and Enqueue
 // then return ErrQueueFull, and SubmitWait waits for room. n must be at
-// least 1; the default is an unbounded queue.
+// least 1; the default is an unbounded queue. Scheduler only.
 func WithQueueLimit(n int) Option {
 	return optionFunc(func(c *config) error {
+		if c.forScope {
+			return fmt.Errorf("%w: WithQueueLimit is for a Scheduler", ErrInvalidOption)
+		}
 		if n < 1 {
 			return fmt.Errorf("%w: queue limit %d", ErrInvalidLimit, n)
 		}
@@ -56,14 +87,76 @@ func WithQueueLimit(n int) Option {
 	})
 }
 
-// WithLogger sets the logger that receives panics from done callbacks (and,
-// with scopes, the failures a supervisor reports). The default is
-// slog.Default().
+// WithLogger sets the logger of the default supervisor handler and of
+// panics in hooks and done callbacks. The default is slog.Default().
+// Scheduler only.
 func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(c *config) error {
+		if c.forScope {
+			return fmt.Errorf("%w: WithLogger is for a Scheduler", ErrInvalidOption)
+		}
 		if l != nil {
 			c.logger = l
 		}
 		return nil
 	})
+}
+
+// WithName names a scope (the root scope is named "root" unless told
+// otherwise); names show in snapshots, errors and logs.
+func WithName(name string) Option {
+	return optionFunc(func(c *config) error { c.name = name; return nil })
+}
+
+// FailFast makes the scope a fail-fast group: the first task error cancels
+// the scope (its queued tasks end Canceled, running ones see their context
+// canceled with that error as the cause), and Wait returns every real error
+// joined; the cancellations the failure caused are not reported as errors.
+func FailFast() Option {
+	return optionFunc(func(c *config) error { c.policy, c.handler = failFast, nil; return nil })
+}
+
+// Supervise makes the scope a supervisor: each task error goes to handler,
+// siblings go on, and the scope keeps no errors, so a long-lived supervisor
+// does not grow. A nil handler logs the error with the scheduler's logger
+// (log/slog). This is the default policy of every scope, the root included.
+func Supervise(handler func(info lazytask.Info, err error)) Option {
+	return optionFunc(func(c *config) error { c.policy, c.handler = supervise, handler; return nil })
+}
+
+// WithTimeout bounds the scope's life: when d has passed since the scope was
+// made, its context is canceled with context.DeadlineExceeded, and with it
+// every task of its subtree. d must be positive.
+func WithTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: timeout %v", ErrInvalidOption, d)
+		}
+		c.timeout = d
+		return nil
+	})
+}
+
+// WithDeadline bounds the scope's life by a point in time; see WithTimeout.
+func WithDeadline(t time.Time) Option {
+	return optionFunc(func(c *config) error { c.deadline = t; return nil })
+}
+
+// WithHooks registers lifecycle hooks on the scope; its child scopes inherit
+// them. Several WithHooks options (one per tracker) accumulate.
+func WithHooks(h Hooks) Option {
+	return optionFunc(func(c *config) error { c.hooks = append(c.hooks, h); return nil })
+}
+
+// WithoutPanicRecovery lets a panic in a task of the scope crash the
+// program, as a panic in a plain goroutine would, instead of ending the
+// task Failed with a *lazytask.PanicError. Child scopes inherit it.
+//
+// The default recovers: x/sync's errgroup does not, so that a crash points
+// straight at the bug; a scheduler that runs millions of independent jobs
+// cannot let one of them take the program down, and hands the panic, with
+// its stack, to whoever awaits the task. Choose this option where a panic
+// must stop the program.
+func WithoutPanicRecovery() Option {
+	return optionFunc(func(c *config) error { c.noRecover = true; return nil })
 }

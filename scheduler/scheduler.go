@@ -9,31 +9,30 @@ import (
 
 	"github.com/lazysched/lazysched/internal/core"
 	"github.com/lazysched/lazysched/lazytask"
-	"github.com/lazysched/lazysched/limiter"
 )
 
-// Scheduler runs tasks under a cap. Create it with New; the zero value is
-// not usable, and a Scheduler must not be copied. All methods are safe for
-// concurrent use.
+// Scheduler runs tasks under a cap, in a tree of scopes whose root it owns.
+// Create it with New; the zero value is not usable, and a Scheduler must
+// not be copied. All methods are safe for concurrent use.
 type Scheduler struct {
 	_    noCopy
 	mu   sync.Mutex
-	lim  limiter.Counter // slots of tasks admitted under the cap
-	q    core.Queue
 	root *Scope
 	cfg  config
 	wg   sync.WaitGroup // goroutines running tasks
 
 	// under mu
-	forced    int64 // slots of tasks force-run over the cap, running now
-	overTasks int   // tasks force-run over the cap, running now
+	active    []*Scope // scopes with queued tasks
+	queued    int
+	forced    int64 // slots of tasks running over the cap
+	overTasks int   // tasks running over the cap
 	running   int
 	spinning  int // goroutines lingering for work (0 or 1)
-	closed    bool
-	escalated bool
+	promotes  int64
 	room      chan struct{} // closed when the queue shrinks (bounded queue waiters)
-	idle      chan struct{} // closed when nothing is queued or running
 	stats     counters
+	deferred  []*core.Task     // ended under the lock; callbacks still to run
+	reports   []deferredReport // supervisor handler calls still to make
 }
 
 type counters struct {
@@ -46,10 +45,13 @@ func (*noCopy) Lock()   {}
 func (*noCopy) Unlock() {}
 
 // New returns a scheduler with the given options; the default cap is
-// runtime.GOMAXPROCS(0). It returns an error wrapping ErrInvalidLimit for a
-// cap or queue limit below 1. Nothing is started until a task is submitted.
+// runtime.GOMAXPROCS(0) and the root scope is a supervisor that logs task
+// errors with log/slog. It returns an error wrapping ErrInvalidLimit for a
+// cap or queue limit below 1, or ErrInvalidOption. Nothing is started until
+// a task is submitted.
 func New(opts ...Option) (*Scheduler, error) {
 	cfg := defaults()
+	cfg.name = "root"
 	for _, o := range opts {
 		if o == nil {
 			continue
@@ -59,17 +61,12 @@ func New(opts ...Option) (*Scheduler, error) {
 		}
 	}
 	s := &Scheduler{cfg: cfg}
-	if cfg.unlimited {
-		s.lim.SetUnlimited()
-	} else if err := s.lim.Init(cfg.limit); err != nil {
-		return nil, err
-	}
-	s.root = newRoot(s)
+	s.root = newScope(s, nil, cfg)
 	return s, nil
 }
 
-// Root returns the scheduler's root scope: every task runs in a scope, and
-// tasks submitted to the scheduler itself run in this one.
+// Root returns the scheduler's root scope: tasks submitted to the scheduler
+// itself run there.
 func (s *Scheduler) Root() *Scope { return s.root }
 
 func (s *Scheduler) target() *Scope { return s.root }
@@ -84,18 +81,22 @@ type Spawner interface{ target() *Scope }
 //
 // On bad input or refusal Submit returns a non-nil handle that has already
 // ended, and the error: lazytask.ErrNilFunc or lazytask.ErrInvalidOption
-// (the task is Failed), ErrWeightTooLarge (Failed), ErrClosed or
-// ErrQueueFull (Canceled, with the error as its cause). The task never runs
-// in these cases.
+// (the task is Failed), ErrWeightTooLarge (Failed), ErrClosed, ErrQueueFull
+// or ErrScopeCanceled (Canceled). The task never runs in these cases.
 func Submit[T any](sp Spawner, fn func(ctx context.Context) (T, error), opts ...lazytask.Option) (*lazytask.Task[T], error) {
 	t := lazytask.New(fn, opts...)
 	c := core.Of(t)
 	if core.IsDone(c) {
 		return t, t.Err()
 	}
-	if err := sp.target().enqueue(c, true); err != nil {
+	sc := sp.target()
+	if err := sc.enqueue(c, true); err != nil {
 		abandon(c, err)
 		return t, err
+	}
+	if len(sc.hooks) > 0 {
+		sc.fire(c, hookCreate)
+		sc.fire(c, hookQueue)
 	}
 	return t, nil
 }
@@ -118,24 +119,52 @@ func SubmitWait[T any](ctx context.Context, sp Spawner, fn func(ctx context.Cont
 	if core.IsDone(c) {
 		return t, t.Err()
 	}
-	if err := sp.target().enqueueWait(ctx, c); err != nil {
+	sc := sp.target()
+	if err := sc.enqueueWait(ctx, c); err != nil {
 		abandon(c, err)
 		return t, err
 	}
+	if len(sc.hooks) > 0 {
+		sc.fire(c, hookCreate)
+		sc.fire(c, hookQueue)
+	}
 	return t, nil
+}
+
+// NewTask creates a Lazy task bound to sp without queueing it: nothing runs
+// until it is handed to sp with Enqueue, force-run, or started with its
+// Start method (a force-run in sp). If sp closes first, the task is
+// canceled with lazytask.ErrScopeClosed, so it never hangs an awaiter
+// (invariant I10). A task made after sp closed is returned Canceled with
+// ErrClosed.
+func NewTask[T any](sp Spawner, fn func(ctx context.Context) (T, error), opts ...lazytask.Option) *lazytask.Task[T] {
+	t := lazytask.New(fn, opts...)
+	c := core.Of(t)
+	if core.IsDone(c) {
+		return t
+	}
+	sc := sp.target()
+	if err := sc.bindLazy(c); err != nil {
+		core.CancelUnstarted(c, err)
+		return t
+	}
+	if len(sc.hooks) > 0 {
+		sc.fire(c, hookCreate)
+	}
+	return t
 }
 
 // abandon ends a task that Submit created and could not queue, so that no
 // handle is left Lazy forever.
 func abandon(c *core.Task, err error) {
-	if errors.Is(err, ErrClosed) || errors.Is(err, ErrQueueFull) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		core.CancelUnstarted(c, err)
+	if errors.Is(err, ErrWeightTooLarge) {
+		core.FailUnstarted(c, err)
 		return
 	}
-	core.FailUnstarted(c, err)
+	core.CancelUnstarted(c, err)
 }
 
-// Enqueue hands a Lazy task to the root scope's queue; see Scope.Enqueue.
+// Enqueue hands a Lazy task to the root scope; see Scope.Enqueue.
 func (s *Scheduler) Enqueue(h lazytask.Handle) error { return s.root.Enqueue(h) }
 
 // Force runs h now in the root scope, over the cap; see Scope.Force.
@@ -162,30 +191,28 @@ func (s *Scheduler) Promote(h lazytask.Handle) error {
 		return err
 	}
 	s.mu.Lock()
-	if core.StateOf(c) != core.Queued || !s.owns(c) {
+	sc := s.scopeOf(c)
+	if core.StateOf(c) != core.Queued || sc == nil {
 		s.mu.Unlock()
 		return fmt.Errorf("%w: task is %v", ErrNotQueued, h.State())
 	}
-	s.q.Promote(c)
-	s.stats.promoted++
+	if !core.Promoted(c) {
+		s.promotes++
+		*core.OrderWord(c) = s.promotes
+		core.SetPromoted(c, true)
+		sc.q.Promote(c)
+		s.stats.promoted++
+	}
 	s.admitAllLocked()
 	s.mu.Unlock()
 	return nil
 }
 
-// Resize changes the cap at run time. Raising it admits waiting tasks at
-// once; lowering it lets running tasks finish and admits nothing until the
-// slots in use are below the new cap. It returns ErrInvalidLimit below 1.
-func (s *Scheduler) Resize(n int) error {
-	if n < 1 {
-		return fmt.Errorf("%w: %d", ErrInvalidLimit, n)
-	}
-	s.mu.Lock()
-	_ = s.lim.SetLimit(int64(n))
-	s.admitAllLocked()
-	s.mu.Unlock()
-	return nil
-}
+// Resize changes the scheduler's cap at run time. Raising it admits waiting
+// tasks at once; lowering it lets running tasks finish and admits nothing
+// until the slots in use are below the new cap. It returns ErrInvalidLimit
+// below 1. Scope.Resize changes a scope's own cap.
+func (s *Scheduler) Resize(n int) error { return s.root.Resize(n) }
 
 // Stats are a scheduler's counters at one moment.
 type Stats struct {
@@ -208,9 +235,10 @@ type Stats struct {
 func (s *Scheduler) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	lim := &s.root.lim
 	return Stats{
-		Limit: int(s.lim.Limit()), Unlimited: s.lim.Unlimited(), InUse: int(s.lim.InUse()),
-		Queued: s.q.Len(), Running: s.running, OverCap: s.overTasks, OverCapSlots: int(s.forced),
+		Limit: int(lim.Limit()), Unlimited: lim.Unlimited(), InUse: int(lim.InUse()),
+		Queued: s.queued, Running: s.running, OverCap: s.overTasks, OverCapSlots: int(s.forced),
 		Submitted: s.stats.submitted, Succeeded: s.stats.succeeded, Failed: s.stats.failed,
 		Canceled: s.stats.canceled, ForceRuns: s.stats.forceRuns, Promoted: s.stats.promoted,
 	}

@@ -2,59 +2,205 @@ package scheduler
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/lazysched/lazysched/internal/core"
 	"github.com/lazysched/lazysched/lazytask"
+	"github.com/lazysched/lazysched/limiter"
 )
 
-// Scope is a node of the scheduler's task tree: every task runs in exactly
-// one scope, and its context derives from the scope's. The scheduler's root
-// scope is returned by Scheduler.Root. The zero value is not usable.
+// Scope is a node of the scheduler's task tree. Every task runs in exactly
+// one scope and its context derives from the scope's. A scope carries an
+// optional cap nested in its ancestors' caps, an error policy (supervise,
+// the default, or fail-fast), hooks its children inherit, and a life: it
+// can be canceled (its subtree with it) and shut down gracefully.
+//
+// Make scopes with Scope.NewScope; the root is Scheduler.Root. The zero
+// value is not usable. All methods are safe for concurrent use.
 type Scope struct {
-	s      *Scheduler
-	bind   core.Binding
-	ctx    context.Context
-	cancel context.CancelCauseFunc
+	s       *Scheduler
+	parent  *Scope
+	name    string
+	bind    core.Binding
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	stopTTL func() bool
+	policy  policy
+	handler func(lazytask.Info, error)
+	hooks   []Hooks // inherited and own
+
+	// under s.mu
+	lim       limiter.Counter
+	q         core.Queue
+	running   core.List
+	lazy      core.List
+	children  map[*Scope]struct{}
+	tasks     int // queued and running tasks of the subtree
+	idle      chan struct{}
+	activeIdx int // index in s.active, -1 if not there
+	closed    bool
+	dead      bool // canceled: nothing more runs here
+	cause     error
+	failed    bool
+	errs      []error
+	shutdowns int
 }
 
-func newRoot(s *Scheduler) *Scope {
-	ctx, cancel := context.WithCancelCause(context.Background())
-	sc := &Scope{s: s, ctx: ctx, cancel: cancel}
+func newScope(s *Scheduler, parent *Scope, cfg config) *Scope {
+	sc := &Scope{s: s, parent: parent, name: cfg.name, policy: cfg.policy, handler: cfg.handler, activeIdx: -1}
+	pctx := context.Background()
+	if parent != nil {
+		pctx = parent.ctx
+		sc.hooks = append(sc.hooks, parent.hooks...)
+		sc.bind.NoRecover = parent.bind.NoRecover
+	}
+	sc.hooks = append(sc.hooks, cfg.hooks...)
+	sc.bind.NoRecover = sc.bind.NoRecover || cfg.noRecover
 	sc.bind.Owner = (*owner)(sc)
+	sc.ctx, sc.cancel = context.WithCancelCause(pctx)
+	deadline := cfg.deadline
+	if cfg.timeout > 0 {
+		if d := core.At(core.Now()).Add(cfg.timeout); deadline.IsZero() || d.Before(deadline) {
+			deadline = d
+		}
+	}
+	if !deadline.IsZero() {
+		var stop context.CancelFunc
+		sc.ctx, stop = context.WithDeadline(sc.ctx, deadline)
+		parentCancel := sc.cancel
+		sc.cancel = func(cause error) { parentCancel(cause); stop() }
+		sc.stopTTL = context.AfterFunc(sc.ctx, func() { sc.Cancel(context.Cause(sc.ctx)) })
+	}
+	switch {
+	case parent == nil && cfg.unlimited:
+		sc.lim.SetUnlimited()
+	case parent == nil || cfg.limitSet:
+		_ = sc.lim.Init(cfg.limit)
+	}
 	return sc
+}
+
+// NewScope makes a child scope with the given options (WithName, WithLimit,
+// FailFast, Supervise, WithTimeout, WithDeadline, WithHooks,
+// WithoutPanicRecovery). It returns ErrClosed if sc is shutting down,
+// ErrScopeCanceled if it was canceled, and an error wrapping
+// ErrInvalidOption or ErrInvalidLimit for bad options.
+func (sc *Scope) NewScope(opts ...Option) (*Scope, error) {
+	cfg := config{forScope: true, policy: supervise}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o.apply(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	s := sc.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := sc.refuseLocked(0); err != nil {
+		return nil, err
+	}
+	child := newScope(s, sc, cfg)
+	if child.name == "" {
+		child.name = fmt.Sprintf("%s/%d", sc.name, len(sc.children)+1)
+	}
+	if sc.children == nil {
+		sc.children = make(map[*Scope]struct{})
+	}
+	sc.children[child] = struct{}{}
+	return child, nil
 }
 
 func (sc *Scope) target() *Scope { return sc }
 
 // Context returns the scope's context: the parent of its tasks' contexts.
-// It is canceled when the scope is canceled or shut down.
+// It is canceled when the scope is canceled, times out or has shut down.
 func (sc *Scope) Context() context.Context { return sc.ctx }
+
+// Name returns the scope's name.
+func (sc *Scope) Name() string { return sc.name }
+
+// Parent returns the parent scope, or nil for the root.
+func (sc *Scope) Parent() *Scope { return sc.parent }
 
 // Scheduler returns the scheduler the scope belongs to.
 func (sc *Scope) Scheduler() *Scheduler { return sc.s }
 
-// Enqueue hands a Lazy task to the scope's queue. It returns ErrNotQueued
-// (wrapped with the task's state) if the task is not Lazy,
-// ErrWeightTooLarge, ErrClosed or ErrQueueFull; on error the task is left as
-// it was, so the caller may start it, retry or cancel it.
+// Resize changes the scope's own cap at run time (for the root scope: the
+// scheduler's cap). Raising it admits waiting tasks at once; lowering it
+// lets running tasks finish. It returns ErrInvalidLimit below 1. Queued
+// tasks heavier than the new cap wait until it is raised again or the
+// scope closes.
+func (sc *Scope) Resize(n int) error {
+	if n < 1 {
+		return fmt.Errorf("%w: %d", ErrInvalidLimit, n)
+	}
+	s := sc.s
+	s.mu.Lock()
+	_ = sc.lim.SetLimit(int64(n))
+	s.admitAllLocked()
+	s.mu.Unlock()
+	return nil
+}
+
+// Enqueue hands a Lazy task to the scope's queue. The task may be unbound
+// (made with lazytask.New) or bound to this scope (made with NewTask). It
+// returns ErrNotQueued (wrapped with the task's state) if the task is not
+// Lazy, ErrForeignHandle if it is bound to another scope,
+// ErrWeightTooLarge, ErrClosed, ErrScopeCanceled or ErrQueueFull; on error
+// the task is left as it was, so the caller may start it, retry or cancel
+// it.
 func (sc *Scope) Enqueue(h lazytask.Handle) error {
 	c, err := coreOf(h)
 	if err != nil {
 		return err
 	}
-	return sc.enqueue(c, false)
+	if err := sc.enqueue(c, false); err != nil {
+		return err
+	}
+	if len(sc.hooks) > 0 {
+		sc.fire(c, hookQueue)
+	}
+	return nil
 }
 
 // Force runs h now, over the cap, whatever waits in the queue: h may be
-// Queued in this scheduler, or Lazy (it then joins the scope). The run is
-// counted in Stats.OverCap while it lasts and in Stats.ForceRuns. Calling
-// h.Start() on a queued task does the same. Force returns ErrNotQueued for
-// a task in another state or scheduler, and ErrClosed for a Lazy task after
-// Shutdown.
+// Queued in this scheduler (it runs in its own scope), or Lazy (it runs in
+// the scope it is bound to, or in sc). The run bypasses every cap on the
+// way and is counted in Stats.OverCap while it lasts and in
+// Stats.ForceRuns. Calling h.Start() on a queued task does the same. Force
+// returns ErrNotQueued for a task in another state or scheduler, ErrClosed
+// or ErrScopeCanceled for a Lazy task in a closed or canceled scope.
 func (sc *Scope) Force(h lazytask.Handle) error {
 	c, err := coreOf(h)
 	if err != nil {
 		return err
 	}
 	return sc.force(c)
+}
+
+// Cancel cancels the scope and its subtree with cause (context.Canceled if
+// nil): queued tasks end Canceled without running, running ones see their
+// context canceled with that cause (context.Cause), Lazy tasks bound to the
+// subtree end Canceled, and the scope stays canceled: a task submitted later
+// never runs. Cancel does not wait; Wait or Shutdown does.
+func (sc *Scope) Cancel(cause error) {
+	if cause == nil {
+		cause = context.Canceled
+	}
+	s := sc.s
+	s.mu.Lock()
+	ended := sc.cancelTreeLocked(cause, true)
+	s.mu.Unlock()
+	s.finishOutside(ended)
+}
+
+// Err returns the joined errors a fail-fast scope has collected so far, and
+// nil for a supervisor.
+func (sc *Scope) Err() error {
+	s := sc.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return joinErrs(sc.errs)
 }

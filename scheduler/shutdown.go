@@ -2,89 +2,163 @@ package scheduler
 
 import (
 	"context"
+	"sync"
 
 	"github.com/lazysched/lazysched/internal/core"
+	"github.com/lazysched/lazysched/lazytask"
 )
 
-// Wait waits until nothing is queued or running, or until ctx ends (then it
-// returns context.Cause(ctx)). It does not stop submissions: a task
-// submitted meanwhile is waited for too.
-func (s *Scheduler) Wait(ctx context.Context) error {
-	s.mu.Lock()
-	if s.running == 0 && s.q.Len() == 0 {
+// Wait waits until nothing is queued or running in the scheduler, or until
+// ctx ends (then it returns context.Cause(ctx)). It does not stop
+// submissions: a task submitted meanwhile is waited for too. It returns the
+// root scope's errors when the root is fail-fast; see Scope.Wait.
+func (s *Scheduler) Wait(ctx context.Context) error { return s.root.Wait(ctx) }
+
+// Wait waits until no task of the scope's subtree is queued or running,
+// then returns the scope's errors: every real error joined once for a
+// fail-fast scope, nil for a supervisor. If ctx ends first it returns
+// context.Cause(ctx). Lazy tasks are not waited for: they have not been
+// handed to the scope. Called from inside one of the scope's own tasks, it
+// does not wait for that task. Results are published before Wait returns;
+// done callbacks may still be running.
+func (sc *Scope) Wait(ctx context.Context) error {
+	if err := sc.waitIdle(ctx, sc.selfIn(ctx)); err != nil {
+		return err
+	}
+	return sc.Err()
+}
+
+// selfIn returns 1 if ctx belongs to a task running in sc's subtree (so
+// that waits leave it out), else 0.
+func (sc *Scope) selfIn(ctx context.Context) int {
+	c := core.FromContext(ctx)
+	if c == nil || core.StateOf(c) != core.Running {
+		return 0
+	}
+	for p := sc.s.scopeOf(c); p != nil; p = p.parent {
+		if p == sc {
+			return 1
+		}
+	}
+	return 0
+}
+
+func (sc *Scope) waitIdle(ctx context.Context, spare int) error {
+	s := sc.s
+	for {
+		s.mu.Lock()
+		if sc.tasks <= spare {
+			s.mu.Unlock()
+			return nil
+		}
+		if sc.idle == nil {
+			sc.idle = make(chan struct{})
+		}
+		idle := sc.idle
 		s.mu.Unlock()
-		return nil
-	}
-	if s.idle == nil {
-		s.idle = make(chan struct{})
-	}
-	idle := s.idle
-	s.mu.Unlock()
-	select {
-	case <-idle:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
 	}
 }
 
-// Shutdown stops admission (later submissions return ErrClosed), lets queued
-// and running tasks finish until ctx ends (the grace period), then cancels
-// what remains, with ErrClosed as the cause: queued tasks end Canceled
-// without running, running ones see their context canceled. It then waits
-// for the running tasks to return and for every goroutine of the scheduler
-// to exit, so nothing outlives it. A task that ignores its context keeps
-// Shutdown waiting.
+// Shutdown closes the scope gracefully. It stops admission to the scope's
+// subtree (submissions return ErrClosed) and cancels the Lazy tasks bound
+// to it with lazytask.ErrScopeClosed (I10); shuts the child scopes down
+// concurrently, deepest first; lets queued and running tasks finish until
+// ctx ends (the grace period); then cancels what remains with ErrClosed as
+// the cause (queued tasks end Canceled, running ones see their context
+// canceled) and waits for the running tasks to return. A task that ignores
+// its context keeps Shutdown waiting.
 //
-// Shutdown returns nil if everything finished within the grace period, and
-// context.Cause(ctx) if the grace period ended first. A second call cancels
-// at once, waits as above, and returns ErrClosed.
-func (s *Scheduler) Shutdown(ctx context.Context) error {
+// It returns the scope's errors (see Wait) if everything finished within
+// the grace period, or context.Cause(ctx) if the grace period ended first.
+// A second call cancels at once, waits as above, and returns ErrClosed.
+// Called from inside one of the scope's own tasks, it does not wait for
+// that task.
+func (sc *Scope) Shutdown(ctx context.Context) error {
+	s := sc.s
+	spare := sc.selfIn(ctx)
 	s.mu.Lock()
-	if s.closed {
-		s.escalated = true
+	sc.shutdowns++
+	if sc.shutdowns > 1 {
+		ended := sc.cancelTreeLocked(ErrClosed, true)
 		s.mu.Unlock()
-		s.cancelAll(ErrClosed)
-		_ = s.Wait(context.Background())
-		s.wg.Wait()
+		s.finishOutside(ended)
+		_ = sc.waitIdle(context.Background(), spare)
 		return ErrClosed
 	}
-	s.closed = true
-	if s.room != nil {
-		close(s.room)
+	var lazy []*core.Task
+	sc.walk(func(x *Scope) {
+		x.closed = true
+		lazy = x.cancelLazyLocked(lazytask.ErrScopeClosed, lazy)
+	})
+	s.roomLocked()
+	if s.room != nil && sc.parent == nil {
+		close(s.room) // SubmitWait callers see ErrClosed
 		s.room = nil
 	}
-	s.mu.Unlock()
-	var err error
-	if werr := s.Wait(ctx); werr != nil {
-		err = werr
-		s.cancelAll(ErrClosed)
-		_ = s.Wait(context.Background())
+	children := make([]*Scope, 0, len(sc.children))
+	for ch := range sc.children {
+		children = append(children, ch)
 	}
-	s.wg.Wait()
-	s.root.cancel(ErrClosed)
-	return err
+	s.mu.Unlock()
+	s.finishOutside(lazy)
+
+	var wg sync.WaitGroup
+	for _, ch := range children {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = ch.Shutdown(ctx)
+		}()
+	}
+	wg.Wait()
+
+	err := sc.waitIdle(ctx, spare)
+	if err != nil {
+		s.mu.Lock()
+		ended := sc.cancelTreeLocked(ErrClosed, true)
+		s.mu.Unlock()
+		s.finishOutside(ended)
+		_ = sc.waitIdle(context.Background(), spare)
+	}
+	s.mu.Lock()
+	if spare == 0 {
+		sc.detachLocked()
+	}
+	errs := joinErrs(sc.errs)
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return errs
 }
 
-// cancelAll cancels every queued task and the root context.
-func (s *Scheduler) cancelAll(cause error) {
-	s.mu.Lock()
-	var dropped []*core.Task
-	for {
-		c := s.q.Peek()
-		if c == nil {
-			break
-		}
-		s.q.Remove(c)
-		if core.CancelQueued(c) {
-			s.stats.canceled++
-			dropped = append(dropped, c)
-		}
+// detachLocked releases a shut-down scope: its context is canceled and its
+// parent forgets it.
+func (sc *Scope) detachLocked() {
+	if sc.stopTTL != nil {
+		sc.stopTTL()
 	}
-	s.roomLocked()
-	s.mu.Unlock()
-	s.root.cancel(cause)
-	for _, c := range dropped {
-		core.PublishCanceled(c, cause)
+	if !sc.dead {
+		sc.cancel(ErrClosed)
 	}
+	if p := sc.parent; p != nil {
+		delete(p.children, sc)
+	}
+}
+
+// Shutdown shuts the root scope down (see Scope.Shutdown) and then waits for
+// every goroutine of the scheduler to exit, so nothing outlives it. Called
+// from inside a task of the scheduler it cannot wait for its own goroutine:
+// that one exits when its task returns.
+func (s *Scheduler) Shutdown(ctx context.Context) error {
+	err := s.root.Shutdown(ctx)
+	if s.root.selfIn(ctx) == 0 {
+		s.wg.Wait()
+	}
+	return err
 }

@@ -16,13 +16,18 @@ func Cancel(c *Task, cause error) bool {
 		s := c.state.Load()
 		switch State(s & stateMask) {
 		case Lazy:
+			if b := c.owner; b != nil {
+				if b.Owner.Cancel(c, cause) {
+					return true
+				}
+				continue
+			}
 			if c.state.CompareAndSwap(s, s&^stateMask|uint32(toCanceled)) {
 				publish(c, Canceled, cause)
 				return true
 			}
 		case Queued:
-			if c.owner.Owner.Cancel(c) {
-				publish(c, Canceled, cause)
+			if c.owner.Owner.Cancel(c, cause) {
 				return true
 			}
 		case Running:
@@ -36,17 +41,17 @@ func Cancel(c *Task, cause error) bool {
 	}
 }
 
-// CancelQueued is Owner.Cancel's state change: under the owner's lock it
-// moves a Queued task to toCanceled. The caller then unlinks it.
-func CancelQueued(c *Task) bool {
-	_, ok := transition(c, toCanceled, Queued)
+// CancelLocked is Owner.Cancel's state change: under the owner's lock it
+// moves a Queued or bound Lazy task to toCanceled and reports whether it
+// did; the owner then unlinks the task, calls PublishLocked(c, Canceled,
+// cause) and, outside its lock, DrainCallbacks.
+func CancelLocked(c *Task) bool {
+	_, ok := transition(c, toCanceled, Queued, Lazy)
 	return ok
 }
 
-// CancelUnstarted ends a task that was never started with cause, as when its
-// scope closes; owners call it for tasks they hold, under their lock, after
-// CancelQueued, or on their own for Lazy tasks. It reports false if the
-// task had already started or ended.
+// CancelUnstarted ends an unbound Lazy task with cause without running it
+// (Submit's own task, refused). It reports false if the task was not Lazy.
 func CancelUnstarted(c *Task, cause error) bool {
 	if _, ok := transition(c, toCanceled, Lazy); ok {
 		publish(c, Canceled, cause)
@@ -55,13 +60,6 @@ func CancelUnstarted(c *Task, cause error) bool {
 	return false
 }
 
-// PublishCanceled publishes a task that CancelQueued moved to toCanceled.
-func PublishCanceled(c *Task, cause error) {
-	if cause == nil {
-		cause = context.Canceled
-	}
-	publish(c, Canceled, cause)
-}
 
 // Start runs a Lazy task now on its own goroutine, or force-runs a Queued
 // one through its owner.
@@ -70,6 +68,9 @@ func Start(c *Task) error {
 		s := c.state.Load()
 		switch State(s & stateMask) {
 		case Lazy:
+			if b := c.owner; b != nil {
+				return b.Owner.Force(c)
+			}
 			if c.state.CompareAndSwap(s, s&^stateMask|uint32(toRunning)) {
 				c.started = Now()
 				setState(c, Running)
@@ -99,8 +100,16 @@ func EnqueueFresh(c *Task, b *Binding, run bool) {
 	c.state.Store(uint32(Queued))
 }
 
+// Bind gives a fresh Lazy task (one nobody else can see yet) its owner, so
+// that Start, Cancel and the owner's closing go through the owner.
+func Bind(c *Task, b *Binding) { c.owner = b }
+
+// Bound returns the owner binding of the task (nil if none).
+func Bound(c *Task) *Binding { return c.owner }
+
 // Enqueue moves a Lazy task to Queued, owned by b. Owners call it under their
 // lock before linking the task; it reports false if the task was not Lazy.
+// A task bound to an owner may only be enqueued there.
 func Enqueue(c *Task, b *Binding, now int64) bool {
 	if _, ok := transition(c, toQueued, Lazy); !ok {
 		return false
@@ -149,16 +158,42 @@ func AdmitLazy(c *Task, b *Binding, over bool) bool {
 	return true
 }
 
+// MarkHooked asks for Owner.Starting before the task's function runs.
+func MarkHooked(c *Task) { c.state.Or(flagHooked) }
+
+// SetPromoted marks or unmarks a queued task as promoted; owners call it
+// under their lock. Promoted reads the mark.
+func SetPromoted(c *Task, on bool) {
+	if on {
+		c.state.Or(flagPromoted)
+	} else {
+		c.state.And(^uint32(flagPromoted))
+	}
+}
+
+// Promoted reports whether the task carries the promote mark.
+func Promoted(c *Task) bool { return c.state.Load()&flagPromoted != 0 }
+
+// OrderWord is a second word of the task's extension for its owner (the
+// scheduler keeps the promote order there).
+func OrderWord(c *Task) *int64 { return &getX(c).order }
+
+// Queued returns the queued time in Now units (an owner's FIFO key).
+func QueuedAt(c *Task) int64 { return c.queued }
+
 // Execute runs a Running task's function on the calling goroutine, captures
 // panics and runtime.Goexit, hands the slot back to the owner and publishes
 // the result. It returns the next task the owner admitted for this
 // goroutine, or nil.
 func Execute(c *Task) (next *Task) {
 	armTimer(c)
+	if c.state.Load()&flagHooked != 0 {
+		c.owner.Owner.Starting(c)
+	}
 	var err error
-	normal, recovered := false, false
+	normal, recovered, crashing := false, false, false
 	defer func() {
-		if !normal && !recovered {
+		if !normal && !recovered && !crashing {
 			// runtime.Goexit: this goroutine is exiting.
 			finish(c, Failed, ErrGoexit, true)
 		}
@@ -166,6 +201,10 @@ func Execute(c *Task) (next *Task) {
 	func() {
 		defer func() {
 			if !normal {
+				if b := c.owner; b != nil && b.NoRecover {
+					crashing = true
+					return
+				}
 				if r := recover(); r != nil {
 					err = NewPanicError(r)
 					recovered = true
@@ -182,10 +221,16 @@ func finish(c *Task, st State, err error, exiting bool) *Task {
 	c.finished = Now()
 	endCtx(c)
 	var next *Task
-	if b := c.owner; b != nil {
-		next = b.Owner.Release(c, st, exiting)
+	b := c.owner
+	if b != nil {
+		next = b.Owner.Release(c, st, err, exiting)
+	} else {
+		PublishLocked(c, st, err)
 	}
-	publish(c, st, err)
+	DrainCallbacks(c)
+	if b != nil {
+		b.Owner.Finished(c, st, err)
+	}
 	// A goroutine the function left behind may have asked for the
 	// context's Done between endCtx and publish; close it now.
 	endCtx(c)

@@ -30,6 +30,30 @@ type bucket struct {
 // knowing which list it is in.
 type list struct{ s Task }
 
+// List is a plain intrusive FIFO list of tasks (a scope's running or lazy
+// tasks). A task is in at most one List or Queue at a time. The zero value
+// is an empty list; it is not safe for concurrent use.
+type List struct {
+	l list
+	n int
+}
+
+// PushBack appends c.
+func (l *List) PushBack(c *Task) { l.l.pushBack(c); l.n++ }
+
+// Remove takes c out of l; c must be in l.
+func (l *List) Remove(c *Task) { unlink(c); l.n-- }
+
+// Len is the number of tasks in l.
+func (l *List) Len() int { return l.n }
+
+// Each calls f for every task in l, in order; f must not change l.
+func (l *List) Each(f func(*Task)) {
+	for c := l.l.front(); c != nil && c != &l.l.s; c = c.next {
+		f(c)
+	}
+}
+
 func (l *list) init() {
 	if l.s.next == nil {
 		l.s.next, l.s.prev = &l.s, &l.s

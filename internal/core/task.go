@@ -36,7 +36,8 @@ const (
 	flagSlow     = 1 << 4 // a done channel or callback exists: finishSlow must run at the end
 	flagCtxDone  = 1 << 5 // the task's context is canceled (cancel, timeout or end)
 	flagOverCap  = 1 << 6 // the task was force-run over its owner's cap
-	flagLentSlot = 1 << 7 // reserved for slot lending while awaiting
+	flagHooked   = 1 << 7 // the owner wants Starting before the function runs
+	flagPromoted = 1 << 8 // the owner promoted the task to the head of its queue
 )
 
 func terminal(s uint32) bool {
@@ -55,30 +56,41 @@ type Runner interface {
 	Handle(c *Task) any
 }
 
-// Owner is what a scheduler implements to queue and run tasks. All methods
+// Owner is what a scheduler implements to queue and run tasks. Its methods
 // may be called from any goroutine.
 type Owner interface {
 	// Context is the parent of the contexts of the owner's tasks.
 	Context() context.Context
-	// Release is called once, when a task the owner admitted has returned
-	// and before its result is published. It frees the task's slots, counts
-	// its outcome and returns the next task for this goroutine to Execute,
-	// already Running, or nil. If exiting is true the calling goroutine is
-	// about to exit (runtime.Goexit) and the owner must run the next task
-	// elsewhere and return nil.
-	Release(c *Task, st State, exiting bool) *Task
-	// Cancel takes a Queued task out of the queue: under the owner's lock it
-	// moves the task from Queued to toCanceled with CancelQueued and unlinks
-	// it. It reports false if the task was no longer Queued.
-	Cancel(c *Task) bool
-	// Force runs a Queued task now, over the cap.
+	// Release is called once, when a task the owner admitted has returned.
+	// Under its lock it frees the task's slots, counts the outcome, calls
+	// PublishLocked(c, st, err), and returns the next task for this
+	// goroutine to Execute, already Running, or nil. If exiting is true the
+	// calling goroutine is about to exit (runtime.Goexit) and the owner must
+	// run the next task elsewhere and return nil.
+	Release(c *Task, st State, err error, exiting bool) *Task
+	// Finished is called after Release, once the done callbacks have run,
+	// outside any lock: error policies and done hooks run here.
+	Finished(c *Task, st State, err error)
+	// Starting is called before the function runs, for tasks marked with
+	// MarkHooked.
+	Starting(c *Task)
+	// Cancel takes a Lazy task bound to the owner, or a Queued one, out of
+	// the owner's lists: under its lock it calls CancelLocked and unlinks
+	// the task. It reports false if the task was neither.
+	Cancel(c *Task, cause error) bool
+	// Force runs a Queued (or bound Lazy) task now, over the cap.
 	Force(c *Task) error
 	// Report receives panics from done callbacks.
 	Report(c *Task, err error)
 }
 
 // Binding lets a task refer to its owner with one word.
-type Binding struct{ Owner Owner }
+type Binding struct {
+	Owner Owner
+	// NoRecover lets panics in the owner's tasks crash the program instead
+	// of ending the task with a PanicError.
+	NoRecover bool
+}
 
 // Task is the type-erased part of a lazytask.Task[T]. Its zero value is a
 // Lazy task with no function; use Init.
@@ -102,6 +114,7 @@ type ext struct {
 	deadline time.Time
 	meta     any
 	owner    int64 // OwnerWord
+	order    int64 // OrderWord
 
 	err error // written before the terminal state is stored
 
@@ -412,9 +425,12 @@ func runCallback(c *Task, f func()) {
 	f()
 }
 
-// publish stores the terminal state st with err and wakes waiters. The
-// caller owns the task (it won the transit, or it is the runner).
-func publish(c *Task, st State, err error) {
+// PublishLocked stores the terminal state st with err and closes the done
+// channel, but runs no callback: owners call it under their lock so that
+// their counters and the result change together. The caller owns the task
+// (it won the transit, or it is the runner). DrainCallbacks runs the
+// callbacks afterwards, outside the lock.
+func PublishLocked(c *Task, st State, err error) {
 	if err != nil {
 		getX(c).err = err
 	}
@@ -423,6 +439,27 @@ func publish(c *Task, st State, err error) {
 	}
 	old := setState(c, st)
 	if old&flagSlow != 0 {
+		x := c.x.Load()
+		x.mu.Lock()
+		if !x.ended {
+			x.ended = true
+			if x.done != nil {
+				close(x.done)
+			}
+		}
+		x.mu.Unlock()
+	}
+}
+
+// DrainCallbacks runs the done callbacks of a published task.
+func DrainCallbacks(c *Task) {
+	if c.state.Load()&flagSlow != 0 {
 		finishSlow(c)
 	}
+}
+
+// publish is PublishLocked then DrainCallbacks.
+func publish(c *Task, st State, err error) {
+	PublishLocked(c, st, err)
+	DrainCallbacks(c)
 }

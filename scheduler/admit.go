@@ -1,0 +1,385 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+
+	"github.com/lazysched/lazysched/internal/core"
+)
+
+// refuseLocked says why sc takes no task of weight w (0: no task, a scope).
+func (sc *Scope) refuseLocked(w int64) error {
+	if sc.closed {
+		return ErrClosed
+	}
+	if sc.dead {
+		return fmt.Errorf("%w: %w", ErrScopeCanceled, sc.cause)
+	}
+	for p := sc; p != nil && w > 0; p = p.parent {
+		if !p.lim.Unlimited() && w > p.lim.Limit() {
+			return fmt.Errorf("%w: weight %d, cap %d of scope %q", ErrWeightTooLarge, w, p.lim.Limit(), p.name)
+		}
+	}
+	return nil
+}
+
+// fitsBelowRoot reports whether w more slots fit in every capped scope on
+// the path from sc up to, not including, the root.
+func (sc *Scope) fitsBelowRoot(w int64) bool {
+	for p := sc; p.parent != nil; p = p.parent {
+		if !p.lim.Fits(w) {
+			return false
+		}
+	}
+	return true
+}
+
+func (sc *Scope) fitsPath(w int64) bool {
+	return sc.fitsBelowRoot(w) && sc.s.root.lim.Fits(w)
+}
+
+func (sc *Scope) takePath(w int64) {
+	for p := sc; p != nil; p = p.parent {
+		p.lim.Take(w)
+	}
+}
+
+func (sc *Scope) putPath(w int64) {
+	for p := sc; p != nil; p = p.parent {
+		p.lim.Put(w)
+	}
+}
+
+// addTaskLocked counts a new queued or running task in the subtree counts.
+func (sc *Scope) addTaskLocked() {
+	for p := sc; p != nil; p = p.parent {
+		p.tasks++
+	}
+}
+
+// doneTaskLocked uncounts a task and wakes the waiters of scopes it empties.
+func (sc *Scope) doneTaskLocked() {
+	for p := sc; p != nil; p = p.parent {
+		p.tasks--
+		if p.idle != nil && p.tasks <= 1 {
+			close(p.idle)
+			p.idle = nil
+		}
+	}
+}
+
+// enqueue queues c, or starts it at once if a slot is free and nothing
+// waits. fresh marks a task that Submit has just made and nobody else can
+// see: it skips the compare-and-swaps.
+func (sc *Scope) enqueue(c *core.Task, fresh bool) error {
+	s := sc.s
+	w := core.Weight(c)
+	s.mu.Lock()
+	if err := sc.refuseLocked(w); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	if s.cfg.queueLimit > 0 && s.queued >= s.cfg.queueLimit {
+		s.mu.Unlock()
+		return ErrQueueFull
+	}
+	run := s.queued == 0 && s.spinning == 0 && sc.fitsPath(w)
+	switch {
+	case fresh:
+		core.EnqueueFresh(c, &sc.bind, run)
+	default:
+		b := core.Bound(c)
+		if b != nil && b != &sc.bind {
+			s.mu.Unlock()
+			return fmt.Errorf("%w: task is bound to another scope", ErrForeignHandle)
+		}
+		if !core.Enqueue(c, &sc.bind, core.Now()) {
+			st := core.StateOf(c)
+			s.mu.Unlock()
+			return fmt.Errorf("%w: task is %v", ErrNotQueued, stateName(st))
+		}
+		if b != nil {
+			sc.lazy.Remove(c)
+		}
+		if run {
+			core.Admit(c, false, 0)
+		}
+	}
+	if len(sc.hooks) > 0 {
+		core.MarkHooked(c)
+	}
+	s.stats.submitted++
+	sc.addTaskLocked()
+	if run {
+		sc.takePath(w)
+		sc.running.PushBack(c)
+		s.running++
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.work(c)
+		return nil
+	}
+	sc.pushLocked(c)
+	if s.spinning == 0 && sc.fitsPath(w) {
+		s.admitAllLocked()
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+func (sc *Scope) pushLocked(c *core.Task) {
+	s := sc.s
+	sc.q.Push(c)
+	s.queued++
+	if sc.activeIdx < 0 {
+		sc.activeIdx = len(s.active)
+		s.active = append(s.active, sc)
+	}
+}
+
+// unqueueLocked takes a queued task out of sc's queue.
+func (sc *Scope) unqueueLocked(c *core.Task) {
+	sc.q.Remove(c)
+	sc.s.queued--
+	sc.s.roomLocked()
+}
+
+// enqueueWait waits for room in a bounded queue.
+func (sc *Scope) enqueueWait(ctx context.Context, c *core.Task) error {
+	s := sc.s
+	for {
+		if err := ctx.Err(); err != nil {
+			return context.Cause(ctx)
+		}
+		err := sc.enqueue(c, false)
+		if err != ErrQueueFull {
+			return err
+		}
+		s.mu.Lock()
+		if s.queued < s.cfg.queueLimit {
+			s.mu.Unlock()
+			continue
+		}
+		if s.room == nil {
+			s.room = make(chan struct{})
+		}
+		room := s.room
+		s.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+}
+
+// bindLazy records a Lazy task made for sc, so that closing sc cancels it.
+func (sc *Scope) bindLazy(c *core.Task) error {
+	s := sc.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := sc.refuseLocked(0); err != nil {
+		return err
+	}
+	core.Bind(c, &sc.bind)
+	sc.lazy.PushBack(c)
+	return nil
+}
+
+// scopeOf returns the scope of a task bound to, queued or running in this
+// scheduler, or nil.
+func (s *Scheduler) scopeOf(c *core.Task) *Scope {
+	b := core.Bound(c)
+	if b == nil {
+		return nil
+	}
+	o, ok := b.Owner.(*owner)
+	if !ok || o.s != s {
+		return nil
+	}
+	return (*Scope)(o)
+}
+
+func (sc *Scope) force(c *core.Task) error {
+	s := sc.s
+	w := core.Weight(c)
+	s.mu.Lock()
+	run := sc
+	switch core.StateOf(c) {
+	case core.Queued:
+		run = s.scopeOf(c)
+		if run == nil {
+			s.mu.Unlock()
+			return fmt.Errorf("%w: queued in another scheduler", ErrNotQueued)
+		}
+		run.unqueueLocked(c)
+		core.Admit(c, true, 0)
+	case core.Lazy:
+		if b := core.Bound(c); b != nil {
+			run = s.scopeOf(c)
+			if run == nil {
+				s.mu.Unlock()
+				return fmt.Errorf("%w: task is bound to another scheduler", ErrForeignHandle)
+			}
+		}
+		if err := run.refuseLocked(0); err != nil {
+			s.mu.Unlock()
+			return err
+		}
+		bound := core.Bound(c) != nil
+		if !core.AdmitLazy(c, &run.bind, true) {
+			s.mu.Unlock()
+			return fmt.Errorf("%w: task is %v", ErrNotQueued, stateName(core.StateOf(c)))
+		}
+		if bound {
+			run.lazy.Remove(c)
+		}
+		if len(run.hooks) > 0 {
+			core.MarkHooked(c)
+		}
+		s.stats.submitted++
+		run.addTaskLocked()
+	default:
+		st := core.StateOf(c)
+		s.mu.Unlock()
+		return fmt.Errorf("%w: task is %v", ErrNotQueued, stateName(st))
+	}
+	run.running.PushBack(c)
+	s.forced += w
+	s.overTasks++
+	s.running++
+	s.stats.forceRuns++
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go s.work(c)
+	return nil
+}
+
+// work runs c, then whatever the scheduler hands this goroutine next. When
+// nothing is left, one goroutine at a time lingers for a moment before it
+// exits: a submitter slower than the tasks then hands its next task to that
+// goroutine through the queue instead of starting a goroutine per task.
+func (s *Scheduler) work(c *core.Task) {
+	defer s.wg.Done()
+	for c != nil {
+		for c != nil {
+			c = core.Execute(c)
+		}
+		c = s.linger()
+	}
+}
+
+// spinRounds bounds how long an idle goroutine lingers: each round yields
+// the processor once, about 0.1-1 µs.
+const spinRounds = 32
+
+func (s *Scheduler) linger() *core.Task {
+	s.mu.Lock()
+	if s.spinning > 0 || s.root.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.spinning++
+	s.mu.Unlock()
+	for range spinRounds {
+		runtime.Gosched()
+		if s.mu.TryLock() {
+			if s.queued > 0 {
+				if c := s.admitOne(0); c != nil {
+					s.spinning--
+					s.mu.Unlock()
+					return c
+				}
+			}
+			s.mu.Unlock()
+		}
+	}
+	s.mu.Lock()
+	s.spinning--
+	c := s.admitOne(0)
+	s.mu.Unlock()
+	return c
+}
+
+// before orders two queued tasks: promoted ones first in promote order, then
+// higher priority, then earlier queued.
+func before(a, b *core.Task) bool {
+	pa, pb := core.Promoted(a), core.Promoted(b)
+	if pa != pb {
+		return pa
+	}
+	if pa {
+		return *core.OrderWord(a) < *core.OrderWord(b)
+	}
+	if x, y := core.Priority(a), core.Priority(b); x != y {
+		return x > y
+	}
+	return core.QueuedAt(a) < core.QueuedAt(b)
+}
+
+// admitOne admits the best queued task whose caps all have room, under
+// s.mu; now is its start time (0: read the clock). The best head across
+// scopes is the one before all others; if it does not fit the root cap,
+// nothing is admitted, so a heavy task is not overtaken forever.
+func (s *Scheduler) admitOne(now int64) *core.Task {
+	var best *core.Task
+	var bestSc *Scope
+	for i := 0; i < len(s.active); {
+		sc := s.active[i]
+		c := sc.q.Peek()
+		if c == nil {
+			last := len(s.active) - 1
+			s.active[i] = s.active[last]
+			s.active[i].activeIdx = i
+			s.active[last] = nil
+			s.active = s.active[:last]
+			sc.activeIdx = -1
+			continue
+		}
+		i++
+		if sc.parent != nil && !sc.fitsBelowRoot(core.Weight(c)) {
+			continue
+		}
+		if best == nil || before(c, best) {
+			best, bestSc = c, sc
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	w := core.Weight(best)
+	if !s.root.lim.Fits(w) {
+		return nil
+	}
+	bestSc.unqueueLocked(best)
+	core.Admit(best, false, now)
+	bestSc.takePath(w)
+	bestSc.running.PushBack(best)
+	s.running++
+	return best
+}
+
+// admitAllLocked admits every task that fits, each on a new goroutine.
+func (s *Scheduler) admitAllLocked() {
+	for s.queued > 0 {
+		c := s.admitOne(0)
+		if c == nil {
+			break
+		}
+		s.wg.Add(1)
+		go s.work(c)
+	}
+}
+
+// roomLocked wakes SubmitWait callers when the queue has room.
+func (s *Scheduler) roomLocked() {
+	if s.room != nil && s.queued < s.cfg.queueLimit {
+		close(s.room)
+		s.room = nil
+	}
+}
+
+func stateName(st core.State) string {
+	return [...]string{"lazy", "queued", "running", "succeeded", "failed", "canceled"}[min(int(st), 5)]
+}

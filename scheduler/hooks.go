@@ -1,0 +1,67 @@
+package scheduler
+
+import (
+	"github.com/lazysched/lazysched/internal/core"
+	"github.com/lazysched/lazysched/lazytask"
+)
+
+// Hooks are lifecycle callbacks that tracing, metrics and monitors attach to
+// a scope (WithHooks) without wrapping every task; child scopes inherit
+// them, and several trackers may register their own Hooks. Nil fields are
+// skipped. With no hook registered the scheduler does no hook work at all.
+//
+// Hooks run on the goroutine where the step happens: OnCreate and OnQueue on
+// the submitter's, OnStart and OnDone on the goroutine that runs the task
+// (OnDone after the result is published and the done callbacks have run;
+// for a task canceled before it ran, on the canceler's). They must be quick
+// and must not block. A panicking hook is recovered and logged with the
+// scheduler's logger; the task is not affected.
+type Hooks struct {
+	// OnCreate: a task was made in the scope (Submit, NewTask).
+	OnCreate func(sc *Scope, h lazytask.Handle)
+	// OnQueue: a task was handed to the scope's queue.
+	OnQueue func(sc *Scope, h lazytask.Handle)
+	// OnStart: the task's function is about to run.
+	OnStart func(sc *Scope, h lazytask.Handle)
+	// OnDone: the task has ended; h.Info() gives its state, error and
+	// timings.
+	OnDone func(sc *Scope, h lazytask.Handle)
+}
+
+type hookKind uint8
+
+const (
+	hookCreate hookKind = iota
+	hookQueue
+	hookStart
+	hookDone
+)
+
+func (sc *Scope) fire(c *core.Task, k hookKind) {
+	h := handleOf(c)
+	for i := range sc.hooks {
+		var f func(*Scope, lazytask.Handle)
+		switch k {
+		case hookCreate:
+			f = sc.hooks[i].OnCreate
+		case hookQueue:
+			f = sc.hooks[i].OnQueue
+		case hookStart:
+			f = sc.hooks[i].OnStart
+		case hookDone:
+			f = sc.hooks[i].OnDone
+		}
+		if f != nil {
+			sc.callHook(f, h)
+		}
+	}
+}
+
+func (sc *Scope) callHook(f func(*Scope, lazytask.Handle), h lazytask.Handle) {
+	defer func() {
+		if r := recover(); r != nil {
+			sc.s.logger().Error("lazysched: hook panicked", "scope", sc.name, "err", core.NewPanicError(r))
+		}
+	}()
+	f(sc, h)
+}
