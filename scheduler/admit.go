@@ -106,7 +106,7 @@ func (sc *Scope) enqueue(c *core.Task, fresh bool) error {
 			core.Admit(c, false, 0)
 		}
 	}
-	if len(sc.hooks) > 0 {
+	if len(sc.hooks[hookStart]) > 0 {
 		core.MarkHooked(c)
 	}
 	s.stats.submitted++
@@ -235,7 +235,7 @@ func (sc *Scope) force(c *core.Task) error {
 		if bound {
 			run.lazy.Remove(c)
 		}
-		if len(run.hooks) > 0 {
+		if len(run.hooks[hookStart]) > 0 {
 			core.MarkHooked(c)
 		}
 		s.stats.submitted++

@@ -35,29 +35,39 @@ const (
 	hookQueue
 	hookStart
 	hookDone
+	numHooks
 )
 
-func (sc *Scope) fire(c *core.Task, k hookKind) {
-	h := handleOf(c)
-	for i := range sc.hooks {
-		var f func(*Scope, lazytask.Handle)
-		switch k {
-		case hookCreate:
-			f = sc.hooks[i].OnCreate
-		case hookQueue:
-			f = sc.hooks[i].OnQueue
-		case hookStart:
-			f = sc.hooks[i].OnStart
-		case hookDone:
-			f = sc.hooks[i].OnDone
-		}
+type hookFunc = func(*Scope, lazytask.Handle)
+
+// hookTable holds a scope's hooks by kind, so that firing one kind walks
+// only the functions of that kind.
+type hookTable [numHooks][]hookFunc
+
+func (t *hookTable) add(h Hooks) {
+	for k, f := range [numHooks]hookFunc{h.OnCreate, h.OnQueue, h.OnStart, h.OnDone} {
 		if f != nil {
+			t[k] = append(t[k], f)
+		}
+	}
+}
+
+func (t *hookTable) any() bool { return len(t[0])+len(t[1])+len(t[2])+len(t[3]) > 0 }
+
+// fire calls the hooks of the given kinds, in registration order.
+func (sc *Scope) fire(c *core.Task, kinds ...hookKind) {
+	var h lazytask.Handle
+	for _, k := range kinds {
+		for _, f := range sc.hooks[k] {
+			if h == nil {
+				h = handleOf(c)
+			}
 			sc.callHook(f, h)
 		}
 	}
 }
 
-func (sc *Scope) callHook(f func(*Scope, lazytask.Handle), h lazytask.Handle) {
+func (sc *Scope) callHook(f hookFunc, h lazytask.Handle) {
 	defer func() {
 		if r := recover(); r != nil {
 			sc.s.logger().Error("lazysched: hook panicked", "scope", sc.name, "err", core.NewPanicError(r))

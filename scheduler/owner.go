@@ -55,7 +55,7 @@ func (o *owner) Finished(c *core.Task, st core.State, err error) {
 		}
 		sc.s.flushDeferred()
 	}
-	if len(sc.hooks) > 0 {
+	if sc.hooked {
 		sc.fire(c, hookDone)
 	}
 }
@@ -73,7 +73,7 @@ func (o *owner) Cancel(c *core.Task, cause error) bool {
 	s.admitAllLocked()
 	s.mu.Unlock()
 	core.DrainCallbacks(c)
-	if len(sc.hooks) > 0 {
+	if sc.hooked {
 		sc.fire(c, hookDone)
 	}
 	return true
@@ -199,7 +199,7 @@ func (sc *Scope) walk(f func(*Scope)) {
 func (s *Scheduler) finishOutside(ended []*core.Task) {
 	for _, c := range ended {
 		core.DrainCallbacks(c)
-		if sc := s.scopeOf(c); sc != nil && len(sc.hooks) > 0 {
+		if sc := s.scopeOf(c); sc != nil && sc.hooked {
 			sc.fire(c, hookDone)
 		}
 	}

@@ -94,9 +94,8 @@ func Submit[T any](sp Spawner, fn func(ctx context.Context) (T, error), opts ...
 		abandon(c, err)
 		return t, err
 	}
-	if len(sc.hooks) > 0 {
-		sc.fire(c, hookCreate)
-		sc.fire(c, hookQueue)
+	if sc.hooked {
+		sc.fire(c, hookCreate, hookQueue)
 	}
 	return t, nil
 }
@@ -124,9 +123,8 @@ func SubmitWait[T any](ctx context.Context, sp Spawner, fn func(ctx context.Cont
 		abandon(c, err)
 		return t, err
 	}
-	if len(sc.hooks) > 0 {
-		sc.fire(c, hookCreate)
-		sc.fire(c, hookQueue)
+	if sc.hooked {
+		sc.fire(c, hookCreate, hookQueue)
 	}
 	return t, nil
 }
@@ -148,7 +146,7 @@ func NewTask[T any](sp Spawner, fn func(ctx context.Context) (T, error), opts ..
 		core.CancelUnstarted(c, err)
 		return t
 	}
-	if len(sc.hooks) > 0 {
+	if sc.hooked {
 		sc.fire(c, hookCreate)
 	}
 	return t

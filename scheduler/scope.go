@@ -27,7 +27,8 @@ type Scope struct {
 	stopTTL func() bool
 	policy  policy
 	handler func(lazytask.Info, error)
-	hooks   []Hooks // inherited and own
+	hooks   hookTable // inherited and own
+	hooked  bool
 
 	// under s.mu
 	lim       limiter.Counter
@@ -51,10 +52,15 @@ func newScope(s *Scheduler, parent *Scope, cfg config) *Scope {
 	pctx := context.Background()
 	if parent != nil {
 		pctx = parent.ctx
-		sc.hooks = append(sc.hooks, parent.hooks...)
+		for k := range parent.hooks {
+			sc.hooks[k] = append([]hookFunc(nil), parent.hooks[k]...)
+		}
 		sc.bind.NoRecover = parent.bind.NoRecover
 	}
-	sc.hooks = append(sc.hooks, cfg.hooks...)
+	for _, h := range cfg.hooks {
+		sc.hooks.add(h)
+	}
+	sc.hooked = sc.hooks.any()
 	sc.bind.NoRecover = sc.bind.NoRecover || cfg.noRecover
 	sc.bind.Owner = (*owner)(sc)
 	sc.ctx, sc.cancel = context.WithCancelCause(pctx)
@@ -159,7 +165,7 @@ func (sc *Scope) Enqueue(h lazytask.Handle) error {
 	if err := sc.enqueue(c, false); err != nil {
 		return err
 	}
-	if len(sc.hooks) > 0 {
+	if sc.hooked {
 		sc.fire(c, hookQueue)
 	}
 	return nil

@@ -1,0 +1,81 @@
+// Package tracker is a ready-made task tracker built on the scheduler's
+// lifecycle hooks: it counts tasks by step and outcome and sums their time
+// in queue and running, and can publish the figures with expvar. It is also
+// the example of how to write a tracker: a few atomics updated from Hooks.
+package tracker
+
+import (
+	"expvar"
+	"sync/atomic"
+	"time"
+
+	"github.com/lazysched/lazysched/lazytask"
+	"github.com/lazysched/lazysched/scheduler"
+)
+
+// Tracker counts what its Hooks see. The zero value is ready to use; a
+// Tracker must not be copied after first use.
+type Tracker struct {
+	created, queued, started           atomic.Int64
+	succeeded, failed, canceled        atomic.Int64
+	queueNanos, runNanos, maxQueueNano atomic.Int64
+}
+
+// Hooks returns the hooks to register with scheduler.WithHooks.
+func (t *Tracker) Hooks() scheduler.Hooks {
+	return scheduler.Hooks{
+		OnCreate: func(*scheduler.Scope, lazytask.Handle) { t.created.Add(1) },
+		OnQueue:  func(*scheduler.Scope, lazytask.Handle) { t.queued.Add(1) },
+		OnStart:  func(*scheduler.Scope, lazytask.Handle) { t.started.Add(1) },
+		OnDone:   t.done,
+	}
+}
+
+func (t *Tracker) done(_ *scheduler.Scope, h lazytask.Handle) {
+	switch h.State() {
+	case lazytask.Succeeded:
+		t.succeeded.Add(1)
+	case lazytask.Failed:
+		t.failed.Add(1)
+	default:
+		t.canceled.Add(1)
+	}
+	tm := h.Timings()
+	q := int64(tm.QueueTime())
+	t.queueNanos.Add(q)
+	t.runNanos.Add(int64(tm.RunTime()))
+	for {
+		m := t.maxQueueNano.Load()
+		if q <= m || t.maxQueueNano.CompareAndSwap(m, q) {
+			break
+		}
+	}
+}
+
+// Figures are a Tracker's counts and durations at one moment.
+type Figures struct {
+	Created, Queued, Started         int64
+	Succeeded, Failed, Canceled      int64
+	QueueTime, RunTime, MaxQueueTime time.Duration
+}
+
+// Figures returns the current counts and the summed durations.
+func (t *Tracker) Figures() Figures {
+	return Figures{
+		Created: t.created.Load(), Queued: t.queued.Load(), Started: t.started.Load(),
+		Succeeded: t.succeeded.Load(), Failed: t.failed.Load(), Canceled: t.canceled.Load(),
+		QueueTime: time.Duration(t.queueNanos.Load()), RunTime: time.Duration(t.runNanos.Load()),
+		MaxQueueTime: time.Duration(t.maxQueueNano.Load()),
+	}
+}
+
+// Publish exposes the figures as the expvar variable name (a map served at
+// /debug/vars by net/http's default mux when expvar is imported). It
+// reports false, publishing nothing, if the name is taken.
+func (t *Tracker) Publish(name string) bool {
+	if expvar.Get(name) != nil {
+		return false
+	}
+	expvar.Publish(name, expvar.Func(func() any { return t.Figures() }))
+	return true
+}
