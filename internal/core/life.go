@@ -60,7 +60,6 @@ func CancelUnstarted(c *Task, cause error) bool {
 	return false
 }
 
-
 // Start runs a Lazy task now on its own goroutine, or force-runs a Queued
 // one through its owner.
 func Start(c *Task) error {
