@@ -134,7 +134,8 @@ func (t *Task[T]) State() State { return State(core.StateOf(&t.base)) }
 // OnDone registers f to run exactly once with the task's result, after the
 // result is visible. Callbacks registered before the end run in registration
 // order on the goroutine that ends the task; one registered after the end
-// runs at once on the caller's goroutine. A panic in f is recovered and
+// runs at once on the caller's goroutine, before OnDone returns (callbacks
+// registered before the end may then still be running elsewhere). A panic in f is recovered and
 // reported (to the scheduler's handler, or to log/slog for a task that is
 // not in a scheduler); it never reaches the caller.
 func (t *Task[T]) OnDone(f func(T, error)) {

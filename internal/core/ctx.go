@@ -204,9 +204,11 @@ func cancelCtx(c *Task, err, cause error) bool {
 		cancel(cause)
 		x.ctxCause = cc
 	}
+	// Err must answer before anyone is told: children canceled by closeCtx
+	// read it at once.
+	c.state.Or(flagCtxDone)
 	closeCtx(x)
 	x.mu.Unlock()
-	c.state.Or(flagCtxDone)
 	return true
 }
 
@@ -223,9 +225,9 @@ func endCtx(c *Task) {
 	if x.ctxErr == nil {
 		x.ctxErr = context.Canceled
 	}
+	c.state.Or(flagCtxDone)
 	closeCtx(x)
 	x.mu.Unlock()
-	c.state.Or(flagCtxDone)
 }
 
 // armTimer starts the timeout timer of a task that has one.

@@ -358,8 +358,13 @@ func Done(c *Task) <-chan struct{} {
 // OnDone registers f to run once, after the result is published.
 // Callbacks registered before the end run in registration order on the
 // goroutine that ends the task; one registered after the end runs at once
-// on the caller's goroutine, after any callbacks still running.
+// on the caller's goroutine (while earlier callbacks may still be running
+// on the ending goroutine).
 func OnDone(c *Task, f func()) {
+	if terminal(c.state.Load()) {
+		runCallback(c, f)
+		return
+	}
 	x := getX(c)
 	x.mu.Lock()
 	x.cbs = append(x.cbs, f)
