@@ -132,10 +132,12 @@ func (t *Task[T]) Err() error { return core.Err(&t.base) }
 func (t *Task[T]) State() State { return State(core.StateOf(&t.base)) }
 
 // OnDone registers f to run exactly once with the task's result, after the
-// result is visible. Callbacks registered before the end run in registration
-// order on the goroutine that ends the task; one registered after the end
-// runs at once on the caller's goroutine, before OnDone returns (callbacks
-// registered before the end may then still be running elsewhere). A panic in f is recovered and
+// result is visible, in registration order. Callbacks registered before the
+// end run on the goroutine that ends the task. One registered after the end
+// runs on the caller's goroutine before OnDone returns, unless earlier
+// callbacks are still running: then it runs right after them, on their
+// goroutine, so that the order holds (and a callback may register another
+// without deadlock). A panic in f is recovered and
 // reported (to the scheduler's handler, or to log/slog for a task that is
 // not in a scheduler); it never reaches the caller.
 func (t *Task[T]) OnDone(f func(T, error)) {

@@ -355,16 +355,13 @@ func Done(c *Task) <-chan struct{} {
 	return ch
 }
 
-// OnDone registers f to run once, after the result is published.
-// Callbacks registered before the end run in registration order on the
-// goroutine that ends the task; one registered after the end runs at once
-// on the caller's goroutine (while earlier callbacks may still be running
-// on the ending goroutine).
+// OnDone registers f to run once, after the result is published, in
+// registration order. Callbacks registered before the end run on the
+// goroutine that ends the task. One registered after the end runs on the
+// caller's goroutine before OnDone returns, unless callbacks registered
+// earlier are still running: then it runs right after them, on their
+// goroutine, so that the order holds.
 func OnDone(c *Task, f func()) {
-	if terminal(c.state.Load()) {
-		runCallback(c, f)
-		return
-	}
 	x := getX(c)
 	x.mu.Lock()
 	x.cbs = append(x.cbs, f)
