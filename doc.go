@@ -1,0 +1,53 @@
+// Package lazysched runs many jobs with a concurrency cap, and gives the
+// caller a lazy, typed handle to each of them.
+//
+// A Go program that must "run 1,000,000 jobs, at most 16 at a time" usually
+// either blocks the submitter (errgroup.SetLimit, a semaphore) or gets a
+// pool whose queued jobs are opaque until they run. lazysched does
+// neither: submission never blocks, and every job has a handle from the
+// moment it is created.
+//
+// The packages, from the bottom up:
+//
+//   - lazytask: the handle, Task[T]. Creating a task never runs it; the
+//     handle can be awaited with a context, canceled, started, given done
+//     callbacks, and read for its options and timings. Usable on its own.
+//   - limiter: weighted slot accounting (a resizable semaphore on
+//     golang.org/x/sync/semaphore, and a lock-free-to-embed counter).
+//   - scheduler: the bounded scheduler. Submit queues a task without
+//     blocking; tasks are admitted by priority, then FIFO, as slots free up;
+//     a queued task can be force-run over the cap, promoted to the head of
+//     the queue, or canceled so that it never runs. Tasks run in a tree of
+//     scopes with nested caps, fail-fast or supervisor error policies,
+//     level-triggered cancellation, graceful shutdown and lifecycle hooks.
+//   - tracker: a ready-made tracker on the hooks (counters, durations,
+//     expvar).
+//
+// This package holds the tour, the end-to-end example and the sentinel
+// errors of the packages below, re-exported so that one import can test
+// them with errors.Is.
+package lazysched
+
+import (
+	"github.com/lazysched/lazysched/lazytask"
+	"github.com/lazysched/lazysched/scheduler"
+)
+
+// Sentinel errors, re-exported from the packages that return them.
+var (
+	ErrNotDone        = lazytask.ErrNotDone
+	ErrNilFunc        = lazytask.ErrNilFunc
+	ErrStarted        = lazytask.ErrStarted
+	ErrGoexit         = lazytask.ErrGoexit
+	ErrInvalidOption  = lazytask.ErrInvalidOption
+	ErrScopeClosed    = lazytask.ErrScopeClosed
+	ErrClosed         = scheduler.ErrClosed
+	ErrScopeCanceled  = scheduler.ErrScopeCanceled
+	ErrQueueFull      = scheduler.ErrQueueFull
+	ErrNotQueued      = scheduler.ErrNotQueued
+	ErrInvalidLimit   = scheduler.ErrInvalidLimit
+	ErrWeightTooLarge = scheduler.ErrWeightTooLarge
+)
+
+// PanicError is the error of a task whose function panicked.
+type PanicError = lazytask.PanicError
