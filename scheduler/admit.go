@@ -117,7 +117,7 @@ func (sc *Scope) enqueue(c *core.Task, fresh bool) error {
 		s.running++
 		s.wg.Add(1)
 		s.mu.Unlock()
-		go s.work(c)
+		s.spawn(c)
 		return nil
 	}
 	sc.pushLocked(c)
@@ -252,8 +252,17 @@ func (sc *Scope) force(c *core.Task) error {
 	s.stats.forceRuns++
 	s.wg.Add(1)
 	s.mu.Unlock()
-	go s.work(c)
+	s.spawn(c)
 	return nil
+}
+
+// spawn runs c and what follows it on a new goroutine, or on the executor.
+func (s *Scheduler) spawn(c *core.Task) {
+	if s.cfg.exec != nil {
+		s.cfg.exec(func() { s.work(c) })
+		return
+	}
+	go s.work(c)
 }
 
 // work runs c, then whatever the scheduler hands this goroutine next. When
@@ -368,7 +377,7 @@ func (s *Scheduler) admitAllLocked() {
 			break
 		}
 		s.wg.Add(1)
-		go s.work(c)
+		s.spawn(c)
 	}
 }
 

@@ -30,6 +30,7 @@ type config struct {
 	noRecover bool
 
 	// scheduler only
+	exec       func(func())
 	queueLimit int
 	logger     *slog.Logger
 }
@@ -159,4 +160,20 @@ func WithHooks(h Hooks) Option {
 // must stop the program.
 func WithoutPanicRecovery() Option {
 	return optionFunc(func(c *config) error { c.noRecover = true; return nil })
+}
+
+// WithExecutor makes the scheduler run admitted tasks by calling exec with
+// a function that runs them, instead of starting goroutines of its own: an
+// existing worker pool can then run them (factory/pondexec does this for a
+// pond pool). exec must run the function exactly once, soon, and must not
+// block: it is called with the scheduler's lock held. Handles, hooks,
+// policies and the cap are unchanged. Scheduler only.
+func WithExecutor(exec func(run func())) Option {
+	return optionFunc(func(c *config) error {
+		if c.forScope {
+			return fmt.Errorf("%w: WithExecutor is for a Scheduler", ErrInvalidOption)
+		}
+		c.exec = exec
+		return nil
+	})
 }
