@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 
+	"github.com/lazysched/lazysched/internal/check"
 	"github.com/lazysched/lazysched/internal/core"
 )
 
@@ -41,7 +42,10 @@ func (sc *Scope) fitsPath(w int64) bool {
 
 func (sc *Scope) takePath(w int64) {
 	for p := sc; p != nil; p = p.parent {
-		p.lim.Take(w)
+		p.lim.Take(w) // panics if w does not fit: the cap (I3) holds by construction
+		if check.Enabled {
+			check.That(p.lim.Unlimited() || p.lim.InUse() <= p.lim.Limit(), "scope %q: %d slots in use over its cap %d", p.name, p.lim.InUse(), p.lim.Limit())
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"github.com/lazysched/lazysched/internal/check"
 	"github.com/lazysched/lazysched/internal/core"
 	"github.com/lazysched/lazysched/lazytask"
 )
@@ -159,6 +160,14 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 	err := s.root.Shutdown(ctx)
 	if s.root.selfIn(ctx) == 0 {
 		s.wg.Wait()
+		if check.Enabled {
+			s.mu.Lock()
+			check.That(s.running == 0 && s.queued == 0 && s.forced == 0 && s.overTasks == 0,
+				"after Shutdown: running %d, queued %d, over-cap %d", s.running, s.queued, s.overTasks)
+			check.That(s.root.lim.InUse() == 0 && s.root.tasks == 0,
+				"after Shutdown: %d slots in use, %d tasks counted", s.root.lim.InUse(), s.root.tasks)
+			s.mu.Unlock()
+		}
 	}
 	return err
 }

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/lazysched/lazysched/internal/check"
 )
 
 // State is a task's place in its life cycle. The values match lazytask.State.
@@ -123,6 +125,8 @@ type ext struct {
 	ended    bool
 	cbs      []func()
 	draining bool
+	// registered and ran count callbacks for the invariant checks.
+	registered, ran int
 
 	ctxDone    chan struct{}
 	ctxClosed  bool
@@ -365,6 +369,7 @@ func OnDone(c *Task, f func()) {
 	x := getX(c)
 	x.mu.Lock()
 	x.cbs = append(x.cbs, f)
+	x.registered++
 	x.mu.Unlock()
 	markSlow(c)
 }
@@ -407,9 +412,17 @@ func finishSlow(c *Task) {
 		for _, f := range cbs {
 			runCallback(c, f)
 		}
+		if check.Enabled {
+			x.mu.Lock()
+			x.ran += len(cbs)
+			x.mu.Unlock()
+		}
 		x.mu.Lock()
 	}
 	x.draining = false
+	if check.Enabled {
+		check.That(x.ran == x.registered, "callbacks: %d registered, %d ran", x.registered, x.ran)
+	}
 	x.mu.Unlock()
 }
 
@@ -440,6 +453,10 @@ func PublishLocked(c *Task, st State, err error) {
 		c.finished = Now()
 	}
 	old := setState(c, st)
+	if check.Enabled {
+		check.That(!terminal(old), "task published twice: %v then %v", State(old&stateMask), st)
+		check.That(terminal(uint32(st)), "published a non-terminal state %v", st)
+	}
 	if old&flagSlow != 0 {
 		x := c.x.Load()
 		x.mu.Lock()
