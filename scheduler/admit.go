@@ -316,8 +316,8 @@ func (s *Scheduler) linger() *core.Task {
 }
 
 // before orders two queued tasks: promoted ones first in promote order, then
-// higher priority, then earlier queued.
-func before(a, b *core.Task) bool {
+// higher (effective, with aging) priority, then earlier queued.
+func (s *Scheduler) before(a, b *core.Task, now int64) bool {
 	pa, pb := core.Promoted(a), core.Promoted(b)
 	if pa != pb {
 		return pa
@@ -325,10 +325,18 @@ func before(a, b *core.Task) bool {
 	if pa {
 		return *core.OrderWord(a) < *core.OrderWord(b)
 	}
-	if x, y := core.Priority(a), core.Priority(b); x != y {
+	step := int64(s.cfg.aging)
+	if x, y := core.EffectivePriority(a, now, step), core.EffectivePriority(b, now, step); x != y {
 		return x > y
 	}
 	return core.QueuedAt(a) < core.QueuedAt(b)
+}
+
+func (sc *Scope) peek(now int64) *core.Task {
+	if step := int64(sc.s.cfg.aging); step > 0 {
+		return sc.q.PeekAged(now, step)
+	}
+	return sc.q.Peek()
 }
 
 // admitOne admits the best queued task whose caps all have room, under
@@ -338,9 +346,13 @@ func before(a, b *core.Task) bool {
 func (s *Scheduler) admitOne(now int64) *core.Task {
 	var best *core.Task
 	var bestSc *Scope
+	aging := now
+	if s.cfg.aging > 0 && aging == 0 {
+		aging = core.Now()
+	}
 	for i := 0; i < len(s.active); {
 		sc := s.active[i]
-		c := sc.q.Peek()
+		c := sc.peek(aging)
 		if c == nil {
 			last := len(s.active) - 1
 			s.active[i] = s.active[last]
@@ -354,7 +366,7 @@ func (s *Scheduler) admitOne(now int64) *core.Task {
 		if sc.parent != nil && !sc.fitsBelowRoot(core.Weight(c)) {
 			continue
 		}
-		if best == nil || before(c, best) {
+		if best == nil || s.before(c, best, aging) {
 			best, bestSc = c, sc
 		}
 	}

@@ -31,6 +31,7 @@ type config struct {
 
 	// scheduler only
 	exec       func(func())
+	aging      time.Duration
 	queueLimit int
 	logger     *slog.Logger
 }
@@ -174,6 +175,24 @@ func WithExecutor(exec func(run func())) Option {
 			return fmt.Errorf("%w: WithExecutor is for a Scheduler", ErrInvalidOption)
 		}
 		c.exec = exec
+		return nil
+	})
+}
+
+// WithAging makes waiting tasks gain one priority level for every step they
+// wait, so that a steady stream of high-priority work cannot starve low
+// priorities forever. Promoted tasks still come first; FIFO still breaks
+// ties. step must be positive. Without it (the default) priorities are
+// strict. Scheduler only.
+func WithAging(step time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if c.forScope {
+			return fmt.Errorf("%w: WithAging is for a Scheduler", ErrInvalidOption)
+		}
+		if step <= 0 {
+			return fmt.Errorf("%w: aging step %v", ErrInvalidOption, step)
+		}
+		c.aging = step
 		return nil
 	})
 }

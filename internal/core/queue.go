@@ -126,6 +126,43 @@ func (q *Queue) Peek() *Task {
 	return nil
 }
 
+// PeekAged is Peek with aging: a task's effective priority grows by one for
+// every step it has waited (now and the queued times in Now units), so that
+// low priorities cannot starve. Promoted tasks still come first. It looks
+// at the head of every priority, O(p) for p distinct priorities.
+func (q *Queue) PeekAged(now, step int64) *Task {
+	if c := q.promoted.front(); c != nil {
+		return c
+	}
+	var best *Task
+	var bestEff int64
+	for i := 0; i < len(q.heap); {
+		b := q.heap[i]
+		c := b.list.front()
+		if c == nil && i == 0 {
+			q.popBucket()
+			continue
+		}
+		i++
+		if c == nil {
+			continue
+		}
+		eff := int64(c.prio) + (now-c.queued)/step
+		if best == nil || eff > bestEff || (eff == bestEff && c.queued < best.queued) {
+			best, bestEff = c, eff
+		}
+	}
+	return best
+}
+
+// EffectivePriority is the priority PeekAged gives c at now.
+func EffectivePriority(c *Task, now, step int64) int64 {
+	if step <= 0 {
+		return int64(c.prio)
+	}
+	return int64(c.prio) + (now-c.queued)/step
+}
+
 // Pop removes and returns the task that is next in line, or nil.
 func (q *Queue) Pop() *Task {
 	c := q.Peek()
