@@ -181,8 +181,9 @@ func coreOf(h lazytask.Handle) (*core.Task, error) {
 
 // Promote moves a Queued task to the head of the queue, ahead of every
 // queued task whatever its priority; several promoted tasks keep their
-// promote order. It returns ErrNotQueued if h is not queued in this
-// scheduler.
+// promote order. Promoting a task that is already promoted changes nothing
+// (it keeps its place, and Stats.Promoted does not count it again). It
+// returns ErrNotQueued if h is not queued in this scheduler.
 func (s *Scheduler) Promote(h lazytask.Handle) error {
 	c, err := coreOf(h)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +32,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 	if cfg.Jobs < 1 {
 		return summary{}, fmt.Errorf("jobs = %d; want at least 1", cfg.Jobs)
 	}
+	out = &lockedWriter{w: out} // the sampler and the interrupt both write
 	start := time.Now()
 	// The root scope supervises: a failing job is reported and its
 	// siblings go on. The handler counts the failures rather than logging
@@ -125,6 +127,18 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 	sum.JobsPerSec = float64(sum.Jobs) / sum.Wall.Seconds()
 	sum.print(out)
 	return sum, errors.Join(submitErr, waitErr, shutErr, errors.Join(op.errs...), sum.check())
+}
+
+// lockedWriter serialises writes from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // errInterrupted is run's error after a graceful shutdown on interrupt.
