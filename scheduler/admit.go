@@ -255,8 +255,9 @@ func (sc *Scope) force(c *core.Task) error {
 	s.running++
 	s.stats.forceRuns++
 	s.wg.Add(1)
-	s.mu.Unlock()
 	s.spawn(c)
+	s.admitAllLocked() // taking out the head may let the tasks behind it in
+	s.mu.Unlock()
 	return nil
 }
 
@@ -301,6 +302,7 @@ func (s *Scheduler) linger() *core.Task {
 			if s.queued > 0 {
 				if c := s.admitOne(0); c != nil {
 					s.spinning--
+					s.admitAllLocked() // submits queued behind us while slots were free
 					s.mu.Unlock()
 					return c
 				}
@@ -311,6 +313,7 @@ func (s *Scheduler) linger() *core.Task {
 	s.mu.Lock()
 	s.spinning--
 	c := s.admitOne(0)
+	s.admitAllLocked()
 	s.mu.Unlock()
 	return c
 }
@@ -365,6 +368,14 @@ func (s *Scheduler) admitOne(now int64) *core.Task {
 		i++
 		if sc.parent != nil && !sc.fitsBelowRoot(core.Weight(c)) {
 			continue
+		}
+		if sc.deadline != 0 {
+			if aging == 0 {
+				aging = core.Now()
+			}
+			if aging >= sc.deadline {
+				continue // timed out: its cancellation is on the way
+			}
 		}
 		if best == nil || s.before(c, best, aging) {
 			best, bestSc = c, sc

@@ -134,7 +134,9 @@ func (o *owner) Reclaim(c *core.Task) {
 	s.mu.Lock()
 	n := core.OwnerWord(c)
 	*n--
-	if *n == 0 {
+	// A wait that outlives its task (a goroutine the task left behind)
+	// must not take back the slot that Release already skipped.
+	if *n == 0 && core.StateOf(c) == core.Running {
 		if sc.fitsPath(w) {
 			sc.takePath(w)
 		} else {

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/lazysched/lazysched/internal/core"
 	"github.com/lazysched/lazysched/lazytask"
@@ -29,6 +30,9 @@ type Scope struct {
 	handler func(lazytask.Info, error)
 	hooks   hookTable // inherited and own
 	hooked  bool
+	// deadline is the scope's (or an ancestor's) deadline in core.Now
+	// units, 0 if none: admission skips a scope past it.
+	deadline int64
 
 	// under s.mu
 	lim       limiter.Counter
@@ -70,7 +74,13 @@ func newScope(s *Scheduler, parent *Scope, cfg config) *Scope {
 			deadline = d
 		}
 	}
+	if parent != nil {
+		sc.deadline = parent.deadline
+	}
 	if !deadline.IsZero() {
+		if d := core.Now() + int64(time.Until(deadline)); sc.deadline == 0 || d < sc.deadline {
+			sc.deadline = d
+		}
 		var stop context.CancelFunc
 		sc.ctx, stop = context.WithDeadline(sc.ctx, deadline)
 		parentCancel := sc.cancel

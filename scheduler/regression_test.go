@@ -1,0 +1,121 @@
+package scheduler_test
+
+// Regression tests of bugs found while writing the suite, now fixed.
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lazysched/lazysched/lazytask"
+	"github.com/lazysched/lazysched/scheduler"
+)
+
+
+// Force of the task at the head of the queue takes it out without admitting
+// the tasks behind it, even when the new head fits in a free slot: the slot
+// stays idle until some other task ends. Enqueue, Cancel, Promote and
+// Resize all admit what fits after they change the queue; force does not.
+func TestBugForceOfTheHeadAdmitsTheTasksBehindItThatFit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := startScheduler(t, scheduler.WithLimit(3))
+		_, holder := hold(t, s, lazytask.WithWeight(2)) // 1 slot free
+		heavyGate := newGate(t)
+		heavy, err := scheduler.Submit(s, heavyGate.fn, lazytask.WithWeight(2))
+		require.NoError(t, err)
+		light, err := scheduler.Submit(s, func(context.Context) (int, error) { return 1, nil })
+		require.NoError(t, err)
+		require.Equal(t, lazytask.Queued, light.State(), "light waits behind the heavy head")
+
+		require.NoError(t, s.Force(heavy))
+		<-heavyGate.started
+		synctest.Wait()
+		assert.Equal(t, lazytask.Succeeded, light.State(),
+			"light.State() after the heavy head was force-run (1 slot free, light fits)")
+		assert.Zero(t, s.Stats().Queued, "Stats().Queued")
+		heavyGate.open()
+		holder.open()
+	})
+}
+
+// A goroutine that a task leaves behind, awaiting another task with a
+// context derived from the task's (slot lending, I9), takes the slot back
+// after the task has ended and released everything: the slot is never
+// given back. Here context.WithoutCancel makes the order deterministic;
+// with the task's own context it is a race between Release and Reclaim.
+func TestBugAwaitOutlivingItsTaskDoesNotLeakTheLentSlot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := startScheduler(t, scheduler.WithLimit(1))
+		other := lazytask.New(func(context.Context) (int, error) { return 1, nil })
+		proceed := make(chan struct{})
+		waiterDone := make(chan struct{})
+		outer, err := scheduler.Submit(s, func(ctx context.Context) (int, error) {
+			go func() {
+				defer close(waiterDone)
+				_, _ = other.Await(context.WithoutCancel(ctx)) // lends the slot
+			}()
+			<-proceed
+			return 0, nil // returns while its goroutine still waits
+		})
+		require.NoError(t, err)
+		synctest.Wait() // the goroutine is waiting, the slot lent
+		close(proceed)
+		_, _ = outer.Await(bg)
+		require.NoError(t, other.Start())
+		<-waiterDone
+		require.NoError(t, s.Wait(bg))
+		assert.Zero(t, s.Stats().InUse, "Stats().InUse after every task ended (I5)")
+		// With the slot leaked, a cap of 1 admits nothing more.
+		next, err := scheduler.Submit(s, func(context.Context) (int, error) { return 2, nil })
+		require.NoError(t, err)
+		synctest.Wait()
+		assert.Equal(t, lazytask.Succeeded, next.State(), "a task submitted afterwards runs")
+		if next.State() != lazytask.Succeeded {
+			require.True(t, next.Cancel(errors.New("leaked slot")))
+		}
+	})
+}
+
+// The package doc: "a submit that finds a free slot starts the task on a
+// new goroutine". Right after a task ends, its goroutine lingers for work;
+// while it does, Submit queues even when slots are free and leaves the
+// admission to that goroutine, which takes one task and exits. The other
+// tasks submitted meanwhile wait with free slots until some task ends. An
+// attempt hits the window most of the time; 50 attempts make a miss
+// vanishingly unlikely.
+func TestBugTasksSubmittedWhileAGoroutineLingersStartInFreeSlots(t *testing.T) {
+	for attempt := range 50 {
+		stuck := false
+		synctest.Test(t, func(t *testing.T) {
+			s := startScheduler(t, scheduler.WithLimit(4))
+			first, err := scheduler.Submit(s, func(context.Context) (int, error) { return 0, nil })
+			require.NoError(t, err)
+			_, _ = first.Await(bg) // its goroutine now lingers for work
+			gates := make([]*gate, 3)
+			hs := make([]*lazytask.Task[int], 3)
+			for i := range gates {
+				gates[i] = newGate(t)
+				hs[i], err = scheduler.Submit(s, gates[i].fn)
+				require.NoError(t, err)
+			}
+			synctest.Wait() // every goroutine is blocked or gone
+			for i, h := range hs {
+				if h.State() == lazytask.Queued {
+					stuck = true
+					t.Errorf("attempt %d: task %d State() = queued with %d of 4 slots in use; want running",
+						attempt, i, s.Stats().InUse)
+				}
+			}
+			for _, g := range gates {
+				g.open()
+			}
+		})
+		if stuck {
+			return
+		}
+	}
+}
