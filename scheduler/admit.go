@@ -17,6 +17,10 @@ func (sc *Scope) refuseLocked(w int64) error {
 	if sc.dead {
 		return fmt.Errorf("%w: %w", ErrScopeCanceled, sc.cause)
 	}
+	if sc.deadline != 0 && core.Now() >= sc.deadline {
+		// Timed out; the cancellation that marks it dead is on its way.
+		return fmt.Errorf("%w: %w", ErrScopeCanceled, context.DeadlineExceeded)
+	}
 	for p := sc; p != nil && w > 0; p = p.parent {
 		if !p.lim.Unlimited() && w > p.lim.Limit() {
 			return fmt.Errorf("%w: weight %d, cap %d of scope %q", ErrWeightTooLarge, w, p.lim.Limit(), p.name)
@@ -62,13 +66,17 @@ func (sc *Scope) addTaskLocked() {
 	}
 }
 
-// doneTaskLocked uncounts a task and wakes the waiters of scopes it empties.
+// doneTaskLocked uncounts a task and wakes the waiters of scopes it empties
+// (down to the tasks that are themselves waiting from inside).
 func (sc *Scope) doneTaskLocked() {
 	for p := sc; p != nil; p = p.parent {
 		p.tasks--
-		if p.idle != nil && p.tasks <= 1 {
+		if p.idle != nil && p.tasks <= p.insiders {
 			close(p.idle)
 			p.idle = nil
+		}
+		if p.detach && p.tasks == 0 {
+			p.detachLocked()
 		}
 	}
 }

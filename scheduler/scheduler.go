@@ -90,12 +90,12 @@ func Submit[T any](sp Spawner, fn func(ctx context.Context) (T, error), opts ...
 		return t, t.Err()
 	}
 	sc := sp.target()
-	if err := sc.enqueue(c, true); err != nil {
-		abandon(c, err)
-		return t, err
-	}
 	if sc.hooked {
 		sc.fire(c, hookCreate, hookQueue)
+	}
+	if err := sc.enqueue(c, true); err != nil {
+		sc.abandon(c, err)
+		return t, err
 	}
 	return t, nil
 }
@@ -119,12 +119,12 @@ func SubmitWait[T any](ctx context.Context, sp Spawner, fn func(ctx context.Cont
 		return t, t.Err()
 	}
 	sc := sp.target()
-	if err := sc.enqueueWait(ctx, c); err != nil {
-		abandon(c, err)
-		return t, err
-	}
 	if sc.hooked {
 		sc.fire(c, hookCreate, hookQueue)
+	}
+	if err := sc.enqueueWait(ctx, c); err != nil {
+		sc.abandon(c, err)
+		return t, err
 	}
 	return t, nil
 }
@@ -153,13 +153,16 @@ func NewTask[T any](sp Spawner, fn func(ctx context.Context) (T, error), opts ..
 }
 
 // abandon ends a task that Submit created and could not queue, so that no
-// handle is left Lazy forever.
-func abandon(c *core.Task, err error) {
+// handle is left Lazy forever; hooks that saw it created see it end.
+func (sc *Scope) abandon(c *core.Task, err error) {
 	if errors.Is(err, ErrWeightTooLarge) {
 		core.FailUnstarted(c, err)
-		return
+	} else {
+		core.CancelUnstarted(c, err)
 	}
-	core.CancelUnstarted(c, err)
+	if sc.hooked {
+		sc.fire(c, hookDone)
+	}
 }
 
 // Enqueue hands a Lazy task to the root scope; see Scope.Enqueue.

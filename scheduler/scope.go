@@ -49,6 +49,9 @@ type Scope struct {
 	failed    bool
 	errs      []error
 	shutdowns int
+	made      int  // children made, for default names
+	insiders  int  // Wait and Shutdown calls made from tasks of the subtree
+	detach    bool // shut down from inside: detach once the last task ends
 }
 
 func newScope(s *Scheduler, parent *Scope, cfg config) *Scope {
@@ -118,8 +121,9 @@ func (sc *Scope) NewScope(opts ...Option) (*Scope, error) {
 		return nil, err
 	}
 	child := newScope(s, sc, cfg)
+	sc.made++
 	if child.name == "" {
-		child.name = fmt.Sprintf("%s/%d", sc.name, len(sc.children)+1)
+		child.name = fmt.Sprintf("%s/%d", sc.name, sc.made)
 	}
 	if sc.children == nil {
 		sc.children = make(map[*Scope]struct{})
@@ -172,13 +176,12 @@ func (sc *Scope) Enqueue(h lazytask.Handle) error {
 	if err != nil {
 		return err
 	}
-	if err := sc.enqueue(c, false); err != nil {
-		return err
-	}
-	if sc.hooked {
+	if sc.hooked && core.StateOf(c) == core.Lazy {
+		// Before the handoff, so that OnQueue comes before OnStart; a
+		// refused handoff leaves the task Lazy and fires nothing more.
 		sc.fire(c, hookQueue)
 	}
-	return nil
+	return sc.enqueue(c, false)
 }
 
 // Force runs h now, over the cap, whatever waits in the queue: h may be

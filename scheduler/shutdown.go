@@ -19,36 +19,54 @@ func (s *Scheduler) Wait(ctx context.Context) error { return s.root.Wait(ctx) }
 // then returns the scope's errors: every real error joined once for a
 // fail-fast scope, nil for a supervisor. If ctx ends first it returns
 // context.Cause(ctx). Lazy tasks are not waited for: they have not been
-// handed to the scope. Called from inside one of the scope's own tasks, it
-// does not wait for that task. Results are published before Wait returns;
-// done callbacks may still be running.
+// handed to the scope. Called from inside tasks of the scope (with their
+// context), it does not wait for those tasks. Results are published before
+// Wait returns; done callbacks may still be running.
 func (sc *Scope) Wait(ctx context.Context) error {
-	if err := sc.waitIdle(ctx, sc.selfIn(ctx)); err != nil {
+	leave := sc.enter(ctx)
+	err := sc.waitIdle(ctx)
+	leave()
+	if err != nil {
 		return err
 	}
 	return sc.Err()
 }
 
-// selfIn returns 1 if ctx belongs to a task running in sc's subtree (so
-// that waits leave it out), else 0.
-func (sc *Scope) selfIn(ctx context.Context) int {
+// enter counts a Wait or Shutdown made from inside a task of sc's subtree
+// (ctx is, or derives from, that task's context), so that waits leave the
+// waiting tasks out. The returned function undoes it.
+func (sc *Scope) enter(ctx context.Context) func() {
 	c := core.FromContext(ctx)
 	if c == nil || core.StateOf(c) != core.Running {
-		return 0
+		return func() {}
 	}
-	for p := sc.s.scopeOf(c); p != nil; p = p.parent {
+	s := sc.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for p := s.scopeOf(c); p != nil; p = p.parent {
 		if p == sc {
-			return 1
+			sc.insiders++
+			if sc.idle != nil && sc.tasks <= sc.insiders {
+				close(sc.idle)
+				sc.idle = nil
+			}
+			return func() {
+				s.mu.Lock()
+				sc.insiders--
+				s.mu.Unlock()
+			}
 		}
 	}
-	return 0
+	return func() {}
 }
 
-func (sc *Scope) waitIdle(ctx context.Context, spare int) error {
+// waitIdle waits until the subtree's only tasks are those waiting from
+// inside.
+func (sc *Scope) waitIdle(ctx context.Context) error {
 	s := sc.s
 	for {
 		s.mu.Lock()
-		if sc.tasks <= spare {
+		if sc.tasks <= sc.insiders {
 			s.mu.Unlock()
 			return nil
 		}
@@ -68,35 +86,49 @@ func (sc *Scope) waitIdle(ctx context.Context, spare int) error {
 // Shutdown closes the scope gracefully. It stops admission to the scope's
 // subtree (submissions return ErrClosed) and cancels the Lazy tasks bound
 // to it with lazytask.ErrScopeClosed (I10); shuts the child scopes down
-// concurrently, deepest first; lets queued and running tasks finish until
-// ctx ends (the grace period); then cancels what remains with ErrClosed as
-// the cause (queued tasks end Canceled, running ones see their context
-// canceled) and waits for the running tasks to return. A task that ignores
-// its context keeps Shutdown waiting.
+// concurrently, deepest first; lets queued and running tasks of the whole
+// subtree finish until ctx ends (the grace period); then cancels all that
+// remains at once, top-down, with ErrClosed as the cause (queued tasks end
+// Canceled, running ones see their context canceled) and waits for the
+// running tasks to return. A task that ignores its context keeps Shutdown
+// waiting.
 //
 // It returns the scope's errors (see Wait) if everything finished within
 // the grace period, or context.Cause(ctx) if the grace period ended first.
 // A second call cancels at once, waits as above, and returns ErrClosed.
-// Called from inside one of the scope's own tasks, it does not wait for
-// that task.
-func (sc *Scope) Shutdown(ctx context.Context) error {
+// Called from inside tasks of the scope (with their context), it does not
+// wait for those tasks, and the scope is released when the last of them
+// ends.
+func (sc *Scope) Shutdown(ctx context.Context) error { return sc.shutdown(ctx, true) }
+
+// shutdown is Shutdown; top is false for the children that a parent's
+// Shutdown closes: the parent alone handles the end of the grace period, so
+// that the whole subtree is canceled in one step and no freed slot goes to
+// a task queued higher up.
+func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 	s := sc.s
-	spare := sc.selfIn(ctx)
+	leave := sc.enter(ctx)
+	defer leave()
 	s.mu.Lock()
 	sc.shutdowns++
 	if sc.shutdowns > 1 {
-		ended := sc.cancelTreeLocked(ErrClosed, true)
+		var ended []*core.Task
+		if top {
+			ended = sc.cancelTreeLocked(ErrClosed, true)
+		}
 		s.mu.Unlock()
 		s.finishOutside(ended)
-		_ = sc.waitIdle(context.Background(), spare)
-		return ErrClosed
+		_ = sc.waitIdle(context.Background())
+		if top {
+			return ErrClosed
+		}
+		return nil
 	}
 	var lazy []*core.Task
 	sc.walk(func(x *Scope) {
 		x.closed = true
 		lazy = x.cancelLazyLocked(lazytask.ErrScopeClosed, lazy)
 	})
-	s.roomLocked()
 	if s.room != nil && sc.parent == nil {
 		close(s.room) // SubmitWait callers see ErrClosed
 		s.room = nil
@@ -113,22 +145,25 @@ func (sc *Scope) Shutdown(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = ch.Shutdown(ctx)
+			_ = ch.shutdown(ctx, false)
 		}()
 	}
-	wg.Wait()
-
-	err := sc.waitIdle(ctx, spare)
-	if err != nil {
+	var err error
+	if !top {
+		_ = sc.waitIdle(context.Background())
+	} else if err = sc.waitIdle(ctx); err != nil {
 		s.mu.Lock()
 		ended := sc.cancelTreeLocked(ErrClosed, true)
 		s.mu.Unlock()
 		s.finishOutside(ended)
-		_ = sc.waitIdle(context.Background(), spare)
+		_ = sc.waitIdle(context.Background())
 	}
+	wg.Wait()
 	s.mu.Lock()
-	if spare == 0 {
+	if sc.tasks == 0 {
 		sc.detachLocked()
+	} else {
+		sc.detach = true // shut down from inside: released by the last task
 	}
 	errs := joinErrs(sc.errs)
 	s.mu.Unlock()
@@ -141,6 +176,7 @@ func (sc *Scope) Shutdown(ctx context.Context) error {
 // detachLocked releases a shut-down scope: its context is canceled and its
 // parent forgets it.
 func (sc *Scope) detachLocked() {
+	sc.detach = false
 	if sc.stopTTL != nil {
 		sc.stopTTL()
 	}
@@ -158,7 +194,7 @@ func (sc *Scope) detachLocked() {
 // that one exits when its task returns.
 func (s *Scheduler) Shutdown(ctx context.Context) error {
 	err := s.root.Shutdown(ctx)
-	if s.root.selfIn(ctx) == 0 {
+	if c := core.FromContext(ctx); c == nil || s.scopeOf(c) == nil || core.StateOf(c) != core.Running {
 		s.wg.Wait()
 		if check.Enabled {
 			s.mu.Lock()
