@@ -1,0 +1,125 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// A check is one target of DESIGN §10.
+type check struct {
+	target string
+	got    string
+	ok     bool
+	known  bool // false: the run has no figures for it
+}
+
+func (c check) verdict() string {
+	switch {
+	case !c.known:
+		return "n/a"
+	case c.ok:
+		return "holds"
+	}
+	return "MISSED"
+}
+
+// med returns the median of unit for runner in group.
+func (r *results) med(group, runner, unit string) (float64, bool) {
+	for _, g := range r.groups {
+		if g.name == group {
+			return g.find(runner).med(unit)
+		}
+	}
+	return 0, false
+}
+
+// queueSizes returns the smallest and largest queue of a QueueOps group,
+// as written in the runner names (queued=10k...).
+func (r *results) queueSizes(group string) (small, big string) {
+	small, big = "10k", "1M"
+	lo, hi := 0.0, 0.0
+	for _, g := range r.groups {
+		if g.name != group {
+			continue
+		}
+		for _, s := range g.runners {
+			label, ok := strings.CutPrefix(s.name, "queued=")
+			if !ok {
+				continue
+			}
+			n := size(label)
+			if lo == 0 || n < lo {
+				lo, small = n, label
+			}
+			if n > hi {
+				hi, big = n, label
+			}
+		}
+	}
+	return small, big
+}
+
+// size reads 10k as 10000 and 1M as 1000000.
+func size(s string) float64 {
+	mult := 1.0
+	switch {
+	case strings.HasSuffix(s, "k"):
+		mult, s = 1e3, s[:len(s)-1]
+	case strings.HasSuffix(s, "M"):
+		mult, s = 1e6, s[:len(s)-1]
+	}
+	v, _ := strconv.ParseFloat(s, 64)
+	return v * mult
+}
+
+// bigQueueFactor is the most that an op on a 100-times-larger queue may
+// cost, relative to the smaller one, to count as O(1) or O(log n): log n
+// grows 1.5x from 10k to 1M, cache misses add some; a scan would be ~100x.
+const bigQueueFactor = 5
+
+func printTargets(w io.Writer, r *results) {
+	var cs []check
+	ratio := func(target, group, a, b, unit string, limit float64) {
+		x, okA := r.med(group, a, unit)
+		y, okB := r.med(group, b, unit)
+		c := check{target: target, known: okA && okB && y != 0}
+		if c.known {
+			c.got = fmt.Sprintf("%.2fx (%s %.4g vs %s %.4g %s)", x/y, a, x, b, y, unit)
+			c.ok = x/y <= limit
+		}
+		cs = append(cs, c)
+	}
+	bound := func(target, group, runner, unit string, limit float64, atLeast bool) {
+		x, ok := r.med(group, runner, unit)
+		c := check{target: target, known: ok}
+		if ok {
+			c.got = fmt.Sprintf("%.4g %s", x, unit)
+			c.ok = x <= limit
+			if atLeast {
+				c.ok = x >= limit
+			}
+		}
+		cs = append(cs, c)
+	}
+	ratio("W1: time <= 0.5x pond Go's", "W1", "lazysched", "pond-go", "ns/task", 0.5)
+	ratio("W1: time <= 1.5x fixed pool's", "W1", "lazysched", "fixedpool", "ns/task", 1.5)
+	bound("W1: <= 1 allocation per task (+1% slack, see README)", "W1", "lazysched", "allocs/task", 1.01, false)
+	bound("W6: <= 96 B per pending task", "W6", "lazysched", "B/pending", 96, false)
+	bound("W6: <= 100 ns per submit", "W6", "lazysched", "ns/submit", 100, false)
+	bound("W5: efficiency >= 0.95", "W5", "lazysched", "efficiency", 0.95, true)
+	ratio("hooks: empty hooks <= 1.10x none", "Hooks", "empty", "none", "ns/task", 1.10)
+	for _, op := range []string{"promote", "cancel", "force"} {
+		small, big := r.queueSizes("QueueOps/" + op)
+		ratio(fmt.Sprintf("%s: %s queued <= %dx %s queued", op, big, bigQueueFactor, small),
+			"QueueOps/"+op, "queued="+big, "queued="+small, "ns/call", bigQueueFactor)
+	}
+	fmt.Fprintln(w, "Targets (DESIGN §10), lazysched with a handle per task:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, c := range cs {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.target, c.verdict(), c.got)
+	}
+	tw.Flush()
+}
