@@ -52,6 +52,7 @@ type ScopeError struct {
 	Err error
 }
 
+// Error names the scope and its error.
 func (e *ScopeError) Error() string { return fmt.Sprintf("scope %q: %v", e.Scope, e.Err) }
 
 // Unwrap returns the child's error.
