@@ -7,15 +7,19 @@ GO      ?= go
 MODULES := $(patsubst %/go.mod,%,$(shell find . -name go.mod -not -path './.git/*' | sort))
 TESTFLAGS ?= -race -count=1 -timeout 10m
 
-.PHONY: all test vet demo bench stress tidy
+.PHONY: all test vet demo bench stress tidy conformance
 
 all: test
 
 vet:
 	@set -e; for m in $(MODULES); do echo "== go vet $$m"; (cd $$m && $(GO) vet ./...); done
 
-test: vet
+test: vet conformance
 	@set -e; for m in $(MODULES); do echo "== go test $$m"; (cd $$m && $(GO) test $(TESTFLAGS) ./...); done
+
+# Runs golang.org/x/sync/errgroup's own tests against factory/errgroup.
+conformance:
+	GO=$(GO) bash factory/errgroup/conformance.sh
 
 demo:
 	cd examples && $(GO) run ./jobs

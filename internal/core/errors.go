@@ -32,6 +32,7 @@ func NewPanicError(v any) *PanicError {
 	return &PanicError{Value: v, Stack: debug.Stack()}
 }
 
+// Error returns the panic value and the stack.
 func (p *PanicError) Error() string {
 	return fmt.Sprintf("lazytask: panic: %v\n\n%s", p.Value, p.Stack)
 }
