@@ -40,6 +40,7 @@ func runners() []runner {
 		rawRunner{}, semaphoreRunner{}, errgroupRunner{}, pondGoRunner{},
 		pondSubmitRunner{}, antsRunner{}, concRunner{}, fixedRunner{},
 		lazyRunner{},
+		lazyDropRunner{},
 	}
 }
 
