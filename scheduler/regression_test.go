@@ -15,7 +15,6 @@ import (
 	"github.com/lazysched/lazysched/scheduler"
 )
 
-
 // Force of the task at the head of the queue takes it out without admitting
 // the tasks behind it, even when the new head fits in a free slot: the slot
 // stays idle until some other task ends. Enqueue, Cancel, Promote and
