@@ -142,12 +142,11 @@ func NewTask[T any](sp Spawner, fn func(ctx context.Context) (T, error), opts ..
 		return t
 	}
 	sc := sp.target()
-	if err := sc.bindLazy(c); err != nil {
-		core.CancelUnstarted(c, err)
-		return t
-	}
 	if sc.hooked {
-		sc.fire(c, hookCreate)
+		sc.fire(c, hookCreate) // before the task can be seen, and so canceled
+	}
+	if err := sc.bindLazy(c); err != nil {
+		sc.abandon(c, err)
 	}
 	return t
 }

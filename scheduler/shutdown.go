@@ -95,10 +95,10 @@ func (sc *Scope) waitIdle(ctx context.Context) error {
 //
 // It returns the scope's errors (see Wait) if everything finished within
 // the grace period, or context.Cause(ctx) if the grace period ended first.
-// A second call cancels at once, waits as above, and returns ErrClosed.
-// Called from inside tasks of the scope (with their context), it does not
-// wait for those tasks, and the scope is released when the last of them
-// ends.
+// A second call cancels at once, waits as above, and returns ErrClosed; the
+// first call then returns ErrClosed too. Called from inside tasks of the
+// scope (with their context), it does not wait for those tasks, and the
+// scope is released when the last of them ends.
 func (sc *Scope) Shutdown(ctx context.Context) error { return sc.shutdown(ctx, true) }
 
 // shutdown is Shutdown; top is false for the children that a parent's
@@ -166,9 +166,13 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 		sc.detach = true // shut down from inside: released by the last task
 	}
 	errs := joinErrs(sc.errs)
+	escalated := sc.shutdowns > 1
 	s.mu.Unlock()
 	if err != nil {
 		return err
+	}
+	if top && escalated {
+		return ErrClosed // a second call canceled what this one waited for
 	}
 	return errs
 }
