@@ -17,9 +17,12 @@ import (
 // and must not block. A panicking hook is recovered and logged with the
 // scheduler's logger; the task is not affected.
 type Hooks struct {
-	// OnCreate: a task was made in the scope (Submit, NewTask).
+	// OnCreate: a task was made in the scope (Submit, NewTask), or a task
+	// made elsewhere (lazytask.New) is handed to it (Enqueue).
 	OnCreate func(sc *Scope, h lazytask.Handle)
-	// OnQueue: a task was handed to the scope's queue.
+	// OnQueue: a task is being handed to the scope's queue; it fires just
+	// before the handoff, so that it always comes before OnStart. A
+	// refused Enqueue leaves the task Lazy and fires nothing more.
 	OnQueue func(sc *Scope, h lazytask.Handle)
 	// OnStart: the task's function is about to run.
 	OnStart func(sc *Scope, h lazytask.Handle)

@@ -5,8 +5,10 @@ package scheduler_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -117,4 +119,25 @@ func TestBugTasksSubmittedWhileAGoroutineLingersStartInFreeSlots(t *testing.T) {
 			return
 		}
 	}
+}
+
+func TestGoexitWithoutPanicRecoveryEndsTheTask(t *testing.T) {
+	s, _ := scheduler.New(scheduler.WithoutPanicRecovery())
+	task, _ := scheduler.Go(s, func(context.Context) error { runtime.Goexit(); return nil })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.ErrorIs(t, task.Wait(ctx), lazytask.ErrGoexit)
+	require.Equal(t, lazytask.Failed, task.State())
+	require.NoError(t, s.Shutdown(context.Background()))
+}
+
+func TestShutdownReportsTheGraceEndWhenAChildTaskWasCanceled(t *testing.T) {
+	s, _ := scheduler.New()
+	sc, _ := s.Root().NewScope()
+	started := make(chan struct{})
+	scheduler.Go(sc, func(ctx context.Context) error { close(started); <-ctx.Done(); return ctx.Err() })
+	<-started
+	grace, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.ErrorIs(t, s.Shutdown(grace), context.Canceled, "Shutdown(ended grace)")
 }

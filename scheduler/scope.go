@@ -178,8 +178,13 @@ func (sc *Scope) Enqueue(h lazytask.Handle) error {
 	}
 	if sc.hooked && core.StateOf(c) == core.Lazy {
 		// Before the handoff, so that OnQueue comes before OnStart; a
-		// refused handoff leaves the task Lazy and fires nothing more.
-		sc.fire(c, hookQueue)
+		// refused handoff leaves the task Lazy and fires nothing more. A
+		// task made elsewhere is new to the scope's hooks.
+		if core.Bound(c) == nil {
+			sc.fire(c, hookCreate, hookQueue)
+		} else {
+			sc.fire(c, hookQueue)
+		}
 	}
 	return sc.enqueue(c, false)
 }

@@ -201,7 +201,13 @@ func Execute(c *Task) (next *Task) {
 		defer func() {
 			if !normal {
 				if b := c.owner; b != nil && b.NoRecover {
-					crashing = true
+					// Re-panic: the deferred call still runs on top of the
+					// panicking frames, so the crash shows the task's stack.
+					// runtime.Goexit recovers nil and is handled below.
+					if r := recover(); r != nil {
+						crashing = true
+						panic(r)
+					}
 					return
 				}
 				if r := recover(); r != nil {

@@ -1,0 +1,144 @@
+package factory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/lazysched/lazysched/lazytask"
+	"github.com/lazysched/lazysched/scheduler"
+)
+
+// acceptLoop accepts connections until the server stops, and hands each to
+// the handler scope. If the server's scope or the handler scope is canceled
+// (a parent shut down past its grace period, a fail-fast error), the loop
+// stops too.
+func (s *Server) acceptLoop(ctx context.Context) (struct{}, error) {
+	stop := context.AfterFunc(ctx, s.stopAccepting)
+	defer stop()
+	// The handler scope canceled (a fail-fast error, or its own
+	// shutdown): stop accepting rather than refuse the next connection.
+	stopH := context.AfterFunc(s.handlers.Context(), s.stopAccepting)
+	defer stopH()
+	var delay time.Duration
+	for {
+		if !s.takeSlot() {
+			return struct{}{}, nil
+		}
+		conn, err := s.ln.Accept()
+		if err != nil {
+			s.freeSlot()
+			if s.stopping() {
+				return struct{}{}, nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				if !s.backoff(delay) {
+					return struct{}{}, nil
+				}
+				continue
+			}
+			return struct{}{}, err
+		}
+		delay = 0
+		if err := s.startConn(conn); err != nil {
+			// The handler scope takes no more work: stop accepting
+			// rather than refuse every connection.
+			s.stopAccepting()
+			return struct{}{}, nil
+		}
+	}
+}
+
+// takeSlot waits for a free handler slot when the server pauses at its
+// cap; it reports false if the server stops meanwhile.
+func (s *Server) takeSlot() bool {
+	if s.slots == nil {
+		return true
+	}
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	default:
+	}
+	if s.onPause != nil {
+		s.onPause()
+	}
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	case <-s.stop:
+		return false
+	}
+}
+
+func (s *Server) freeSlot() {
+	if s.slots != nil {
+		<-s.slots
+	}
+}
+
+// backoff waits d after a temporary accept error; false if the server
+// stops meanwhile.
+func (s *Server) backoff(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.stop:
+		return false
+	}
+}
+
+// startConn hands conn to the handler scope as a task. The task's end, in
+// whatever way, closes conn and frees its slot.
+func (s *Server) startConn(conn net.Conn) error {
+	t := scheduler.NewTask(s.handlers, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, s.runHandler(ctx, conn)
+	}, lazytask.WithName("conn "+conn.RemoteAddr().String()))
+	t.OnDone(func(struct{}, error) {
+		closeQuietly(conn)
+		s.freeSlot()
+	})
+	if t.State().Terminal() {
+		return t.Err()
+	}
+	if err := s.handlers.Enqueue(t); err != nil {
+		t.Cancel(err)
+		return err
+	}
+	return nil
+}
+
+func (s *Server) runHandler(ctx context.Context, conn net.Conn) error {
+	stop := context.AfterFunc(ctx, func() { closeQuietly(conn) })
+	defer stop()
+	return canceledAs(ctx, s.handler(ctx, conn))
+}
+
+// canceledAs wraps the error of a handler whose context was canceled with
+// the cause, so that the task ends Canceled, not Failed: the handler most
+// likely failed because the server closed its connection.
+func canceledAs(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	if cause := context.Cause(ctx); !errors.Is(err, cause) {
+		return fmt.Errorf("%w: %w", cause, err)
+	}
+	return err
+}
+
+func ignore(lazytask.Info, error) {}
+
+type closer interface{ Close() error }
+
+func closeQuietly(c closer) {
+	if c != nil {
+		_ = c.Close()
+	}
+}

@@ -1,0 +1,29 @@
+// Package factory is the small "start a task somewhere" interface, and what
+// is built on it: combinators, and servers that drain gracefully.
+//
+// A Factory takes a Lazy task and decides where and when it runs. Code that
+// creates tasks on someone else's behalf (a fan-out helper, a server's
+// accept loop, a library) takes a Factory instead of a scheduler, so that
+// its caller chooses the cap, the scope and the error policy:
+//
+//	func fetchAll(ctx context.Context, f factory.Factory, urls []string) ([]Page, error) {
+//		return factory.Map(ctx, f, urls, 8, fetch)
+//	}
+//
+// *scheduler.Scope and *scheduler.Scheduler are Factories as they are
+// (their Enqueue method); Goroutines runs every task on a goroutine of its
+// own, with no cap, for code and tests that have no scheduler.
+//
+// The combinators wait the way lazytask's Await does: called from inside a
+// task of a scheduler, the calling task lends its slot while it waits, so
+// a task that fans out on its own scheduler cannot deadlock the cap.
+//
+// Serve and ServeHTTP run servers in scopes: the accept loop in one, the
+// connection or request handlers in a child scope with a cap. Shutdown
+// stops accepting first, lets the handlers drain for a grace period, then
+// cancels the stragglers and closes their connections.
+//
+// The subpackages: errgroup is a drop-in for golang.org/x/sync/errgroup
+// built on the scheduler; pondexec runs a scheduler's tasks on a
+// github.com/alitto/pond/v2 pool, and is the only package that imports it.
+package factory

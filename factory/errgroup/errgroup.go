@@ -1,0 +1,298 @@
+// Package errgroup is a drop-in for golang.org/x/sync/errgroup (v0.24.0)
+// built on lazysched: switching is one import line, and the semantics are
+// errgroup's, exactly. A Group runs functions and waits for them; the zero
+// value works; Wait returns the first error, unwrapped; WithContext cancels
+// a context on the first error; SetLimit bounds the active functions, Go
+// blocks at the limit and TryGo does not; a limit of zero blocks every Go,
+// a negative one means no limit; SetLimit panics while functions are
+// active.
+//
+// Like x/sync's, a Group does not recover panics: a panic in a function
+// crashes the program with its own stack, as a panic in a goroutine does.
+// The errgroup authors' reasons hold (quoting errgroup.go): propagating a
+// panic to Wait "delays panics arbitrarily, making bugs harder to detect;
+// turns f's panic stack into a mere value, hiding it from crash-monitoring
+// tools; risks deadlocks that hide the panic entirely". A function that
+// calls runtime.Goexit ends without an error, as in x/sync.
+//
+// What lazysched adds: every function runs as a lazytask task of a
+// scheduler. A Group made with In runs them in a child scope of a scope of
+// yours: they take that scope's slots (the group shares its cap, nested in
+// its ancestors'), its hooks see them, and canceling the scope cancels the
+// group's context. Called from inside a task of a scheduler, Go (when it
+// blocks at the limit) and Wait lend the task's slot while they wait, as
+// lazytask's Await does, so that a task that fans out on its own cap cannot
+// deadlock it.
+package errgroup
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/lazysched/lazysched/factory/internal/glue"
+	"github.com/lazysched/lazysched/lazytask"
+	"github.com/lazysched/lazysched/scheduler"
+)
+
+type token struct{}
+
+// A Group is a collection of goroutines working on subtasks that are part
+// of the same overall task. A Group should not be reused for different
+// tasks.
+//
+// A zero Group is valid, has no limit on the number of active goroutines,
+// and does not cancel on error; its functions run on a scheduler of its
+// own, made at the first Go, with no cap and no panic recovery. A Group
+// must not be copied after first use.
+type Group struct {
+	cancel func(error)
+
+	wg sync.WaitGroup
+
+	sem chan token
+
+	errOnce sync.Once
+	err     error
+
+	// lend is the context given to WithContext or In: if it belongs to a
+	// running task, that task's slot is lent while Go or Wait blocks.
+	lend context.Context
+	// parent is the scope of In; nil: the group's own scheduler.
+	parent *scheduler.Scope
+	// unwatch ends In's watch of the parent scope's context.
+	unwatch func() bool
+
+	mu  sync.Mutex
+	own *scheduler.Scheduler
+	sc  *scheduler.Scope // In: the scope of the current round, up to Wait
+}
+
+// WithContext returns a new Group and an associated Context derived from
+// ctx.
+//
+// The derived Context is canceled the first time a function passed to Go
+// returns a non-nil error or the first time Wait returns, whichever occurs
+// first.
+func WithContext(ctx context.Context) (*Group, context.Context) {
+	ctx2, cancel := context.WithCancelCause(ctx)
+	return &Group{cancel: cancel, lend: ctx}, ctx2
+}
+
+// In is WithContext for a Group whose functions run as tasks in a child
+// scope of sp (a *scheduler.Scheduler's root scope, or a *scheduler.Scope):
+// they share sp's cap, and sp's hooks see them. The child scope is made at
+// the first Go and closed by Wait once the functions have returned; the
+// next Go after a Wait opens a new one. It does not recover panics and
+// keeps its errors for Wait, whatever sp's policy.
+//
+// The derived Context is also canceled, with sp's cause, if sp's context
+// is (sp canceled or shut down). If sp takes no more tasks (it was closed or
+// canceled), Go counts the refusal as the error of a function that could
+// not run, and Wait returns it. A nil sp makes In the same as WithContext.
+func In(ctx context.Context, sp scheduler.Spawner) (*Group, context.Context) {
+	g, gctx := WithContext(ctx)
+	sc := glue.Scope(sp)
+	if sc == nil {
+		return g, gctx
+	}
+	g.parent = sc
+	cancel := g.cancel
+	sctx := sc.Context()
+	g.unwatch = context.AfterFunc(sctx, func() { cancel(context.Cause(sctx)) })
+	return g, gctx
+}
+
+func (g *Group) done() {
+	if g.sem != nil {
+		<-g.sem
+	}
+	g.wg.Done()
+}
+
+// Wait blocks until all function calls from the Go method have returned,
+// then returns the first non-nil error (if any) from them.
+func (g *Group) Wait() error {
+	glue.Block(g.lend, g.wg.Wait)
+	if g.cancel != nil {
+		g.cancel(g.err)
+	}
+	if g.parent != nil {
+		g.closeRound()
+	}
+	return g.err
+}
+
+// Go calls the given function in a new goroutine.
+//
+// The first call to Go must happen before a Wait.
+// It blocks until the new goroutine can be added without the number of
+// goroutines in the group exceeding the configured limit.
+//
+// The first goroutine in the group that returns a non-nil error will
+// cancel the associated Context, if any. The error will be returned
+// by Wait.
+func (g *Group) Go(f func() error) {
+	if g.sem != nil {
+		select {
+		case g.sem <- token{}:
+		default:
+			glue.Block(g.lend, func() { g.sem <- token{} })
+		}
+	}
+
+	g.wg.Add(1)
+	g.start(f)
+}
+
+// TryGo calls the given function in a new goroutine only if the number of
+// active goroutines in the group is currently below the configured limit.
+//
+// The return value reports whether the goroutine was started.
+func (g *Group) TryGo(f func() error) bool {
+	if g.sem != nil {
+		select {
+		case g.sem <- token{}:
+			// Note: this allows barging if and only if channels in general allow barging.
+		default:
+			return false
+		}
+	}
+
+	g.wg.Add(1)
+	g.start(f)
+	return true
+}
+
+// SetLimit limits the number of active goroutines in this group to at most n.
+// A negative value indicates no limit.
+// A limit of zero will prevent any new goroutines from being added.
+//
+// Any subsequent call to the Go method will block until it can add an active
+// goroutine without exceeding the configured limit.
+//
+// The limit must not be modified while any goroutines in the group are active.
+func (g *Group) SetLimit(n int) {
+	if n < 0 {
+		g.sem = nil
+		return
+	}
+	if active := len(g.sem); active != 0 {
+		panic(fmt.Errorf("errgroup: modify limit while %v goroutines in the group are still active", active))
+	}
+	g.sem = make(chan token, n)
+}
+
+// fail records the first error and cancels the group's context with it.
+func (g *Group) fail(err error) {
+	g.errOnce.Do(func() {
+		g.err = err
+		if g.cancel != nil {
+			g.cancel(g.err)
+		}
+	})
+}
+
+// start runs f as a task. The function's return, however it comes (an
+// error, runtime.Goexit, a panic on its way to crash the program), releases
+// the limit's token and the wait, as x/sync's deferred done does. In a scope
+// of the user's a task may also end without running (the scope canceled or
+// closed first): its end releases them then.
+func (g *Group) start(f func() error) {
+	sp, err := g.spawner()
+	if err != nil {
+		g.fail(err)
+		g.done()
+		return
+	}
+	if g.parent == nil {
+		// The group's own scheduler never cancels or refuses a task: every
+		// function runs.
+		_, _ = scheduler.Submit(sp, func(context.Context) (struct{}, error) {
+			defer g.done()
+			return struct{}{}, g.call(f)
+		})
+		return
+	}
+	c := &call{g: g, f: f}
+	t, _ := scheduler.Submit(sp, c.run)
+	t.OnDone(c.ended)
+}
+
+// call runs f and records its error.
+func (g *Group) call(f func() error) error {
+	err := f()
+	if err != nil {
+		g.fail(err)
+	}
+	return err
+}
+
+// spawner returns where the group's tasks run, making it on first use.
+func (g *Group) spawner() (scheduler.Spawner, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.parent != nil {
+		if g.sc == nil {
+			sc, err := g.parent.NewScope(scheduler.WithName("errgroup"), scheduler.WithoutPanicRecovery(), scheduler.Supervise(ignore))
+			if err != nil {
+				return nil, err
+			}
+			g.sc = sc
+		}
+		return g.sc, nil
+	}
+	if g.own == nil {
+		s, err := scheduler.New(scheduler.Unlimited(), scheduler.WithoutPanicRecovery(), scheduler.Supervise(ignore))
+		if err != nil {
+			return nil, err
+		}
+		g.own = s
+	}
+	return g.own, nil
+}
+
+// closeRound closes the child scope of In once its functions have
+// returned, so that a long-lived parent does not keep one scope per Group;
+// the next Go opens another.
+func (g *Group) closeRound() {
+	g.mu.Lock()
+	sc := g.sc
+	g.sc = nil
+	g.mu.Unlock()
+	if sc != nil {
+		_ = sc.Shutdown(context.Background())
+	}
+	if g.unwatch != nil {
+		g.unwatch()
+	}
+}
+
+// ignore is the policy of the group's scopes: errors go to Wait, not to a
+// log.
+func ignore(lazytask.Info, error) {}
+
+// call is one function of a group made with In, run as a task.
+type call struct {
+	g   *Group
+	f   func() error
+	ran bool
+}
+
+func (c *call) run(context.Context) (struct{}, error) {
+	c.ran = true
+	defer c.g.done()
+	return struct{}{}, c.g.call(c.f)
+}
+
+// ended runs once the task has ended. A task that never ran (its scope was
+// canceled or closed first) counts as a function that returned the cause.
+func (c *call) ended(_ struct{}, err error) {
+	if c.ran {
+		return
+	}
+	if err != nil {
+		c.g.fail(err)
+	}
+	c.g.done()
+}

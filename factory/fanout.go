@@ -1,0 +1,60 @@
+package factory
+
+import (
+	"context"
+
+	"github.com/lazysched/lazysched/factory/internal/glue"
+	"github.com/lazysched/lazysched/lazytask"
+)
+
+// submitAll submits every fn to f; each task sends its index on the
+// returned channel when it ends (a refused one at once).
+func submitAll[T any](f Factory, fns []func(ctx context.Context) (T, error)) ([]*lazytask.Task[T], chan int) {
+	ended := make(chan int, len(fns))
+	tasks := make([]*lazytask.Task[T], len(fns))
+	for i, fn := range fns {
+		tasks[i] = submitNotify(f, fn, ended, i)
+	}
+	return tasks, ended
+}
+
+// submitNotify submits fn to f and sends i on ended when its task ends.
+// ended must have room for the send.
+func submitNotify[T any](f Factory, fn func(ctx context.Context) (T, error), ended chan<- int, i int) *lazytask.Task[T] {
+	t, _ := Submit(f, fn)
+	t.OnDone(func(T, error) { ended <- i })
+	return t
+}
+
+// cancelAll cancels the tasks with cause, the last submitted first: tasks
+// that wait in a queue are behind the running ones, and canceling them first
+// keeps a slot that a canceled running task frees from starting one of them.
+func cancelAll[T any](tasks []*lazytask.Task[T], cause error) {
+	for i := len(tasks) - 1; i >= 0; i-- {
+		if t := tasks[i]; t != nil {
+			t.Cancel(cause)
+		}
+	}
+}
+
+// drain waits for n more tasks to end, whatever happens to ctx: it keeps
+// ctx's values, so that the calling task still lends its slot meanwhile.
+func drain(ctx context.Context, ended <-chan int, n int) {
+	ctx = context.WithoutCancel(ctx)
+	for range n {
+		_, _ = glue.Recv(ctx, ended)
+	}
+}
+
+// recvOrCancel receives the index of the next task to end. If *wait ends
+// first, it cancels the tasks with its cause, makes *wait a context that
+// no longer ends (so that the canceled tasks are still received), and
+// returns the cause.
+func recvOrCancel[T any](wait *context.Context, ended <-chan int, tasks []*lazytask.Task[T]) (int, error) {
+	i, err := glue.Recv(*wait, ended)
+	if err != nil {
+		cancelAll(tasks, err)
+		*wait = context.WithoutCancel(*wait)
+	}
+	return i, err
+}

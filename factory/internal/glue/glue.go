@@ -1,0 +1,62 @@
+// Package glue holds what the factory packages share and export to nobody:
+// waits that lend a running task's slot (invariant I9), and the scope
+// behind a scheduler.Spawner.
+package glue
+
+import (
+	"context"
+
+	"github.com/lazysched/lazysched/internal/core"
+	"github.com/lazysched/lazysched/scheduler"
+)
+
+// Block runs wait, a call that blocks, the way lazytask's Await blocks: if
+// ctx belongs to a task running in a scheduler, that task's slot is lent
+// while wait runs and taken back after, so that a task waiting for work of
+// its own scheduler cannot deadlock the cap. A nil ctx lends nothing.
+func Block(ctx context.Context, wait func()) {
+	if ctx != nil {
+		if reclaim := core.BeginWait(ctx); reclaim != nil {
+			defer reclaim()
+		}
+	}
+	wait()
+}
+
+// Recv receives from ch, lending the slot of ctx's task while it blocks
+// (see Block). If ctx ends first it returns context.Cause(ctx); a value
+// already there wins over a done ctx.
+func Recv[T any](ctx context.Context, ch <-chan T) (v T, err error) {
+	select {
+	case v = <-ch:
+		return v, nil
+	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return v, context.Cause(ctx)
+	}
+	if reclaim := core.BeginWait(ctx); reclaim != nil {
+		defer reclaim()
+	}
+	select {
+	case v = <-ch:
+		return v, nil
+	case <-ctx.Done():
+		return v, context.Cause(ctx)
+	}
+}
+
+// Scope returns the scope behind sp: the root scope of a *Scheduler, or
+// the *Scope itself; nil for a nil sp. Spawner has only these two
+// implementations.
+func Scope(sp scheduler.Spawner) *scheduler.Scope {
+	switch v := sp.(type) {
+	case *scheduler.Scheduler:
+		if v != nil {
+			return v.Root()
+		}
+	case *scheduler.Scope:
+		return v
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+// Package pondexec runs a lazysched scheduler's tasks on an existing
+// github.com/alitto/pond/v2 pool, so that users of pond keep their pool and
+// gain typed handles, scopes, hooks and policies. It is the only package of
+// the module that imports pond: users of the core never link it.
+//
+// The scheduler still decides what runs: its cap, queue, priorities,
+// force-runs, hooks and policies are unchanged. The pool only supplies the
+// goroutines that run admitted tasks. One pool task runs one admitted task,
+// and then whatever the scheduler hands that goroutine next, so the pool's
+// counters count runs of the executor, not lazysched tasks.
+package pondexec
+
+import (
+	"math"
+
+	"github.com/alitto/pond/v2"
+
+	"github.com/lazysched/lazysched/scheduler"
+)
+
+// WithPool is a scheduler option (scheduler.WithExecutor) that runs the
+// scheduler's admitted tasks on pool.
+//
+// The executor never blocks (the scheduler calls it with its lock held)
+// and never loses a run:
+//   - with an idle worker slot in pool, the run goes to pool.Go;
+//   - if pool is stopped, or refuses the run, it runs on a goroutine of its
+//     own (go run());
+//   - if pool is saturated (every worker busy, or tasks waiting in its
+//     queue), the run also gets a goroutine of its own: queued behind
+//     pool's other work it would not run soon, and a task of the scheduler
+//     waiting for another (which lends its slot, invariant I9) would
+//     deadlock a pool whose workers all wait;
+//   - a pool with a bounded queue that blocks when full gets the run from
+//     a goroutine, which submits it there and runs it itself if pool
+//     refuses.
+//
+// The scheduler's cap, not pool's, bounds the scheduler's tasks; give pool
+// at least that many workers for its tasks to run there. With
+// scheduler.WithoutPanicRecovery the pool must not recover panics either
+// (pond.WithoutPanicRecovery): a panic pond recovers would leave the task
+// Running forever.
+func WithPool(pool pond.Pool) scheduler.Option {
+	return scheduler.WithExecutor(func(run func()) { submit(pool, run) })
+}
+
+// New returns a scheduler that runs its tasks on pool (WithPool), with the
+// cap of pool's workers unless opts set one (pond's "no limit" becomes
+// scheduler.Unlimited). opts are those of scheduler.New.
+func New(pool pond.Pool, opts ...scheduler.Option) (*scheduler.Scheduler, error) {
+	first := scheduler.Unlimited()
+	if n := pool.MaxConcurrency(); n > 0 && n < math.MaxInt {
+		first = scheduler.WithLimit(n)
+	}
+	all := append([]scheduler.Option{first}, opts...)
+	return scheduler.New(append(all, WithPool(pool))...)
+}
+
+func submit(pool pond.Pool, run func()) {
+	switch {
+	case pool.Stopped() || saturated(pool):
+		go run()
+	case blocking(pool):
+		go func() {
+			if pool.Go(run) != nil {
+				run()
+			}
+		}()
+	default:
+		if pool.Go(run) != nil {
+			go run()
+		}
+	}
+}
+
+// saturated reports whether every worker of pool is busy or tasks wait in
+// its queue: a run handed to pool now would wait.
+func saturated(pool pond.Pool) bool {
+	return pool.WaitingTasks() > 0 || pool.RunningWorkers() >= int64(pool.MaxConcurrency())
+}
+
+// blocking reports whether pool.Go may block: a bounded queue (or none)
+// in blocking mode.
+func blocking(pool pond.Pool) bool {
+	return !pool.NonBlocking() && pool.QueueSize() != pond.Unbounded
+}
