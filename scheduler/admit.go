@@ -160,6 +160,9 @@ func (sc *Scope) unqueueLocked(c *core.Task) {
 // enqueueWait waits for room in a bounded queue.
 func (sc *Scope) enqueueWait(ctx context.Context, c *core.Task) error {
 	s := sc.s
+	if s.cfg.queueLimit == 0 {
+		return sc.enqueue(c, false) // unbounded: SubmitWait is Submit
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return context.Cause(ctx)

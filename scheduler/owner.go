@@ -81,19 +81,29 @@ func (o *owner) Cancel(c *core.Task, cause error) bool {
 
 // cancelOneLocked ends a bound Lazy or a Queued task of sc Canceled.
 func (sc *Scope) cancelOneLocked(c *core.Task, cause error) bool {
+	return sc.endUnstartedLocked(c, core.Canceled, cause)
+}
+
+// endUnstartedLocked ends a bound Lazy or a Queued task of sc in st
+// (Canceled or Failed) with err, without running it.
+func (sc *Scope) endUnstartedLocked(c *core.Task, st core.State, err error) bool {
 	s := sc.s
-	st := core.StateOf(c)
+	was := core.StateOf(c)
 	if !core.CancelLocked(c) {
 		return false
 	}
-	if st == core.Queued {
+	if was == core.Queued {
 		sc.unqueueLocked(c)
 		sc.doneTaskLocked()
 	} else {
 		sc.lazy.Remove(c)
 	}
-	s.stats.canceled++
-	core.PublishLocked(c, core.Canceled, cause)
+	if st == core.Failed {
+		s.stats.failed++
+	} else {
+		s.stats.canceled++
+	}
+	core.PublishLocked(c, st, err)
 	return true
 }
 

@@ -150,17 +150,36 @@ func (sc *Scope) Scheduler() *Scheduler { return sc.s }
 // Resize changes the scope's own cap at run time (for the root scope: the
 // scheduler's cap). Raising it admits waiting tasks at once; lowering it
 // lets running tasks finish. It returns ErrInvalidLimit below 1. Queued
-// tasks heavier than the new cap wait until it is raised again or the
-// scope closes.
+// tasks of the subtree heavier than the new cap could never be admitted:
+// they end Failed with ErrWeightTooLarge, as they would have at submit.
 func (sc *Scope) Resize(n int) error {
 	if n < 1 {
 		return fmt.Errorf("%w: %d", ErrInvalidLimit, n)
 	}
 	s := sc.s
 	s.mu.Lock()
+	lowered := !sc.lim.Unlimited() && int64(n) < sc.lim.Limit()
 	_ = sc.lim.SetLimit(int64(n))
+	var ended []*core.Task
+	if lowered {
+		sc.walk(func(x *Scope) {
+			var heavy []*core.Task
+			x.q.Each(func(c *core.Task) {
+				if core.Weight(c) > int64(n) {
+					heavy = append(heavy, c)
+				}
+			})
+			for _, c := range heavy {
+				err := fmt.Errorf("%w: weight %d, cap %d of scope %q after Resize", ErrWeightTooLarge, core.Weight(c), n, sc.name)
+				if x.endUnstartedLocked(c, core.Failed, err) {
+					ended = append(ended, c)
+				}
+			}
+		})
+	}
 	s.admitAllLocked()
 	s.mu.Unlock()
+	s.finishOutside(ended)
 	return nil
 }
 

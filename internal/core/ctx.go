@@ -34,7 +34,7 @@ func FromContext(ctx context.Context) *Task {
 func (t *taskCtx) task() *Task { return (*Task)(t) }
 
 func (t *taskCtx) parent() context.Context {
-	if b := t.owner; b != nil {
+	if b := (*Task)(t).owner.Load(); b != nil {
 		return b.Owner.Context()
 	}
 	return context.Background()

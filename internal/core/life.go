@@ -16,7 +16,7 @@ func Cancel(c *Task, cause error) bool {
 		s := c.state.Load()
 		switch State(s & stateMask) {
 		case Lazy:
-			if b := c.owner; b != nil {
+			if b := c.owner.Load(); b != nil {
 				if b.Owner.Cancel(c, cause) {
 					return true
 				}
@@ -27,7 +27,7 @@ func Cancel(c *Task, cause error) bool {
 				return true
 			}
 		case Queued:
-			if c.owner.Owner.Cancel(c, cause) {
+			if c.owner.Load().Owner.Cancel(c, cause) {
 				return true
 			}
 		case Running:
@@ -67,8 +67,12 @@ func Start(c *Task) error {
 		s := c.state.Load()
 		switch State(s & stateMask) {
 		case Lazy:
-			if b := c.owner; b != nil {
-				return b.Owner.Force(c)
+			if b := c.owner.Load(); b != nil {
+				err := b.Owner.Force(c)
+				if err != nil && StateOf(c) != Lazy {
+					continue
+				}
+				return err
 			}
 			if c.state.CompareAndSwap(s, s&^stateMask|uint32(toRunning)) {
 				c.started = Now()
@@ -77,7 +81,11 @@ func Start(c *Task) error {
 				return nil
 			}
 		case Queued:
-			return c.owner.Owner.Force(c)
+			err := c.owner.Load().Owner.Force(c)
+			if err != nil && StateOf(c) != Queued {
+				continue // admitted or canceled meanwhile: say so as ErrStarted
+			}
+			return err
 		case toQueued, toRunning:
 		default:
 			return ErrStarted
@@ -89,7 +97,7 @@ func Start(c *Task) error {
 // own): plain stores, no compare-and-swap. If run is true the task goes
 // straight to Running (a free slot was found), started at its creation.
 func EnqueueFresh(c *Task, b *Binding, run bool) {
-	c.owner = b
+	c.owner.Store(b)
 	c.queued = c.created
 	if run {
 		c.started = c.created
@@ -101,10 +109,10 @@ func EnqueueFresh(c *Task, b *Binding, run bool) {
 
 // Bind gives a fresh Lazy task (one nobody else can see yet) its owner, so
 // that Start, Cancel and the owner's closing go through the owner.
-func Bind(c *Task, b *Binding) { c.owner = b }
+func Bind(c *Task, b *Binding) { c.owner.Store(b) }
 
 // Bound returns the owner binding of the task (nil if none).
-func Bound(c *Task) *Binding { return c.owner }
+func Bound(c *Task) *Binding { return c.owner.Load() }
 
 // Enqueue moves a Lazy task to Queued, owned by b. Owners call it under their
 // lock before linking the task; it reports false if the task was not Lazy.
@@ -113,7 +121,7 @@ func Enqueue(c *Task, b *Binding, now int64) bool {
 	if _, ok := transition(c, toQueued, Lazy); !ok {
 		return false
 	}
-	c.owner = b
+	c.owner.Store(b)
 	c.queued = now
 	setState(c, Queued)
 	return true
@@ -147,7 +155,7 @@ func AdmitLazy(c *Task, b *Binding, over bool) bool {
 	if _, ok := transition(c, toRunning, Lazy); !ok {
 		return false
 	}
-	c.owner = b
+	c.owner.Store(b)
 	c.queued = Now()
 	c.started = c.queued
 	if over {
@@ -187,7 +195,7 @@ func QueuedAt(c *Task) int64 { return c.queued }
 func Execute(c *Task) (next *Task) {
 	armTimer(c)
 	if c.state.Load()&flagHooked != 0 {
-		c.owner.Owner.Starting(c)
+		c.owner.Load().Owner.Starting(c)
 	}
 	var err error
 	normal, recovered, crashing := false, false, false
@@ -200,7 +208,7 @@ func Execute(c *Task) (next *Task) {
 	func() {
 		defer func() {
 			if !normal {
-				if b := c.owner; b != nil && b.NoRecover {
+				if b := c.owner.Load(); b != nil && b.NoRecover {
 					// Re-panic: the deferred call still runs on top of the
 					// panicking frames, so the crash shows the task's stack.
 					// runtime.Goexit recovers nil and is handled below.
@@ -226,7 +234,7 @@ func finish(c *Task, st State, err error, exiting bool) *Task {
 	c.finished = Now()
 	endCtx(c)
 	var next *Task
-	b := c.owner
+	b := c.owner.Load()
 	if b != nil {
 		next = b.Owner.Release(c, st, err, exiting)
 	} else {
@@ -278,10 +286,14 @@ type Lender interface {
 // takes it back; otherwise it returns nil.
 func BeginWait(ctx context.Context) func() {
 	cur := FromContext(ctx)
-	if cur == nil || cur.owner == nil || State(cur.state.Load()&stateMask) != Running {
+	if cur == nil || State(cur.state.Load()&stateMask) != Running {
 		return nil
 	}
-	l, ok := cur.owner.Owner.(Lender)
+	b := cur.owner.Load()
+	if b == nil {
+		return nil
+	}
+	l, ok := b.Owner.(Lender)
 	if !ok {
 		return nil
 	}

@@ -100,7 +100,7 @@ type Task struct {
 	state      atomic.Uint32
 	prio       int32
 	next, prev *Task // queue links, owned by the owner's lock
-	owner      *Binding
+	owner      atomic.Pointer[Binding] // written under the owner's lock, read anywhere
 	x          atomic.Pointer[ext]
 	fn         Runner
 	// Timings in Now units. Each is written before the state that makes it
@@ -260,10 +260,10 @@ func HandleOf(c *Task) any { return c.fn.Handle(c) }
 // a scheduler.
 func OwnerOf(c *Task) Owner {
 	s := c.state.Load()
-	if State(s&stateMask) == Lazy || State(s&stateMask) >= toQueued || c.owner == nil {
+	if State(s&stateMask) == Lazy || State(s&stateMask) >= toQueued || c.owner.Load() == nil {
 		return nil
 	}
-	return c.owner.Owner
+	return c.owner.Load().Owner
 }
 
 // OverCap reports whether the task was force-run over its owner's cap.
@@ -430,7 +430,7 @@ func runCallback(c *Task, f func()) {
 	defer func() {
 		if r := recover(); r != nil {
 			err := NewPanicError(r)
-			if o := c.owner; o != nil {
+			if o := c.owner.Load(); o != nil {
 				o.Owner.Report(c, err)
 				return
 			}
