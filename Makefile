@@ -6,16 +6,30 @@ GO      ?= go
 # examples/), found by their go.mod files.
 MODULES := $(patsubst %/go.mod,%,$(shell find . -name go.mod -not -path './.git/*' | sort))
 TESTFLAGS ?= -race -count=1 -timeout 10m
+# The invariant checks (internal/check) are compiled in with this tag.
+CHECKTAGS ?= -tags lazysched_check
+FUZZTIME  ?= 10s
 
-.PHONY: all test vet demo bench stress tidy conformance
+.PHONY: all test vet demo bench stress soak tidy conformance fuzz
 
 all: test
 
 vet:
 	@set -e; for m in $(MODULES); do echo "== go vet $$m"; (cd $$m && $(GO) vet ./...); done
+	@echo "== go vet, invariant checks on"; $(GO) vet $(CHECKTAGS) ./...
 
 test: vet conformance
 	@set -e; for m in $(MODULES); do echo "== go test $$m"; (cd $$m && $(GO) test $(TESTFLAGS) ./...); done
+	@echo "== go test, invariant checks on"
+	$(GO) test $(TESTFLAGS) $(CHECKTAGS) ./stress/ ./scheduler/ ./lazytask/ ./limiter/ ./internal/...
+	@$(MAKE) --no-print-directory fuzz
+
+# A short fuzz run of the scheduler's operations and of its queue, each
+# checked against a plain model (seed corpora under testdata/fuzz).
+fuzz:
+	@echo "== fuzz ($(FUZZTIME) each)"
+	$(GO) test -run XXX -fuzz FuzzSchedulerOps -fuzztime $(FUZZTIME) ./scheduler/
+	$(GO) test -run XXX -fuzz FuzzQueue -fuzztime $(FUZZTIME) ./internal/core/
 
 # Runs golang.org/x/sync/errgroup's own tests against factory/errgroup.
 conformance:
@@ -23,6 +37,15 @@ conformance:
 
 demo:
 	cd examples && $(GO) run ./jobs
+
+# 10,000,000 tasks through the randomized stress driver, invariant checks
+# on; prints tasks/s, peak heap, goroutines left and violations (must be 0).
+stress:
+	$(GO) run $(CHECKTAGS) ./stress/cmd/stress -tasks 10000000
+
+# 1,000,000 tasks pending behind a blocked cap, then a slow drain.
+soak:
+	$(GO) run $(CHECKTAGS) ./stress/cmd/stress -soak
 
 tidy:
 	@set -e; for m in $(MODULES); do (cd $$m && $(GO) mod tidy); done

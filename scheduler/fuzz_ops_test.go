@@ -49,6 +49,10 @@ const (
 	fzOps      = 10
 )
 
+// fzTrace logs every step (LAZYSCHED_FUZZ_TRACE=1), to read a failing
+// input.
+var fzTrace = os.Getenv("LAZYSCHED_FUZZ_TRACE") == "1"
+
 var (
 	errFzCancel = errors.New("fuzz: canceled")
 	errFzAwait  = errors.New("fuzz: await context ended")
@@ -84,7 +88,7 @@ type fzModel struct {
 	step  string
 
 	// expected counters
-	submitted, succeeded, canceled, forceRuns, promoted uint64
+	submitted, succeeded, failed, canceled, forceRuns, promoted uint64
 
 	// started is the model's start order of this step; log the real one.
 	started []int
@@ -102,7 +106,7 @@ func fzRun(t *testing.T, data []byte) {
 	ops := data[1:]
 	for i := 0; i+1 < len(ops); i += 2 {
 		m.apply(ops[i]%fzOps, ops[i+1])
-		if testing.Verbose() {
+		if fzTrace {
 			t.Logf("step %d: %s", i/2, m.step)
 		}
 		m.settle()
@@ -324,9 +328,19 @@ func (m *fzModel) force(tk *fzTask, viaStart bool) {
 	m.admit()
 }
 
+// resize: lowering the cap fails the queued tasks heavier than the new cap
+// with ErrWeightTooLarge (they could never be admitted).
 func (m *fzModel) resize(n int) {
 	m.step = fmt.Sprintf("Resize(%d) from %d", n, m.cap)
 	m.wantErr(m.s.Resize(n), nil)
+	if n < m.cap {
+		for _, tk := range m.tasks {
+			if tk.state == lazytask.Queued && tk.weight > n {
+				m.failed++
+				m.end(tk, lazytask.Failed, scheduler.ErrWeightTooLarge)
+			}
+		}
+	}
 	m.cap = n
 	m.admit()
 }
@@ -504,7 +518,7 @@ func (m *fzModel) checkStats() {
 			}
 		}
 	}
-	want.Submitted, want.Succeeded, want.Canceled = m.submitted, m.succeeded, m.canceled
+	want.Submitted, want.Succeeded, want.Failed, want.Canceled = m.submitted, m.succeeded, m.failed, m.canceled
 	want.ForceRuns, want.Promoted = m.forceRuns, m.promoted
 	if got := m.s.Stats(); got != want {
 		m.t.Errorf("after %s: Stats() = %+v;\nwant %+v", m.step, got, want)
@@ -532,11 +546,11 @@ func (m *fzModel) finish() {
 		}
 	}
 	m.step = "the end: Shutdown"
-	// Tasks still queued now can never start: they are heavier than the
-	// cap after a Resize down, or stuck behind such a head. Shutdown with
-	// no deadline then waits for them for ever (a known bug, see
-	// stress/bugs_test.go); give it a grace period of fake time instead,
-	// after which it cancels them with ErrClosed.
+	// With every task released, nothing should still be queued: a task
+	// heavier than the cap fails at Resize. Should one be stuck anyway,
+	// Shutdown with no deadline would wait for it for ever; give it a
+	// grace period of fake time then (unless LAZYSCHED_BUGS=1), after
+	// which it cancels what remains with ErrClosed.
 	stuck := slices.ContainsFunc(m.tasks, func(tk *fzTask) bool { return tk.state == lazytask.Queued })
 	ctx := context.Background()
 	if stuck && os.Getenv("LAZYSCHED_BUGS") != "1" {

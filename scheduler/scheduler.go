@@ -20,6 +20,7 @@ type Scheduler struct {
 	root *Scope
 	cfg  config
 	wg   sync.WaitGroup // goroutines running tasks
+	ttl  sync.WaitGroup // armed scope timeouts and their cancellations
 
 	// under mu
 	active    []*Scope // scopes with queued tasks

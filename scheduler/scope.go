@@ -88,7 +88,21 @@ func newScope(s *Scheduler, parent *Scope, cfg config) *Scope {
 		sc.ctx, stop = context.WithDeadline(sc.ctx, deadline)
 		parentCancel := sc.cancel
 		sc.cancel = func(cause error) { parentCancel(cause); stop() }
-		sc.stopTTL = context.AfterFunc(sc.ctx, func() { sc.Cancel(context.Cause(sc.ctx)) })
+		// The timeout's cancellation runs on a goroutine of the context
+		// package; ttl lets Scheduler.Shutdown wait for it, so that no
+		// callback or hook it triggers outlives the scheduler.
+		s.ttl.Add(1)
+		stopAfter := context.AfterFunc(sc.ctx, func() {
+			defer s.ttl.Done()
+			sc.Cancel(context.Cause(sc.ctx))
+		})
+		sc.stopTTL = func() bool {
+			if stopAfter() {
+				s.ttl.Done()
+				return true
+			}
+			return false
+		}
 	}
 	switch {
 	case parent == nil && cfg.unlimited:

@@ -200,6 +200,8 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 	err := s.root.Shutdown(ctx)
 	if c := core.FromContext(ctx); c == nil || s.scopeOf(c) == nil || core.StateOf(c) != core.Running {
 		s.wg.Wait()
+		s.stopTimers()
+		s.ttl.Wait()
 		if check.Enabled {
 			s.mu.Lock()
 			check.That(s.running == 0 && s.queued == 0 && s.forced == 0 && s.overTasks == 0,
@@ -210,4 +212,20 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// stopTimers disarms the timeouts of every scope still attached, so that
+// the ttl wait below ends: a fired one finishes its cancellation first.
+func (s *Scheduler) stopTimers() {
+	s.mu.Lock()
+	var stops []func() bool
+	s.root.walk(func(x *Scope) {
+		if x.stopTTL != nil {
+			stops = append(stops, x.stopTTL)
+		}
+	})
+	s.mu.Unlock()
+	for _, stop := range stops {
+		stop()
+	}
 }
