@@ -400,6 +400,14 @@ func (s *Scheduler) admitOne(now int64) *core.Task {
 		return nil
 	}
 	bestSc.unqueueLocked(best)
+	// now may be a clock read taken before the lock (the finish time of the
+	// previous task): keep start times in admission order, and never before
+	// the task was queued.
+	if now == 0 {
+		now = core.Now()
+	}
+	now = max(now, s.lastStart, core.QueuedAt(best))
+	s.lastStart = now
 	core.Admit(best, false, now)
 	bestSc.takePath(w)
 	bestSc.running.PushBack(best)
