@@ -97,9 +97,10 @@ func (sc *Scope) enqueue(c *core.Task, fresh bool) error {
 		return ErrQueueFull
 	}
 	run := s.queued == 0 && s.spinning == 0 && sc.fitsPath(w)
+	startHooks := len(sc.hooks[hookStart]) > 0
 	switch {
 	case fresh:
-		core.EnqueueFresh(c, &sc.bind, run)
+		core.EnqueueFresh(c, &sc.bind, run, startHooks)
 	default:
 		b := core.Bound(c)
 		if b != nil && b != &sc.bind {
@@ -117,9 +118,9 @@ func (sc *Scope) enqueue(c *core.Task, fresh bool) error {
 		if run {
 			core.Admit(c, false, 0)
 		}
-	}
-	if len(sc.hooks[hookStart]) > 0 {
-		core.MarkHooked(c)
+		if startHooks {
+			core.MarkHooked(c)
+		}
 	}
 	s.stats.submitted++
 	sc.addTaskLocked()

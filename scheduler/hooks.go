@@ -61,20 +61,31 @@ func (t *hookTable) any() bool { return len(t[0])+len(t[1])+len(t[2])+len(t[3]) 
 func (sc *Scope) fire(c *core.Task, kinds ...hookKind) {
 	var h lazytask.Handle
 	for _, k := range kinds {
-		for _, f := range sc.hooks[k] {
-			if h == nil {
-				h = handleOf(c)
-			}
-			sc.callHook(f, h)
+		fs := sc.hooks[k]
+		if len(fs) == 0 {
+			continue
+		}
+		if h == nil {
+			h = handleOf(c)
+		}
+		for i := 0; i < len(fs); {
+			i = sc.runHooks(fs, i, h)
 		}
 	}
 }
 
-func (sc *Scope) callHook(f hookFunc, h lazytask.Handle) {
+// runHooks calls fs[i:] under one deferred recover and returns len(fs), or
+// the index after a hook that panicked (the panic is logged), so that one
+// bad hook neither stops the others nor costs a defer per hook.
+func (sc *Scope) runHooks(fs []hookFunc, i int, h lazytask.Handle) (next int) {
 	defer func() {
 		if r := recover(); r != nil {
 			sc.s.logger().Error("lazysched: hook panicked", "scope", sc.name, "err", core.NewPanicError(r))
+			next = i + 1
 		}
 	}()
-	f(sc, h)
+	for ; i < len(fs); i++ {
+		fs[i](sc, h)
+	}
+	return i
 }

@@ -96,15 +96,20 @@ func Start(c *Task) error {
 // EnqueueFresh is Enqueue for a task that nobody else can see yet (Submit's
 // own): plain stores, no compare-and-swap. If run is true the task goes
 // straight to Running (a free slot was found), started at its creation.
-func EnqueueFresh(c *Task, b *Binding, run bool) {
+// hooked asks for Owner.Starting, as MarkHooked does.
+func EnqueueFresh(c *Task, b *Binding, run, hooked bool) {
 	c.owner.Store(b)
 	c.queued = c.created
+	var flags uint32
+	if hooked {
+		flags = flagHooked
+	}
 	if run {
 		c.started = c.created
-		c.state.Store(uint32(Running))
+		c.state.Store(uint32(Running) | flags)
 		return
 	}
-	c.state.Store(uint32(Queued))
+	c.state.Store(uint32(Queued) | flags)
 }
 
 // Bind gives a fresh Lazy task (one nobody else can see yet) its owner, so
