@@ -96,7 +96,9 @@ func (sc *Scope) enqueue(c *core.Task, fresh bool) error {
 		s.mu.Unlock()
 		return ErrQueueFull
 	}
-	run := s.queued == 0 && s.spinning == 0 && sc.fitsPath(w)
+	// A lingering goroutine takes the next task through the queue; with no
+	// cap there is nothing to wait for, so the task starts at once.
+	run := s.queued == 0 && (s.spinning == 0 || s.root.lim.Unlimited()) && sc.fitsPath(w)
 	startHooks := len(sc.hooks[hookStart]) > 0
 	switch {
 	case fresh:
