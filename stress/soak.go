@@ -55,10 +55,12 @@ type SoakReport struct {
 	// GoroutinesBefore and GoroutinesAfter bracket the soak.
 	GoroutinesBefore, GoroutinesAfter int
 
+	// Violations counts broken invariants; Samples describes a few.
 	Violations int64
 	Samples    []string
 }
 
+// String formats the report as the lines make soak prints.
 func (r *SoakReport) String() string {
 	var b strings.Builder
 	mib := func(n uint64) float64 { return float64(n) / (1 << 20) }
