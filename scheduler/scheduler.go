@@ -30,7 +30,7 @@ type Scheduler struct {
 	running   int
 	spinning  int // goroutines lingering for work (0 or 1)
 	promotes  int64
-	lastStart int64 // start time of the last task admitted from a queue
+	lastStart int64         // start time of the last task admitted from a queue
 	room      chan struct{} // closed when the queue shrinks (bounded queue waiters)
 	stats     counters
 	deferred  []*core.Task     // ended under the lock; callbacks still to run

@@ -18,7 +18,6 @@ import (
 	"github.com/lazysched/lazysched/scheduler"
 )
 
-
 // bugDeadline bounds each bug test's waits: past it, a wait is a hang.
 const bugDeadline = 5 * time.Second
 

@@ -99,7 +99,7 @@ type Binding struct {
 type Task struct {
 	state      atomic.Uint32
 	prio       int32
-	next, prev *Task // queue links, owned by the owner's lock
+	next, prev *Task                   // queue links, owned by the owner's lock
 	owner      atomic.Pointer[Binding] // written under the owner's lock, read anywhere
 	x          atomic.Pointer[ext]
 	fn         Runner
