@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"math"
-	"runtime"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/lazysched/lazysched/internal/testguard"
 	"github.com/lazysched/lazysched/lazytask"
 )
 
@@ -17,48 +17,6 @@ import (
 // negative, huge and after-the-end arguments. Each case returns its
 // documented error, and each runs under a deadline so that a hang fails
 // the case instead of the whole run.
-
-const biDeadline = 5 * time.Second
-
-// biWithin runs f on its own goroutine and fails the test if f has not
-// returned within biDeadline; it returns what f panicked with, if anything.
-// This is a guard against hangs, not a wait for synchronisation.
-func biWithin(t *testing.T, f func()) (panicked any) {
-	t.Helper()
-	done := make(chan any, 1)
-	go func() {
-		var p any
-		defer func() { done <- p }()
-		defer func() { p = recover() }()
-		f()
-	}()
-	timer := time.NewTimer(biDeadline)
-	defer timer.Stop()
-	select {
-	case p := <-done:
-		return p
-	case <-timer.C:
-		t.Fatalf("did not return within %v", biDeadline)
-		return nil
-	}
-}
-
-// biCase runs one case under the deadline and fails it on any panic.
-// biFatalf is t.Fatalf for the goroutine of a case: it fails the test and
-// ends that goroutine (FailNow belongs to the test's own goroutine).
-func biFatalf(t *testing.T, format string, args ...any) {
-	t.Helper()
-	t.Errorf(format, args...)
-	runtime.Goexit()
-}
-
-func biCase(t *testing.T, name string, f func(t *testing.T)) {
-	t.Run(name, func(t *testing.T) {
-		if p := biWithin(t, func() { f(t) }); p != nil {
-			t.Errorf("panicked: %v", p)
-		}
-	})
-}
 
 func biFn(runs *atomic.Int32) func(context.Context) (int, error) {
 	return func(context.Context) (int, error) {
@@ -109,7 +67,7 @@ func biFailedAtCreation(t *testing.T, call string, h *lazytask.Task[int], runs *
 }
 
 func TestBadInputNewWithANilFunctionIsFailedWithErrNilFunc(t *testing.T) {
-	biCase(t, "New(nil)", func(t *testing.T) {
+	testguard.Case(t, "New(nil)", func(t *testing.T) {
 		var runs atomic.Int32
 		biFailedAtCreation(t, "New[int](nil)", lazytask.New[int](nil), &runs, lazytask.ErrNilFunc)
 		biFailedAtCreation(t, "New[int](nil, WithWeight(0))", lazytask.New[int](nil, lazytask.WithWeight(0)), &runs, lazytask.ErrNilFunc)
@@ -139,7 +97,7 @@ func TestBadInputInvalidOptionsFailTheTaskWithErrInvalidOption(t *testing.T) {
 		)
 	}
 	for _, tc := range bad {
-		biCase(t, tc.name, func(t *testing.T) {
+		testguard.Case(t, tc.name, func(t *testing.T) {
 			var runs atomic.Int32
 			h := lazytask.New(biFn(&runs), tc.o)
 			biFailedAtCreation(t, "New(fn, "+tc.name+")", h, &runs, lazytask.ErrInvalidOption)
@@ -169,7 +127,7 @@ func TestBadInputExtremeValidOptionsRunNormally(t *testing.T) {
 		{"WithOptions(zero)", lazytask.WithOptions(lazytask.Options{})},
 		{"WithOptions(nil Labels)", lazytask.WithOptions(lazytask.Options{Labels: nil, Weight: 1})},
 	} {
-		biCase(t, tc.name, func(t *testing.T) {
+		testguard.Case(t, tc.name, func(t *testing.T) {
 			h := lazytask.New(func(ctx context.Context) (int, error) {
 				// A huge timeout or a far deadline must not end the
 				// context at once (no overflow to the past).
@@ -179,10 +137,10 @@ func TestBadInputExtremeValidOptionsRunNormally(t *testing.T) {
 				return 1, nil
 			}, tc.o)
 			if st := h.State(); st != lazytask.Lazy {
-				biFatalf(t, "New(fn, %s) is %v (%v); want lazy", tc.name, st, h.Err())
+				testguard.Fatalf(t, "New(fn, %s) is %v (%v); want lazy", tc.name, st, h.Err())
 			}
 			if err := h.Start(); err != nil {
-				biFatalf(t, "Start() = %v", err)
+				testguard.Fatalf(t, "Start() = %v", err)
 			}
 			if v, err := h.Await(context.Background()); v != 1 || err != nil {
 				t.Errorf("Await = %d, %v; want 1, nil", v, err)
@@ -192,13 +150,13 @@ func TestBadInputExtremeValidOptionsRunNormally(t *testing.T) {
 }
 
 func TestBadInputPastDeadlineEndsTheRunAtOnce(t *testing.T) {
-	biCase(t, "WithDeadline(past)", func(t *testing.T) {
+	testguard.Case(t, "WithDeadline(past)", func(t *testing.T) {
 		h := lazytask.New(func(ctx context.Context) (int, error) {
 			<-ctx.Done()
 			return 0, ctx.Err()
 		}, lazytask.WithDeadline(time.Now().Add(-time.Hour)))
 		if err := h.Start(); err != nil {
-			biFatalf(t, "Start() = %v", err)
+			testguard.Fatalf(t, "Start() = %v", err)
 		}
 		if _, err := h.Await(context.Background()); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Await = %v; want DeadlineExceeded", err)
@@ -210,7 +168,7 @@ func TestBadInputPastDeadlineEndsTheRunAtOnce(t *testing.T) {
 }
 
 func TestBadInputNilOptionsAndCallbacksAreHarmless(t *testing.T) {
-	biCase(t, "New(fn, nil)", func(t *testing.T) {
+	testguard.Case(t, "New(fn, nil)", func(t *testing.T) {
 		var runs atomic.Int32
 		h := lazytask.New(biFn(&runs), nil, lazytask.WithName("x"), nil)
 		// Not documented: a nil Option must not panic; the task is usable.
@@ -218,17 +176,17 @@ func TestBadInputNilOptionsAndCallbacksAreHarmless(t *testing.T) {
 			t.Errorf("New(fn, nil option) is %v (%v)", st, h.Err())
 		}
 	})
-	biCase(t, "OnDone(nil)", func(t *testing.T) {
+	testguard.Case(t, "OnDone(nil)", func(t *testing.T) {
 		var runs atomic.Int32
 		h := lazytask.New(biFn(&runs))
 		h.OnDone(nil)
 		if err := h.Start(); err != nil {
-			biFatalf(t, "Start() = %v", err)
+			testguard.Fatalf(t, "Start() = %v", err)
 		}
 		_, _ = h.Await(context.Background())
 		h.OnDone(nil) // after the end too
 	})
-	biCase(t, "HandleOf outside a task", func(t *testing.T) {
+	testguard.Case(t, "HandleOf outside a task", func(t *testing.T) {
 		if h := lazytask.HandleOf(context.Background()); h != nil {
 			t.Errorf("HandleOf(Background) = %v; want nil", h)
 		}
@@ -240,7 +198,7 @@ func TestBadInputNilOptionsAndCallbacksAreHarmless(t *testing.T) {
 }
 
 func TestBadInputCallsBeforeTheEndAndAfterIt(t *testing.T) {
-	biCase(t, "Result and Err before the end", func(t *testing.T) {
+	testguard.Case(t, "Result and Err before the end", func(t *testing.T) {
 		var runs atomic.Int32
 		h := lazytask.New(biFn(&runs))
 		if v, err := h.Result(); v != 0 || !errors.Is(err, lazytask.ErrNotDone) {
@@ -253,7 +211,7 @@ func TestBadInputCallsBeforeTheEndAndAfterIt(t *testing.T) {
 			t.Errorf("Info().Err of a Lazy task = %v; want nil", info.Err)
 		}
 	})
-	biCase(t, "Await with an ended context on a Lazy task", func(t *testing.T) {
+	testguard.Case(t, "Await with an ended context on a Lazy task", func(t *testing.T) {
 		var runs atomic.Int32
 		h := lazytask.New(biFn(&runs))
 		cause := errors.New("gave up")
@@ -269,11 +227,11 @@ func TestBadInputCallsBeforeTheEndAndAfterIt(t *testing.T) {
 			t.Errorf("after Await: %v, %d runs; want lazy, 0 runs", st, runs.Load())
 		}
 	})
-	biCase(t, "Start twice", func(t *testing.T) {
+	testguard.Case(t, "Start twice", func(t *testing.T) {
 		var runs atomic.Int32
 		h := lazytask.New(biFn(&runs))
 		if err := h.Start(); err != nil {
-			biFatalf(t, "first Start() = %v", err)
+			testguard.Fatalf(t, "first Start() = %v", err)
 		}
 		if err := h.Start(); !errors.Is(err, lazytask.ErrStarted) {
 			t.Errorf("second Start() = %v; want ErrStarted", err)
@@ -286,7 +244,7 @@ func TestBadInputCallsBeforeTheEndAndAfterIt(t *testing.T) {
 			t.Errorf("the function ran %d times; want 1", runs.Load())
 		}
 	})
-	biCase(t, "Cancel(nil), twice, then Start", func(t *testing.T) {
+	testguard.Case(t, "Cancel(nil), twice, then Start", func(t *testing.T) {
 		var runs atomic.Int32
 		h := lazytask.New(biFn(&runs))
 		if !h.Cancel(nil) {
@@ -305,7 +263,7 @@ func TestBadInputCallsBeforeTheEndAndAfterIt(t *testing.T) {
 			t.Errorf("State() = %v after %d runs; want canceled, 0 runs", st, runs.Load())
 		}
 	})
-	biCase(t, "Cancel after the end", func(t *testing.T) {
+	testguard.Case(t, "Cancel after the end", func(t *testing.T) {
 		var runs atomic.Int32
 		h := lazytask.New(biFn(&runs))
 		_ = h.Start()
@@ -320,7 +278,7 @@ func TestBadInputCallsBeforeTheEndAndAfterIt(t *testing.T) {
 }
 
 func TestBadInputOutOfRangeValuesOfPlainTypes(t *testing.T) {
-	biCase(t, "State out of range", func(t *testing.T) {
+	testguard.Case(t, "State out of range", func(t *testing.T) {
 		for _, s := range []lazytask.State{6, 7, 99, math.MaxUint32} {
 			if got := s.String(); got != "invalid" {
 				t.Errorf("State(%d).String() = %q; want \"invalid\"", uint32(s), got)
@@ -330,13 +288,13 @@ func TestBadInputOutOfRangeValuesOfPlainTypes(t *testing.T) {
 			}
 		}
 	})
-	biCase(t, "zero Timings", func(t *testing.T) {
+	testguard.Case(t, "zero Timings", func(t *testing.T) {
 		var tm lazytask.Timings
 		if tm.QueueTime() != 0 || tm.RunTime() != 0 {
 			t.Errorf("zero Timings: QueueTime %v, RunTime %v; want 0, 0", tm.QueueTime(), tm.RunTime())
 		}
 	})
-	biCase(t, "zero and nil PanicError", func(t *testing.T) {
+	testguard.Case(t, "zero and nil PanicError", func(t *testing.T) {
 		var p lazytask.PanicError
 		_ = p.Error()
 		if err := p.Unwrap(); err != nil {

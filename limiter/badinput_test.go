@@ -5,10 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 	"testing"
-	"time"
 
+	"github.com/lazysched/lazysched/internal/testguard"
 	"github.com/lazysched/lazysched/limiter"
 )
 
@@ -17,51 +16,10 @@ import (
 // documented error or panics as documented, and each runs under a deadline
 // so that a hang fails the case instead of the whole run.
 
-const biDeadline = 5 * time.Second
-
-// biWithin runs f on its own goroutine and fails the test if f has not
-// returned within biDeadline; it returns what f panicked with, if anything.
-// This is a guard against hangs, not a wait for synchronisation.
-func biWithin(t *testing.T, f func()) (panicked any) {
-	t.Helper()
-	done := make(chan any, 1)
-	go func() {
-		var p any
-		defer func() { done <- p }()
-		defer func() { p = recover() }()
-		f()
-	}()
-	timer := time.NewTimer(biDeadline)
-	defer timer.Stop()
-	select {
-	case p := <-done:
-		return p
-	case <-timer.C:
-		t.Fatalf("did not return within %v", biDeadline)
-		return nil
-	}
-}
-
-// biFatalf is t.Fatalf for the goroutine of a case: it fails the test and
-// ends that goroutine (FailNow belongs to the test's own goroutine).
-func biFatalf(t *testing.T, format string, args ...any) {
-	t.Helper()
-	t.Errorf(format, args...)
-	runtime.Goexit()
-}
-
-func biCase(t *testing.T, name string, f func(t *testing.T)) {
-	t.Run(name, func(t *testing.T) {
-		if p := biWithin(t, func() { f(t) }); p != nil {
-			t.Errorf("panicked: %v", p)
-		}
-	})
-}
-
 // biMustPanic checks a documented panic.
 func biMustPanic(t *testing.T, call string, f func()) {
 	t.Helper()
-	if p := biWithin(t, f); p == nil {
+	if p := testguard.Within(t, f); p == nil {
 		t.Errorf("%s did not panic; want a panic", call)
 	}
 }
@@ -85,7 +43,7 @@ func biUnchanged(t *testing.T, call string, w *limiter.Weighted, limit, inUse in
 
 func TestBadInputNewWeightedBelowOneIsErrInvalidLimit(t *testing.T) {
 	for _, n := range []int64{0, -1, math.MinInt64} {
-		biCase(t, "NewWeighted", func(t *testing.T) {
+		testguard.Case(t, "NewWeighted", func(t *testing.T) {
 			w, err := limiter.NewWeighted(n)
 			if w != nil || !errors.Is(err, limiter.ErrInvalidLimit) {
 				t.Errorf("NewWeighted(%d) = %v, %v; want nil, ErrInvalidLimit", n, w, err)
@@ -96,7 +54,7 @@ func TestBadInputNewWeightedBelowOneIsErrInvalidLimit(t *testing.T) {
 
 func TestBadInputWeightedAcquireRefusesAtOnce(t *testing.T) {
 	bg := context.Background()
-	biCase(t, "weight below 1", func(t *testing.T) {
+	testguard.Case(t, "weight below 1", func(t *testing.T) {
 		w := biWeighted(t, 3)
 		for _, n := range []int64{0, -1, math.MinInt64} {
 			if err := w.Acquire(bg, n); !errors.Is(err, limiter.ErrInvalidWeight) {
@@ -108,10 +66,10 @@ func TestBadInputWeightedAcquireRefusesAtOnce(t *testing.T) {
 		}
 		biUnchanged(t, "Acquire below 1", w, 3, 0)
 	})
-	biCase(t, "weight above the limit", func(t *testing.T) {
+	testguard.Case(t, "weight above the limit", func(t *testing.T) {
 		w := biWeighted(t, 3)
 		if err := w.Acquire(bg, 1); err != nil {
-			biFatalf(t, "Acquire(1) = %v", err)
+			testguard.Fatalf(t, "Acquire(1) = %v", err)
 		}
 		for _, n := range []int64{4, math.MaxInt64} {
 			if err := w.Acquire(bg, n); !errors.Is(err, limiter.ErrWeightTooLarge) {
@@ -123,7 +81,7 @@ func TestBadInputWeightedAcquireRefusesAtOnce(t *testing.T) {
 		}
 		biUnchanged(t, "Acquire above the limit", w, 3, 1)
 	})
-	biCase(t, "an ended context wins over free slots", func(t *testing.T) {
+	testguard.Case(t, "an ended context wins over free slots", func(t *testing.T) {
 		w := biWeighted(t, 3)
 		ctx, cancel := context.WithCancel(bg)
 		cancel()
@@ -132,10 +90,10 @@ func TestBadInputWeightedAcquireRefusesAtOnce(t *testing.T) {
 		}
 		biUnchanged(t, "Acquire with an ended context", w, 3, 0)
 	})
-	biCase(t, "the limit MaxInt64", func(t *testing.T) {
+	testguard.Case(t, "the limit MaxInt64", func(t *testing.T) {
 		w := biWeighted(t, math.MaxInt64)
 		if err := w.Acquire(bg, math.MaxInt64); err != nil {
-			biFatalf(t, "Acquire(MaxInt64) with limit MaxInt64 = %v", err)
+			testguard.Fatalf(t, "Acquire(MaxInt64) with limit MaxInt64 = %v", err)
 		}
 		if w.TryAcquire(1) {
 			t.Errorf("TryAcquire(1) with every slot taken = true")
@@ -154,14 +112,14 @@ func TestBadInputWeightedReleasePanicsAsDocumented(t *testing.T) {
 	}
 	biMustPanic(t, "Release(2) with 1 held", func() { w.Release(2) })
 	biMustPanic(t, "Release(MinInt64)", func() { w.Release(math.MinInt64) })
-	biCase(t, "Release(0)", func(t *testing.T) { w.Release(0) })
+	testguard.Case(t, "Release(0)", func(t *testing.T) { w.Release(0) })
 	biUnchanged(t, "the panicking Releases", w, 3, 1)
 	w.Release(1)
 }
 
 func TestBadInputWeightedResize(t *testing.T) {
 	bg := context.Background()
-	biCase(t, "below 1", func(t *testing.T) {
+	testguard.Case(t, "below 1", func(t *testing.T) {
 		w := biWeighted(t, 3)
 		for _, n := range []int64{0, -1, math.MinInt64} {
 			if err := w.Resize(n); !errors.Is(err, limiter.ErrInvalidLimit) {
@@ -170,16 +128,16 @@ func TestBadInputWeightedResize(t *testing.T) {
 		}
 		biUnchanged(t, "Resize below 1", w, 3, 0)
 	})
-	biCase(t, "to MaxInt64 and back", func(t *testing.T) {
+	testguard.Case(t, "to MaxInt64 and back", func(t *testing.T) {
 		w := biWeighted(t, 3)
 		if err := w.Resize(math.MaxInt64); err != nil {
-			biFatalf(t, "Resize(MaxInt64) = %v", err)
+			testguard.Fatalf(t, "Resize(MaxInt64) = %v", err)
 		}
 		if err := w.Acquire(bg, math.MaxInt64-1); err != nil {
-			biFatalf(t, "Acquire(MaxInt64-1) = %v", err)
+			testguard.Fatalf(t, "Acquire(MaxInt64-1) = %v", err)
 		}
 		if err := w.Resize(1); err != nil {
-			biFatalf(t, "Resize(1) = %v", err)
+			testguard.Fatalf(t, "Resize(1) = %v", err)
 		}
 		w.Release(math.MaxInt64 - 1)
 		if !w.TryAcquire(1) || w.TryAcquire(1) {
@@ -187,17 +145,17 @@ func TestBadInputWeightedResize(t *testing.T) {
 		}
 		biUnchanged(t, "Resize(1)", w, 1, 1)
 	})
-	biCase(t, "below a waiter's weight fails the waiter", func(t *testing.T) {
+	testguard.Case(t, "below a waiter's weight fails the waiter", func(t *testing.T) {
 		w := biWeighted(t, 3)
 		if err := w.Acquire(bg, 3); err != nil {
-			biFatalf(t, "Acquire(3) = %v", err)
+			testguard.Fatalf(t, "Acquire(3) = %v", err)
 		}
 		got := make(chan error, 1)
 		go func() { got <- w.Acquire(bg, 2) }()
 		// Whether the waiter is already queued (Resize fails it) or not yet
 		// (Acquire then refuses it at once), it gets ErrWeightTooLarge.
 		if err := w.Resize(1); err != nil {
-			biFatalf(t, "Resize(1) = %v", err)
+			testguard.Fatalf(t, "Resize(1) = %v", err)
 		}
 		if err := <-got; !errors.Is(err, limiter.ErrWeightTooLarge) {
 			t.Errorf("Acquire(2) with Resize(1) = %v; want ErrWeightTooLarge", err)
@@ -208,7 +166,7 @@ func TestBadInputWeightedResize(t *testing.T) {
 }
 
 func TestBadInputCounter(t *testing.T) {
-	biCase(t, "zero value", func(t *testing.T) {
+	testguard.Case(t, "zero value", func(t *testing.T) {
 		var c limiter.Counter
 		if !c.Unlimited() || c.Limit() != 0 || c.InUse() != 0 || c.Over() != 0 {
 			t.Errorf("zero Counter: Unlimited %v, Limit %d, InUse %d, Over %d; want true, 0, 0, 0", c.Unlimited(), c.Limit(), c.InUse(), c.Over())
@@ -219,7 +177,7 @@ func TestBadInputCounter(t *testing.T) {
 		c.Take(math.MaxInt64)
 		c.Put(math.MaxInt64)
 	})
-	biCase(t, "limits below 1", func(t *testing.T) {
+	testguard.Case(t, "limits below 1", func(t *testing.T) {
 		var c limiter.Counter
 		for _, n := range []int64{0, -1, math.MinInt64} {
 			if err := c.Init(n); !errors.Is(err, limiter.ErrInvalidLimit) {
@@ -233,14 +191,14 @@ func TestBadInputCounter(t *testing.T) {
 			t.Errorf("a refused Init or SetLimit changed the Counter")
 		}
 		if err := c.Init(2); err != nil {
-			biFatalf(t, "Init(2) = %v", err)
+			testguard.Fatalf(t, "Init(2) = %v", err)
 		}
 		c.Take(1)
 		if err := c.SetLimit(0); !errors.Is(err, limiter.ErrInvalidLimit) || c.Limit() != 2 || c.InUse() != 1 {
 			t.Errorf("SetLimit(0) = %v, leaving Limit %d, InUse %d; want ErrInvalidLimit, 2, 1", err, c.Limit(), c.InUse())
 		}
 	})
-	biCase(t, "huge requests do not overflow", func(t *testing.T) {
+	testguard.Case(t, "huge requests do not overflow", func(t *testing.T) {
 		var c limiter.Counter
 		_ = c.Init(math.MaxInt64)
 		c.Take(math.MaxInt64 - 1)

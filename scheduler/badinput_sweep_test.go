@@ -5,11 +5,11 @@ import (
 	"errors"
 	"log/slog"
 	"math"
-	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/lazysched/lazysched/internal/testguard"
 	"github.com/lazysched/lazysched/lazytask"
 	"github.com/lazysched/lazysched/scheduler"
 )
@@ -21,48 +21,7 @@ import (
 // says nothing (a nil Option), the case only checks that nothing panics or
 // hangs.
 
-const biDeadline = 5 * time.Second
-
 var biLogger = slog.New(slog.DiscardHandler)
-
-// biWithin runs f on its own goroutine and fails the test if f has not
-// returned within biDeadline; it returns what f panicked with, if anything.
-// This is a guard against hangs, not a wait for synchronisation.
-func biWithin(t *testing.T, f func()) (panicked any) {
-	t.Helper()
-	done := make(chan any, 1)
-	go func() {
-		var p any
-		defer func() { done <- p }()
-		defer func() { p = recover() }()
-		f()
-	}()
-	timer := time.NewTimer(biDeadline)
-	defer timer.Stop()
-	select {
-	case p := <-done:
-		return p
-	case <-timer.C:
-		t.Fatalf("did not return within %v", biDeadline)
-		return nil
-	}
-}
-
-// biFatalf is t.Fatalf for the goroutine of a case: it fails the test and
-// ends that goroutine (FailNow belongs to the test's own goroutine).
-func biFatalf(t *testing.T, format string, args ...any) {
-	t.Helper()
-	t.Errorf(format, args...)
-	runtime.Goexit()
-}
-
-func biCase(t *testing.T, name string, f func(t *testing.T)) {
-	t.Run(name, func(t *testing.T) {
-		if p := biWithin(t, func() { f(t) }); p != nil {
-			t.Errorf("panicked: %v", p)
-		}
-	})
-}
 
 // biSched makes a scheduler that is shut down (with a grace period, so
 // that a bug cannot hang the cleanup) when the test ends.
@@ -70,10 +29,10 @@ func biSched(t *testing.T, opts ...scheduler.Option) *scheduler.Scheduler {
 	t.Helper()
 	s, err := scheduler.New(append([]scheduler.Option{scheduler.WithLogger(biLogger)}, opts...)...)
 	if err != nil {
-		biFatalf(t, "New = %v", err)
+		testguard.Fatalf(t, "New = %v", err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), biDeadline)
+		ctx, cancel := context.WithTimeout(context.Background(), testguard.Deadline)
 		defer cancel()
 		_ = s.Shutdown(ctx)
 	})
@@ -84,7 +43,7 @@ func biScope(t *testing.T, parent *scheduler.Scope, opts ...scheduler.Option) *s
 	t.Helper()
 	sc, err := parent.NewScope(opts...)
 	if err != nil {
-		biFatalf(t, "NewScope = %v", err)
+		testguard.Fatalf(t, "NewScope = %v", err)
 	}
 	return sc
 }
@@ -112,7 +71,7 @@ func biHold(t *testing.T, sp scheduler.Spawner, opts ...lazytask.Option) (h *laz
 		}
 	}, opts...)
 	if err != nil {
-		biFatalf(t, "Submit(holder) = %v", err)
+		testguard.Fatalf(t, "Submit(holder) = %v", err)
 	}
 	<-started
 	var once atomic.Bool
@@ -130,7 +89,7 @@ func biQueued(t *testing.T, s *scheduler.Scheduler, runs *atomic.Int32) *lazytas
 	t.Helper()
 	h, err := scheduler.Submit(s, biFn(runs))
 	if err != nil || h.State() != lazytask.Queued {
-		biFatalf(t, "Submit behind a holder = %v, %v; want nil, queued", err, h.State())
+		testguard.Fatalf(t, "Submit behind a holder = %v, %v; want nil, queued", err, h.State())
 	}
 	return h
 }
@@ -157,7 +116,7 @@ func biEnded(t *testing.T, call string, h *lazytask.Task[int], st lazytask.State
 }
 
 func TestBadInputSweepConstructors(t *testing.T) {
-	biCase(t, "New with a cap below 1", func(t *testing.T) {
+	testguard.Case(t, "New with a cap below 1", func(t *testing.T) {
 		for _, n := range []int{0, -1, math.MinInt} {
 			s, err := scheduler.New(scheduler.WithLimit(n))
 			if s != nil || !errors.Is(err, scheduler.ErrInvalidLimit) {
@@ -165,7 +124,7 @@ func TestBadInputSweepConstructors(t *testing.T) {
 			}
 		}
 	})
-	biCase(t, "New with a queue limit below 1", func(t *testing.T) {
+	testguard.Case(t, "New with a queue limit below 1", func(t *testing.T) {
 		for _, n := range []int{0, -1, math.MinInt} {
 			s, err := scheduler.New(scheduler.WithQueueLimit(n))
 			if s != nil || !errors.Is(err, scheduler.ErrInvalidLimit) {
@@ -173,7 +132,7 @@ func TestBadInputSweepConstructors(t *testing.T) {
 			}
 		}
 	})
-	biCase(t, "a timeout that is not positive", func(t *testing.T) {
+	testguard.Case(t, "a timeout that is not positive", func(t *testing.T) {
 		for _, d := range []time.Duration{0, -1, math.MinInt64} {
 			if _, err := scheduler.New(scheduler.WithTimeout(d)); !errors.Is(err, scheduler.ErrInvalidOption) {
 				t.Errorf("New(WithTimeout(%v)) = %v; want ErrInvalidOption", d, err)
@@ -184,7 +143,7 @@ func TestBadInputSweepConstructors(t *testing.T) {
 			}
 		}
 	})
-	biCase(t, "scheduler-only options given to NewScope", func(t *testing.T) {
+	testguard.Case(t, "scheduler-only options given to NewScope", func(t *testing.T) {
 		s := biSched(t)
 		for name, o := range map[string]scheduler.Option{
 			"Unlimited":         scheduler.Unlimited(),
@@ -202,7 +161,7 @@ func TestBadInputSweepConstructors(t *testing.T) {
 			}
 		}
 	})
-	biCase(t, "nil options", func(t *testing.T) {
+	testguard.Case(t, "nil options", func(t *testing.T) {
 		// Undocumented: nothing may panic or hang, and what is made works.
 		s, err := scheduler.New(nil, scheduler.WithLogger(biLogger), nil)
 		if err != nil {
@@ -213,14 +172,14 @@ func TestBadInputSweepConstructors(t *testing.T) {
 			var runs atomic.Int32
 			h, err := scheduler.Submit(sc, biFn(&runs))
 			if err != nil {
-				biFatalf(t, "Submit to a scope made with a nil option = %v", err)
+				testguard.Fatalf(t, "Submit to a scope made with a nil option = %v", err)
 			}
 			if v, err := h.Await(context.Background()); v != 1 || err != nil {
 				t.Errorf("Await = %d, %v; want 1, nil", v, err)
 			}
 		}
 	})
-	biCase(t, "a huge cap", func(t *testing.T) {
+	testguard.Case(t, "a huge cap", func(t *testing.T) {
 		s := biSched(t, scheduler.WithLimit(math.MaxInt))
 		if got := s.Stats().Limit; got != math.MaxInt {
 			t.Errorf("Stats().Limit = %d; want MaxInt", got)
@@ -228,7 +187,7 @@ func TestBadInputSweepConstructors(t *testing.T) {
 		var runs atomic.Int32
 		h, err := scheduler.Submit(s, biFn(&runs), lazytask.WithWeight(math.MaxInt))
 		if err != nil {
-			biFatalf(t, "Submit(WithWeight(MaxInt)) with cap MaxInt = %v", err)
+			testguard.Fatalf(t, "Submit(WithWeight(MaxInt)) with cap MaxInt = %v", err)
 		}
 		if v, err := h.Await(context.Background()); v != 1 || err != nil {
 			t.Errorf("Await = %d, %v; want 1, nil", v, err)
@@ -237,7 +196,7 @@ func TestBadInputSweepConstructors(t *testing.T) {
 }
 
 func TestBadInputSweepSubmission(t *testing.T) {
-	biCase(t, "nil functions", func(t *testing.T) {
+	testguard.Case(t, "nil functions", func(t *testing.T) {
 		s := biSched(t)
 		h, err := scheduler.Submit[int](s, nil)
 		biWant(t, "Submit(nil)", err, scheduler.ErrNilFunc)
@@ -256,7 +215,7 @@ func TestBadInputSweepSubmission(t *testing.T) {
 			t.Errorf("Stats().Submitted = %d; want 0", got)
 		}
 	})
-	biCase(t, "invalid task options", func(t *testing.T) {
+	testguard.Case(t, "invalid task options", func(t *testing.T) {
 		s := biSched(t)
 		for name, o := range map[string]lazytask.Option{
 			"WithWeight(0)":        lazytask.WithWeight(0),
@@ -273,7 +232,7 @@ func TestBadInputSweepSubmission(t *testing.T) {
 			biEnded(t, "Submit("+name+")", h, lazytask.Failed, lazytask.ErrInvalidOption, &runs)
 		}
 	})
-	biCase(t, "a weight above a cap", func(t *testing.T) {
+	testguard.Case(t, "a weight above a cap", func(t *testing.T) {
 		s := biSched(t, scheduler.WithLimit(3))
 		sc := biScope(t, s.Root(), scheduler.WithLimit(2))
 		for _, tc := range []struct {
@@ -296,7 +255,7 @@ func TestBadInputSweepSubmission(t *testing.T) {
 		}
 		// A force-run bypasses every cap.
 		if err := sc.Force(bound); err != nil {
-			biFatalf(t, "Force(weight 3, cap 2) = %v; want nil (over the cap)", err)
+			testguard.Fatalf(t, "Force(weight 3, cap 2) = %v; want nil (over the cap)", err)
 		}
 		if v, err := bound.Await(context.Background()); v != 1 || err != nil {
 			t.Errorf("the forced heavy task: Await = %d, %v; want 1, nil", v, err)
@@ -306,7 +265,7 @@ func TestBadInputSweepSubmission(t *testing.T) {
 }
 
 func TestBadInputSweepHandles(t *testing.T) {
-	biCase(t, "nil handles", func(t *testing.T) {
+	testguard.Case(t, "nil handles", func(t *testing.T) {
 		s := biSched(t)
 		sc := biScope(t, s.Root())
 		biWant(t, "Scheduler.Enqueue(nil)", s.Enqueue(nil), scheduler.ErrForeignHandle)
@@ -315,7 +274,7 @@ func TestBadInputSweepHandles(t *testing.T) {
 		biWant(t, "Scope.Enqueue(nil)", sc.Enqueue(nil), scheduler.ErrForeignHandle)
 		biWant(t, "Scope.Force(nil)", sc.Force(nil), scheduler.ErrForeignHandle)
 	})
-	biCase(t, "Promote and Force of tasks not waiting here", func(t *testing.T) {
+	testguard.Case(t, "Promote and Force of tasks not waiting here", func(t *testing.T) {
 		s := biSched(t, scheduler.WithLimit(1))
 		other := biSched(t, scheduler.WithLimit(1))
 		running, _ := biHold(t, s)
@@ -363,7 +322,7 @@ func TestBadInputSweepHandles(t *testing.T) {
 			t.Errorf("refused calls changed the foreign tasks: %v, %v", foreignQueued.State(), foreignLazy.State())
 		}
 	})
-	biCase(t, "Enqueue of tasks bound elsewhere, and twice", func(t *testing.T) {
+	testguard.Case(t, "Enqueue of tasks bound elsewhere, and twice", func(t *testing.T) {
 		s := biSched(t, scheduler.WithLimit(1))
 		other := biSched(t)
 		a, b := biScope(t, s.Root()), biScope(t, s.Root())
@@ -387,7 +346,7 @@ func TestBadInputSweepHandles(t *testing.T) {
 			t.Errorf("Stats().Submitted = %d; want 2 (the holder and one Enqueue)", got)
 		}
 	})
-	biCase(t, "Start twice, Cancel(nil), Cancel after the end", func(t *testing.T) {
+	testguard.Case(t, "Start twice, Cancel(nil), Cancel after the end", func(t *testing.T) {
 		s := biSched(t, scheduler.WithLimit(1))
 		_, release := biHold(t, s)
 		var runs, runs2 atomic.Int32
@@ -410,7 +369,7 @@ func TestBadInputSweepHandles(t *testing.T) {
 		}
 		release()
 	})
-	biCase(t, "Resize below 1", func(t *testing.T) {
+	testguard.Case(t, "Resize below 1", func(t *testing.T) {
 		s := biSched(t, scheduler.WithLimit(3))
 		sc := biScope(t, s.Root(), scheduler.WithLimit(2))
 		for _, n := range []int{0, -1, math.MinInt} {
@@ -428,7 +387,7 @@ func TestBadInputSweepHandles(t *testing.T) {
 }
 
 func TestBadInputSweepEndedContexts(t *testing.T) {
-	biCase(t, "Wait with an ended context while a task runs", func(t *testing.T) {
+	testguard.Case(t, "Wait with an ended context while a task runs", func(t *testing.T) {
 		s := biSched(t)
 		biHold(t, s)
 		cause := errors.New("gave up")
@@ -438,7 +397,7 @@ func TestBadInputSweepEndedContexts(t *testing.T) {
 			t.Errorf("Wait(ended ctx) = %v; want its cause", err)
 		}
 	})
-	biCase(t, "Shutdown with an ended context cancels at once", func(t *testing.T) {
+	testguard.Case(t, "Shutdown with an ended context cancels at once", func(t *testing.T) {
 		s := biSched(t, scheduler.WithLimit(1))
 		running, _ := biHold(t, s)
 		var runs atomic.Int32
@@ -451,7 +410,7 @@ func TestBadInputSweepEndedContexts(t *testing.T) {
 			t.Errorf("the running task that honours its context is %v; want canceled", st)
 		}
 	})
-	biCase(t, "Shield with an ended context and odd timeouts", func(t *testing.T) {
+	testguard.Case(t, "Shield with an ended context and odd timeouts", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		for _, d := range []time.Duration{0, -1, math.MinInt64} {
@@ -473,12 +432,12 @@ func TestBadInputSweepEndedContexts(t *testing.T) {
 }
 
 func TestBadInputSweepAfterShutdown(t *testing.T) {
-	biCase(t, "a shut-down scheduler refuses everything", func(t *testing.T) {
+	testguard.Case(t, "a shut-down scheduler refuses everything", func(t *testing.T) {
 		s := biSched(t)
 		var runs atomic.Int32
 		queuedBefore := scheduler.NewTask(s, biFn(&runs))
 		if err := s.Shutdown(context.Background()); err != nil {
-			biFatalf(t, "Shutdown = %v", err)
+			testguard.Fatalf(t, "Shutdown = %v", err)
 		}
 		h, err := scheduler.Submit(s, biFn(&runs))
 		biWant(t, "Submit after Shutdown", err, scheduler.ErrClosed)
@@ -522,11 +481,11 @@ func TestBadInputSweepAfterShutdown(t *testing.T) {
 		}
 		lazy.Cancel(nil)
 	})
-	biCase(t, "a shut-down scope refuses, its parent goes on", func(t *testing.T) {
+	testguard.Case(t, "a shut-down scope refuses, its parent goes on", func(t *testing.T) {
 		s := biSched(t)
 		sc := biScope(t, s.Root())
 		if err := sc.Shutdown(context.Background()); err != nil {
-			biFatalf(t, "Scope.Shutdown = %v", err)
+			testguard.Fatalf(t, "Scope.Shutdown = %v", err)
 		}
 		var runs atomic.Int32
 		h, err := scheduler.Submit(sc, biFn(&runs))
@@ -538,13 +497,13 @@ func TestBadInputSweepAfterShutdown(t *testing.T) {
 		biWant(t, "a second Scope.Shutdown", sc.Shutdown(context.Background()), scheduler.ErrClosed)
 		ok, err := scheduler.Submit(s, biFn(&runs))
 		if err != nil {
-			biFatalf(t, "Submit to the parent = %v", err)
+			testguard.Fatalf(t, "Submit to the parent = %v", err)
 		}
 		if v, err := ok.Await(context.Background()); v != 1 || err != nil {
 			t.Errorf("the parent's task: Await = %d, %v; want 1, nil", v, err)
 		}
 	})
-	biCase(t, "a canceled scope refuses with its cause", func(t *testing.T) {
+	testguard.Case(t, "a canceled scope refuses with its cause", func(t *testing.T) {
 		s := biSched(t)
 		sc := biScope(t, s.Root())
 		var runs atomic.Int32
@@ -573,7 +532,7 @@ func TestBadInputSweepAfterShutdown(t *testing.T) {
 		_ = sc.Shutdown(context.Background())
 		lazy.Cancel(nil)
 	})
-	biCase(t, "a full bounded queue", func(t *testing.T) {
+	testguard.Case(t, "a full bounded queue", func(t *testing.T) {
 		s := biSched(t, scheduler.WithLimit(1), scheduler.WithQueueLimit(1))
 		biHold(t, s)
 		var runs atomic.Int32
