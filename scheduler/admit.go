@@ -7,6 +7,7 @@ import (
 
 	"github.com/lazysched/lazysched/internal/check"
 	"github.com/lazysched/lazysched/internal/core"
+	"github.com/lazysched/lazysched/lazytask"
 )
 
 // refuseLocked says why sc takes no task of weight w (0: no task, a scope).
@@ -112,7 +113,7 @@ func (sc *Scope) enqueue(c *core.Task, fresh bool) error {
 		if !core.Enqueue(c, &sc.bind, core.Now()) {
 			st := core.StateOf(c)
 			s.mu.Unlock()
-			return fmt.Errorf("%w: task is %v", ErrNotQueued, stateName(st))
+			return fmt.Errorf("%w: task is %v", ErrNotQueued, lazytask.State(st))
 		}
 		if b != nil {
 			sc.lazy.Remove(c)
@@ -248,7 +249,7 @@ func (sc *Scope) force(c *core.Task) error {
 		bound := core.Bound(c) != nil
 		if !core.AdmitLazy(c, &run.bind, true) {
 			s.mu.Unlock()
-			return fmt.Errorf("%w: task is %v", ErrNotQueued, stateName(core.StateOf(c)))
+			return fmt.Errorf("%w: task is %v", ErrNotQueued, lazytask.State(core.StateOf(c)))
 		}
 		if bound {
 			run.lazy.Remove(c)
@@ -261,7 +262,7 @@ func (sc *Scope) force(c *core.Task) error {
 	default:
 		st := core.StateOf(c)
 		s.mu.Unlock()
-		return fmt.Errorf("%w: task is %v", ErrNotQueued, stateName(st))
+		return fmt.Errorf("%w: task is %v", ErrNotQueued, lazytask.State(st))
 	}
 	run.running.PushBack(c)
 	s.forced += w
@@ -436,8 +437,4 @@ func (s *Scheduler) roomLocked() {
 		close(s.room)
 		s.room = nil
 	}
-}
-
-func stateName(st core.State) string {
-	return [...]string{"lazy", "queued", "running", "succeeded", "failed", "canceled"}[min(int(st), 5)]
 }

@@ -86,6 +86,11 @@ type Spawner interface{ target() *Scope }
 // (the task is Failed), ErrWeightTooLarge (Failed), ErrClosed, ErrQueueFull
 // or ErrScopeCanceled (Canceled). The task never runs in these cases.
 func Submit[T any](sp Spawner, fn func(ctx context.Context) (T, error), opts ...lazytask.Option) (*lazytask.Task[T], error) {
+	return submit(context.Background(), false, sp, fn, opts)
+}
+
+// submit is Submit, and SubmitWait when wait is true.
+func submit[T any](ctx context.Context, wait bool, sp Spawner, fn func(ctx context.Context) (T, error), opts []lazytask.Option) (*lazytask.Task[T], error) {
 	t := lazytask.New(fn, opts...)
 	c := core.Of(t)
 	if core.IsDone(c) {
@@ -93,9 +98,17 @@ func Submit[T any](sp Spawner, fn func(ctx context.Context) (T, error), opts ...
 	}
 	sc := sp.target()
 	if sc.hooked {
+		// The hooks see the handle before the handoff (and might cancel
+		// it), so the handoff below takes the compare-and-swap path.
 		sc.fire(c, hookCreate, hookQueue)
 	}
-	if err := sc.enqueue(c, true); err != nil {
+	var err error
+	if wait {
+		err = sc.enqueueWait(ctx, c)
+	} else {
+		err = sc.enqueue(c, !sc.hooked)
+	}
+	if err != nil {
 		sc.abandon(c, err)
 		return t, err
 	}
@@ -115,20 +128,7 @@ func Go(sp Spawner, fn func(ctx context.Context) error, opts ...lazytask.Option)
 // context.Cause(ctx) with a handle Canceled with that cause. With an
 // unbounded queue it is Submit.
 func SubmitWait[T any](ctx context.Context, sp Spawner, fn func(ctx context.Context) (T, error), opts ...lazytask.Option) (*lazytask.Task[T], error) {
-	t := lazytask.New(fn, opts...)
-	c := core.Of(t)
-	if core.IsDone(c) {
-		return t, t.Err()
-	}
-	sc := sp.target()
-	if sc.hooked {
-		sc.fire(c, hookCreate, hookQueue)
-	}
-	if err := sc.enqueueWait(ctx, c); err != nil {
-		sc.abandon(c, err)
-		return t, err
-	}
-	return t, nil
+	return submit(ctx, true, sp, fn, opts)
 }
 
 // NewTask creates a Lazy task bound to sp without queueing it: nothing runs
