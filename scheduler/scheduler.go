@@ -156,11 +156,11 @@ func NewTask[T any](sp Spawner, fn func(ctx context.Context) (T, error), opts ..
 // abandon ends a task that Submit created and could not queue, so that no
 // handle is left Lazy forever; hooks that saw it created see it end.
 func (sc *Scope) abandon(c *core.Task, err error) {
+	st := core.Canceled
 	if errors.Is(err, ErrWeightTooLarge) {
-		core.FailUnstarted(c, err)
-	} else {
-		core.CancelUnstarted(c, err)
+		st = core.Failed
 	}
+	core.EndUnstarted(c, st, err)
 	if sc.hooked {
 		sc.fire(c, hookDone)
 	}
