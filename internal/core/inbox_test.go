@@ -1,0 +1,111 @@
+package core
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// inboxTask returns a fresh task made Queued for an inbox.
+func inboxTask(t *testing.T, b *Binding) *Task {
+	t.Helper()
+	c := &Task{}
+	c.created = Now()
+	require.True(t, EnqueueInbox(c, b, true, false))
+	return c
+}
+
+func takeAll(in *Inbox, seal bool) []*Task {
+	var out []*Task
+	in.Take(seal, func(c *Task) { out = append(out, c) })
+	return out
+}
+
+func TestInboxGivesTasksBackOldestFirstWithTheMarkCleared(t *testing.T) {
+	var in Inbox
+	b := &Binding{}
+	assert.False(t, in.Pending(), "empty inbox Pending")
+	var want []*Task
+	for range 5 {
+		c := inboxTask(t, b)
+		assert.True(t, InInbox(c), "InInbox after EnqueueInbox")
+		require.True(t, in.Push(c))
+		want = append(want, c)
+	}
+	assert.True(t, in.Pending(), "Pending with 5 tasks")
+	got := takeAll(&in, false)
+	assert.Equal(t, want, got, "Take order")
+	for _, c := range got {
+		assert.False(t, InInbox(c), "InInbox after Take")
+		assert.Nil(t, c.next, "link after Take")
+		assert.Equal(t, Queued, StateOf(c))
+	}
+	assert.False(t, in.Pending(), "Pending after Take")
+	assert.Empty(t, takeAll(&in, false), "second Take")
+}
+
+func TestSealedInboxRefusesPushesForGood(t *testing.T) {
+	var in Inbox
+	b := &Binding{}
+	first := inboxTask(t, b)
+	require.True(t, in.Push(first))
+	assert.Equal(t, []*Task{first}, takeAll(&in, true), "Take that seals")
+	assert.True(t, in.Sealed())
+	assert.False(t, in.Pending(), "a sealed inbox is not pending")
+	c := inboxTask(t, b)
+	assert.False(t, in.Push(c), "Push into a sealed inbox")
+	assert.Empty(t, takeAll(&in, false), "Take of a sealed inbox")
+	assert.True(t, in.Sealed(), "a Take without seal leaves it sealed")
+
+	UndoInbox(c)
+	assert.Equal(t, Lazy, StateOf(c), "state after UndoInbox")
+	assert.Nil(t, Bound(c), "owner after UndoInbox")
+	assert.False(t, InInbox(c), "mark after UndoInbox")
+	_, queued, _, _ := Timings(c)
+	assert.True(t, queued.IsZero(), "queued time after UndoInbox")
+}
+
+// Concurrent pushers and a taker: every task comes out once, and each
+// pusher's tasks in its push order.
+func TestInboxUnderConcurrentPushes(t *testing.T) {
+	var in Inbox
+	b := &Binding{}
+	const pushers, each = 4, 2000
+	owner := map[*Task][2]int{}
+	tasks := make([][]*Task, pushers)
+	for p := range pushers {
+		for i := range each {
+			c := inboxTask(t, b)
+			tasks[p] = append(tasks[p], c)
+			owner[c] = [2]int{p, i}
+		}
+	}
+	var wg sync.WaitGroup
+	for p := range pushers {
+		wg.Go(func() {
+			for _, c := range tasks[p] {
+				in.Push(c)
+			}
+		})
+	}
+	var got []*Task
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	for finished := false; !finished; {
+		select {
+		case <-done:
+			finished = true
+		default:
+		}
+		got = append(got, takeAll(&in, finished)...)
+	}
+	require.Len(t, got, pushers*each, "tasks taken")
+	next := make([]int, pushers)
+	for _, c := range got {
+		o := owner[c]
+		require.Equal(t, next[o[0]], o[1], "pusher %d's order", o[0])
+		next[o[0]]++
+	}
+}
