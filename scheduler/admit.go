@@ -88,31 +88,31 @@ func (sc *Scope) doneTaskLocked() {
 func (sc *Scope) enqueue(c *core.Task, fresh bool) error {
 	s := sc.s
 	w := core.Weight(c)
-	s.mu.Lock()
+	s.lock()
 	if err := sc.refuseLocked(w); err != nil {
-		s.mu.Unlock()
+		s.unlock()
 		return err
 	}
 	if s.cfg.queueLimit > 0 && s.queued >= s.cfg.queueLimit {
-		s.mu.Unlock()
+		s.unlock()
 		return ErrQueueFull
 	}
 	// A lingering goroutine takes the next task through the queue; with no
 	// cap there is nothing to wait for, so the task starts at once.
 	run := s.queued == 0 && (s.spinning == 0 || s.root.lim.Unlimited()) && sc.fitsPath(w)
-	startHooks := len(sc.hooks[hookStart]) > 0
+	startHooks := sc.startHooks
 	switch {
 	case fresh:
 		core.EnqueueFresh(c, &sc.bind, run, startHooks)
 	default:
 		b := core.Bound(c)
 		if b != nil && b != &sc.bind {
-			s.mu.Unlock()
+			s.unlock()
 			return fmt.Errorf("%w: task is bound to another scope", ErrForeignHandle)
 		}
 		if !core.Enqueue(c, &sc.bind, core.Now()) {
 			st := core.StateOf(c)
-			s.mu.Unlock()
+			s.unlock()
 			return fmt.Errorf("%w: task is %v", ErrNotQueued, lazytask.State(st))
 		}
 		if b != nil {
@@ -132,7 +132,7 @@ func (sc *Scope) enqueue(c *core.Task, fresh bool) error {
 		sc.running.PushBack(c)
 		s.running++
 		s.wg.Add(1)
-		s.mu.Unlock()
+		s.unlock()
 		s.spawn(c)
 		return nil
 	}
@@ -140,7 +140,7 @@ func (sc *Scope) enqueue(c *core.Task, fresh bool) error {
 	if s.spinning == 0 && sc.fitsPath(w) {
 		s.admitAllLocked()
 	}
-	s.mu.Unlock()
+	s.unlock()
 	return nil
 }
 
@@ -175,16 +175,16 @@ func (sc *Scope) enqueueWait(ctx context.Context, c *core.Task) error {
 		if err != ErrQueueFull {
 			return err
 		}
-		s.mu.Lock()
+		s.lock()
 		if s.queued < s.cfg.queueLimit {
-			s.mu.Unlock()
+			s.unlock()
 			continue
 		}
 		if s.room == nil {
 			s.room = make(chan struct{})
 		}
 		room := s.room
-		s.mu.Unlock()
+		s.unlock()
 		select {
 		case <-room:
 		case <-ctx.Done():
@@ -196,8 +196,8 @@ func (sc *Scope) enqueueWait(ctx context.Context, c *core.Task) error {
 // bindLazy records a Lazy task made for sc, so that closing sc cancels it.
 func (sc *Scope) bindLazy(c *core.Task) error {
 	s := sc.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	if err := sc.refuseLocked(0); err != nil {
 		return err
 	}
@@ -223,13 +223,13 @@ func (s *Scheduler) scopeOf(c *core.Task) *Scope {
 func (sc *Scope) force(c *core.Task) error {
 	s := sc.s
 	w := core.Weight(c)
-	s.mu.Lock()
+	s.lockFor(c)
 	run := sc
 	switch core.StateOf(c) {
 	case core.Queued:
 		run = s.scopeOf(c)
 		if run == nil {
-			s.mu.Unlock()
+			s.unlock()
 			return fmt.Errorf("%w: queued in another scheduler", ErrNotQueued)
 		}
 		run.unqueueLocked(c)
@@ -238,17 +238,17 @@ func (sc *Scope) force(c *core.Task) error {
 		if b := core.Bound(c); b != nil {
 			run = s.scopeOf(c)
 			if run == nil {
-				s.mu.Unlock()
+				s.unlock()
 				return fmt.Errorf("%w: task is bound to another scheduler", ErrForeignHandle)
 			}
 		}
 		if err := run.refuseLocked(0); err != nil {
-			s.mu.Unlock()
+			s.unlock()
 			return err
 		}
 		bound := core.Bound(c) != nil
 		if !core.AdmitLazy(c, &run.bind, true) {
-			s.mu.Unlock()
+			s.unlock()
 			return fmt.Errorf("%w: task is %v", ErrNotQueued, lazytask.State(core.StateOf(c)))
 		}
 		if bound {
@@ -261,7 +261,7 @@ func (sc *Scope) force(c *core.Task) error {
 		run.addTaskLocked()
 	default:
 		st := core.StateOf(c)
-		s.mu.Unlock()
+		s.unlock()
 		return fmt.Errorf("%w: task is %v", ErrNotQueued, lazytask.State(st))
 	}
 	run.running.PushBack(c)
@@ -272,7 +272,7 @@ func (sc *Scope) force(c *core.Task) error {
 	s.wg.Add(1)
 	s.spawn(c)
 	s.admitAllLocked() // taking out the head may let the tasks behind it in
-	s.mu.Unlock()
+	s.unlock()
 	return nil
 }
 
@@ -304,32 +304,32 @@ func (s *Scheduler) work(c *core.Task) {
 const spinRounds = 32
 
 func (s *Scheduler) linger() *core.Task {
-	s.mu.Lock()
+	s.lock()
 	if s.spinning > 0 || s.root.closed {
-		s.mu.Unlock()
+		s.unlock()
 		return nil
 	}
 	s.spinning++
-	s.mu.Unlock()
+	s.unlock()
 	for range spinRounds {
 		runtime.Gosched()
-		if s.mu.TryLock() {
+		if s.tryLock() {
 			if s.queued > 0 {
 				if c := s.admitOne(0); c != nil {
 					s.spinning--
 					s.admitAllLocked() // submits queued behind us while slots were free
-					s.mu.Unlock()
+					s.unlock()
 					return c
 				}
 			}
-			s.mu.Unlock()
+			s.unlock()
 		}
 	}
-	s.mu.Lock()
+	s.lock()
 	s.spinning--
 	c := s.admitOne(0)
 	s.admitAllLocked()
-	s.mu.Unlock()
+	s.unlock()
 	return c
 }
 

@@ -18,7 +18,7 @@ func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) *c
 	sc := o.scope()
 	s := sc.s
 	w := core.Weight(c)
-	s.mu.Lock()
+	s.lock()
 	if core.OverCap(c) {
 		s.forced -= w
 		s.overTasks--
@@ -43,7 +43,7 @@ func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) *c
 		next = s.admitOne(core.Finished(c))
 	}
 	s.admitAllLocked()
-	s.mu.Unlock()
+	s.unlock()
 	return next
 }
 
@@ -65,13 +65,13 @@ func (o *owner) Starting(c *core.Task) { o.scope().fire(c, hookStart) }
 func (o *owner) Cancel(c *core.Task, cause error) bool {
 	sc := o.scope()
 	s := sc.s
-	s.mu.Lock()
+	s.lockFor(c)
 	if !sc.cancelOneLocked(c, cause) {
-		s.mu.Unlock()
+		s.unlock()
 		return false
 	}
 	s.admitAllLocked()
-	s.mu.Unlock()
+	s.unlock()
 	core.DrainCallbacks(c)
 	if sc.hooked {
 		sc.fire(c, hookDone)
@@ -119,7 +119,7 @@ func (o *owner) Lend(c *core.Task) {
 	sc := o.scope()
 	s := sc.s
 	w := core.Weight(c)
-	s.mu.Lock()
+	s.lock()
 	n := core.OwnerWord(c)
 	*n++
 	if *n == 1 {
@@ -132,7 +132,7 @@ func (o *owner) Lend(c *core.Task) {
 		}
 		s.admitAllLocked()
 	}
-	s.mu.Unlock()
+	s.unlock()
 }
 
 // Reclaim takes the lent slots back once the wait ends, or lets the task
@@ -141,7 +141,7 @@ func (o *owner) Reclaim(c *core.Task) {
 	sc := o.scope()
 	s := sc.s
 	w := core.Weight(c)
-	s.mu.Lock()
+	s.lock()
 	n := core.OwnerWord(c)
 	*n--
 	// A wait that outlives its task (a goroutine the task left behind)
@@ -155,7 +155,7 @@ func (o *owner) Reclaim(c *core.Task) {
 			s.overTasks++
 		}
 	}
-	s.mu.Unlock()
+	s.unlock()
 }
 
 // cancelTreeLocked cancels sc and its subtree with cause: the scopes are
@@ -166,6 +166,9 @@ func (o *owner) Reclaim(c *core.Task) {
 func (sc *Scope) cancelTreeLocked(cause error, lazyToo bool) []*core.Task {
 	var ended []*core.Task
 	sc.walk(func(x *Scope) {
+		if x == x.s.root {
+			x.s.drainLocked(true) // later submits take the locked path, refused
+		}
 		if !x.dead {
 			x.dead = true
 			x.cause = cause

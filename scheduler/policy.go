@@ -65,10 +65,10 @@ func (sc *Scope) report(info lazytask.Info, err error) {
 // flushDeferred runs what failLocked decided under the lock: callbacks and
 // hooks of the tasks it canceled, and handler calls of supervisors.
 func (s *Scheduler) flushDeferred() {
-	s.mu.Lock()
+	s.lock()
 	ended, reports := s.deferred, s.reports
 	s.deferred, s.reports = nil, nil
-	s.mu.Unlock()
+	s.unlock()
 	s.finishOutside(ended)
 	for _, r := range reports {
 		r.sc.report(r.info, r.err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/lazysched/lazysched/internal/core"
 	"github.com/lazysched/lazysched/lazytask"
@@ -21,6 +22,14 @@ type Scheduler struct {
 	cfg  config
 	wg   sync.WaitGroup // goroutines running tasks
 	ttl  sync.WaitGroup // armed scope timeouts and their cancellations
+	// fastOK: the root's submits may use the inbox (unbounded queue, no
+	// root deadline); see inbox.go.
+	fastOK bool
+
+	_     [64]byte // the inbox and hot are read by submitters on every submit
+	inbox core.Inbox
+	hot   atomic.Bool
+	_     [64]byte
 
 	// under mu
 	active    []*Scope // scopes with queued tasks
@@ -64,6 +73,7 @@ func New(opts ...Option) (*Scheduler, error) {
 	}
 	s := &Scheduler{cfg: cfg}
 	s.root = newScope(s, nil, cfg)
+	s.fastOK = cfg.queueLimit == 0 && s.root.deadline == 0
 	return s, nil
 }
 
@@ -103,6 +113,9 @@ func submit[T any](ctx context.Context, wait bool, sp Spawner, fn func(ctx conte
 		sc.fire(c, hookCreate, hookQueue)
 	}
 	var err error
+	if !wait && sc.enqueueFast(c, !sc.hooked) {
+		return t, nil
+	}
 	if wait {
 		err = sc.enqueueWait(ctx, c)
 	} else {
@@ -193,10 +206,10 @@ func (s *Scheduler) Promote(h lazytask.Handle) error {
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
+	s.lockFor(c)
 	sc := s.scopeOf(c)
 	if core.StateOf(c) != core.Queued || sc == nil {
-		s.mu.Unlock()
+		s.unlock()
 		return fmt.Errorf("%w: task is %v", ErrNotQueued, h.State())
 	}
 	if !core.Promoted(c) {
@@ -207,7 +220,7 @@ func (s *Scheduler) Promote(h lazytask.Handle) error {
 		s.stats.promoted++
 	}
 	s.admitAllLocked()
-	s.mu.Unlock()
+	s.unlock()
 	return nil
 }
 
@@ -236,8 +249,8 @@ type Stats struct {
 
 // Stats returns the scheduler's counters.
 func (s *Scheduler) Stats() Stats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	lim := &s.root.lim
 	return Stats{
 		Limit: int(lim.Limit()), Unlimited: lim.Unlimited(), InUse: int(lim.InUse()),

@@ -30,6 +30,8 @@ type Scope struct {
 	handler func(lazytask.Info, error)
 	hooks   hookTable // inherited and own
 	hooked  bool
+	// startHooks: the scope has OnStart hooks (its tasks are MarkHooked).
+	startHooks bool
 	// deadline is the scope's (or an ancestor's) deadline in core.Now
 	// units, 0 if none: admission skips a scope past it.
 	deadline int64
@@ -68,6 +70,7 @@ func newScope(s *Scheduler, parent *Scope, cfg config) *Scope {
 		sc.hooks.add(h)
 	}
 	sc.hooked = sc.hooks.any()
+	sc.startHooks = len(sc.hooks[hookStart]) > 0
 	sc.bind.NoRecover = sc.bind.NoRecover || cfg.noRecover
 	sc.bind.Owner = (*owner)(sc)
 	sc.ctx, sc.cancel = context.WithCancelCause(pctx)
@@ -129,8 +132,8 @@ func (sc *Scope) NewScope(opts ...Option) (*Scope, error) {
 		}
 	}
 	s := sc.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	if err := sc.refuseLocked(0); err != nil {
 		return nil, err
 	}
@@ -171,7 +174,7 @@ func (sc *Scope) Resize(n int) error {
 		return fmt.Errorf("%w: %d", ErrInvalidLimit, n)
 	}
 	s := sc.s
-	s.mu.Lock()
+	s.lock()
 	lowered := !sc.lim.Unlimited() && int64(n) < sc.lim.Limit()
 	_ = sc.lim.SetLimit(int64(n))
 	var ended []*core.Task
@@ -192,7 +195,7 @@ func (sc *Scope) Resize(n int) error {
 		})
 	}
 	s.admitAllLocked()
-	s.mu.Unlock()
+	s.unlock()
 	s.finishOutside(ended)
 	return nil
 }
@@ -247,9 +250,9 @@ func (sc *Scope) Cancel(cause error) {
 		cause = context.Canceled
 	}
 	s := sc.s
-	s.mu.Lock()
+	s.lock()
 	ended := sc.cancelTreeLocked(cause, true)
-	s.mu.Unlock()
+	s.unlock()
 	s.finishOutside(ended)
 }
 
@@ -257,7 +260,7 @@ func (sc *Scope) Cancel(cause error) {
 // nil for a supervisor.
 func (sc *Scope) Err() error {
 	s := sc.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	return joinErrs(sc.errs)
 }

@@ -41,8 +41,8 @@ func (sc *Scope) enter(ctx context.Context) func() {
 		return func() {}
 	}
 	s := sc.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	for p := s.scopeOf(c); p != nil; p = p.parent {
 		if p == sc {
 			sc.insiders++
@@ -51,9 +51,9 @@ func (sc *Scope) enter(ctx context.Context) func() {
 				sc.idle = nil
 			}
 			return func() {
-				s.mu.Lock()
+				s.lock()
 				sc.insiders--
-				s.mu.Unlock()
+				s.unlock()
 			}
 		}
 	}
@@ -65,16 +65,16 @@ func (sc *Scope) enter(ctx context.Context) func() {
 func (sc *Scope) waitIdle(ctx context.Context) error {
 	s := sc.s
 	for {
-		s.mu.Lock()
+		s.lock()
 		if sc.tasks <= sc.insiders {
-			s.mu.Unlock()
+			s.unlock()
 			return nil
 		}
 		if sc.idle == nil {
 			sc.idle = make(chan struct{})
 		}
 		idle := sc.idle
-		s.mu.Unlock()
+		s.unlock()
 		select {
 		case <-idle:
 		case <-ctx.Done():
@@ -109,14 +109,14 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 	s := sc.s
 	leave := sc.enter(ctx)
 	defer leave()
-	s.mu.Lock()
+	s.lock()
 	sc.shutdowns++
 	if sc.shutdowns > 1 {
 		var ended []*core.Task
 		if top {
 			ended = sc.cancelTreeLocked(ErrClosed, true)
 		}
-		s.mu.Unlock()
+		s.unlock()
 		s.finishOutside(ended)
 		_ = sc.waitIdle(context.Background())
 		if top {
@@ -126,6 +126,9 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 	}
 	var lazy []*core.Task
 	sc.walk(func(x *Scope) {
+		if x == s.root {
+			s.drainLocked(true) // later submits take the locked path, refused
+		}
 		x.closed = true
 		lazy = x.cancelLazyLocked(lazytask.ErrScopeClosed, lazy)
 	})
@@ -137,7 +140,7 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 	for ch := range sc.children {
 		children = append(children, ch)
 	}
-	s.mu.Unlock()
+	s.unlock()
 	s.finishOutside(lazy)
 
 	var wg sync.WaitGroup
@@ -152,14 +155,14 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 	if !top {
 		_ = sc.waitIdle(context.Background())
 	} else if err = sc.waitIdle(ctx); err != nil {
-		s.mu.Lock()
+		s.lock()
 		ended := sc.cancelTreeLocked(ErrClosed, true)
-		s.mu.Unlock()
+		s.unlock()
 		s.finishOutside(ended)
 		_ = sc.waitIdle(context.Background())
 	}
 	wg.Wait()
-	s.mu.Lock()
+	s.lock()
 	if sc.tasks == 0 {
 		sc.detachLocked()
 	} else {
@@ -167,7 +170,7 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 	}
 	errs := joinErrs(sc.errs)
 	escalated := sc.shutdowns > 1
-	s.mu.Unlock()
+	s.unlock()
 	if err != nil {
 		return err
 	}
@@ -203,12 +206,12 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 		s.stopTimers()
 		s.ttl.Wait()
 		if check.Enabled {
-			s.mu.Lock()
+			s.lock()
 			check.That(s.running == 0 && s.queued == 0 && s.forced == 0 && s.overTasks == 0,
 				"after Shutdown: running %d, queued %d, over-cap %d", s.running, s.queued, s.overTasks)
 			check.That(s.root.lim.InUse() == 0 && s.root.tasks == 0,
 				"after Shutdown: %d slots in use, %d tasks counted", s.root.lim.InUse(), s.root.tasks)
-			s.mu.Unlock()
+			s.unlock()
 		}
 	}
 	return err
@@ -217,14 +220,14 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 // stopTimers disarms the timeouts of every scope still attached, so that
 // the ttl wait below ends: a fired one finishes its cancellation first.
 func (s *Scheduler) stopTimers() {
-	s.mu.Lock()
+	s.lock()
 	var stops []func() bool
 	s.root.walk(func(x *Scope) {
 		if x.stopTTL != nil {
 			stops = append(stops, x.stopTTL)
 		}
 	})
-	s.mu.Unlock()
+	s.unlock()
 	for _, stop := range stops {
 		stop()
 	}

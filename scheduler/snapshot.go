@@ -41,8 +41,8 @@ type TaskSnapshot struct {
 // monitors, not for a hot loop.
 func (sc *Scope) Snapshot() ScopeSnapshot {
 	s := sc.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	return sc.snapshotLocked(time.Now())
 }
 

@@ -1,0 +1,96 @@
+package scheduler
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+
+	"github.com/lazysched/lazysched/internal/core"
+	"github.com/lazysched/lazysched/lazytask"
+)
+
+// Submit skips the lock (the inbox) exactly while the root cap is full and
+// a task runs; Stats and every other locked call see the task queued.
+func TestSubmitUsesTheInboxOnlyWhileTheCapIsFull(t *testing.T) {
+	ctx := context.Background()
+	s, err := New(WithLimit(1), WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Shutdown(ctx) }()
+	noop := func(context.Context) (int, error) { return 1, nil }
+
+	if _, err := Submit(s, noop); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s.hot.Load() || s.inbox.Pending() {
+		t.Fatalf("idle scheduler: hot %v, inbox pending %v; want both false", s.hot.Load(), s.inbox.Pending())
+	}
+
+	started, release := make(chan struct{}), make(chan struct{})
+	if _, err := Submit(s, func(context.Context) (int, error) { close(started); <-release; return 0, nil }); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	if !s.hot.Load() {
+		t.Fatal("hot is false while the one slot is taken")
+	}
+	h, err := Submit(s, noop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.inbox.Pending() {
+		t.Fatal("a submit behind a full cap did not go through the inbox")
+	}
+	if st := h.State(); st != lazytask.Queued {
+		t.Fatalf("State() of a task in the inbox = %v; want Queued", st)
+	}
+	st := s.Stats()
+	if s.inbox.Pending() {
+		t.Fatal("Stats left the inbox pending")
+	}
+	if st.Queued != 1 || st.Submitted != 3 || st.Running != 1 {
+		t.Fatalf("Stats() = %+v; want Queued 1, Submitted 3, Running 1", st)
+	}
+	close(release)
+	if v, err := h.Await(ctx); v != 1 || err != nil {
+		t.Fatalf("Await = %d, %v; want 1, nil", v, err)
+	}
+	if err := s.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s.hot.Load() {
+		t.Fatal("hot is still true once nothing runs")
+	}
+}
+
+// A task that hooks can see is Queued before its push; operations on it
+// wait for the push instead of touching queue links it does not have.
+func TestLockForWaitsForTheSubmittersPush(t *testing.T) {
+	s, err := New(WithLimit(1), WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Shutdown(context.Background()) }()
+	h := lazytask.New(func(context.Context) (int, error) { return 1, nil })
+	c := core.Of(h)
+	if !core.EnqueueInbox(c, &s.root.bind, false, false) {
+		t.Fatal("EnqueueInbox refused a Lazy task")
+	}
+	done := make(chan bool)
+	go func() { done <- h.Cancel(nil) }()
+	// The Cancel cannot finish before the push: the task is in no queue.
+	s.inbox.Push(c)
+	if !<-done {
+		t.Fatal("Cancel of a task in the inbox reported false")
+	}
+	if st := h.State(); st != lazytask.Canceled {
+		t.Fatalf("State() = %v; want Canceled", st)
+	}
+	if st := s.Stats(); st.Queued != 0 || st.Canceled != 1 || st.Submitted != 1 {
+		t.Fatalf("Stats() = %+v; want Queued 0, Canceled 1, Submitted 1", st)
+	}
+}

@@ -1,0 +1,157 @@
+package scheduler_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lazysched/lazysched/lazytask"
+	"github.com/lazysched/lazysched/scheduler"
+)
+
+// Tests of the submit inbox (inbox.go): submits behind a full root cap skip
+// the lock, and must still behave as queued tasks in every respect.
+
+// Cancel, Promote and Force reach tasks that went through the inbox.
+func TestQueuedTasksBehindAFullCapCanBeCanceledPromotedAndForced(t *testing.T) {
+	s := startScheduler(t, scheduler.WithLimit(1))
+	_, g := hold(t, s)
+	var log runLog
+	a, err := scheduler.Submit(s, log.logged("a"))
+	require.NoError(t, err)
+	b, err := scheduler.Submit(s, log.logged("b"))
+	require.NoError(t, err)
+	c, err := scheduler.Submit(s, log.logged("c"))
+	require.NoError(t, err)
+	d, err := scheduler.Submit(s, log.logged("d"))
+	require.NoError(t, err)
+
+	require.True(t, b.Cancel(nil), "Cancel(b)")
+	require.NoError(t, s.Promote(d), "Promote(d)")
+	require.NoError(t, s.Force(c), "Force(c)")
+	_, err = c.Await(bg) // runs over the cap while the holder holds the slot
+	require.NoError(t, err)
+	assert.Equal(t, lazytask.Queued, a.State(), "a, behind the holder")
+
+	g.open()
+	for _, h := range []*lazytask.Task[string]{a, d} {
+		_, err := h.Await(bg)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, []string{"c", "d", "a"}, log.get(), "run order")
+	assert.Equal(t, lazytask.Canceled, b.State(), "b")
+	st := s.Stats()
+	assert.Equal(t, uint64(5), st.Submitted, "Submitted")
+	assert.Equal(t, uint64(1), st.Canceled, "Canceled")
+	assert.Equal(t, uint64(1), st.ForceRuns, "ForceRuns")
+	assert.Equal(t, uint64(1), st.Promoted, "Promoted")
+}
+
+// Raising the cap opens the inbox's bypass: the next submit starts at once
+// instead of waiting behind the task that holds the old cap.
+func TestSubmitAfterResizeUpStartsWhileTheHolderHolds(t *testing.T) {
+	s := startScheduler(t, scheduler.WithLimit(1))
+	_, g := hold(t, s)
+	queued, err := scheduler.Submit(s, func(context.Context) (int, error) { return 1, nil })
+	require.NoError(t, err)
+	require.NoError(t, s.Resize(3))
+	h, err := scheduler.Submit(s, func(context.Context) (int, error) { return 2, nil })
+	require.NoError(t, err)
+	// A stranded task would wait for g; the deadline turns that into a
+	// failure instead of a hang.
+	ctx, cancel := context.WithTimeout(bg, time.Minute)
+	defer cancel()
+	for _, x := range []*lazytask.Task[int]{queued, h} {
+		_, err := x.Await(ctx)
+		require.NoError(t, err, "a task admitted after Resize(3) while the holder holds one slot")
+	}
+	g.open()
+}
+
+// Submits racing Shutdown: each one either runs, once, or is refused with
+// ErrClosed and never runs; none runs after Shutdown returns; Stats agree.
+func TestSubmitsRacingShutdownRunOrAreRefused(t *testing.T) {
+	for round := range 20 {
+		s, err := scheduler.New(scheduler.WithLimit(2), scheduler.WithLogger(quietLogger))
+		require.NoError(t, err)
+		_, g := hold(t, s)
+		_, g2 := hold(t, s)
+		const submitters, each = 4, 200
+		var ran, late, accepted, refused atomic.Int64
+		var shutDone atomic.Bool
+		hs := make(chan *lazytask.Task[int], submitters*each)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range submitters {
+			wg.Go(func() {
+				<-start
+				for range each {
+					h, err := scheduler.Submit(s, func(context.Context) (int, error) {
+						ran.Add(1)
+						if shutDone.Load() {
+							late.Add(1)
+						}
+						return 0, nil
+					})
+					switch {
+					case err == nil:
+						accepted.Add(1)
+						hs <- h
+					case errors.Is(err, scheduler.ErrClosed):
+						refused.Add(1)
+						assert.Equal(t, lazytask.Canceled, h.State(), "refused task")
+					default:
+						t.Errorf("Submit: %v", err)
+					}
+				}
+			})
+		}
+		close(start)
+		shut := make(chan error)
+		go func() {
+			err := s.Shutdown(bg)
+			shutDone.Store(true)
+			shut <- err
+		}()
+		g.open()
+		g2.open()
+		wg.Wait()
+		require.NoError(t, <-shut, "round %d: Shutdown", round)
+		close(hs)
+		for h := range hs {
+			_, err := h.Await(bg)
+			require.NoError(t, err, "round %d: an accepted task", round)
+		}
+		require.Equal(t, int64(submitters*each), accepted.Load()+refused.Load(), "round %d", round)
+		require.Equal(t, accepted.Load(), ran.Load(), "round %d: accepted tasks that ran", round)
+		require.Zero(t, late.Load(), "round %d: tasks that ran after Shutdown returned", round)
+		require.Equal(t, uint64(accepted.Load()+2), s.Stats().Submitted, "round %d: Stats().Submitted", round)
+	}
+}
+
+// A hook that cancels the task it sees is honoured on the inbox path too.
+func TestTaskCanceledByItsQueueHookBehindAFullCapNeverRuns(t *testing.T) {
+	var cancelNext atomic.Bool
+	s := startScheduler(t, scheduler.WithLimit(1), scheduler.WithHooks(scheduler.Hooks{
+		OnQueue: func(_ *scheduler.Scope, h lazytask.Handle) {
+			if cancelNext.Load() {
+				h.Cancel(nil)
+			}
+		},
+	}))
+	_, g := hold(t, s)
+	cancelNext.Store(true)
+	var runs atomic.Int32
+	h, err := scheduler.Submit(s, counted(&runs))
+	require.ErrorIs(t, err, scheduler.ErrNotQueued, "Submit of a task its hook canceled")
+	g.open()
+	require.NoError(t, s.Shutdown(bg))
+	assert.Equal(t, lazytask.Canceled, h.State(), "State()")
+	assert.Zero(t, runs.Load(), "runs")
+}
