@@ -39,7 +39,7 @@ func runners() []runner {
 	return []runner{
 		rawRunner{}, semaphoreRunner{}, errgroupRunner{}, pondGoRunner{},
 		pondSubmitRunner{}, antsRunner{}, concRunner{}, fixedRunner{},
-		lazyRunner{},
+		floorRunner{}, lazyRunner{},
 		lazyDropRunner{},
 	}
 }

@@ -122,4 +122,36 @@ func printTargets(w io.Writer, r *results) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.target, c.verdict(), c.got)
 	}
 	tw.Flush()
+	printFloor(w, r)
+}
+
+// printFloor sets lazysched beside the floor96 runner: the fixed pool plus
+// one kept 96 B handle per task, the least a handle per task costs on this
+// machine. What lazysched spends above it is the scheduler's own cost.
+func printFloor(w io.Writer, r *results) {
+	rows := []struct{ label, group, unit string }{
+		{"W1 time", "W1", "ns/task"},
+		{"W6 submit", "W6", "ns/submit"},
+		{"W6 memory", "W6", "B/pending"},
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	printed := false
+	for _, row := range rows {
+		floor, ok1 := r.med(row.group, "floor96", row.unit)
+		ours, ok2 := r.med(row.group, "lazysched", row.unit)
+		fixed, ok3 := r.med(row.group, "fixedpool", row.unit)
+		if !ok1 || !ok2 || floor == 0 {
+			continue
+		}
+		if !printed {
+			fmt.Fprintln(w, "\nThe floor of a kept handle per task (floor96: the fixed pool plus one 96 B handle per task):")
+			printed = true
+		}
+		line := fmt.Sprintf("  %s\tfloor96 %.4g %s\tlazysched %.2fx the floor", row.label, floor, row.unit, ours/floor)
+		if ok3 && row.group == "W1" && fixed != 0 {
+			line += fmt.Sprintf("\tthe floor is %.2fx the fixed pool", floor/fixed)
+		}
+		fmt.Fprintln(tw, line)
+	}
+	tw.Flush()
 }
