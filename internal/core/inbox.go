@@ -30,17 +30,25 @@ func EnqueueInbox(c *Task, b *Binding, fresh, hooked bool) bool {
 	if hooked {
 		flags |= flagHooked
 	}
-	c.queued = c.created
 	if fresh {
+		c.queued = c.created
 		c.owner.Store(b)
 		c.state.Store(uint32(Queued) | flags)
 		return true
 	}
-	if _, ok := transition(c, toQueued, Lazy); !ok {
-		return false
+	for {
+		s := c.state.Load()
+		if State(s&stateMask) != Lazy {
+			return false
+		}
+		// One compare-and-swap both claims the task (toQueued) and sets the
+		// marks; flags others add meanwhile (flagSlow) survive setState.
+		if c.state.CompareAndSwap(s, s&^stateMask|flags|uint32(toQueued)) {
+			break
+		}
 	}
+	c.queued = c.created
 	c.owner.Store(b)
-	c.state.Or(flags)
 	setState(c, Queued)
 	return true
 }
