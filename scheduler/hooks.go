@@ -60,32 +60,34 @@ func (t *hookTable) any() bool { return len(t[0])+len(t[1])+len(t[2])+len(t[3]) 
 // fire calls the hooks of the given kinds, in registration order.
 func (sc *Scope) fire(c *core.Task, kinds ...hookKind) {
 	var h lazytask.Handle
-	for _, k := range kinds {
-		fs := sc.hooks[k]
-		if len(fs) == 0 {
+	for k, i := 0, 0; k < len(kinds); {
+		if len(sc.hooks[kinds[k]]) == 0 {
+			k++
 			continue
 		}
 		if h == nil {
 			h = handleOf(c)
 		}
-		for i := 0; i < len(fs); {
-			i = sc.runHooks(fs, i, h)
-		}
+		k, i = sc.runHooks(kinds, k, i, h)
 	}
 }
 
-// runHooks calls fs[i:] under one deferred recover and returns len(fs), or
-// the index after a hook that panicked (the panic is logged), so that one
-// bad hook neither stops the others nor costs a defer per hook.
-func (sc *Scope) runHooks(fs []hookFunc, i int, h lazytask.Handle) (next int) {
+// runHooks calls the hooks of kinds[k:], starting at hook i of kinds[k],
+// under one deferred recover, and returns len(kinds). If a hook panics it
+// logs the panic and returns the position after that hook, so that one bad
+// hook neither stops the others nor costs a defer per hook.
+func (sc *Scope) runHooks(kinds []hookKind, k, i int, h lazytask.Handle) (nextK, nextI int) {
 	defer func() {
 		if r := recover(); r != nil {
 			sc.s.logger().Error("lazysched: hook panicked", "scope", sc.name, "err", core.NewPanicError(r))
-			next = i + 1
+			nextK, nextI = k, i+1
 		}
 	}()
-	for ; i < len(fs); i++ {
-		fs[i](sc, h)
+	for ; k < len(kinds); k, i = k+1, 0 {
+		fs := sc.hooks[kinds[k]]
+		for ; i < len(fs); i++ {
+			fs[i](sc, h)
+		}
 	}
-	return i
+	return k, 0
 }

@@ -260,13 +260,14 @@ func TestScopeHooksFireOncePerTaskUnderConcurrency(t *testing.T) {
 
 func TestScopePanickingHookIsContainedAndLogged(t *testing.T) {
 	logger, buf := scLogger()
-	var after atomic.Int32
+	var after, queued atomic.Int32
 	s := scSched(t, scheduler.WithLogger(logger), scheduler.WithHooks(scheduler.Hooks{
 		OnCreate: func(*scheduler.Scope, lazytask.Handle) { panic("create hook boom") },
 		OnStart:  func(*scheduler.Scope, lazytask.Handle) { panic("start hook boom") },
 		OnDone:   func(*scheduler.Scope, lazytask.Handle) { panic("done hook boom") },
 	}), scheduler.WithHooks(scheduler.Hooks{
-		OnDone: func(*scheduler.Scope, lazytask.Handle) { after.Add(1) },
+		OnQueue: func(*scheduler.Scope, lazytask.Handle) { queued.Add(1) },
+		OnDone:  func(*scheduler.Scope, lazytask.Handle) { after.Add(1) },
 	}))
 	sc := scChild(t, s.Root(), scheduler.WithName("hooked"))
 	h, err := scheduler.Submit(sc, func(context.Context) (int, error) { return 42, nil })
@@ -278,6 +279,7 @@ func TestScopePanickingHookIsContainedAndLogged(t *testing.T) {
 	assert.Equal(t, lazytask.Succeeded, h.State(), "State() of a task whose hooks panic")
 	require.NoError(t, s.Shutdown(context.Background()))
 	assert.Equal(t, int32(1), after.Load(), "runs of the OnDone hook registered after the panicking one")
+	assert.Equal(t, int32(1), queued.Load(), "runs of the OnQueue hook fired with the panicking OnCreate")
 	out := buf.String()
 	for _, want := range []string{"create hook boom", "start hook boom", "done hook boom"} {
 		assert.Contains(t, out, want, "log output")
