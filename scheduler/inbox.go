@@ -14,9 +14,11 @@ import (
 // oldest first, so admission order, counters, Snapshot and Stats are what
 // they would have been had each submit taken the lock.
 //
-// s.hot says that the inbox may be used: it is true only while the root cap
-// is full and some task runs, so that a Release is sure to come and drain
-// the inbox. unlock recomputes it each time the lock is let go. A submitter
+// s.hot says that the inbox may be used: it is true only while a lock is
+// sure to come and take the inbox: while the root cap is full and some task
+// runs (its Release), or while a goroutine lingers for work (it polls the
+// inbox, and takes the lock before it exits). The lingering goroutine is
+// where the locked path would have put the task too. unlock recomputes it each time the lock is let go. A submitter
 // that pushed and then sees hot false takes the lock itself; unlock, having
 // stored false, drains what it finds: one of the two sees the other's write
 // (both are sequentially consistent atomics), so no task is left behind.
@@ -45,7 +47,7 @@ func (s *Scheduler) tryLock() bool {
 
 // unlock recomputes s.hot and lets the lock go.
 func (s *Scheduler) unlock() {
-	hot := s.running > 0 && !s.root.lim.Fits(1)
+	hot := !s.root.lim.Unlimited() && (s.spinning > 0 || s.running > 0 && !s.root.lim.Fits(1))
 	if hot {
 		if !s.hot.Load() {
 			s.hot.Store(true)

@@ -9,9 +9,21 @@ import (
 	"github.com/lazysched/lazysched/lazytask"
 )
 
-// Submit skips the lock (the inbox) exactly while the root cap is full and
-// a task runs; Stats and every other locked call see the task queued.
-func TestSubmitUsesTheInboxOnlyWhileTheCapIsFull(t *testing.T) {
+// hotHolds checks s.hot against what it promises: a lock is sure to come
+// (a Release with the cap full, or a lingering goroutine).
+func hotHolds(t *testing.T, s *Scheduler, when string) {
+	t.Helper()
+	s.lock()
+	hot, running, spinning, full := s.hot.Load(), s.running, s.spinning, !s.root.lim.Fits(1)
+	s.unlock()
+	if hot && spinning == 0 && (running == 0 || !full) {
+		t.Fatalf("%s: hot with %d running, %d lingering, cap full %v", when, running, spinning, full)
+	}
+}
+
+// Submit skips the lock (the inbox) while the root cap is full and a task
+// runs; Stats and every other locked call see the task queued.
+func TestSubmitUsesTheInboxWhileTheCapIsFull(t *testing.T) {
 	ctx := context.Background()
 	s, err := New(WithLimit(1), WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
@@ -19,16 +31,16 @@ func TestSubmitUsesTheInboxOnlyWhileTheCapIsFull(t *testing.T) {
 	}
 	defer func() { _ = s.Shutdown(ctx) }()
 	noop := func(context.Context) (int, error) { return 1, nil }
-
+	if s.hot.Load() {
+		t.Fatal("hot is true in a new scheduler")
+	}
 	if _, err := Submit(s, noop); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if s.hot.Load() || s.inbox.Pending() {
-		t.Fatalf("idle scheduler: hot %v, inbox pending %v; want both false", s.hot.Load(), s.inbox.Pending())
-	}
+	hotHolds(t, s, "idle")
 
 	started, release := make(chan struct{}), make(chan struct{})
 	if _, err := Submit(s, func(context.Context) (int, error) { close(started); <-release; return 0, nil }); err != nil {
@@ -38,6 +50,7 @@ func TestSubmitUsesTheInboxOnlyWhileTheCapIsFull(t *testing.T) {
 	if !s.hot.Load() {
 		t.Fatal("hot is false while the one slot is taken")
 	}
+	hotHolds(t, s, "cap full")
 	h, err := Submit(s, noop)
 	if err != nil {
 		t.Fatal(err)
@@ -62,9 +75,7 @@ func TestSubmitUsesTheInboxOnlyWhileTheCapIsFull(t *testing.T) {
 	if err := s.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if s.hot.Load() {
-		t.Fatal("hot is still true once nothing runs")
-	}
+	hotHolds(t, s, "idle again")
 }
 
 // A task that hooks can see is Queued before its push; operations on it
