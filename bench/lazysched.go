@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/lazysched/lazysched/lazytask"
 	"github.com/lazysched/lazysched/scheduler"
@@ -75,6 +76,14 @@ func (b *lazyBacklog) add() {
 	h, err := scheduler.Submit(b.s, b.fn)
 	must(err)
 	b.hs = append(b.hs, h)
+}
+
+// link moves the tasks still in the scheduler's submit inbox into its
+// queue: Stats takes the lock, and every lock holder links the inbox.
+func (b *lazyBacklog) link() {
+	if st := b.s.Stats(); st.Queued != len(b.hs) {
+		panic(fmt.Sprintf("lazysched backlog: %d queued after %d submits", st.Queued, len(b.hs)))
+	}
 }
 
 func (b *lazyBacklog) drain() {

@@ -22,6 +22,12 @@ type runner interface {
 	backlog(n int, gate <-chan struct{}, task func()) backlog
 }
 
+// A linker is a backlog whose submits leave work for later: lazysched's
+// submits behind a full cap go to a lock-free inbox that the next lock
+// holder links into the queue. W6 times link with the submits, so that
+// ns/submit counts all the work of queueing.
+type linker interface{ link() }
+
 // A backlog is a pool whose cap is full: what it costs to hold tasks that
 // cannot run yet.
 type backlog interface {
