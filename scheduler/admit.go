@@ -305,7 +305,9 @@ const spinRounds = 32
 
 func (s *Scheduler) linger() *core.Task {
 	s.lock()
-	if s.spinning > 0 || s.root.closed {
+	// Without a root cap a submit starts its task at once and hands
+	// nothing to a lingering goroutine: lingering would only burn CPU.
+	if s.spinning > 0 || s.root.closed || s.root.lim.Unlimited() {
 		s.unlock()
 		return nil
 	}
