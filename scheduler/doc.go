@@ -11,9 +11,9 @@
 // the task on a new goroutine, and a goroutine whose task has finished runs
 // the next admitted task itself. No goroutine waits per pending task, so a
 // million queued tasks cost a million small handles and nothing else.
-// While the root cap is full, a Submit to the root scope does not even take
-// the scheduler's lock: it pushes the task onto a lock-free inbox that the
-// next lock holder links into the queue, oldest first, before it does
+// While the root cap is full, a Submit does not even take the scheduler's
+// lock: it pushes the task onto its scope's lock-free inbox, which the next
+// lock holder links into the scope's queue, oldest first, before it does
 // anything else, so order, Stats and every operation on the task are as if
 // the submit had taken the lock.
 //

@@ -6,31 +6,40 @@ import (
 	"github.com/lazysched/lazysched/internal/core"
 )
 
-// The submit inbox. While every slot of the root cap is taken, a task
-// submitted to the root scope cannot start anyway, so Submit does not take
-// the scheduler's lock for it: it pushes the task onto a lock-free inbox
-// (core.Inbox) and returns. Whoever takes the lock next (at the latest the
-// running task that frees a slot) first moves the inbox into the root queue,
-// oldest first, so admission order, counters, Snapshot and Stats are what
-// they would have been had each submit taken the lock.
+// The submit inbox. While a task submitted now could not start anyway (every
+// slot of the root cap is taken), Submit does not take the scheduler's lock:
+// it pushes the task onto its scope's lock-free inbox (core.Inbox), puts the
+// scope on the scheduler's list of scopes to drain (s.dirty) if it is not
+// there yet, and returns. Whoever takes the lock next (at the latest the
+// running task that frees a slot) first moves every listed inbox into its
+// scope's queue, oldest first, so admission order, counters, Snapshot and
+// Stats are what they would have been had each submit taken the lock.
 //
 // s.hot says that the inbox may be used: it is true only while a lock is
-// sure to come and take the inbox: while the root cap is full and some task
-// runs (its Release), or while a goroutine lingers for work (it polls the
-// inbox, and takes the lock before it exits). The lingering goroutine is
-// where the locked path would have put the task too. unlock recomputes it each time the lock is let go. A submitter
-// that pushed and then sees hot false takes the lock itself; unlock, having
-// stored false, drains what it finds: one of the two sees the other's write
-// (both are sequentially consistent atomics), so no task is left behind.
+// sure to come and drain the inboxes: while the root cap is full and some
+// task runs (its Release), or while a goroutine lingers for work (it polls
+// under the lock, and takes the lock before it exits). The lingering
+// goroutine is where the locked path would have put the task too. unlock
+// recomputes hot each time the lock is let go. A submitter that pushed and
+// listed its scope and then sees hot false takes the lock itself; unlock,
+// having stored false, drains what it finds listed: one of the two sees the
+// other's write (both are sequentially consistent atomics), so no task is
+// left behind.
 //
-// Shutdown and the root's cancellation seal the inbox; a push that finds it
-// sealed is undone and the submit takes the locked path, which refuses it.
+// A scope's inDirty flag keeps it on the list at most once. The drainer
+// reads the scope's link, then clears the flag, then empties the inbox; a
+// submitter pushes, then lists the scope if it wins the flag. A push the
+// drainer's Take misses therefore lists the scope again.
+//
+// Closing or canceling a scope seals its inbox (sealLocked); a push that
+// finds it sealed is undone and the submit takes the locked path, which
+// refuses it.
 
-// lock takes the scheduler's lock and links the inbox's tasks.
+// lock takes the scheduler's lock and drains the listed inboxes.
 func (s *Scheduler) lock() {
 	s.mu.Lock()
-	if s.inbox.Pending() {
-		s.drainLocked(false)
+	if s.dirty.Load() != nil {
+		s.drainLocked()
 	}
 }
 
@@ -39,8 +48,8 @@ func (s *Scheduler) tryLock() bool {
 	if !s.mu.TryLock() {
 		return false
 	}
-	if s.inbox.Pending() {
-		s.drainLocked(false)
+	if s.dirty.Load() != nil {
+		s.drainLocked()
 	}
 	return true
 }
@@ -56,52 +65,85 @@ func (s *Scheduler) unlock() {
 		if s.hot.Load() {
 			s.hot.Store(false)
 		}
-		if s.inbox.Pending() {
-			s.drainLocked(false)
+		if s.dirty.Load() != nil {
+			s.drainLocked()
 			s.admitAllLocked()
 		}
 	}
 	s.mu.Unlock()
 }
 
-// lockFor is lock for an operation on the queued task c: if c waits in
-// this scheduler's inbox still (its submitter has not pushed it yet; only a
-// task that hooks saw can be seen so early), it waits for the push.
+// lockFor is lock for an operation on the queued task c: if c waits in an
+// inbox of this scheduler still (its submitter has not pushed it yet; only
+// a task that hooks saw can be seen so early), it waits for the push.
 func (s *Scheduler) lockFor(c *core.Task) {
 	s.lock()
-	for core.StateOf(c) == core.Queued && core.InInbox(c) && core.Bound(c) == &s.root.bind {
+	for core.StateOf(c) == core.Queued && core.InInbox(c) && s.scopeOf(c) != nil {
 		s.mu.Unlock()
 		runtime.Gosched()
 		s.lock()
 	}
 }
 
-// drainLocked moves the inbox's tasks into the root queue, and seals the
-// inbox if seal is true.
-func (s *Scheduler) drainLocked(seal bool) {
-	sc := s.root
-	s.inbox.Take(seal, func(c *core.Task) {
+// drainLocked moves the tasks of every listed inbox into its scope's queue.
+func (s *Scheduler) drainLocked() {
+	for sc := s.dirty.Swap(nil); sc != nil; {
+		next := sc.dirtyNext
+		sc.dirtyNext = nil
+		sc.inDirty.Store(false)
+		sc.takeInboxLocked(false)
+		sc = next
+	}
+}
+
+// takeInboxLocked links the tasks of sc's inbox into its queue, and seals
+// the inbox if seal is true.
+func (sc *Scope) takeInboxLocked(seal bool) {
+	s := sc.s
+	sc.inbox.Take(seal, func(c *core.Task) {
 		s.stats.submitted++
 		sc.addTaskLocked()
 		sc.pushLocked(c)
 	})
 }
 
-// enqueueFast queues a task submitted to sc through the inbox, without the
-// lock, if it can: sc is the root, the root cap is full, the task has weight
-// 1, the queue is unbounded and the root has no deadline. fresh is enqueue's.
+// sealLocked links what sc's inbox holds and seals it: sc is closing or
+// canceled, and later submits must take the locked path to be refused.
+func (sc *Scope) sealLocked() { sc.takeInboxLocked(true) }
+
+// list puts sc on the scheduler's list of scopes to drain, unless it is
+// there already.
+func (sc *Scope) list() {
+	if sc.inDirty.Load() || !sc.inDirty.CompareAndSwap(false, true) {
+		return
+	}
+	s := sc.s
+	for {
+		h := s.dirty.Load()
+		sc.dirtyNext = h
+		if s.dirty.CompareAndSwap(h, sc) {
+			return
+		}
+	}
+}
+
+// enqueueFast queues a task submitted to sc through sc's inbox, without the
+// lock, if it can: a lock is sure to come (s.hot), the task has weight 1,
+// the queue is unbounded and no deadline is on sc's path. fresh is
+// enqueue's.
 func (sc *Scope) enqueueFast(c *core.Task, fresh bool) bool {
 	s := sc.s
-	if !s.hot.Load() || sc != s.root || !s.fastOK || core.Weight(c) != 1 {
+	if !s.hot.Load() || !sc.fastOK || core.Weight(c) != 1 {
 		return false
 	}
 	if !core.EnqueueInbox(c, &sc.bind, fresh, sc.startHooks) {
 		return false // a hook ended or started it: enqueue says so
 	}
-	if !s.inbox.Push(c) {
+	if !sc.inbox.Push(c) {
 		core.UndoInbox(c)
 		return false
 	}
+	sc.list()
 	if !s.hot.Load() {
 		// A slot may have opened before the push was seen: admit.
 		s.lock()

@@ -55,14 +55,14 @@ func TestSubmitUsesTheInboxWhileTheCapIsFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !s.inbox.Pending() {
+	if !s.root.inbox.Pending() {
 		t.Fatal("a submit behind a full cap did not go through the inbox")
 	}
 	if st := h.State(); st != lazytask.Queued {
 		t.Fatalf("State() of a task in the inbox = %v; want Queued", st)
 	}
 	st := s.Stats()
-	if s.inbox.Pending() {
+	if s.root.inbox.Pending() {
 		t.Fatal("Stats left the inbox pending")
 	}
 	if st.Queued != 1 || st.Submitted != 3 || st.Running != 1 {
@@ -94,7 +94,8 @@ func TestLockForWaitsForTheSubmittersPush(t *testing.T) {
 	done := make(chan bool)
 	go func() { done <- h.Cancel(nil) }()
 	// The Cancel cannot finish before the push: the task is in no queue.
-	s.inbox.Push(c)
+	s.root.inbox.Push(c)
+	s.root.list()
 	if !<-done {
 		t.Fatal("Cancel of a task in the inbox reported false")
 	}
@@ -103,5 +104,48 @@ func TestLockForWaitsForTheSubmittersPush(t *testing.T) {
 	}
 	if st := s.Stats(); st.Queued != 0 || st.Canceled != 1 || st.Submitted != 1 {
 		t.Fatalf("Stats() = %+v; want Queued 0, Canceled 1, Submitted 1", st)
+	}
+}
+
+// A child scope's submits use its own inbox while the root cap is full; the
+// next lock holder links them into the child's queue.
+func TestChildScopeSubmitsUseTheirInbox(t *testing.T) {
+	ctx := context.Background()
+	s, err := New(WithLimit(1), WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Shutdown(ctx) }()
+	child, err := s.Root().NewScope(WithName("child"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, release := make(chan struct{}), make(chan struct{})
+	if _, err := Submit(s, func(context.Context) (int, error) { close(started); <-release; return 0, nil }); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	var hs []*lazytask.Task[int]
+	for i := range 3 {
+		h, err := Submit(child, func(context.Context) (int, error) { return i, nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs = append(hs, h)
+	}
+	if !child.inbox.Pending() || !child.inDirty.Load() || s.dirty.Load() != child {
+		t.Fatalf("child inbox pending %v, listed %v; want both", child.inbox.Pending(), child.inDirty.Load())
+	}
+	if st := s.Stats(); st.Queued != 3 || st.Submitted != 4 {
+		t.Fatalf("Stats() = %+v; want Queued 3, Submitted 4", st)
+	}
+	if child.inbox.Pending() || child.inDirty.Load() || s.dirty.Load() != nil {
+		t.Fatal("Stats left the child's inbox pending or listed")
+	}
+	close(release)
+	for i, h := range hs {
+		if v, err := h.Await(ctx); v != i || err != nil {
+			t.Fatalf("task %d: Await = %d, %v", i, v, err)
+		}
 	}
 }

@@ -155,3 +155,77 @@ func TestTaskCanceledByItsQueueHookBehindAFullCapNeverRuns(t *testing.T) {
 	assert.Equal(t, lazytask.Canceled, h.State(), "State()")
 	assert.Zero(t, runs.Load(), "runs")
 }
+
+// Submits to a child scope racing its Shutdown or Cancel: each one runs
+// once, or is refused (ErrClosed, ErrScopeCanceled) and never runs, or, for
+// Cancel, ends Canceled without running; nothing runs after the call
+// returns.
+func TestChildScopeSubmitsRacingItsEnd(t *testing.T) {
+	for _, how := range []string{"shutdown", "cancel"} {
+		for round := range 10 {
+			s := startScheduler(t, scheduler.WithLimit(2))
+			_, g := hold(t, s)
+			_, g2 := hold(t, s)
+			sc, err := s.Root().NewScope()
+			require.NoError(t, err)
+			const submitters, each = 4, 200
+			var ran, late atomic.Int64
+			var ended atomic.Bool
+			hs := make(chan *lazytask.Task[int], submitters*each)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for range submitters {
+				wg.Go(func() {
+					<-start
+					for range each {
+						h, err := scheduler.Submit(sc, func(context.Context) (int, error) {
+							ran.Add(1)
+							if ended.Load() {
+								late.Add(1)
+							}
+							return 0, nil
+						})
+						switch {
+						case err == nil:
+							hs <- h
+						case errors.Is(err, scheduler.ErrClosed), errors.Is(err, scheduler.ErrScopeCanceled):
+							assert.Equal(t, lazytask.Canceled, h.State(), "refused task")
+						default:
+							t.Errorf("Submit: %v", err)
+						}
+					}
+				})
+			}
+			close(start)
+			done := make(chan struct{})
+			go func() {
+				if how == "shutdown" {
+					assert.NoError(t, sc.Shutdown(bg))
+				} else {
+					sc.Cancel(nil)
+					assert.NoError(t, sc.Wait(bg))
+				}
+				ended.Store(true)
+				close(done)
+			}()
+			g.open()
+			g2.open()
+			wg.Wait()
+			<-done
+			close(hs)
+			var accepted, canceled int64
+			for h := range hs {
+				accepted++
+				_, err := h.Await(bg)
+				if how == "shutdown" {
+					require.NoError(t, err, "%s round %d: an accepted task", how, round)
+				} else if err != nil {
+					require.Equal(t, lazytask.Canceled, h.State(), "%s round %d", how, round)
+					canceled++
+				}
+			}
+			require.Equal(t, accepted-canceled, ran.Load(), "%s round %d: accepted tasks that ran", how, round)
+			require.Zero(t, late.Load(), "%s round %d: tasks that ran after the scope ended", how, round)
+		}
+	}
+}

@@ -166,9 +166,7 @@ func (o *owner) Reclaim(c *core.Task) {
 func (sc *Scope) cancelTreeLocked(cause error, lazyToo bool) []*core.Task {
 	var ended []*core.Task
 	sc.walk(func(x *Scope) {
-		if x == x.s.root {
-			x.s.drainLocked(true) // later submits take the locked path, refused
-		}
+		x.sealLocked() // later submits take the locked path, refused
 		if !x.dead {
 			x.dead = true
 			x.cause = cause

@@ -16,18 +16,14 @@ import (
 // Create it with New; the zero value is not usable, and a Scheduler must
 // not be copied. All methods are safe for concurrent use.
 type Scheduler struct {
-	_    noCopy
-	mu   sync.Mutex
-	root *Scope
-	cfg  config
-	wg   sync.WaitGroup // goroutines running tasks
-	ttl  sync.WaitGroup // armed scope timeouts and their cancellations
-	// fastOK: the root's submits may use the inbox (unbounded queue, no
-	// root deadline); see inbox.go.
-	fastOK bool
-
-	_     [64]byte // the inbox and hot are read by submitters on every submit
-	inbox core.Inbox
+	_     noCopy
+	mu    sync.Mutex
+	root  *Scope
+	cfg   config
+	wg    sync.WaitGroup        // goroutines running tasks
+	ttl   sync.WaitGroup        // armed scope timeouts and their cancellations
+	_     [64]byte              // dirty and hot are read by submitters on every submit
+	dirty atomic.Pointer[Scope] // scopes whose inbox may hold tasks; see inbox.go
 	hot   atomic.Bool
 	_     [64]byte
 
@@ -73,7 +69,6 @@ func New(opts ...Option) (*Scheduler, error) {
 	}
 	s := &Scheduler{cfg: cfg}
 	s.root = newScope(s, nil, cfg)
-	s.fastOK = cfg.queueLimit == 0 && s.root.deadline == 0
 	return s, nil
 }
 

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/lazysched/lazysched/internal/core"
@@ -35,6 +36,15 @@ type Scope struct {
 	// deadline is the scope's (or an ancestor's) deadline in core.Now
 	// units, 0 if none: admission skips a scope past it.
 	deadline int64
+	// fastOK: submits to the scope may use its inbox (the scheduler's
+	// queue is unbounded and no deadline is on the scope's path).
+	fastOK bool
+
+	// The submit inbox (inbox.go): tasks pushed without the lock, and the
+	// scope's place on the scheduler's list of scopes to drain.
+	inbox     core.Inbox
+	inDirty   atomic.Bool
+	dirtyNext *Scope
 
 	// under s.mu
 	lim       limiter.Counter
@@ -113,6 +123,7 @@ func newScope(s *Scheduler, parent *Scope, cfg config) *Scope {
 	case parent == nil || cfg.limitSet:
 		_ = sc.lim.Init(cfg.limit)
 	}
+	sc.fastOK = s.cfg.queueLimit == 0 && sc.deadline == 0
 	return sc
 }
 

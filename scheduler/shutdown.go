@@ -126,9 +126,7 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 	}
 	var lazy []*core.Task
 	sc.walk(func(x *Scope) {
-		if x == s.root {
-			s.drainLocked(true) // later submits take the locked path, refused
-		}
+		x.sealLocked() // later submits take the locked path, refused
 		x.closed = true
 		lazy = x.cancelLazyLocked(lazytask.ErrScopeClosed, lazy)
 	})
