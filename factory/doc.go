@@ -14,6 +14,10 @@
 // (their Enqueue method); Goroutines runs every task on a goroutine of its
 // own, with no cap, for code and tests that have no scheduler.
 //
+// WithOptions wraps a Factory so that every task made through it (by
+// Submit, Go and the combinators) gets the same task options: a name, a
+// priority, a timeout or labels for a whole fan-out.
+//
 // The combinators wait the way lazytask's Await does: called from inside a
 // task of a scheduler, the calling task lends its slot while it waits, so
 // a task that fans out on its own scheduler cannot deadlock the cap.

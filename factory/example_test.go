@@ -9,8 +9,10 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/lazysched/lazysched/factory"
+	"github.com/lazysched/lazysched/lazytask"
 	"github.com/lazysched/lazysched/scheduler"
 )
 
@@ -169,4 +171,17 @@ func ExampleStartHTTP() {
 	// Output:
 	// 200 OK hello over HTTP
 	// shutdown: <nil>
+}
+
+func ExampleWithOptions() {
+	s, _ := scheduler.New(scheduler.WithLimit(4))
+	defer s.Shutdown(context.Background())
+	// Every task of this fan-out gets a name and a deadline of its own.
+	f := factory.WithOptions(s, lazytask.WithName("probe"), lazytask.WithTimeout(20*time.Millisecond))
+	vals, err := factory.Gather(context.Background(), f,
+		func(context.Context) (string, error) { return "fast", nil },
+		func(ctx context.Context) (string, error) { <-ctx.Done(); return "", ctx.Err() },
+	)
+	fmt.Println(vals, err)
+	// Output: [fast ] context deadline exceeded
 }

@@ -57,6 +57,9 @@ func (Goroutines) Enqueue(h lazytask.Handle) error {
 // is Failed), or f's refusal (the task is Canceled with it as the cause, and
 // never runs).
 func Submit[T any](f Factory, fn func(ctx context.Context) (T, error), opts ...lazytask.Option) (*lazytask.Task[T], error) {
+	if of, ok := f.(*optioned); ok {
+		f, opts = of.f, append(of.opts[:len(of.opts):len(of.opts)], opts...)
+	}
 	t := lazytask.New(fn, opts...)
 	if t.State().Terminal() {
 		return t, t.Err()
@@ -77,4 +80,31 @@ func Go(f Factory, fn func(ctx context.Context) error, opts ...lazytask.Option) 
 		return Submit[struct{}](f, nil, opts...)
 	}
 	return Submit(f, func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) }, opts...)
+}
+
+// WithOptions returns a Factory that places tasks in f and gives every task
+// that this package makes through it (Submit, Go, Race, Gather, AsCompleted,
+// Map) the options opts, before the call's own: a priority, a timeout, a
+// name or labels for a whole fan-out. A task made elsewhere and handed to
+// its Enqueue goes to f unchanged: options are fixed when a task is made.
+// WithOptions of a WithOptions factory adds to its options.
+func WithOptions(f Factory, opts ...lazytask.Option) Factory {
+	if of, ok := f.(*optioned); ok {
+		return &optioned{f: of.f, opts: append(of.opts[:len(of.opts):len(of.opts)], opts...)}
+	}
+	return &optioned{f: f, opts: opts}
+}
+
+// optioned is WithOptions' Factory.
+type optioned struct {
+	f    Factory // nil stands for Goroutines
+	opts []lazytask.Option
+}
+
+// Enqueue hands h to the underlying factory.
+func (o *optioned) Enqueue(h lazytask.Handle) error {
+	if o.f == nil {
+		return Goroutines{}.Enqueue(h)
+	}
+	return o.f.Enqueue(h)
 }
