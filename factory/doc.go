@@ -14,6 +14,9 @@
 // (their Enqueue method); Goroutines runs every task on a goroutine of its
 // own, with no cap, for code and tests that have no scheduler.
 //
+// Completed iterates over tasks the caller already holds, wherever they
+// were submitted, in the order they end.
+//
 // WithOptions wraps a Factory so that every task made through it (by
 // Submit, Go and the combinators) gets the same task options: a name, a
 // priority, a timeout or labels for a whole fan-out.

@@ -185,3 +185,23 @@ func ExampleWithOptions() {
 	fmt.Println(vals, err)
 	// Output: [fast ] context deadline exceeded
 }
+
+func ExampleCompleted() {
+	s, _ := scheduler.New(scheduler.WithLimit(2))
+	defer s.Shutdown(context.Background())
+	first := make(chan struct{})
+	slow, _ := scheduler.Submit(s, func(context.Context) (string, error) { <-first; return "slow", nil },
+		lazytask.WithName("slow"))
+	quick, _ := scheduler.Submit(s, func(context.Context) (string, error) { return "quick", nil },
+		lazytask.WithName("quick"))
+	for h := range factory.Completed(context.Background(), slow, quick) {
+		v, err := h.Result()
+		fmt.Println(h.Name(), v, err)
+		if h == quick {
+			close(first) // let the slow one end once the quick one is handled
+		}
+	}
+	// Output:
+	// quick quick <nil>
+	// slow slow <nil>
+}

@@ -1,0 +1,38 @@
+package factory
+
+import (
+	"context"
+	"iter"
+
+	"github.com/lazysched/lazysched/factory/internal/glue"
+	"github.com/lazysched/lazysched/lazytask"
+)
+
+// Completed yields the given tasks in the order they end, each once: tasks
+// that have ended already come first. It is AsCompleted for handles the
+// caller already holds (tasks submitted anywhere, with any options), and it
+// leaves them alone: it starts none (a Lazy task is yielded once something
+// else starts or cancels it) and cancels none, not even when the loop
+// breaks. If ctx ends, the sequence stops. Called from inside a task of a
+// scheduler, the calling task lends its slot while it waits, as Await does.
+func Completed[T any](ctx context.Context, tasks ...*lazytask.Task[T]) iter.Seq[*lazytask.Task[T]] {
+	return func(yield func(*lazytask.Task[T]) bool) {
+		// Each task's callback sends its index once; the buffer takes them
+		// all, so callbacks never block, even after the loop has stopped.
+		ended := make(chan int, len(tasks))
+		left := 0
+		for i, t := range tasks {
+			if t == nil {
+				continue
+			}
+			left++
+			t.OnDone(func(T, error) { ended <- i })
+		}
+		for ; left > 0; left-- {
+			i, err := glue.Recv(ctx, ended)
+			if err != nil || !yield(tasks[i]) {
+				return
+			}
+		}
+	}
+}
