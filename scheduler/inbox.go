@@ -79,7 +79,7 @@ func (s *Scheduler) unlock() {
 func (s *Scheduler) lockFor(c *core.Task) {
 	s.lock()
 	for core.StateOf(c) == core.Queued && core.InInbox(c) && s.scopeOf(c) != nil {
-		s.mu.Unlock()
+		s.unlock()
 		runtime.Gosched()
 		s.lock()
 	}
