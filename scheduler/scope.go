@@ -41,10 +41,15 @@ type Scope struct {
 	fastOK bool
 
 	// The submit inbox (inbox.go): tasks pushed without the lock, and the
-	// scope's place on the scheduler's list of scopes to drain.
+	// scope's place on the scheduler's list of scopes to drain. Every push
+	// writes it, so it has a cache line of its own, away from the fields
+	// above (read on every submit and hook) and below (written under the
+	// lock for every task).
+	_         [64]byte
 	inbox     core.Inbox
 	inDirty   atomic.Bool
 	dirtyNext *Scope
+	_         [64]byte
 
 	// under s.mu
 	lim       limiter.Counter
