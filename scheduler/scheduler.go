@@ -17,8 +17,7 @@ import (
 // not be copied. All methods are safe for concurrent use.
 type Scheduler struct {
 	_     noCopy
-	mu    sync.Mutex
-	root  *Scope
+	root  *Scope // read-mostly fields first, away from the lock's line
 	cfg   config
 	wg    sync.WaitGroup        // goroutines running tasks
 	ttl   sync.WaitGroup        // armed scope timeouts and their cancellations
@@ -27,6 +26,7 @@ type Scheduler struct {
 	hot   atomic.Bool
 	_     [64]byte
 
+	mu sync.Mutex
 	// under mu
 	active    []*Scope // scopes with queued tasks
 	queued    int
