@@ -86,6 +86,13 @@ func TestLockForWaitsForTheSubmittersPush(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = s.Shutdown(context.Background()) }()
+	// Hold the one slot, so that whoever links the task cannot start it.
+	started, release := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	if _, err := Submit(s, func(context.Context) (int, error) { close(started); <-release; return 0, nil }); err != nil {
+		t.Fatal(err)
+	}
+	<-started
 	h := lazytask.New(func(context.Context) (int, error) { return 1, nil })
 	c := core.Of(h)
 	if !core.EnqueueInbox(c, &s.root.bind, false, false) {
@@ -102,8 +109,8 @@ func TestLockForWaitsForTheSubmittersPush(t *testing.T) {
 	if st := h.State(); st != lazytask.Canceled {
 		t.Fatalf("State() = %v; want Canceled", st)
 	}
-	if st := s.Stats(); st.Queued != 0 || st.Canceled != 1 || st.Submitted != 1 {
-		t.Fatalf("Stats() = %+v; want Queued 0, Canceled 1, Submitted 1", st)
+	if st := s.Stats(); st.Queued != 0 || st.Canceled != 1 || st.Submitted != 2 {
+		t.Fatalf("Stats() = %+v; want Queued 0, Canceled 1, Submitted 2", st)
 	}
 }
 
