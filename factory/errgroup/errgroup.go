@@ -29,6 +29,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/lazysched/lazysched/factory/internal/glue"
 	"github.com/lazysched/lazysched/lazytask"
@@ -63,8 +64,8 @@ type Group struct {
 	// unwatch ends In's watch of the parent scope's context.
 	unwatch func() bool
 
+	own atomic.Pointer[scheduler.Scheduler] // the group's scheduler, made on first use
 	mu  sync.Mutex
-	own *scheduler.Scheduler
 	sc  *scheduler.Scope // In: the scope of the current round, up to Wait
 }
 
@@ -230,6 +231,9 @@ func (g *Group) call(f func() error) error {
 
 // spawner returns where the group's tasks run, making it on first use.
 func (g *Group) spawner() (scheduler.Spawner, error) {
+	if s := g.own.Load(); s != nil {
+		return s, nil // the common case: no lock once the scheduler exists
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.parent != nil {
@@ -242,14 +246,15 @@ func (g *Group) spawner() (scheduler.Spawner, error) {
 		}
 		return g.sc, nil
 	}
-	if g.own == nil {
-		s, err := scheduler.New(scheduler.Unlimited(), scheduler.WithoutPanicRecovery(), scheduler.Supervise(ignore))
-		if err != nil {
-			return nil, err
-		}
-		g.own = s
+	if s := g.own.Load(); s != nil {
+		return s, nil
 	}
-	return g.own, nil
+	s, err := scheduler.New(scheduler.Unlimited(), scheduler.WithoutPanicRecovery(), scheduler.Supervise(ignore))
+	if err != nil {
+		return nil, err
+	}
+	g.own.Store(s)
+	return s, nil
 }
 
 // closeRound closes the child scope of In once its functions have
