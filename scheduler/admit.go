@@ -83,9 +83,12 @@ func (sc *Scope) doneTaskLocked() {
 }
 
 // enqueue queues c, or starts it at once if a slot is free and nothing
-// waits. fresh marks a task that Submit has just made and nobody else can
-// see: it skips the compare-and-swaps.
-func (sc *Scope) enqueue(c *core.Task, fresh bool) error {
+// waits. made marks a task that Submit or SubmitWait has just made: making
+// and queueing it are one call, so it is queued at its creation time (a
+// task handed over later with Enqueue is queued when it is handed over).
+// fresh adds that nobody else can see the task (no hook has): it skips the
+// compare-and-swaps.
+func (sc *Scope) enqueue(c *core.Task, fresh, made bool) error {
 	s := sc.s
 	w := core.Weight(c)
 	s.lock()
@@ -110,7 +113,11 @@ func (sc *Scope) enqueue(c *core.Task, fresh bool) error {
 			s.unlock()
 			return fmt.Errorf("%w: task is bound to another scope", ErrForeignHandle)
 		}
-		if !core.Enqueue(c, &sc.bind, core.Now()) {
+		at := core.Created(c)
+		if !made {
+			at = core.Now()
+		}
+		if !core.Enqueue(c, &sc.bind, at) {
 			st := core.StateOf(c)
 			s.unlock()
 			return fmt.Errorf("%w: task is %v", ErrNotQueued, lazytask.State(st))
@@ -165,13 +172,13 @@ func (sc *Scope) unqueueLocked(c *core.Task) {
 func (sc *Scope) enqueueWait(ctx context.Context, c *core.Task) error {
 	s := sc.s
 	if s.cfg.queueLimit == 0 {
-		return sc.enqueue(c, false) // unbounded: SubmitWait is Submit
+		return sc.enqueue(c, false, true) // unbounded: SubmitWait is Submit
 	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return context.Cause(ctx)
 		}
-		err := sc.enqueue(c, false)
+		err := sc.enqueue(c, false, true)
 		if err != ErrQueueFull {
 			return err
 		}

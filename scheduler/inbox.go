@@ -101,6 +101,7 @@ func (s *Scheduler) drainLocked() {
 func (sc *Scope) takeInboxLocked(seal bool) {
 	s := sc.s
 	sc.inbox.Take(seal, func(c *core.Task) {
+		core.AwaitPushed(c) // a task hooks saw is Queued only once pushed
 		s.stats.submitted++
 		sc.addTaskLocked()
 		sc.pushLocked(c)
@@ -143,6 +144,7 @@ func (sc *Scope) enqueueFast(c *core.Task, fresh bool) bool {
 		core.UndoInbox(c)
 		return false
 	}
+	core.InboxPushed(c)
 	sc.list()
 	if !s.hot.Load() {
 		// A slot may have opened before the push was seen: admit.

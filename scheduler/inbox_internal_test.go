@@ -96,8 +96,10 @@ func TestLockForWaitsForTheSubmittersPush(t *testing.T) {
 	}
 	done := make(chan bool)
 	go func() { done <- h.Cancel(nil) }()
-	// The Cancel cannot finish before the push: the task is in no queue.
+	// The Cancel cannot finish before the push: the task is in transit,
+	// then Queued in no queue until the scope is listed and drained.
 	s.root.inbox.Push(c)
+	core.InboxPushed(c)
 	s.root.list()
 	if !<-done {
 		t.Fatal("Cancel of a task in the inbox reported false")

@@ -229,3 +229,84 @@ func TestChildScopeSubmitsRacingItsEnd(t *testing.T) {
 		}
 	}
 }
+
+// Hooks see a task before its handoff and may hand it to other goroutines.
+// Those may cancel, start, promote or force it while the submit's push
+// races the scope being canceled (which seals its inbox): nothing may
+// crash or hang, and every task ends.
+func TestHandlesLeakedByHooksRacingAScopesCancel(t *testing.T) {
+	for round := range 30 {
+		var wg sync.WaitGroup
+		var s *scheduler.Scheduler
+		s = startScheduler(t, scheduler.WithLimit(1), scheduler.WithHooks(scheduler.Hooks{
+			OnQueue: func(in *scheduler.Scope, h lazytask.Handle) {
+				if in == s.Root() {
+					return // the holder
+				}
+				wg.Go(func() {
+					switch round % 4 {
+					case 0:
+						h.Cancel(nil)
+					case 1:
+						_ = h.Start()
+					case 2:
+						_ = s.Promote(h)
+					default:
+						_ = s.Force(h)
+					}
+				})
+			},
+		}))
+		_, g := hold(t, s)
+		sc, err := s.Root().NewScope()
+		require.NoError(t, err)
+		var hs []*lazytask.Task[int]
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for range 50 {
+				h, _ := scheduler.Submit(sc, func(context.Context) (int, error) { return 1, nil })
+				hs = append(hs, h)
+			}
+		}()
+		sc.Cancel(nil)
+		<-done
+		wg.Wait()
+		g.open()
+		ctx, cancel := context.WithTimeout(bg, time.Minute)
+		for i, h := range hs {
+			if err := h.Wait(ctx); err != nil {
+				// Wait returns the task's error; only ctx's end is a hang.
+				require.False(t, errors.Is(ctx.Err(), context.DeadlineExceeded), "round %d: task %d never ended (%v)", round, i, h.State())
+			}
+			require.True(t, h.State().Terminal(), "round %d: task %d is %v", round, i, h.State())
+		}
+		cancel()
+		require.NoError(t, s.Shutdown(bg), "round %d", round)
+	}
+}
+
+// A submit makes and queues its task in one call, hooks or not, inbox or
+// lock: the task's queued time is its creation time.
+func TestSubmittedTasksAreQueuedWhenCreated(t *testing.T) {
+	for _, hooked := range []bool{false, true} {
+		var opts []scheduler.Option
+		if hooked {
+			opts = append(opts, scheduler.WithHooks(scheduler.Hooks{OnQueue: func(*scheduler.Scope, lazytask.Handle) {}}))
+		}
+		s := startScheduler(t, append(opts, scheduler.WithLimit(1))...)
+		locked, err := scheduler.Submit(s, func(context.Context) (int, error) { return 0, nil })
+		require.NoError(t, err)
+		_, err = locked.Await(bg)
+		require.NoError(t, err)
+		_, g := hold(t, s)
+		inbox, err := scheduler.Submit(s, func(context.Context) (int, error) { return 0, nil })
+		require.NoError(t, err)
+		for name, h := range map[string]*lazytask.Task[int]{"first": locked, "behind the holder": inbox} {
+			tm := h.Timings()
+			assert.False(t, tm.Queued.IsZero(), "hooked %v, %s: queued time", hooked, name)
+			assert.True(t, tm.Queued.Equal(tm.Created), "hooked %v, %s: queued %v, created %v", hooked, name, tm.Queued, tm.Created)
+		}
+		g.open()
+	}
+}

@@ -88,15 +88,15 @@ func (sc *Scope) cancelOneLocked(c *core.Task, cause error) bool {
 // (Canceled or Failed) with err, without running it.
 func (sc *Scope) endUnstartedLocked(c *core.Task, st core.State, err error) bool {
 	s := sc.s
-	was := core.StateOf(c)
-	if !core.CancelLocked(c) {
+	was, ok := core.CancelLockedFrom(c)
+	if !ok {
 		return false
 	}
 	if was == core.Queued {
 		sc.unqueueLocked(c)
 		sc.doneTaskLocked()
-	} else {
-		sc.lazy.Remove(c)
+	} else if core.Bound(c) == &sc.bind {
+		sc.lazy.Remove(c) // a bound Lazy task is in sc's lazy list
 	}
 	if st == core.Failed {
 		s.stats.failed++

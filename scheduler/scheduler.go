@@ -114,7 +114,7 @@ func submit[T any](ctx context.Context, wait bool, sp Spawner, fn func(ctx conte
 	if wait {
 		err = sc.enqueueWait(ctx, c)
 	} else {
-		err = sc.enqueue(c, !sc.hooked)
+		err = sc.enqueue(c, !sc.hooked, true)
 	}
 	if err != nil {
 		sc.abandon(c, err)

@@ -238,7 +238,7 @@ func (sc *Scope) Enqueue(h lazytask.Handle) error {
 			sc.fire(c, hookQueue)
 		}
 	}
-	return sc.enqueue(c, false)
+	return sc.enqueue(c, false, false)
 }
 
 // Force runs h now, over the cap, whatever waits in the queue: h may be

@@ -1,6 +1,9 @@
 package core
 
-import "sync/atomic"
+import (
+	"runtime"
+	"sync/atomic"
+)
 
 // flagInbox marks a Queued task that waits in its owner's Inbox: it is not
 // linked into a queue yet. The owner clears it under its lock when it links
@@ -20,11 +23,19 @@ type Inbox struct {
 // sealedInbox is the head of a sealed inbox.
 var sealedInbox = new(Task)
 
-// EnqueueInbox moves a Lazy task to Queued, owned by b and marked as being
-// in an inbox, ready for Inbox.Push. fresh is EnqueueFresh's promise that
-// nobody else can see the task (plain stores); otherwise it takes the
-// compare-and-swap and reports false if the task was no longer Lazy (a hook
-// canceled or started it). hooked asks for Owner.Starting.
+// EnqueueInbox prepares a Lazy task for Inbox.Push, owned by b and marked
+// as being in an inbox; hooked asks for Owner.Starting. Then the caller
+// pushes it and calls InboxPushed (or UndoInbox if the push failed).
+//
+// fresh is EnqueueFresh's promise that nobody else can see the task: plain
+// stores, and the task is Queued at once (it is seen only once pushed).
+// Otherwise the task is claimed with one compare-and-swap into the transit
+// state toQueued, in which other goroutines treat it as Lazy and wait
+// before moving it, and stays there until InboxPushed: so a push that fails
+// is undone before anyone could have seen the task Queued. EnqueueInbox
+// reports false if the task was no longer Lazy (a hook canceled or started
+// it). Its queued time is its creation: EnqueueInbox is for tasks that a
+// submit has just made, which are queued in the same call.
 func EnqueueInbox(c *Task, b *Binding, fresh, hooked bool) bool {
 	flags := uint32(flagInbox)
 	if hooked {
@@ -41,24 +52,39 @@ func EnqueueInbox(c *Task, b *Binding, fresh, hooked bool) bool {
 		if State(s&stateMask) != Lazy {
 			return false
 		}
-		// One compare-and-swap both claims the task (toQueued) and sets the
-		// marks; flags others add meanwhile (flagSlow) survive setState.
+		// One compare-and-swap both claims the task and sets the marks;
+		// flags others add meanwhile (flagSlow) survive the later moves.
 		if c.state.CompareAndSwap(s, s&^stateMask|flags|uint32(toQueued)) {
 			break
 		}
 	}
 	c.queued = c.created
 	c.owner.Store(b)
-	setState(c, Queued)
 	return true
 }
 
+// InboxPushed ends EnqueueInbox once the push has succeeded: a claimed
+// task becomes Queued. The owner may have taken it from the inbox already;
+// it waits for this (AwaitPushed) before it links the task.
+func InboxPushed(c *Task) {
+	if State(c.state.Load()&stateMask) == toQueued {
+		setState(c, Queued)
+	}
+}
+
+// AwaitPushed waits, for a task just taken from an inbox, until its
+// submitter has made it Queued (InboxPushed): a few instructions, unless
+// the submitter was descheduled in between, so it yields meanwhile.
+func AwaitPushed(c *Task) {
+	for State(c.state.Load()&stateMask) == toQueued {
+		runtime.Gosched()
+	}
+}
+
 // UndoInbox takes back EnqueueInbox when Push failed: the task is Lazy,
-// unbound and without a queued time again. It passes through toQueued, in
-// which readers treat it as Lazy (Timings skips the queued time) and other
-// movers wait, while the fields are reset.
+// unbound and without a queued time again. Nobody has seen it Queued: a
+// fresh task is seen by nobody, a claimed one is still in transit.
 func UndoInbox(c *Task) {
-	setState(c, toQueued)
 	c.owner.Store(nil)
 	c.queued = 0
 	for {

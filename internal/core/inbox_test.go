@@ -109,3 +109,34 @@ func TestInboxUnderConcurrentPushes(t *testing.T) {
 		next[o[0]]++
 	}
 }
+
+// A task others may see is claimed into transit: it looks Lazy, and only
+// InboxPushed makes it Queued, so a failed push is undone unseen.
+func TestClaimedTaskIsQueuedOnlyOncePushed(t *testing.T) {
+	b := &Binding{}
+	c := &Task{}
+	c.created = Now()
+	require.True(t, EnqueueInbox(c, b, false, true))
+	assert.Equal(t, Lazy, StateOf(c), "public state while claimed")
+	_, queued, _, _ := Timings(c)
+	assert.True(t, queued.IsZero(), "no queued time while claimed")
+	assert.False(t, EnqueueInbox(c, b, false, false), "a claimed task cannot be claimed again")
+
+	var in Inbox
+	require.True(t, in.Push(c))
+	InboxPushed(c)
+	assert.Equal(t, Queued, StateOf(c), "after InboxPushed")
+	_, queued, _, _ = Timings(c)
+	assert.False(t, queued.IsZero(), "queued time once Queued")
+	assert.Equal(t, []*Task{c}, takeAll(&in, false))
+
+	d := &Task{}
+	d.created = Now()
+	require.True(t, EnqueueInbox(d, b, false, false))
+	d.state.Or(flagSlow) // someone asked for the Done channel meanwhile
+	UndoInbox(d)
+	assert.Equal(t, Lazy, StateOf(d), "after UndoInbox")
+	assert.Nil(t, Bound(d))
+	assert.NotZero(t, d.state.Load()&flagSlow, "flags others set survive the undo")
+	assert.Zero(t, d.state.Load()&(flagInbox|flagHooked), "inbox marks cleared")
+}

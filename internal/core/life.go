@@ -27,7 +27,8 @@ func Cancel(c *Task, cause error) bool {
 				return true
 			}
 		case Queued:
-			if c.owner.Load().Owner.Cancel(c, cause) {
+			// A Queued task always has an owner; load it once all the same.
+			if b := c.owner.Load(); b != nil && b.Owner.Cancel(c, cause) {
 				return true
 			}
 		case Running:
@@ -46,8 +47,16 @@ func Cancel(c *Task, cause error) bool {
 // did; the owner then unlinks the task, calls PublishLocked(c, Canceled,
 // cause) and, outside its lock, DrainCallbacks.
 func CancelLocked(c *Task) bool {
-	_, ok := transition(c, toCanceled, Queued, Lazy)
+	_, ok := CancelLockedFrom(c)
 	return ok
+}
+
+// CancelLockedFrom is CancelLocked that also returns the state the task was
+// moved from (Queued or Lazy), for the owner to unlink it from the right
+// list.
+func CancelLockedFrom(c *Task) (State, bool) {
+	old, ok := transition(c, toCanceled, Queued, Lazy)
+	return State(old & stateMask), ok
 }
 
 // EndUnstarted ends an unbound Lazy task in st (Canceled or Failed) with
@@ -82,7 +91,11 @@ func Start(c *Task) error {
 				return nil
 			}
 		case Queued:
-			err := c.owner.Load().Owner.Force(c)
+			b := c.owner.Load()
+			if b == nil {
+				continue // never for a Queued task; retry rather than crash
+			}
+			err := b.Owner.Force(c)
 			if err != nil && StateOf(c) != Queued {
 				continue // admitted or canceled meanwhile: say so as ErrStarted
 			}
