@@ -2,6 +2,7 @@ package factory
 
 import (
 	"context"
+	"slices"
 
 	"github.com/lazysched/lazysched/factory/internal/glue"
 	"github.com/lazysched/lazysched/lazytask"
@@ -58,7 +59,7 @@ func (Goroutines) Enqueue(h lazytask.Handle) error {
 // never runs).
 func Submit[T any](f Factory, fn func(ctx context.Context) (T, error), opts ...lazytask.Option) (*lazytask.Task[T], error) {
 	if of, ok := f.(*optioned); ok {
-		f, opts = of.f, append(of.opts[:len(of.opts):len(of.opts)], opts...)
+		f, opts = of.f, slices.Concat(of.opts, opts)
 	}
 	t := lazytask.New(fn, opts...)
 	if t.State().Terminal() {
@@ -90,7 +91,7 @@ func Go(f Factory, fn func(ctx context.Context) error, opts ...lazytask.Option) 
 // WithOptions of a WithOptions factory adds to its options.
 func WithOptions(f Factory, opts ...lazytask.Option) Factory {
 	if of, ok := f.(*optioned); ok {
-		return &optioned{f: of.f, opts: append(of.opts[:len(of.opts):len(of.opts)], opts...)}
+		return &optioned{f: of.f, opts: slices.Concat(of.opts, opts)}
 	}
 	return &optioned{f: f, opts: opts}
 }

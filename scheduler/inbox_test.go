@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -74,6 +75,68 @@ func TestSubmitAfterResizeUpStartsWhileTheHolderHolds(t *testing.T) {
 	g.open()
 }
 
+// racing is what submitRacing saw.
+type racing struct {
+	accepted  []*lazytask.Task[int]
+	refused   int
+	ran, late int64
+}
+
+// submitRacing submits 800 counting tasks to sp from 4 goroutines while
+// end (Shutdown, say) runs on a goroutine of its own and the gates (the
+// holders of sp's slots) open; it returns once both are done. A refusal
+// must be one of refusals, with its task Canceled; a task that runs after
+// end has returned counts as late.
+func submitRacing(t *testing.T, sp scheduler.Spawner, gates []*gate, end func(), refusals ...error) racing {
+	t.Helper()
+	const submitters, each = 4, 200
+	var ran, late atomic.Int64
+	var ended atomic.Bool
+	var mu sync.Mutex
+	var r racing
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range submitters {
+		wg.Go(func() {
+			<-start
+			for range each {
+				h, err := scheduler.Submit(sp, func(context.Context) (int, error) {
+					ran.Add(1)
+					if ended.Load() {
+						late.Add(1)
+					}
+					return 0, nil
+				})
+				mu.Lock()
+				switch {
+				case err == nil:
+					r.accepted = append(r.accepted, h)
+				case slices.ContainsFunc(refusals, func(e error) bool { return errors.Is(err, e) }):
+					r.refused++
+					assert.Equal(t, lazytask.Canceled, h.State(), "refused task")
+				default:
+					t.Errorf("Submit: %v", err)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	close(start)
+	done := make(chan struct{})
+	go func() {
+		end()
+		ended.Store(true)
+		close(done)
+	}()
+	for _, g := range gates {
+		g.open()
+	}
+	wg.Wait()
+	<-done
+	r.ran, r.late = ran.Load(), late.Load()
+	return r
+}
+
 // Submits racing Shutdown: each one either runs, once, or is refused with
 // ErrClosed and never runs; none runs after Shutdown returns; Stats agree.
 func TestSubmitsRacingShutdownRunOrAreRefused(t *testing.T) {
@@ -82,56 +145,17 @@ func TestSubmitsRacingShutdownRunOrAreRefused(t *testing.T) {
 		require.NoError(t, err)
 		_, g := hold(t, s)
 		_, g2 := hold(t, s)
-		const submitters, each = 4, 200
-		var ran, late, accepted, refused atomic.Int64
-		var shutDone atomic.Bool
-		hs := make(chan *lazytask.Task[int], submitters*each)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for range submitters {
-			wg.Go(func() {
-				<-start
-				for range each {
-					h, err := scheduler.Submit(s, func(context.Context) (int, error) {
-						ran.Add(1)
-						if shutDone.Load() {
-							late.Add(1)
-						}
-						return 0, nil
-					})
-					switch {
-					case err == nil:
-						accepted.Add(1)
-						hs <- h
-					case errors.Is(err, scheduler.ErrClosed):
-						refused.Add(1)
-						assert.Equal(t, lazytask.Canceled, h.State(), "refused task")
-					default:
-						t.Errorf("Submit: %v", err)
-					}
-				}
-			})
-		}
-		close(start)
-		shut := make(chan error)
-		go func() {
-			err := s.Shutdown(bg)
-			shutDone.Store(true)
-			shut <- err
-		}()
-		g.open()
-		g2.open()
-		wg.Wait()
-		require.NoError(t, <-shut, "round %d: Shutdown", round)
-		close(hs)
-		for h := range hs {
+		r := submitRacing(t, s, []*gate{g, g2}, func() {
+			assert.NoError(t, s.Shutdown(bg), "round %d: Shutdown", round)
+		}, scheduler.ErrClosed)
+		for _, h := range r.accepted {
 			_, err := h.Await(bg)
 			require.NoError(t, err, "round %d: an accepted task", round)
 		}
-		require.Equal(t, int64(submitters*each), accepted.Load()+refused.Load(), "round %d", round)
-		require.Equal(t, accepted.Load(), ran.Load(), "round %d: accepted tasks that ran", round)
-		require.Zero(t, late.Load(), "round %d: tasks that ran after Shutdown returned", round)
-		require.Equal(t, uint64(accepted.Load()+2), s.Stats().Submitted, "round %d: Stats().Submitted", round)
+		require.Equal(t, 800, len(r.accepted)+r.refused, "round %d", round)
+		require.Equal(t, int64(len(r.accepted)), r.ran, "round %d: accepted tasks that ran", round)
+		require.Zero(t, r.late, "round %d: tasks that ran after Shutdown returned", round)
+		require.Equal(t, uint64(len(r.accepted)+2), s.Stats().Submitted, "round %d: Stats().Submitted", round)
 	}
 }
 
@@ -168,54 +192,16 @@ func TestChildScopeSubmitsRacingItsEnd(t *testing.T) {
 			_, g2 := hold(t, s)
 			sc, err := s.Root().NewScope()
 			require.NoError(t, err)
-			const submitters, each = 4, 200
-			var ran, late atomic.Int64
-			var ended atomic.Bool
-			hs := make(chan *lazytask.Task[int], submitters*each)
-			var wg sync.WaitGroup
-			start := make(chan struct{})
-			for range submitters {
-				wg.Go(func() {
-					<-start
-					for range each {
-						h, err := scheduler.Submit(sc, func(context.Context) (int, error) {
-							ran.Add(1)
-							if ended.Load() {
-								late.Add(1)
-							}
-							return 0, nil
-						})
-						switch {
-						case err == nil:
-							hs <- h
-						case errors.Is(err, scheduler.ErrClosed), errors.Is(err, scheduler.ErrScopeCanceled):
-							assert.Equal(t, lazytask.Canceled, h.State(), "refused task")
-						default:
-							t.Errorf("Submit: %v", err)
-						}
-					}
-				})
-			}
-			close(start)
-			done := make(chan struct{})
-			go func() {
+			r := submitRacing(t, sc, []*gate{g, g2}, func() {
 				if how == "shutdown" {
 					assert.NoError(t, sc.Shutdown(bg))
 				} else {
 					sc.Cancel(nil)
 					assert.NoError(t, sc.Wait(bg))
 				}
-				ended.Store(true)
-				close(done)
-			}()
-			g.open()
-			g2.open()
-			wg.Wait()
-			<-done
-			close(hs)
-			var accepted, canceled int64
-			for h := range hs {
-				accepted++
+			}, scheduler.ErrClosed, scheduler.ErrScopeCanceled)
+			var canceled int64
+			for _, h := range r.accepted {
 				_, err := h.Await(bg)
 				if how == "shutdown" {
 					require.NoError(t, err, "%s round %d: an accepted task", how, round)
@@ -224,8 +210,8 @@ func TestChildScopeSubmitsRacingItsEnd(t *testing.T) {
 					canceled++
 				}
 			}
-			require.Equal(t, accepted-canceled, ran.Load(), "%s round %d: accepted tasks that ran", how, round)
-			require.Zero(t, late.Load(), "%s round %d: tasks that ran after the scope ended", how, round)
+			require.Equal(t, int64(len(r.accepted))-canceled, r.ran, "%s round %d: accepted tasks that ran", how, round)
+			require.Zero(t, r.late, "%s round %d: tasks that ran after the scope ended", how, round)
 		}
 	}
 }

@@ -88,7 +88,7 @@ func (sc *Scope) cancelOneLocked(c *core.Task, cause error) bool {
 // (Canceled or Failed) with err, without running it.
 func (sc *Scope) endUnstartedLocked(c *core.Task, st core.State, err error) bool {
 	s := sc.s
-	was, ok := core.CancelLockedFrom(c)
+	was, ok := core.CancelLocked(c)
 	if !ok {
 		return false
 	}

@@ -42,9 +42,7 @@ func EnqueueInbox(c *Task, b *Binding, fresh, hooked bool) bool {
 		flags |= flagHooked
 	}
 	if fresh {
-		c.queued = c.created
-		c.owner.Store(b)
-		c.state.Store(uint32(Queued) | flags)
+		enqueueFresh(c, b, Queued, flags)
 		return true
 	}
 	for {

@@ -43,18 +43,11 @@ func Cancel(c *Task, cause error) bool {
 }
 
 // CancelLocked is Owner.Cancel's state change: under the owner's lock it
-// moves a Queued or bound Lazy task to toCanceled and reports whether it
+// moves a Queued or bound Lazy task to toCanceled, and returns the state it
+// moved the task from (to unlink it from the right list) and whether it
 // did; the owner then unlinks the task, calls PublishLocked(c, Canceled,
 // cause) and, outside its lock, DrainCallbacks.
-func CancelLocked(c *Task) bool {
-	_, ok := CancelLockedFrom(c)
-	return ok
-}
-
-// CancelLockedFrom is CancelLocked that also returns the state the task was
-// moved from (Queued or Lazy), for the owner to unlink it from the right
-// list.
-func CancelLockedFrom(c *Task) (State, bool) {
+func CancelLocked(c *Task) (State, bool) {
 	old, ok := transition(c, toCanceled, Queued, Lazy)
 	return State(old & stateMask), ok
 }
@@ -112,18 +105,23 @@ func Start(c *Task) error {
 // straight to Running (a free slot was found), started at its creation.
 // hooked asks for Owner.Starting, as MarkHooked does.
 func EnqueueFresh(c *Task, b *Binding, run, hooked bool) {
-	c.owner.Store(b)
-	c.queued = c.created
-	var flags uint32
+	st, flags := Queued, uint32(0)
+	if run {
+		c.started = c.created
+		st = Running
+	}
 	if hooked {
 		flags = flagHooked
 	}
-	if run {
-		c.started = c.created
-		c.state.Store(uint32(Running) | flags)
-		return
-	}
-	c.state.Store(uint32(Queued) | flags)
+	enqueueFresh(c, b, st, flags)
+}
+
+// enqueueFresh hands a task nobody else can see to b in st, queued at its
+// creation, with plain stores.
+func enqueueFresh(c *Task, b *Binding, st State, flags uint32) {
+	c.owner.Store(b)
+	c.queued = c.created
+	c.state.Store(uint32(st) | flags)
 }
 
 // Bind gives a fresh Lazy task (one nobody else can see yet) its owner, so
