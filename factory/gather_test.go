@@ -22,7 +22,7 @@ func TestGatherReturnsResultsInInputOrderWithErrorsJoined(t *testing.T) {
 		func(context.Context) (int, error) { return 30, e3 },
 		func(context.Context) (int, error) { close(last.started); return 40, nil }, // ends first
 	)
-	assert.Equal(t, []int{0, 20, 30, 40}, vals, "Gather's values")
+	assert.Equal(t, []int{0, 20, 0, 40}, vals, "Gather's values: a failed function's is zero")
 	assert.ErrorIs(t, err, e1, "Gather's error")
 	assert.ErrorIs(t, err, e3, "Gather's error")
 	assert.Equal(t, "first failed\nthird failed", err.Error(), "Gather's error keeps the order of fns")

@@ -62,13 +62,14 @@ func TestCancelAfterTheEndChangesNothing(t *testing.T) {
 		make  func() *lazytask.Task[int]
 		state lazytask.State
 		err   error
+		val   int // a failed task's value is the zero int
 	}{
 		{"succeeded", func() *lazytask.Task[int] {
 			return lazytask.New(func(ctx context.Context) (int, error) { return 1, nil })
-		}, lazytask.Succeeded, nil},
+		}, lazytask.Succeeded, nil, 1},
 		{"failed", func() *lazytask.Task[int] {
 			return lazytask.New(func(ctx context.Context) (int, error) { return 1, errBoom })
-		}, lazytask.Failed, errBoom},
+		}, lazytask.Failed, errBoom, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tk := tc.make()
@@ -78,8 +79,8 @@ func TestCancelAfterTheEndChangesNothing(t *testing.T) {
 				t.Errorf("Cancel after the end = true; want false")
 			}
 			v, err := tk.Result()
-			if v != 1 || err != tc.err {
-				t.Errorf("Result() after a late Cancel = %v, %v; want 1, %v", v, err, tc.err)
+			if v != tc.val || err != tc.err {
+				t.Errorf("Result() after a late Cancel = %v, %v; want %v, %v", v, err, tc.val, tc.err)
 			}
 			assert.Equal(t, tc.state, tk.State(), "State() after a late Cancel")
 		})

@@ -44,8 +44,8 @@ func TestOnDoneAfterTheEndRunsBeforeReturning(t *testing.T) {
 	var calls []int
 	for i := range 3 {
 		tk.OnDone(func(v int, err error) {
-			if v != 4 || err != errBoom {
-				t.Errorf("callback(%v, %v); want (4, %v)", v, err, errBoom)
+			if v != 0 || err != errBoom {
+				t.Errorf("callback(%v, %v); want (0, %v): a failed task's value is zero", v, err, errBoom)
 			}
 			calls = append(calls, i)
 		})
@@ -87,11 +87,11 @@ func TestOnDoneSeesTheResultPublished(t *testing.T) {
 		<-g.started
 		g.finish(11, errBoom)
 		s := <-out
-		if s.v != 11 || s.err != errBoom {
-			t.Fatalf("callback got (%v, %v); want (11, %v)", s.v, s.err, errBoom)
+		if s.v != 0 || s.err != errBoom {
+			t.Fatalf("callback got (%v, %v); want (0, %v): a failed task's value is zero", s.v, s.err, errBoom)
 		}
-		if s.rv != 11 || s.rerr != errBoom {
-			t.Fatalf("Result() inside callback = %v, %v; want 11, %v", s.rv, s.rerr, errBoom)
+		if s.rv != 0 || s.rerr != errBoom {
+			t.Fatalf("Result() inside callback = %v, %v; want 0, %v", s.rv, s.rerr, errBoom)
 		}
 		if s.state != lazytask.Failed {
 			t.Fatalf("State() inside callback = %v; want failed", s.state)

@@ -24,9 +24,13 @@ type Task[T any] struct {
 // interface costs no allocation, as a func value is one pointer.
 type runner[T any] func(context.Context) (T, error)
 
+// Call keeps the value only on success: a task that ended with an error
+// reads as the zero T everywhere (Await, Result, callbacks, combinators).
 func (f runner[T]) Call(c *core.Task, ctx context.Context) error {
 	v, err := f(ctx)
-	(*Task[T])(unsafe.Pointer(c)).val = v
+	if err == nil {
+		(*Task[T])(unsafe.Pointer(c)).val = v
+	}
 	return err
 }
 

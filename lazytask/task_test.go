@@ -212,8 +212,8 @@ func TestFunctionErrorEndsTheTaskFailed(t *testing.T) {
 	tk := lazytask.New(func(ctx context.Context) (int, error) { return 5, errBoom })
 	require.NoError(t, tk.Start())
 	v, err := tk.Await(bg)
-	if v != 5 || err != errBoom {
-		t.Errorf("Await(bg) = %v, %v; want 5, %v", v, err, errBoom)
+	if v != 0 || err != errBoom {
+		t.Errorf("Await(bg) = %v, %v; want 0, %v: the value of a failed task is zero", v, err, errBoom)
 	}
 	assert.Equal(t, lazytask.Failed, tk.State(), "State()")
 	assert.Equal(t, errBoom, tk.Err(), "Err()")

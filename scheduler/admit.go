@@ -22,6 +22,11 @@ func (sc *Scope) refuseLocked(w int64) error {
 		// Timed out; the cancellation that marks it dead is on its way.
 		return fmt.Errorf("%w: %w", ErrScopeCanceled, context.DeadlineExceeded)
 	}
+	return sc.tooHeavyLocked(w)
+}
+
+// tooHeavyLocked says why w slots can never fit the caps on sc's path.
+func (sc *Scope) tooHeavyLocked(w int64) error {
 	for p := sc; p != nil && w > 0; p = p.parent {
 		if !p.lim.Unlimited() && w > p.lim.Limit() {
 			return fmt.Errorf("%w: weight %d, cap %d of scope %q", ErrWeightTooLarge, w, p.lim.Limit(), p.name)
@@ -283,6 +288,15 @@ func (sc *Scope) force(c *core.Task) error {
 	return nil
 }
 
+// goTracked runs f on a new goroutine that Shutdown waits for.
+func (s *Scheduler) goTracked(f func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+}
+
 // spawn runs c and what follows it on a new goroutine, or on the executor.
 func (s *Scheduler) spawn(c *core.Task) {
 	if s.cfg.exec != nil {
@@ -298,6 +312,11 @@ func (s *Scheduler) spawn(c *core.Task) {
 // goroutine through the queue instead of starting a goroutine per task.
 func (s *Scheduler) work(c *core.Task) {
 	defer s.wg.Done()
+	s.loop(c)
+}
+
+// loop is work's body: run c and what follows, then linger.
+func (s *Scheduler) loop(c *core.Task) {
 	for c != nil {
 		for c != nil {
 			c = core.Execute(c)
@@ -371,6 +390,9 @@ func (sc *Scope) peek(now int64) *core.Task {
 // scopes is the one before all others; if it does not fit the root cap,
 // nothing is admitted, so a heavy task is not overtaken forever.
 func (s *Scheduler) admitOne(now int64) *core.Task {
+	if len(s.reclaims) > 0 && !s.grantReclaimsLocked() {
+		return nil
+	}
 	var best *core.Task
 	var bestSc *Scope
 	aging := now
@@ -430,6 +452,9 @@ func (s *Scheduler) admitOne(now int64) *core.Task {
 
 // admitAllLocked admits every task that fits, each on a new goroutine.
 func (s *Scheduler) admitAllLocked() {
+	if len(s.reclaims) > 0 && s.queued == 0 {
+		s.grantReclaimsLocked()
+	}
 	for s.queued > 0 {
 		c := s.admitOne(0)
 		if c == nil {

@@ -59,35 +59,82 @@ func (t *hookTable) any() bool { return len(t[0])+len(t[1])+len(t[2])+len(t[3]) 
 
 // fire calls the hooks of the given kinds, in registration order.
 func (sc *Scope) fire(c *core.Task, kinds ...hookKind) {
-	var h lazytask.Handle
-	for k, i := 0, 0; k < len(kinds); {
-		if len(sc.hooks[kinds[k]]) == 0 {
-			k++
-			continue
+	r := hookRun{sc: sc, c: c}
+	for _, k := range kinds {
+		if len(sc.hooks[k]) > 0 {
+			r.kinds[r.n] = k
+			r.n++
 		}
-		if h == nil {
-			h = handleOf(c)
-		}
-		k, i = sc.runHooks(kinds, k, i, h)
+	}
+	if r.n > 0 {
+		r.run()
 	}
 }
 
-// runHooks calls the hooks of kinds[k:], starting at hook i of kinds[k],
-// under one deferred recover, and returns len(kinds). If a hook panics it
-// logs the panic and returns the position after that hook, so that one bad
-// hook neither stops the others nor costs a defer per hook.
-func (sc *Scope) runHooks(kinds []hookKind, k, i int, h lazytask.Handle) (nextK, nextI int) {
-	defer func() {
-		if r := recover(); r != nil {
-			sc.s.logger().Error("lazysched: hook panicked", "scope", sc.name, "err", core.NewPanicError(r))
-			nextK, nextI = k, i+1
-		}
-	}()
-	for ; k < len(kinds); k, i = k+1, 0 {
-		fs := sc.hooks[kinds[k]]
-		for ; i < len(fs); i++ {
-			fs[i](sc, h)
-		}
+// fireStart fires the start hooks of a task about to run. If a hook calls
+// runtime.Goexit, the remaining hooks and then the task run on a goroutine
+// of the scheduler's.
+func (sc *Scope) fireStart(c *core.Task) {
+	r := hookRun{sc: sc, c: c, start: true}
+	r.kinds[0], r.n = hookStart, 1
+	r.run()
+}
+
+// hookRun is a cursor over the hooks to call for one step of a task: it
+// moves past each hook before calling it, so that a hook that panics or
+// calls runtime.Goexit is called once and the others still are.
+type hookRun struct {
+	sc    *Scope
+	c     *core.Task
+	h     lazytask.Handle
+	kinds [2]hookKind
+	n     int  // kinds used
+	k, i  int  // next: hook i of kinds[k]
+	start bool // the task runs after the hooks (fireStart)
+}
+
+func (r *hookRun) run() {
+	for !r.step() {
 	}
-	return k, 0
+}
+
+// step calls the remaining hooks under one deferred recover; it reports
+// false after a hook panicked, so that run goes on with the next one.
+func (r *hookRun) step() (done bool) {
+	normal := false
+	defer func() {
+		if normal {
+			return
+		}
+		p := recover()
+		if p != nil {
+			r.sc.s.logger().Error("lazysched: hook panicked", "scope", r.sc.name, "err", core.NewPanicError(p))
+			return
+		}
+		// runtime.Goexit: this goroutine exits as asked; the rest goes on
+		// on another.
+		r.sc.s.logger().Error("lazysched: hook called runtime.Goexit", "scope", r.sc.name, "err", core.ErrCallbackGoexit)
+		rest := *r
+		r.sc.s.goTracked(func() {
+			rest.run()
+			if rest.start {
+				rest.sc.s.loop(core.ExecuteStarted(rest.c))
+			}
+		})
+	}()
+	for r.k < r.n {
+		fs := r.sc.hooks[r.kinds[r.k]]
+		if r.i >= len(fs) {
+			r.k, r.i = r.k+1, 0
+			continue
+		}
+		f := fs[r.i]
+		r.i++
+		if r.h == nil {
+			r.h = handleOf(r.c)
+		}
+		f(r.sc, r.h)
+	}
+	normal = true
+	return true
 }

@@ -14,7 +14,7 @@ func (o *owner) scope() *Scope { return (*Scope)(o) }
 
 func (o *owner) Context() context.Context { return o.ctx }
 
-func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) *core.Task {
+func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) (*core.Task, bool) {
 	sc := o.scope()
 	s := sc.s
 	w := core.Weight(c)
@@ -36,31 +36,51 @@ func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) *c
 	default:
 		s.stats.canceled++
 	}
-	core.PublishLocked(c, st, err)
+	// User code runs for c after this (I11): its done callbacks, the
+	// supervisor's handler and what a fail-fast error canceled (both only
+	// for a failure), done hooks. Then the tasks the freed slots admit
+	// start on goroutines of their own, not behind that code.
+	after := core.PublishLocked(c, st, err) || st == core.Failed || len(sc.hooks[hookDone]) > 0
 	sc.doneTaskLocked()
 	var next *core.Task
-	if !exiting && s.queued > 0 {
+	if !exiting && !after && s.queued > 0 {
 		next = s.admitOne(core.Finished(c))
 	}
 	s.admitAllLocked()
 	s.unlock()
-	return next
+	return next, after
 }
 
-func (o *owner) Finished(c *core.Task, st core.State, err error) {
+// Finished runs the user code that follows a task's end, after its done
+// callbacks: the supervisor's handler and what a fail-fast error deferred
+// (for a failure), then the done hooks. Each step is contained: a panic is
+// logged, and a runtime.Goexit ends only the goroutine it was called on,
+// the steps after it going on on another (I11).
+func (o *owner) Finished(c *core.Task, st core.State, err error) { o.finished(c, st, err, 0) }
+
+// finished runs Finished's steps from step from on: 0 the handler, 1 the
+// deferred work, 2 the hooks.
+func (o *owner) finished(c *core.Task, st core.State, err error, from int) {
 	sc := o.scope()
 	if st == core.Failed {
-		if sc.policy == supervise {
-			sc.report(infoOf(c), err)
+		if from == 0 && sc.policy == supervise {
+			sc.reportOr(infoOf(c), err, func() { o.finished(c, st, err, 1) })
 		}
-		sc.s.flushDeferred()
+		if from <= 1 {
+			sc.s.flushDeferred()
+		}
 	}
 	if sc.hooked {
 		sc.fire(c, hookDone)
 	}
 }
 
-func (o *owner) Starting(c *core.Task) { o.scope().fire(c, hookStart) }
+// Starting fires the start hooks. If one calls runtime.Goexit, the others
+// and then the task run on a goroutine of the scheduler's.
+func (o *owner) Starting(c *core.Task) { o.scope().fireStart(c) }
+
+// Go runs f on a goroutine that Shutdown waits for.
+func (o *owner) Go(f func()) { o.s.goTracked(f) }
 
 func (o *owner) Cancel(c *core.Task, cause error) bool {
 	sc := o.scope()
@@ -72,10 +92,7 @@ func (o *owner) Cancel(c *core.Task, cause error) bool {
 	}
 	s.admitAllLocked()
 	s.unlock()
-	core.DrainCallbacks(c)
-	if sc.hooked {
-		sc.fire(c, hookDone)
-	}
+	s.finishOne(c, nil)
 	return true
 }
 
@@ -110,11 +127,16 @@ func (sc *Scope) endUnstartedLocked(c *core.Task, st core.State, err error) bool
 func (o *owner) Force(c *core.Task) error { return o.scope().force(c) }
 
 func (o *owner) Report(c *core.Task, err error) {
-	o.s.logger().Error("lazysched: done callback panicked", "scope", o.name, "task", infoOf(c).Name, "err", err)
+	msg := "lazysched: done callback panicked"
+	if err == core.ErrCallbackGoexit {
+		msg = "lazysched: done callback called runtime.Goexit"
+	}
+	o.s.logger().Error(msg, "scope", o.name, "task", infoOf(c).Name, "err", err)
 }
 
-// Lend frees a running task's slots while its function awaits another task,
-// so that nested fan-out on one cap cannot deadlock (I9).
+// Lend frees a running task's slots while its function waits for other
+// tasks, so that nested fan-out on one cap cannot deadlock (I9). Nested
+// waits of one task (several goroutines of it waiting) lend once.
 func (o *owner) Lend(c *core.Task) {
 	sc := o.scope()
 	s := sc.s
@@ -127,16 +149,22 @@ func (o *owner) Lend(c *core.Task) {
 			s.forced -= w
 			s.overTasks--
 			core.SetOverCap(c, false)
+			core.SetLentOver(c, true)
 		} else {
 			sc.putPath(w)
 		}
+		s.lent++
 		s.admitAllLocked()
 	}
 	s.unlock()
 }
 
-// Reclaim takes the lent slots back once the wait ends, or lets the task
-// run on over the cap, counted, if they are taken.
+// Reclaim takes the lent slots back once the wait ends. A task that waited
+// takes them ahead of every queued task: if they are free and no other
+// task waits to take its own back, at once; otherwise it waits until
+// admission hands them over (admitOne serves such tasks first), so that
+// tasks running their own code never exceed the cap. A task that was
+// force-run over the cap goes back over it without waiting.
 func (o *owner) Reclaim(c *core.Task) {
 	sc := o.scope()
 	s := sc.s
@@ -146,16 +174,66 @@ func (o *owner) Reclaim(c *core.Task) {
 	*n--
 	// A wait that outlives its task (a goroutine the task left behind)
 	// must not take back the slot that Release already skipped.
-	if *n == 0 && core.StateOf(c) == core.Running {
-		if sc.fitsPath(w) {
-			sc.takePath(w)
-		} else {
-			core.SetOverCap(c, true)
-			s.forced += w
-			s.overTasks++
-		}
+	if *n != 0 || core.StateOf(c) != core.Running {
+		s.unlock()
+		return
+	}
+	s.lent--
+	switch {
+	case core.LentOver(c):
+		core.SetLentOver(c, false)
+		core.SetOverCap(c, true)
+		s.forced += w
+		s.overTasks++
+	case len(s.reclaims) == 0 && sc.fitsPath(w):
+		sc.takePath(w)
+	default:
+		r := &reclaim{c: c, sc: sc, w: w, ch: make(chan struct{})}
+		s.reclaims = append(s.reclaims, r)
+		s.unlock()
+		<-r.ch
+		return
 	}
 	s.unlock()
+}
+
+// reclaim is a task that waits to take its lent slots back.
+type reclaim struct {
+	c  *core.Task
+	sc *Scope
+	w  int64
+	ch chan struct{} // closed once the slots are taken for it
+}
+
+// grantReclaimsLocked hands free slots to the tasks waiting to take theirs
+// back, oldest first. It reports false if the oldest one that does not fit
+// is held up at the root cap: then no queued task may go ahead of it. One
+// held up below the root leaves the queue to other scopes.
+func (s *Scheduler) grantReclaimsLocked() bool {
+	ok := true
+	kept := s.reclaims[:0]
+	for _, r := range s.reclaims {
+		switch {
+		case ok && r.sc.fitsPath(r.w):
+			r.sc.takePath(r.w)
+			close(r.ch)
+		case r.sc.tooHeavyLocked(r.w) != nil:
+			// A Resize made a cap on its path smaller than its weight:
+			// waiting would never end, so it goes on over the cap.
+			core.SetOverCap(r.c, true)
+			s.forced += r.w
+			s.overTasks++
+			close(r.ch)
+		default:
+			if !s.root.lim.Fits(r.w) {
+				ok = false
+			}
+			kept = append(kept, r)
+		}
+	}
+	clear(s.reclaims[len(kept):])
+	s.reclaims = kept
+	return ok
 }
 
 // cancelTreeLocked cancels sc and its subtree with cause: the scopes are
@@ -208,12 +286,43 @@ func (sc *Scope) walk(f func(*Scope)) {
 }
 
 // finishOutside runs the callbacks and done hooks of tasks ended under the
-// lock.
+// lock. Each task's callbacks and hooks are contained on their own (a
+// runtime.Goexit in one leaves its rest to another goroutine); if this
+// goroutine exits that way, what it had left to do goes on on another.
 func (s *Scheduler) finishOutside(ended []*core.Task) {
-	for _, c := range ended {
-		core.DrainCallbacks(c)
-		if sc := s.scopeOf(c); sc != nil && sc.hooked {
-			sc.fire(c, hookDone)
+	for i, c := range ended {
+		s.finishOne(c, ended[i+1:])
+	}
+}
+
+// finishOne runs c's callbacks and done hooks for finishOutside; rest are
+// the tasks after it.
+func (s *Scheduler) finishOne(c *core.Task, rest []*core.Task) {
+	drained, normal := false, false
+	defer func() {
+		if normal {
+			return
 		}
+		if r := recover(); r != nil {
+			panic(r) // not user code: user code's panics are recovered inside
+		}
+		// runtime.Goexit in a callback or hook of c.
+		s.goTracked(func() {
+			if !drained {
+				s.fireDone(c)
+			}
+			s.finishOutside(rest)
+		})
+	}()
+	core.DrainCallbacks(c)
+	drained = true
+	s.fireDone(c)
+	normal = true
+}
+
+// fireDone fires the done hooks of a task of this scheduler.
+func (s *Scheduler) fireDone(c *core.Task) {
+	if sc := s.scopeOf(c); sc != nil && sc.hooked {
+		sc.fire(c, hookDone)
 	}
 }

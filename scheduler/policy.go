@@ -48,18 +48,31 @@ func (sc *Scope) failLocked(err error) {
 	s.reports = append(s.reports, deferredReport{sc: p, info: lazytask.Info{Options: lazytask.Options{Name: sc.name}, State: lazytask.Failed, Err: up}, err: up})
 }
 
-// report hands a supervised error to the scope's handler, or logs it.
-func (sc *Scope) report(info lazytask.Info, err error) {
-	if sc.handler != nil {
-		defer func() {
-			if r := recover(); r != nil {
-				sc.s.logger().Error("lazysched: error handler panicked", "scope", sc.name, "err", core.NewPanicError(r))
-			}
-		}()
-		sc.handler(info, err)
+// reportOr hands a supervised error to the scope's handler, or logs it. A
+// panic in the handler is logged; if the handler calls runtime.Goexit, the
+// calling goroutine exits as asked and rest, what it would have done next,
+// runs on a goroutine of the scheduler's.
+func (sc *Scope) reportOr(info lazytask.Info, err error, rest func()) {
+	if sc.handler == nil {
+		sc.s.logger().Error("lazysched: task failed", "scope", sc.name, "task", info.Name, "err", err)
 		return
 	}
-	sc.s.logger().Error("lazysched: task failed", "scope", sc.name, "task", info.Name, "err", err)
+	normal := false
+	defer func() {
+		if normal {
+			return
+		}
+		if p := recover(); p != nil {
+			sc.s.logger().Error("lazysched: error handler panicked", "scope", sc.name, "err", core.NewPanicError(p))
+			return
+		}
+		sc.s.logger().Error("lazysched: error handler called runtime.Goexit", "scope", sc.name, "err", core.ErrCallbackGoexit)
+		if rest != nil {
+			sc.s.goTracked(rest)
+		}
+	}()
+	sc.handler(info, err)
+	normal = true
 }
 
 // flushDeferred runs what failLocked decided under the lock: callbacks and
@@ -70,8 +83,14 @@ func (s *Scheduler) flushDeferred() {
 	s.deferred, s.reports = nil, nil
 	s.unlock()
 	s.finishOutside(ended)
-	for _, r := range reports {
-		r.sc.report(r.info, r.err)
+	s.reportAll(reports)
+}
+
+// reportAll makes the deferred handler calls in order; one whose handler
+// calls runtime.Goexit leaves the rest to another goroutine.
+func (s *Scheduler) reportAll(reports []deferredReport) {
+	for i, r := range reports {
+		r.sc.reportOr(r.info, r.err, func() { s.reportAll(reports[i+1:]) })
 	}
 }
 

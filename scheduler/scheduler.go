@@ -39,6 +39,8 @@ type Scheduler struct {
 	room      chan struct{} // closed when the queue shrinks (bounded queue waiters)
 	stats     counters
 	deferred  []*core.Task     // ended under the lock; callbacks still to run
+	reclaims  []*reclaim       // tasks back from a wait, waiting for their slots
+	lent      int              // tasks whose slots are lent while they wait
 	reports   []deferredReport // supervisor handler calls still to make
 }
 

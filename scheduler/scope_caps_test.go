@@ -275,10 +275,12 @@ func TestScopeNestedFanOutAtScaleCompletes(t *testing.T) {
 	}
 }
 
-func TestScopeLenderThatCannotGetItsSlotBackRunsOverTheCapCounted(t *testing.T) {
+func TestScopeLenderTakesItsSlotBackAheadOfTheQueue(t *testing.T) {
 	// I9: an outer task lends its slot of scope a (cap 1) while it awaits
-	// an inner task; a third task takes the slot when the inner one ends,
-	// so the outer task goes on over the cap, counted, until it returns.
+	// an inner task. The inner task's end frees the slot for the task
+	// queued first; the outer task, back from its wait, then waits for the
+	// next free slot ahead of every queued task, and nothing runs over the
+	// cap.
 	s := scSched(t, scheduler.WithLimit(4))
 	a := scChild(t, s.Root(), scheduler.WithName("a"), scheduler.WithLimit(1))
 	inner := scNewGate(t)
@@ -301,30 +303,34 @@ func TestScopeLenderThatCannotGetItsSlotBackRunsOverTheCapCounted(t *testing.T) 
 	})
 	require.NoError(t, err)
 	<-inner.started // the outer task lent its slot: the inner one runs
-	third := scNewGate(t)
+	third, fourth := scNewGate(t), scNewGate(t)
 	th, err := scheduler.Submit(a, third.fn)
+	require.NoError(t, err)
+	fo, err := scheduler.Submit(a, fourth.fn)
 	require.NoError(t, err)
 	require.Equal(t, lazytask.Queued, th.State(), "third task while the inner one holds a's slot")
 
-	inner.open() // the slot goes to the third task, not back to the lender
-	<-third.started
+	inner.open()
+	select {
+	case <-third.started: // it took the slot the inner task freed
+	case v := <-views: // or the outer task took it back first
+		t.Fatalf("the lender resumed (%+v) before the task queued first started", v)
+	}
+	scheduler.AwaitReclaimWaiters(s, 1) // the lender is back and waits for a slot
+	third.open()                        // the slot goes back to the lender, ahead of the fourth task
 	v := <-views
 	require.NoError(t, v.err, "Await of the inner task")
-	assert.Equal(t, 1, v.st.OverCap, "Stats().OverCap while the lender runs on")
-	assert.Equal(t, 1, v.st.OverCapSlots, "Stats().OverCapSlots while the lender runs on")
-	assert.Equal(t, 1, v.st.InUse, "Stats().InUse (the third task's slot)")
-	assert.True(t, v.overCap, "lender's Info().OverCap")
-	as := a.Snapshot()
-	assert.Equal(t, [2]int{2, 1}, [2]int{as.Running, as.InUse}, "a's Running, InUse while the lender runs over its cap")
+	assert.Zero(t, v.st.OverCap, "Stats().OverCap while the lender runs on")
+	assert.Equal(t, 1, v.st.InUse, "Stats().InUse (the lender's slot)")
+	assert.False(t, v.overCap, "lender's Info().OverCap")
+	assert.Equal(t, lazytask.Queued, fo.State(), "fourth task while the lender runs on")
 
 	close(outerGo)
 	_, err = outer.Await(context.Background())
 	require.NoError(t, err)
-	st := s.Stats()
-	assert.Zero(t, st.OverCap, "Stats().OverCap after the lender returned")
-	assert.Zero(t, st.OverCapSlots, "Stats().OverCapSlots after the lender returned")
-	assert.Equal(t, 1, st.InUse, "Stats().InUse: the third task still holds a's slot")
-	third.open()
+	<-fourth.started // the lender's end frees the slot for the fourth task
+	assert.Zero(t, s.Stats().OverCap, "Stats().OverCap after the lender returned")
+	fourth.open()
 	require.NoError(t, s.Wait(context.Background()))
 	assert.Zero(t, s.Stats().InUse, "Stats().InUse at the end")
 }

@@ -24,7 +24,7 @@ func (s *Scheduler) Wait(ctx context.Context) error { return s.root.Wait(ctx) }
 // Wait returns; done callbacks may still be running.
 func (sc *Scope) Wait(ctx context.Context) error {
 	leave := sc.enter(ctx)
-	err := sc.waitIdle(ctx)
+	err := sc.waitLending(ctx)
 	leave()
 	if err != nil {
 		return err
@@ -58,6 +58,15 @@ func (sc *Scope) enter(ctx context.Context) func() {
 		}
 	}
 	return func() {}
+}
+
+// waitLending is waitIdle for a wait that may come from inside a task: the
+// task's slots are lent while it waits (I9).
+func (sc *Scope) waitLending(ctx context.Context) error {
+	if reclaim := core.BeginWait(ctx); reclaim != nil {
+		defer reclaim()
+	}
+	return sc.waitIdle(ctx)
 }
 
 // waitIdle waits until the subtree's only tasks are those waiting from
@@ -99,7 +108,12 @@ func (sc *Scope) waitIdle(ctx context.Context) error {
 // first call then returns ErrClosed too. Called from inside tasks of the
 // scope (with their context), it does not wait for those tasks, and the
 // scope is released when the last of them ends.
-func (sc *Scope) Shutdown(ctx context.Context) error { return sc.shutdown(ctx, true) }
+func (sc *Scope) Shutdown(ctx context.Context) error {
+	if reclaim := core.BeginWait(ctx); reclaim != nil {
+		defer reclaim() // a task shutting its own scope down lends its slot (I9)
+	}
+	return sc.shutdown(ctx, true)
+}
 
 // shutdown is Shutdown; top is false for the children that a parent's
 // Shutdown closes: the parent alone handles the end of the grace period, so

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Cancel cancels the task with cause (context.Canceled if nil). A Lazy or
@@ -64,8 +65,12 @@ func EndUnstarted(c *Task, st State, err error) bool {
 }
 
 // Start runs a Lazy task now on its own goroutine, or force-runs a Queued
-// one through its owner.
+// one through its owner. A task with no function (a zero lazytask.Task)
+// gives ErrNilFunc.
 func Start(c *Task) error {
+	if !Valid(c) {
+		return ErrNilFunc
+	}
 	for {
 		s := c.state.Load()
 		switch State(s & stateMask) {
@@ -123,6 +128,10 @@ func enqueueFresh(c *Task, b *Binding, st State, flags uint32) {
 	c.queued = c.created
 	c.state.Store(uint32(st) | flags)
 }
+
+// Valid reports whether c was made by Init or InitFailed (a zero Task has
+// no function and must not be run).
+func Valid(c *Task) bool { return c.fn != nil }
 
 // Bind gives a fresh Lazy task (one nobody else can see yet) its owner, so
 // that Start, Cancel and the owner's closing go through the owner.
@@ -210,10 +219,23 @@ func QueuedAt(c *Task) int64 { return c.queued }
 // the result. It returns the next task the owner admitted for this
 // goroutine, or nil.
 func Execute(c *Task) (next *Task) {
-	armTimer(c)
 	if c.state.Load()&flagHooked != 0 {
+		if passed(c) {
+			return finish(c, Failed, context.DeadlineExceeded, false)
+		}
+		// A start hook that calls runtime.Goexit ends this goroutine here;
+		// the owner runs the remaining hooks and then the task elsewhere.
 		c.owner.Load().Owner.Starting(c)
 	}
+	return ExecuteStarted(c)
+}
+
+// ExecuteStarted is Execute once the start hooks have run.
+func ExecuteStarted(c *Task) (next *Task) {
+	if passed(c) {
+		return finish(c, Failed, context.DeadlineExceeded, false)
+	}
+	armTimer(c)
 	var err error
 	normal, recovered, crashing := false, false, false
 	defer func() {
@@ -244,22 +266,37 @@ func Execute(c *Task) (next *Task) {
 		err = c.fn.Call(c, (*taskCtx)(c))
 		normal = true
 	}()
-	return finish(c, classify(c, err), err, false)
+	st, err := classify(c, err)
+	return finish(c, st, err, false)
 }
 
+// passed reports whether the task's own deadline has passed: such a task
+// never runs its function. Only a task with a deadline reads the clock.
+func passed(c *Task) bool {
+	x := c.x.Load()
+	return x != nil && !x.deadline.IsZero() && !time.Now().Before(x.deadline)
+}
+
+// finish publishes the task's end through its owner, then runs the user
+// code that follows it (done callbacks, the owner's error policy and
+// hooks) on this goroutine, unless it is exiting: then on another. The
+// owner hands this goroutine a next task only when no such code is left.
 func finish(c *Task, st State, err error, exiting bool) *Task {
 	c.finished = Now()
 	endCtx(c)
 	var next *Task
-	b := c.owner.Load()
-	if b != nil {
-		next = b.Owner.Release(c, st, err, exiting)
+	var after bool
+	if b := c.owner.Load(); b != nil {
+		next, after = b.Owner.Release(c, st, err, exiting)
 	} else {
-		PublishLocked(c, st, err)
+		after = PublishLocked(c, st, err)
 	}
-	DrainCallbacks(c)
-	if b != nil {
-		b.Owner.Finished(c, st, err)
+	if after {
+		if exiting {
+			Spawn(c, func() { AfterEnd(c, st, err) })
+		} else {
+			AfterEnd(c, st, err)
+		}
 	}
 	// A goroutine the function left behind may have asked for the
 	// context's Done between endCtx and publish; close it now.
@@ -267,27 +304,47 @@ func finish(c *Task, st State, err error, exiting bool) *Task {
 	return next
 }
 
-// classify tells a failure from a cancellation: a task whose context was
-// canceled (not timed out) and that returned that cancellation ends
-// Canceled; any other error is a failure, and nil is a success whatever
+// classify tells a failure from a cancellation, and returns the error to
+// publish. A task whose context was canceled (by Cancel, or by its parent:
+// the scope's cancellation or timeout) and that returned that cancellation
+// or its cause ends Canceled, with an error that matches the cause
+// (errors.Is) as well as what the function returned; any other error is a
+// failure, the task's own timeout included; nil is a success whatever
 // happened to the context.
-func classify(c *Task, err error) State {
+func classify(c *Task, err error) (State, error) {
 	if err == nil {
-		return Succeeded
+		return Succeeded, nil
 	}
-	if !errors.Is(err, context.Canceled) {
-		ctx := (*taskCtx)(c)
-		cause := context.Cause(ctx)
-		if cause == nil || errors.Is(cause, context.DeadlineExceeded) || !errors.Is(err, cause) {
-			return Failed
+	ctx := (*taskCtx)(c)
+	ctxErr := ctx.Err()
+	if ctxErr == nil {
+		return Failed, err // it returned context.Canceled on its own
+	}
+	if s := c.state.Load(); s&flagCtxDone != 0 {
+		if x := c.x.Load(); x != nil && x.ctxErr == context.DeadlineExceeded && x.ctxCause == nil {
+			return Failed, err // its own timeout
 		}
-		return Canceled
 	}
-	if (*taskCtx)(c).Err() == nil {
-		return Failed // the function returned context.Canceled on its own
+	cause := context.Cause(ctx)
+	if cause == nil {
+		cause = ctxErr
 	}
-	return Canceled
+	switch {
+	case errors.Is(err, cause):
+		return Canceled, err
+	case errors.Is(err, ctxErr):
+		return Canceled, &causeError{err: err, cause: cause}
+	}
+	return Failed, err
 }
+
+// causeError is the error of a task that returned its context's error
+// after a cancellation with a cause: it reads as what the function
+// returned, and matches both that and the cause.
+type causeError struct{ err, cause error }
+
+func (e *causeError) Error() string   { return e.err.Error() + ": " + e.cause.Error() }
+func (e *causeError) Unwrap() []error { return []error{e.err, e.cause} }
 
 // Lender is implemented by owners that lend a running task's slots while
 // its function waits for another task (invariant I9).
@@ -334,6 +391,20 @@ func SetOverCap(c *Task, over bool) {
 		c.state.And(^uint32(flagOverCap))
 	}
 }
+
+// SetLentOver marks a task that lent its slots while it ran over the cap,
+// so that it goes back over the cap when the wait ends; owners call it
+// under their lock. LentOver reads the mark.
+func SetLentOver(c *Task, on bool) {
+	if on {
+		c.state.Or(flagLentOver)
+	} else {
+		c.state.And(^uint32(flagLentOver))
+	}
+}
+
+// LentOver reports the mark of SetLentOver.
+func LentOver(c *Task) bool { return c.state.Load()&flagLentOver != 0 }
 
 // OwnerWord is a word in the task's extension that its owner may use under
 // its own lock (the scheduler counts nested slot loans there).

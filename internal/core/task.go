@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -35,11 +36,12 @@ const (
 
 const (
 	stateMask    = 0xF
-	flagSlow     = 1 << 4 // a done channel or callback exists: finishSlow must run at the end
-	flagCtxDone  = 1 << 5 // the task's context is canceled (cancel, timeout or end)
-	flagOverCap  = 1 << 6 // the task was force-run over its owner's cap
-	flagHooked   = 1 << 7 // the owner wants Starting before the function runs
-	flagPromoted = 1 << 8 // the owner promoted the task to the head of its queue
+	flagSlow     = 1 << 4  // a done channel or callback exists: finishSlow must run at the end
+	flagCtxDone  = 1 << 5  // the task's context is canceled (cancel, timeout or end)
+	flagOverCap  = 1 << 6  // the task was force-run over its owner's cap
+	flagHooked   = 1 << 7  // the owner wants Starting before the function runs
+	flagPromoted = 1 << 8  // the owner promoted the task to the head of its queue
+	flagLentOver = 1 << 10 // the task lent its slots while running over the cap
 )
 
 func terminal(s uint32) bool {
@@ -64,17 +66,22 @@ type Owner interface {
 	// Context is the parent of the contexts of the owner's tasks.
 	Context() context.Context
 	// Release is called once, when a task the owner admitted has returned.
-	// Under its lock it frees the task's slots, counts the outcome, calls
-	// PublishLocked(c, st, err), and returns the next task for this
-	// goroutine to Execute, already Running, or nil. If exiting is true the
-	// calling goroutine is about to exit (runtime.Goexit) and the owner must
-	// run the next task elsewhere and return nil.
-	Release(c *Task, st State, err error, exiting bool) *Task
-	// Finished is called after Release, once the done callbacks have run,
-	// outside any lock: error policies and done hooks run here.
+	// Under its lock it frees the task's slots, counts the outcome and calls
+	// PublishLocked(c, st, err). It reports in after whether user code is
+	// to run for the ended task (done callbacks, which PublishLocked
+	// reports, an error handler, done hooks): then Finished must be called,
+	// and the owner starts the tasks its freed slots admit on goroutines of
+	// their own, so that no user code of c delays them (invariant I11).
+	// Otherwise it may return the next task for this goroutine to Execute,
+	// already Running. If exiting is true the calling goroutine is about to
+	// exit (runtime.Goexit) and next is nil.
+	Release(c *Task, st State, err error, exiting bool) (next *Task, after bool)
+	// Finished runs the owner's user code for an ended task (error policy,
+	// done hooks), after its done callbacks, outside any lock.
 	Finished(c *Task, st State, err error)
 	// Starting is called before the function runs, for tasks marked with
-	// MarkHooked.
+	// MarkHooked. If a hook calls runtime.Goexit, the owner goes on with the
+	// remaining hooks and then ExecuteStarted(c) on a goroutine of its own.
 	Starting(c *Task)
 	// Cancel takes a Lazy task bound to the owner, or a Queued one, out of
 	// the owner's lists: under its lock it calls CancelLocked and unlinks
@@ -82,8 +89,13 @@ type Owner interface {
 	Cancel(c *Task, cause error) bool
 	// Force runs a Queued (or bound Lazy) task now, over the cap.
 	Force(c *Task) error
-	// Report receives panics from done callbacks.
+	// Report receives panics (and runtime.Goexit calls) from done
+	// callbacks.
 	Report(c *Task, err error)
+	// Go runs f on a new goroutine that the owner waits for when it shuts
+	// down: user code that called runtime.Goexit leaves the rest of its
+	// work to such a goroutine.
+	Go(f func())
 }
 
 // Binding lets a task refer to its owner with one word.
@@ -380,7 +392,7 @@ func markSlow(c *Task) {
 	for {
 		s := c.state.Load()
 		if terminal(s) {
-			finishSlow(c)
+			finishSlow(c, false)
 			return
 		}
 		if s&flagSlow != 0 || c.state.CompareAndSwap(s, s|flagSlow) {
@@ -391,7 +403,9 @@ func markSlow(c *Task) {
 
 // finishSlow closes the done channel and drains the callbacks. It is
 // idempotent; one goroutine drains at a time, in registration order.
-func finishSlow(c *Task) {
+// ending is true on the path that ended the task: the owner's Finished
+// follows the callbacks there, also when a callback calls runtime.Goexit.
+func finishSlow(c *Task, ending bool) {
 	x := c.x.Load()
 	x.mu.Lock()
 	if !x.ended {
@@ -405,20 +419,26 @@ func finishSlow(c *Task) {
 		return
 	}
 	x.draining = true
+	drainLocked(c, x, ending)
+}
+
+// drainLocked runs the registered callbacks one at a time, each taken off
+// the list before it runs, so that a callback that calls runtime.Goexit
+// leaves the others to resumeDrain. x.mu is held on entry and released on
+// return.
+func drainLocked(c *Task, x *ext, ending bool) {
 	for len(x.cbs) > 0 {
-		cbs := x.cbs
-		x.cbs = nil
-		x.mu.Unlock()
-		for _, f := range cbs {
-			runCallback(c, f)
-		}
+		f := x.cbs[0]
+		x.cbs[0] = nil
+		x.cbs = x.cbs[1:]
 		if check.Enabled {
-			x.mu.Lock()
-			x.ran += len(cbs)
-			x.mu.Unlock()
+			x.ran++
 		}
+		x.mu.Unlock()
+		runCallback(c, f, ending)
 		x.mu.Lock()
 	}
+	x.cbs = nil
 	x.draining = false
 	if check.Enabled {
 		check.That(x.ran == x.registered, "callbacks: %d registered, %d ran", x.registered, x.ran)
@@ -426,26 +446,68 @@ func finishSlow(c *Task) {
 	x.mu.Unlock()
 }
 
-func runCallback(c *Task, f func()) {
+// resumeDrain goes on with the callbacks after one that called
+// runtime.Goexit, on a new goroutine, and then with the owner's Finished if
+// the drain was on the ending path.
+func resumeDrain(c *Task, ending bool) {
+	x := c.x.Load()
+	x.mu.Lock()
+	drainLocked(c, x, ending)
+	if ending {
+		if b := c.owner.Load(); b != nil {
+			b.Owner.Finished(c, StateOf(c), Err(c))
+		}
+	}
+}
+
+// ErrCallbackGoexit is reported for a done callback, hook or error handler
+// that called runtime.Goexit: the goroutine that ran it exits as asked, and
+// the work after it goes on on another goroutine.
+var ErrCallbackGoexit = errors.New("lazytask: callback called runtime.Goexit")
+
+func runCallback(c *Task, f func(), ending bool) {
+	normal := false
 	defer func() {
-		if r := recover(); r != nil {
-			err := NewPanicError(r)
-			if o := c.owner.Load(); o != nil {
-				o.Owner.Report(c, err)
-				return
-			}
-			slog.Error("lazytask: done callback panicked", "err", err)
+		if normal {
+			return
+		}
+		r := recover()
+		err := ErrCallbackGoexit
+		if r != nil {
+			err = NewPanicError(r)
+		}
+		if o := c.owner.Load(); o != nil {
+			o.Owner.Report(c, err)
+		} else {
+			slog.Error("lazytask: done callback failed", "err", err)
+		}
+		if r == nil {
+			// runtime.Goexit: this goroutine is exiting as asked; the
+			// callbacks after f, and what follows them, go on elsewhere.
+			Spawn(c, func() { resumeDrain(c, ending) })
 		}
 	}()
 	f()
+	normal = true
+}
+
+// Spawn runs f on a new goroutine, one that c's owner waits for if c has
+// one.
+func Spawn(c *Task, f func()) {
+	if b := c.owner.Load(); b != nil {
+		b.Owner.Go(f)
+		return
+	}
+	go f()
 }
 
 // PublishLocked stores the terminal state st with err and closes the done
 // channel, but runs no callback: owners call it under their lock so that
 // their counters and the result change together. The caller owns the task
-// (it won the transit, or it is the runner). DrainCallbacks runs the
-// callbacks afterwards, outside the lock.
-func PublishLocked(c *Task, st State, err error) {
+// (it won the transit, or it is the runner). It reports whether done
+// callbacks are registered: DrainCallbacks (or, on the path that ended the
+// task, AfterEnd) runs them afterwards, outside the lock.
+func PublishLocked(c *Task, st State, err error) (pending bool) {
 	if err != nil {
 		getX(c).err = err
 	}
@@ -466,18 +528,37 @@ func PublishLocked(c *Task, st State, err error) {
 				close(x.done)
 			}
 		}
+		// A callback registered from now on sees the end and runs on its
+		// registrant's goroutine; one registered before is ours to run.
+		pending = len(x.cbs) > 0
 		x.mu.Unlock()
 	}
+	return pending
 }
 
 // DrainCallbacks runs the done callbacks of a published task.
 func DrainCallbacks(c *Task) {
 	if c.state.Load()&flagSlow != 0 {
-		finishSlow(c)
+		finishSlow(c, false)
 	}
 }
 
-// publish is PublishLocked then DrainCallbacks.
+// AfterEnd runs the user code that follows the end of a task on the path
+// that ended it: its done callbacks, then its owner's Finished. A callback
+// that calls runtime.Goexit leaves the rest to another goroutine.
+func AfterEnd(c *Task, st State, err error) {
+	if c.state.Load()&flagSlow != 0 {
+		// A callback that calls runtime.Goexit ends this goroutine here;
+		// resumeDrain then runs the rest and Finished.
+		finishSlow(c, true)
+	}
+	if b := c.owner.Load(); b != nil {
+		b.Owner.Finished(c, st, err)
+	}
+}
+
+// publish is PublishLocked then the callbacks, for a task with no owner
+// or one that never ran.
 func publish(c *Task, st State, err error) {
 	PublishLocked(c, st, err)
 	DrainCallbacks(c)

@@ -1,0 +1,17 @@
+package scheduler
+
+import "runtime"
+
+// AwaitReclaimWaiters blocks until n tasks back from a wait are waiting to
+// take their slots back (tests order their steps on it).
+func AwaitReclaimWaiters(s *Scheduler, n int) {
+	for {
+		s.lock()
+		got := len(s.reclaims)
+		s.unlock()
+		if got >= n {
+			return
+		}
+		runtime.Gosched()
+	}
+}
