@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"time"
 
@@ -14,7 +15,9 @@ import (
 // acceptLoop accepts connections until the server stops, and hands each to
 // the handler scope. If the server's scope or the handler scope is canceled
 // (a parent shut down past its grace period, a fail-fast error), the loop
-// stops too.
+// stops too. A temporary Accept error (temporaryAcceptError) is logged
+// with slog.Default() at level Warn and retried after a backoff; any other
+// ends the loop, and Shutdown reports it.
 func (s *Server) acceptLoop(ctx context.Context) (struct{}, error) {
 	stop := context.AfterFunc(ctx, s.stopAccepting)
 	defer stop()
@@ -33,9 +36,12 @@ func (s *Server) acceptLoop(ctx context.Context) (struct{}, error) {
 			if s.stopping() {
 				return struct{}{}, nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if temporaryAcceptError(err) {
+				// As net/http's Server.Serve: 5ms, doubling up to 1s,
+				// back to 0 after the next connection.
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				slog.Warn("factory: accept failed; retrying",
+					"server", s.scope.Name(), "err", err, "retry_in", delay)
 				if !s.backoff(delay) {
 					return struct{}{}, nil
 				}
@@ -51,6 +57,24 @@ func (s *Server) acceptLoop(ctx context.Context) (struct{}, error) {
 			return struct{}{}, nil
 		}
 	}
+}
+
+// temporaryAcceptError reports whether err, from Accept, says "not now"
+// rather than "never": a timeout (a deadline set on the listener), or one
+// of acceptRetryErrnos, the errors net/http's Server.Serve retries and
+// more (out of file descriptors or memory, a connection reset before it
+// was accepted). Every other error ends the accept loop.
+func temporaryAcceptError(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	for _, errno := range acceptRetryErrnos {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
 }
 
 // takeSlot waits for a free handler slot when the server pauses at its

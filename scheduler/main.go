@@ -8,6 +8,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/lazysched/lazysched/lazytask"
 )
 
 // Exit statuses returned by Main.
@@ -30,19 +32,40 @@ const (
 // SIGINT or SIGTERM has arrived.
 var ErrInterrupted = errors.New("scheduler: interrupted by a signal")
 
+// errGraceOver ends the drain that a signal starts: Shutdown returns it
+// when the grace period ran out (a task's own DeadlineExceeded, joined in
+// a fail-fast root's errors, cannot pass for it).
+var errGraceOver = errors.New("scheduler: grace period over")
+
 // Main runs a whole program under a new scheduler: it calls fn with a
 // context and the scheduler, and shuts the scheduler down when fn returns
-// (waiting for every task). The first SIGINT or SIGTERM cancels fn's context
-// with ErrInterrupted (so it stops producing work) and starts a graceful
-// Shutdown with the given grace period: running and queued tasks may
-// finish. A second signal cancels everything at once. Main returns the exit
-// status to pass to os.Exit: ExitOK, ExitFailed, ExitGraceExpired,
-// ExitInterrupted or ExitForced. Messages go to os.Stderr.
+// (waiting for every task). The first SIGINT or SIGTERM, whether fn is
+// still running or has returned and tasks remain, cancels fn's context
+// with ErrInterrupted (so that fn, and the tasks that watch that context,
+// stop producing work) and starts a graceful Shutdown with the given grace
+// period: running and queued tasks may finish until it ends, then the rest
+// are canceled with ErrClosed as the cause. A second signal cancels
+// everything at once. Once a signal has arrived, Main also waits for fn to
+// return.
+//
+// Main returns the exit status to pass to os.Exit. With no signal: ExitOK,
+// or ExitFailed if fn or the root scope (when fail-fast) returned an
+// error. After a signal: ExitInterrupted if every task finished within the
+// grace period, ExitGraceExpired if the grace period ended first,
+// ExitForced after a second signal; an error fn returned before the first
+// signal turns ExitInterrupted into ExitFailed (what fn returns after it
+// is taken for its answer to ErrInterrupted). A nil fn is reported as
+// lazytask.ErrNilFunc, with ExitFailed, and nothing is started. Messages go
+// to os.Stderr.
 //
 //	func main() {
 //		os.Exit(scheduler.Main(run, 10*time.Second, scheduler.WithLimit(16)))
 //	}
 func Main(fn func(ctx context.Context, s *Scheduler) error, grace time.Duration, opts ...Option) int {
+	if fn == nil {
+		fmt.Fprintln(os.Stderr, "lazysched:", lazytask.ErrNilFunc)
+		return ExitFailed
+	}
 	s, err := New(opts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "lazysched:", err)
@@ -57,37 +80,60 @@ func Main(fn func(ctx context.Context, s *Scheduler) error, grace time.Duration,
 	fnDone := make(chan error, 1)
 	go func() { fnDone <- fn(ctx, s) }()
 
+	// The Shutdown waits for every task until the grace period, started
+	// by the first signal, ends.
+	drain, endGrace := context.WithCancelCause(context.Background())
+	defer endGrace(nil)
+	shutDone := make(chan error, 1)
+	shutdown := func() { go func() { shutDone <- s.Shutdown(drain) }() }
+
 	var fnErr error
+	returned := false
+	var sig os.Signal
 	select {
 	case fnErr = <-fnDone:
-		serr := s.Shutdown(context.Background())
-		if fnErr != nil || serr != nil {
-			fmt.Fprintln(os.Stderr, "lazysched:", errors.Join(fnErr, serr))
-			return ExitFailed
+		returned = true
+		shutdown()
+		// Tasks may remain: keep listening for signals meanwhile.
+		select {
+		case serr := <-shutDone:
+			if fnErr != nil || serr != nil {
+				fmt.Fprintln(os.Stderr, "lazysched:", errors.Join(fnErr, serr))
+				return ExitFailed
+			}
+			return ExitOK
+		case sig = <-sigs:
 		}
-		return ExitOK
-	case sig := <-sigs:
-		fmt.Fprintf(os.Stderr, "lazysched: %v: draining for up to %v (signal again to cancel now)\n", sig, grace)
-		stop(ErrInterrupted)
+	case sig = <-sigs:
 	}
 
-	graceCtx, cancelGrace := context.WithTimeout(context.Background(), grace)
-	defer cancelGrace()
-	shutDone := make(chan error, 1)
-	go func() { shutDone <- s.Shutdown(graceCtx) }()
+	fmt.Fprintf(os.Stderr, "lazysched: %v: draining for up to %v (signal again to cancel now)\n", sig, grace)
+	stop(ErrInterrupted)
+	if !returned {
+		shutdown()
+	}
+	timer := time.AfterFunc(grace, func() { endGrace(errGraceOver) })
+	defer timer.Stop()
+	code := ExitInterrupted
 	select {
 	case err = <-shutDone:
+		if errors.Is(err, errGraceOver) {
+			fmt.Fprintln(os.Stderr, "lazysched: grace period over: remaining tasks canceled")
+			code = ExitGraceExpired
+		}
 	case sig := <-sigs:
 		fmt.Fprintf(os.Stderr, "lazysched: %v: canceling now\n", sig)
 		_ = s.Shutdown(context.Background())
 		<-shutDone
+		code = ExitForced
+	}
+	if !returned {
 		<-fnDone
-		return ExitForced
+	} else if fnErr != nil {
+		fmt.Fprintln(os.Stderr, "lazysched:", fnErr)
+		if code == ExitInterrupted {
+			code = ExitFailed
+		}
 	}
-	<-fnDone
-	if errors.Is(err, context.DeadlineExceeded) {
-		fmt.Fprintln(os.Stderr, "lazysched: grace period over: remaining tasks canceled")
-		return ExitGraceExpired
-	}
-	return ExitInterrupted
+	return code
 }
