@@ -27,7 +27,7 @@ type readmeBlock struct {
 	output *string
 }
 
-// TestReadmeGoBlocks checks every ```go block of README.md with go vet
+// TestReadmeGoBlocksCompile checks every ```go block of README.md with go vet
 // (which type-checks it as the compiler does). A complete program
 // (package main) is vetted as it is, and run if README shows what it
 // prints. Any other block is a fragment: it is vetted as the body of a
@@ -35,7 +35,7 @@ type readmeBlock struct {
 // the declarations of the readme-test comment above it. The files are
 // vetted from this module's root, so that the lazysched imports resolve
 // to this checkout.
-func TestReadmeGoBlocks(t *testing.T) {
+func TestReadmeGoBlocksCompile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: README's Go blocks are not built")
 	}

@@ -31,7 +31,8 @@ const (
 //
 // Every line is fitted to the terminal's width, read at each redraw, so
 // that none wraps (a wrapped line would throw the cursor-up count off);
-// from 80 columns up nothing is cut.
+// from 80 columns up nothing is cut. Make it with newScreen; its methods
+// may be called from several goroutines.
 type screen struct {
 	mu      sync.Mutex
 	out     io.Writer

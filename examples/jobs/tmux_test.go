@@ -19,12 +19,12 @@ import (
 // tmuxJobs is the number of jobs of each run in tmux: a few seconds here.
 const tmuxJobs = 20_000
 
-// TestDemoInTmux runs the built demo in a real terminal emulator, tmux, on
+// TestDemoRedrawsInPlaceInTmux runs the built demo in a real terminal emulator, tmux, on
 // a server of its own (its own socket), at 120x40 and 80x24, waits for it
 // to exit by polling the pane, and reads the screen and the scrollback
 // back: each status line must be there once (redrawn in place, never
 // scrolled), no line cut or wrapped, and every kind of move shown.
-func TestDemoInTmux(t *testing.T) {
+func TestDemoRedrawsInPlaceInTmux(t *testing.T) {
 	tmux, err := exec.LookPath("tmux")
 	if err != nil {
 		t.Skip("tmux is not on PATH: the demo's terminal mode is not checked in a real terminal (install tmux to check it)")
