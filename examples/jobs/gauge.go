@@ -7,8 +7,8 @@ import "sync/atomic"
 // counters: under is the jobs admitted under the cap, over the ones
 // force-run past it. The zero value is ready to use.
 type gauge struct {
-	under, over         atomic.Int64
-	peakUnder, peakBoth atomic.Int64
+	under, over                   atomic.Int64
+	peakUnder, peakOver, peakBoth atomic.Int64
 }
 
 func (g *gauge) enter(overCap bool) {
@@ -19,6 +19,7 @@ func (g *gauge) enter(overCap bool) {
 		u, o = g.under.Add(1), g.over.Load()
 	}
 	raise(&g.peakUnder, u)
+	raise(&g.peakOver, o)
 	raise(&g.peakBoth, u+o)
 }
 

@@ -6,8 +6,12 @@
 //
 //	go run ./jobs -jobs 100000 -limit 16 -seed 1
 //
-// On a terminal the progress is drawn with bars; otherwise (piped to a file
-// or to cat) it is one plain line per second.
+// Each move is printed as a line when it is made, and so is the end of
+// every job the operator moved or added: its state, time in queue and run
+// time, read from its handle. A force-run job works for at least -forced,
+// so that the over-cap counter can be seen to move. On a terminal, two bars
+// and their counters are redrawn in place under the moves; otherwise
+// (piped to a file or to cat) the counters are one plain line per second.
 //
 // The first Ctrl-C (or SIGTERM) shuts the scheduler down gracefully: no more
 // jobs are submitted or moved, and the queued and running ones may finish for
@@ -35,7 +39,9 @@ type config struct {
 	Mean     time.Duration // mean job length (log-normal)
 	Longest  time.Duration // no job is longer
 	FailRate float64       // share of jobs that fail
-	Terminal bool          // draw bars (mpb) rather than plain lines
+	Forced   time.Duration // a job force-run over the cap works at least this long
+	Terminal bool          // redraw bars in place rather than print plain lines
+	Width    func() int    // the terminal's columns now (0: unknown, take 80)
 	Every    time.Duration // period of the plain progress lines
 	Grace    time.Duration // how long a graceful shutdown lets jobs finish
 	// Drain, when closed, starts a graceful shutdown (the first Ctrl-C);
@@ -51,6 +57,7 @@ func defaultConfig() config {
 		Mean:     time.Millisecond,
 		Longest:  20 * time.Millisecond,
 		FailRate: 0.02,
+		Forced:   1500 * time.Millisecond,
 		Every:    time.Second,
 		Grace:    3 * time.Second,
 	}
@@ -63,9 +70,18 @@ func main() {
 	flag.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed for job lengths and failures")
 	flag.DurationVar(&cfg.Mean, "mean", cfg.Mean, "mean job length")
 	flag.Float64Var(&cfg.FailRate, "fail", cfg.FailRate, "share of jobs that fail")
+	flag.DurationVar(&cfg.Forced, "forced", cfg.Forced, "least run time of a job force-run over the cap")
 	flag.DurationVar(&cfg.Grace, "grace", cfg.Grace, "grace period of the shutdown after the first Ctrl-C")
 	flag.Parse()
-	cfg.Terminal = term.IsTerminal(int(os.Stdout.Fd()))
+	fd := int(os.Stdout.Fd())
+	cfg.Terminal = term.IsTerminal(fd)
+	cfg.Width = func() int {
+		w, _, err := term.GetSize(fd) // an ioctl: cheap, and follows resizes
+		if err != nil {
+			return 0
+		}
+		return w
+	}
 
 	// First Ctrl-C: drain gracefully; second: cancel at once.
 	sigs := make(chan os.Signal, 2)

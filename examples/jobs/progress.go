@@ -8,9 +8,11 @@ import (
 	"github.com/lazysched/lazysched/scheduler"
 )
 
-// display shows the scheduler's counters while the jobs run: bars on a
-// terminal, plain lines elsewhere.
+// display shows the operator's moves as they happen and the scheduler's
+// counters while the jobs run: redrawn bars on a terminal, plain lines
+// elsewhere. Its methods may be called from several goroutines.
 type display interface {
+	event(line string) // one move, or a message
 	show(st scheduler.Stats, elapsed time.Duration)
 	close(st scheduler.Stats, elapsed time.Duration)
 }
@@ -52,12 +54,15 @@ func (m *sampler) sample() scheduler.Stats {
 	return st
 }
 
-// lines is the display for a pipe or a file: one line per period.
+// lines is the display for a pipe or a file: each move as a line when it
+// happens, and a line of counters per period. It writes no escapes.
 type lines struct {
 	out   io.Writer
 	every time.Duration
 	next  time.Duration // elapsed time of the next line
 }
+
+func (l *lines) event(line string) { fmt.Fprintln(l.out, line) }
 
 func (l *lines) show(st scheduler.Stats, elapsed time.Duration) {
 	if elapsed < l.next {
@@ -72,7 +77,7 @@ func (l *lines) close(st scheduler.Stats, elapsed time.Duration) {
 }
 
 func statsLine(st scheduler.Stats, elapsed time.Duration) string {
-	return fmt.Sprintf("%5.1fs  queued %6d  running %2d  over-cap %d  done %6d/%d  failed %4d  canceled %3d",
+	return fmt.Sprintf("%7.2fs  Stats()    queued %d  running %d  over-cap %d  ended %d/%d  failed %d  canceled %d",
 		elapsed.Seconds(), st.Queued, st.Running, st.OverCap,
 		st.Succeeded+st.Failed+st.Canceled, st.Submitted, st.Failed, st.Canceled)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,8 +47,12 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 
 	m := &sampler{s: s, start: start, d: &lines{out: out, every: cfg.Every}}
 	if cfg.Terminal {
-		m.d = newBars(out, start)
+		m.d = newScreen(out, cfg.Width)
 	}
+	m.d.event(fmt.Sprintf("jobs: %d simulated jobs under a cap of %d (mean %v, %.0f%% fail)",
+		cfg.Jobs, cfg.Limit, cfg.Mean, 100*cfg.FailRate))
+	m.d.event(fmt.Sprintf("when %s of them have ended, an operator moves a few:", percents(milestones)))
+	m.d.event(fmt.Sprintf("(Ctrl-C drains for %v, then cancels; a second Ctrl-C cancels at once)", cfg.Grace))
 	stopSampler, samplerDone := make(chan struct{}), make(chan struct{})
 	go func() { defer close(samplerDone); m.loop(stopSampler) }()
 
@@ -57,7 +62,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 	jobs := make([]*lazytask.Task[time.Duration], cfg.Jobs)
 	var submitErr error
 	for i := range jobs {
-		jobs[i], submitErr = scheduler.Submit(s, sp.next().fn(&g))
+		jobs[i], submitErr = scheduler.Submit(s, sp.next().fn(&g, cfg.Forced), lazytask.WithName(fmt.Sprint("job-", i)))
 		jobs[i].OnDone(marks.done)
 		if submitErr != nil { // not expected: the queue is unbounded
 			jobs = jobs[:i+1] // the last handle has ended, refused
@@ -65,11 +70,11 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 		}
 	}
 
-	op := &operator{s: s, jobs: jobs, specs: sp, g: &g, next: len(jobs)}
+	op := &operator{s: s, jobs: jobs, specs: sp, g: &g, forced: cfg.Forced, start: start, d: m.d, next: len(jobs)}
 	opCtx, stopOp := context.WithCancel(ctx)
 	defer stopOp()
 	opDone := make(chan struct{})
-	go func() { defer close(opDone); op.work(opCtx, marks.chans) }()
+	go func() { defer close(opDone); op.work(opCtx, ctx, marks.chans) }()
 
 	// The first interrupt starts a graceful shutdown: the operator stops,
 	// nothing new is admitted, and queued and running jobs may finish for
@@ -79,7 +84,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 	go func() {
 		select {
 		case <-cfg.Drain:
-			fmt.Fprintf(out, "interrupt: draining for up to %v (interrupt again to cancel now)\n", cfg.Grace)
+			m.d.event(fmt.Sprintf("interrupt: draining for up to %v (interrupt again to cancel now)", cfg.Grace))
 			stopOp()
 			grace, cancel := context.WithTimeout(ctx, cfg.Grace)
 			defer cancel()
@@ -114,19 +119,37 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 			shutErr = nil // the grace period was cut short on purpose
 		}
 	}
+	op.watchers.Wait() // every task has ended: each watcher has told its line
 	close(stopSampler)
 	<-samplerDone
 
 	sum := summarize(slices.Concat(jobs, op.extra), op)
-	sum.Limit = cfg.Limit
+	sum.Limit, sum.ForcedLength = cfg.Limit, cfg.Forced
 	sum.Stats = s.Stats()
 	sum.PeakRunning, sum.PeakUnderCap = int(g.peakBoth.Load()), int(g.peakUnder.Load())
-	sum.PeakSampled = m.peakRunning
+	sum.PeakOverCap = int(g.peakOver.Load())
+	sum.PeakSampled, sum.PeakOverSampled = m.peakRunning, m.peakOverCap
 	sum.Reported = int(reported.Load())
 	sum.Wall = time.Since(start)
 	sum.JobsPerSec = float64(sum.Jobs) / sum.Wall.Seconds()
 	sum.print(out)
 	return sum, errors.Join(submitErr, waitErr, shutErr, errors.Join(op.errs...), sum.check())
+}
+
+// percents writes shares as "20%, 40% and 60%".
+func percents(shares []float64) string {
+	var b strings.Builder
+	for i, f := range shares {
+		switch {
+		case i == 0:
+		case i == len(shares)-1:
+			b.WriteString(" and ")
+		default:
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%.0f%%", 100*f)
+	}
+	return b.String()
 }
 
 // lockedWriter serialises writes from several goroutines.

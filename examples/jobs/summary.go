@@ -23,18 +23,23 @@ type summary struct {
 	Reported                    int     // errors the root scope's supervisor handler saw
 	Odd                         []error // failures that are not the simulated one
 
-	ForceRuns, Promotes, Cancels, Urgent, Missed int // the operator's moves
+	ForceRuns, Promotes, Cancels, Urgent int // the operator's moves that took effect
+	Late                                 int // its moves that came too late: the job had started
 
 	QueueP50, QueueP99 time.Duration // of the jobs that ran
 	RunP50, RunP99     time.Duration
 	PromotedWaitMax    time.Duration // longest wait of a promoted job after its promotion
 	UrgentQueueMax     time.Duration // longest wait of a priority job
 
-	PeakRunning  int // job functions running at once, measured inside them
-	PeakUnderCap int // of those, admitted under the cap
-	PeakSampled  int // highest Stats().Running seen by the sampler
+	PeakRunning     int // job functions running at once, measured inside them
+	PeakUnderCap    int // of those, admitted under the cap
+	PeakOverCap     int // job functions force-run over the cap running at once, measured inside them
+	PeakSampled     int // highest Stats().Running seen by the sampler
+	PeakOverSampled int // highest Stats().OverCap seen by the sampler
 
 	Stats scheduler.Stats // the scheduler's counters after Shutdown
+
+	ForcedLength time.Duration // a force-run job works at least this long
 
 	Wall       time.Duration
 	JobsPerSec float64
@@ -42,8 +47,8 @@ type summary struct {
 
 func summarize(handles []*lazytask.Task[time.Duration], op *operator) summary {
 	sum := summary{
-		Jobs: len(handles), ForceRuns: op.forced, Promotes: op.promoted,
-		Cancels: op.canceled, Urgent: op.urgent, Missed: op.missed,
+		Jobs: len(handles), ForceRuns: op.forcedRuns, Promotes: op.promoted,
+		Cancels: op.canceled, Urgent: op.urgent, Late: op.late,
 	}
 	var queue, run []time.Duration
 	for _, h := range handles {
@@ -119,24 +124,30 @@ func (sum summary) check() error {
 	if sum.PeakRunning > sum.Limit+sum.ForceRuns {
 		bad("peak running = %d; want <= cap %d + %d over-cap runs", sum.PeakRunning, sum.Limit, sum.ForceRuns)
 	}
+	if sum.PeakOverCap > sum.ForceRuns {
+		bad("peak running over the cap = %d; want <= %d force-runs", sum.PeakOverCap, sum.ForceRuns)
+	}
 	return errors.Join(errs...)
 }
 
+// print writes the summary in lines of at most 79 columns.
 func (sum summary) print(out io.Writer) {
 	p := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
+	st := sum.Stats
 	p("")
-	p("summary: %d jobs under a cap of %d, in %v (%.0f jobs/s)", sum.Jobs, sum.Limit, sum.Wall.Round(time.Millisecond), sum.JobsPerSec)
-	p("  states     succeeded %d  failed %d  canceled %d  (errors reported to the supervisor %d)",
-		sum.Succeeded, sum.Failed, sum.Canceled, sum.Reported)
-	p("  operator   force-runs %d  promotes %d  cancels %d  priority jobs %d  (lost races %d)",
-		sum.ForceRuns, sum.Promotes, sum.Cancels, sum.Urgent, sum.Missed)
-	p("  queue time p50 %v  p99 %v  (priority jobs: max %v; promoted jobs, after promotion: max %v)",
-		round(sum.QueueP50), round(sum.QueueP99), round(sum.UrgentQueueMax), round(sum.PromotedWaitMax))
-	p("  run time   p50 %v  p99 %v", round(sum.RunP50), round(sum.RunP99))
-	p("  peak running %d (%d under the cap of %d); over-cap runs %d; bound %d; Stats peak seen %d",
-		sum.PeakRunning, sum.PeakUnderCap, sum.Limit, sum.ForceRuns, sum.Limit+sum.ForceRuns, sum.PeakSampled)
-	p("  scheduler  submitted %d  succeeded %d  failed %d  canceled %d  force-runs %d  promoted %d",
-		sum.Stats.Submitted, sum.Stats.Succeeded, sum.Stats.Failed, sum.Stats.Canceled, sum.Stats.ForceRuns, sum.Stats.Promoted)
+	p("summary: %d jobs under a cap of %d in %v (%.0f jobs/s)", sum.Jobs, sum.Limit, sum.Wall.Round(time.Millisecond), sum.JobsPerSec)
+	p("  ended      succeeded %d  failed %d  canceled %d", sum.Succeeded, sum.Failed, sum.Canceled)
+	p("             (the root scope's supervisor handler saw %d errors)", sum.Reported)
+	p("  moves      force-runs %d  promotes %d  cancels %d  priority jobs %d", sum.ForceRuns, sum.Promotes, sum.Cancels, sum.Urgent)
+	p("             too late, the job had already started: %d", sum.Late)
+	p("  queue time p50 %v  p99 %v", round(sum.QueueP50), round(sum.QueueP99))
+	p("             priority jobs at most %v; promoted jobs at most %v after it", round(sum.UrgentQueueMax), round(sum.PromotedWaitMax))
+	p("  run time   p50 %v  p99 %v (a force-run works at least %v)", round(sum.RunP50), round(sum.RunP99), round(sum.ForcedLength))
+	p("  at once    at most %d jobs ran at once, %d of them under the cap of %d", sum.PeakRunning, sum.PeakUnderCap, sum.Limit)
+	p("             and %d force-run over it (the display saw over-cap %d);", sum.PeakOverCap, sum.PeakOverSampled)
+	p("             the cap allows %d + the %d force-runs = %d", sum.Limit, sum.ForceRuns, sum.Limit+sum.ForceRuns)
+	p("  Stats()    submitted %d  succeeded %d  failed %d  canceled %d", st.Submitted, st.Succeeded, st.Failed, st.Canceled)
+	p("             force-runs %d  promoted %d  (the scheduler's own counters)", st.ForceRuns, st.Promoted)
 }
 
 // round keeps three significant digits or so.

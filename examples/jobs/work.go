@@ -46,12 +46,17 @@ func (s *specs) next() spec {
 }
 
 // fn is the job's function: it works for sp.d unless its context ends first,
-// and reports to g while it runs. It returns the time it worked.
-func (sp spec) fn(g *gauge) func(context.Context) (time.Duration, error) {
+// and reports to g while it runs. A job force-run over the cap works for
+// at least forced, so that its run can be seen on the display (the
+// over-cap counter, the slots bar's '+'). It returns the time it worked.
+func (sp spec) fn(g *gauge, forced time.Duration) func(context.Context) (time.Duration, error) {
 	return func(ctx context.Context) (time.Duration, error) {
 		over := lazytask.HandleOf(ctx).Info().OverCap
 		g.enter(over)
 		defer g.leave(over)
+		if over {
+			sp.d = max(sp.d, forced)
+		}
 		t := time.NewTimer(sp.d)
 		defer t.Stop()
 		select {
