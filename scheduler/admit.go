@@ -403,12 +403,7 @@ func (s *Scheduler) admitOne(now int64) *core.Task {
 		sc := s.active[i]
 		c := sc.peek(aging)
 		if c == nil {
-			last := len(s.active) - 1
-			s.active[i] = s.active[last]
-			s.active[i].activeIdx = i
-			s.active[last] = nil
-			s.active = s.active[:last]
-			sc.activeIdx = -1
+			s.deactivateLocked(sc)
 			continue
 		}
 		i++
@@ -448,6 +443,20 @@ func (s *Scheduler) admitOne(now int64) *core.Task {
 	bestSc.running.PushBack(best)
 	s.running++
 	return best
+}
+
+// deactivateLocked takes sc off the list of scopes with queued tasks.
+func (s *Scheduler) deactivateLocked(sc *Scope) {
+	i := sc.activeIdx
+	if i < 0 {
+		return
+	}
+	last := len(s.active) - 1
+	s.active[i] = s.active[last]
+	s.active[i].activeIdx = i
+	s.active[last] = nil
+	s.active = s.active[:last]
+	sc.activeIdx = -1
 }
 
 // admitAllLocked admits every task that fits, each on a new goroutine.

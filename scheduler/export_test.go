@@ -15,3 +15,7 @@ func AwaitReclaimWaiters(s *Scheduler, n int) {
 		runtime.Gosched()
 	}
 }
+
+// AwaitTimeouts waits until every armed scope timeout has fired and run its
+// cancellation, or been stopped.
+func AwaitTimeouts(s *Scheduler) { s.ttl.Wait() }

@@ -262,6 +262,7 @@ func (sc *Scope) cancelTreeLocked(cause error, lazyToo bool) []*core.Task {
 			x.stopTTL()
 		}
 		x.cancel(cause)
+		x.releaseLocked() // I12: a canceled scope does not outlive its tasks
 	})
 	return ended
 }

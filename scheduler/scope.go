@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -71,6 +72,11 @@ type Scope struct {
 	detach    bool // shut down from inside: detach once the last task ends
 }
 
+// farAway is a time left before a deadline that no program waits out (about
+// 146 years): a deadline further away than that is not checked at admission,
+// and core.Now plus it cannot overflow.
+const farAway = time.Duration(math.MaxInt64 / 2)
+
 func newScope(s *Scheduler, parent *Scope, cfg config) *Scope {
 	sc := &Scope{s: s, parent: parent, name: cfg.name, policy: cfg.policy, handler: cfg.handler, activeIdx: -1}
 	pctx := context.Background()
@@ -99,8 +105,13 @@ func newScope(s *Scheduler, parent *Scope, cfg config) *Scope {
 		sc.deadline = parent.deadline
 	}
 	if !deadline.IsZero() {
-		if d := core.Now() + int64(time.Until(deadline)); sc.deadline == 0 || d < sc.deadline {
-			sc.deadline = d
+		// A deadline past what core.Now can count (WithTimeout of
+		// math.MaxInt64, year 9999) is no practical limit: admission
+		// ignores it, the context still carries it.
+		if left := time.Until(deadline); left < farAway {
+			if d := core.Now() + int64(left); sc.deadline == 0 || d < sc.deadline {
+				sc.deadline = d
+			}
 		}
 		var stop context.CancelFunc
 		sc.ctx, stop = context.WithDeadline(sc.ctx, deadline)

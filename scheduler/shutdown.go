@@ -175,11 +175,7 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 	}
 	wg.Wait()
 	s.lock()
-	if sc.tasks == 0 {
-		sc.detachLocked()
-	} else {
-		sc.detach = true // shut down from inside: released by the last task
-	}
+	sc.releaseLocked()
 	errs := joinErrs(sc.errs)
 	escalated := sc.shutdowns > 1
 	s.unlock()
@@ -192,10 +188,21 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 	return errs
 }
 
-// detachLocked releases a shut-down scope: its context is canceled and its
-// parent forgets it.
+// releaseLocked releases a canceled or shut-down scope now if none of its
+// subtree's tasks is left, or else when the last one ends (I12).
+func (sc *Scope) releaseLocked() {
+	if sc.tasks == 0 {
+		sc.detachLocked()
+	} else {
+		sc.detach = true
+	}
+}
+
+// detachLocked releases a canceled or shut-down scope: its context is
+// canceled, its parent forgets it and admission no longer lists it.
 func (sc *Scope) detachLocked() {
 	sc.detach = false
+	sc.s.deactivateLocked(sc)
 	if sc.stopTTL != nil {
 		sc.stopTTL()
 	}
