@@ -1,5 +1,7 @@
 package limiter
 
+import "math"
+
 // Counter counts slots in use against a limit, or against no limit in its
 // unlimited mode. It never blocks and does no locking: it is not safe for
 // concurrent use, and is meant to be kept under the caller's own lock, where
@@ -59,9 +61,12 @@ func (c *Counter) Over() int64 {
 }
 
 // Fits reports whether n more slots (n >= 0) fit under the limit. In
-// unlimited mode it is always true.
+// unlimited mode it is true unless the count would overflow an int64.
 func (c *Counter) Fits(n int64) bool {
-	return !c.limited || n <= c.limit-c.inUse
+	if !c.limited {
+		return n <= math.MaxInt64-c.inUse
+	}
+	return n <= c.limit-c.inUse
 }
 
 // Take takes n slots that [Counter.Fits] has said fit. It panics if n is

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime"
 
 	"github.com/lazysched/lazysched/internal/check"
@@ -25,12 +26,17 @@ func (sc *Scope) refuseLocked(w int64) error {
 	return sc.tooHeavyLocked(w)
 }
 
-// tooHeavyLocked says why w slots can never fit the caps on sc's path.
+// tooHeavyLocked says why w slots can never fit the caps on sc's path. On
+// an Unlimited scheduler that is a weight whose sum with the slots in use
+// (over-cap ones too) would overflow the count.
 func (sc *Scope) tooHeavyLocked(w int64) error {
 	for p := sc; p != nil && w > 0; p = p.parent {
 		if !p.lim.Unlimited() && w > p.lim.Limit() {
 			return fmt.Errorf("%w: weight %d, cap %d of scope %q", ErrWeightTooLarge, w, p.lim.Limit(), p.name)
 		}
+	}
+	if root := sc.s.root; root.lim.Unlimited() && w > math.MaxInt64-root.lim.InUse()-sc.s.forced {
+		return fmt.Errorf("%w: weight %d would overflow the %d slots in use", ErrWeightTooLarge, w, root.lim.InUse()+sc.s.forced)
 	}
 	return nil
 }
@@ -111,6 +117,7 @@ func (sc *Scope) enqueue(c *core.Task, fresh, made bool) error {
 	startHooks := sc.startHooks
 	switch {
 	case fresh:
+		s.stats.created++
 		core.EnqueueFresh(c, &sc.bind, run, startHooks)
 	default:
 		b := core.Bound(c)
@@ -128,7 +135,9 @@ func (sc *Scope) enqueue(c *core.Task, fresh, made bool) error {
 			return fmt.Errorf("%w: task is %v", ErrNotQueued, lazytask.State(st))
 		}
 		if b != nil {
-			sc.lazy.Remove(c)
+			sc.unbindLocked(c)
+		} else {
+			s.stats.created++
 		}
 		if run {
 			core.Admit(c, false, 0)
@@ -213,9 +222,21 @@ func (sc *Scope) bindLazy(c *core.Task) error {
 	if err := sc.refuseLocked(0); err != nil {
 		return err
 	}
+	if st := core.StateOf(c); st != core.Lazy {
+		return fmt.Errorf("%w: task is %v", ErrNotQueued, lazytask.State(st)) // a hook ended or started it
+	}
 	core.Bind(c, &sc.bind)
 	sc.lazy.PushBack(c)
+	s.stats.created++
+	s.lazy++
 	return nil
+}
+
+// unbindLocked takes a bound Lazy task out of sc's list of them: it is
+// being queued, started or ended.
+func (sc *Scope) unbindLocked(c *core.Task) {
+	sc.lazy.Remove(c)
+	sc.s.lazy--
 }
 
 // scopeOf returns the scope of a task bound to, queued or running in this
@@ -264,7 +285,9 @@ func (sc *Scope) force(c *core.Task) error {
 			return fmt.Errorf("%w: task is %v", ErrNotQueued, lazytask.State(core.StateOf(c)))
 		}
 		if bound {
-			run.lazy.Remove(c)
+			run.unbindLocked(c)
+		} else {
+			s.stats.created++
 		}
 		if len(run.hooks[hookStart]) > 0 {
 			core.MarkHooked(c)

@@ -25,9 +25,15 @@ var (
 	// waiting in this scheduler's queue (or not Lazy, for Force and
 	// Enqueue).
 	ErrNotQueued = errors.New("scheduler: task not queued here")
-	// ErrForeignHandle is returned for a nil handle or one bound to another
+	// ErrForeignHandle is returned for a nil handle (also a typed nil
+	// *lazytask.Task), a zero lazytask.Task, or one bound to another
 	// scheduler.
 	ErrForeignHandle = errors.New("scheduler: handle not usable here")
+	// ErrNilScope is returned by Submit, Go and SubmitWait (and is the
+	// error of NewTask's task) for a nil Spawner, *Scheduler or *Scope.
+	// Methods called on a nil *Scheduler or *Scope panic with a message
+	// that names it.
+	ErrNilScope = errors.New("scheduler: nil scheduler or scope")
 	// ErrInvalidOption wraps errors of options given bad values or given to
 	// the wrong constructor.
 	ErrInvalidOption = errors.New("scheduler: invalid option")

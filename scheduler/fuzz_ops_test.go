@@ -88,6 +88,7 @@ type fzModel struct {
 	step  string
 
 	// expected counters
+	created, rejected                                           uint64
 	submitted, succeeded, failed, canceled, forceRuns, promoted uint64
 
 	// started is the model's start order of this step; log the real one.
@@ -200,7 +201,9 @@ func (m *fzModel) submit(prio, weight int) {
 	m.step = fmt.Sprintf("Submit(task %d, prio %d, weight %d) with cap %d", tk.idx, prio, weight, m.cap)
 	h, err := scheduler.Submit(m.s, m.fn(tk), fzOpts(prio, weight)...)
 	tk.h = h
+	m.created++
 	if weight > m.cap {
+		m.rejected++
 		m.wantErr(err, scheduler.ErrWeightTooLarge)
 		m.end(tk, lazytask.Failed, scheduler.ErrWeightTooLarge)
 		return
@@ -217,6 +220,7 @@ func (m *fzModel) newLazy(prio, weight int, bound bool) {
 	if bound {
 		m.step = fmt.Sprintf("NewTask(task %d, prio %d, weight %d)", tk.idx, prio, weight)
 		tk.h = scheduler.NewTask(m.s, m.fn(tk), fzOpts(prio, weight)...)
+		m.created++
 	} else {
 		m.step = fmt.Sprintf("lazytask.New(task %d, prio %d, weight %d)", tk.idx, prio, weight)
 		tk.h = lazytask.New(m.fn(tk), fzOpts(prio, weight)...)
@@ -240,6 +244,9 @@ func (m *fzModel) enqueue(tk *fzTask) {
 	default:
 		m.wantErr(err, nil)
 		m.submitted++
+		if !tk.bound {
+			m.created++
+		}
 		tk.inSched = true
 		m.push(tk)
 		m.admit()
@@ -314,6 +321,9 @@ func (m *fzModel) force(tk *fzTask, viaStart bool) {
 		m.wantErr(err, nil)
 		if tk.state == lazytask.Lazy {
 			m.submitted++
+			if !tk.bound {
+				m.created++
+			}
 		}
 		tk.inSched = true
 		tk.forced = true
@@ -506,6 +516,8 @@ func (m *fzModel) checkStats() {
 	want.Limit = m.cap
 	for _, tk := range m.tasks {
 		switch {
+		case tk.state == lazytask.Lazy && tk.bound:
+			want.Lazy++
 		case tk.state == lazytask.Queued:
 			want.Queued++
 		case tk.state == lazytask.Running && !tk.alone:
@@ -520,6 +532,7 @@ func (m *fzModel) checkStats() {
 	}
 	want.Submitted, want.Succeeded, want.Failed, want.Canceled = m.submitted, m.succeeded, m.failed, m.canceled
 	want.ForceRuns, want.Promoted = m.forceRuns, m.promoted
+	want.Created, want.Rejected = m.created, m.rejected
 	if got := m.s.Stats(); got != want {
 		m.t.Errorf("after %s: Stats() = %+v;\nwant %+v", m.step, got, want)
 	}

@@ -37,6 +37,9 @@ import (
 
 // lock takes the scheduler's lock and drains the listed inboxes.
 func (s *Scheduler) lock() {
+	if s == nil {
+		panic(errNilScheduler)
+	}
 	s.mu.Lock()
 	if s.dirty.Load() != nil {
 		s.drainLocked()
@@ -103,6 +106,7 @@ func (sc *Scope) takeInboxLocked(seal bool) {
 	sc.inbox.Take(seal, func(c *core.Task) {
 		core.AwaitPushed(c) // a task hooks saw is Queued only once pushed
 		s.stats.submitted++
+		s.stats.created++
 		sc.addTaskLocked()
 		sc.pushLocked(c)
 	})

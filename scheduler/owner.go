@@ -113,7 +113,7 @@ func (sc *Scope) endUnstartedLocked(c *core.Task, st core.State, err error) bool
 		sc.unqueueLocked(c)
 		sc.doneTaskLocked()
 	} else if core.Bound(c) == &sc.bind {
-		sc.lazy.Remove(c) // a bound Lazy task is in sc's lazy list
+		sc.unbindLocked(c) // a bound Lazy task is in sc's lazy list
 	}
 	if st == core.Failed {
 		s.stats.failed++

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"sync/atomic"
 
@@ -14,7 +15,10 @@ import (
 
 // Scheduler runs tasks under a cap, in a tree of scopes whose root it owns.
 // Create it with New; the zero value is not usable, and a Scheduler must
-// not be copied. All methods are safe for concurrent use.
+// not be copied. All methods are safe for concurrent use; called on a nil
+// *Scheduler they panic with "scheduler: method called on a nil
+// *Scheduler" (Submit and the other functions that take a Spawner return
+// ErrNilScope).
 type Scheduler struct {
 	_     noCopy
 	root  *Scope // read-mostly fields first, away from the lock's line
@@ -33,6 +37,7 @@ type Scheduler struct {
 	forced    int64 // slots of tasks running over the cap
 	overTasks int   // tasks running over the cap
 	running   int
+	lazy      int // Lazy tasks bound to scopes (NewTask)
 	spinning  int // goroutines lingering for work (0 or 1)
 	promotes  int64
 	lastStart int64         // start time of the last task admitted from a queue
@@ -45,6 +50,7 @@ type Scheduler struct {
 }
 
 type counters struct {
+	created, rejected                                           uint64
 	submitted, succeeded, failed, canceled, forceRuns, promoted uint64
 }
 
@@ -76,13 +82,52 @@ func New(opts ...Option) (*Scheduler, error) {
 
 // Root returns the scheduler's root scope: tasks submitted to the scheduler
 // itself run there.
-func (s *Scheduler) Root() *Scope { return s.root }
+func (s *Scheduler) Root() *Scope { return s.rootScope() }
 
-func (s *Scheduler) target() *Scope { return s.root }
+// rootScope is s.root, with a panic that names the mistake for a nil
+// *Scheduler.
+func (s *Scheduler) rootScope() *Scope {
+	if s == nil {
+		panic(errNilScheduler)
+	}
+	return s.root
+}
+
+// Messages of the panics of methods called on nil receivers (ErrNilScope).
+const (
+	errNilScheduler = "scheduler: method called on a nil *Scheduler"
+	errNilScopeRecv = "scheduler: method called on a nil *Scope"
+)
+
+// sched returns sc's scheduler, with a panic that names the mistake for a
+// nil *Scope.
+func (sc *Scope) sched() *Scheduler {
+	if sc == nil {
+		panic(errNilScopeRecv)
+	}
+	return sc.s
+}
+
+func (s *Scheduler) target() *Scope {
+	if s == nil {
+		return nil
+	}
+	return s.root
+}
 
 // Spawner is where tasks can be submitted: a *Scheduler (its root scope) or
-// a *Scope.
+// a *Scope. A nil Spawner, or a nil *Scheduler or *Scope in one, makes
+// Submit, Go and SubmitWait return ErrNilScope, and NewTask a task Failed
+// with it.
 type Spawner interface{ target() *Scope }
+
+// targetOf returns the scope behind sp, or nil.
+func targetOf(sp Spawner) *Scope {
+	if sp == nil {
+		return nil
+	}
+	return sp.target()
+}
 
 // Submit creates a task that runs fn in sp and queues it, without blocking.
 // It returns the task's handle at once, Queued (or already Running if a
@@ -100,10 +145,17 @@ func Submit[T any](sp Spawner, fn func(ctx context.Context) (T, error), opts ...
 func submit[T any](ctx context.Context, wait bool, sp Spawner, fn func(ctx context.Context) (T, error), opts []lazytask.Option) (*lazytask.Task[T], error) {
 	t := lazytask.New(fn, opts...)
 	c := core.Of(t)
+	sc := targetOf(sp)
 	if core.IsDone(c) {
+		if sc != nil {
+			sc.s.countRejected() // bad input
+		}
 		return t, t.Err()
 	}
-	sc := sp.target()
+	if sc == nil {
+		core.EndUnstarted(c, core.Failed, ErrNilScope)
+		return t, ErrNilScope
+	}
 	if sc.hooked {
 		// The hooks see the handle before the handoff (and might cancel
 		// it), so the handoff below takes the compare-and-swap path.
@@ -150,10 +202,17 @@ func SubmitWait[T any](ctx context.Context, sp Spawner, fn func(ctx context.Cont
 func NewTask[T any](sp Spawner, fn func(ctx context.Context) (T, error), opts ...lazytask.Option) *lazytask.Task[T] {
 	t := lazytask.New(fn, opts...)
 	c := core.Of(t)
+	sc := targetOf(sp)
 	if core.IsDone(c) {
+		if sc != nil {
+			sc.s.countRejected() // bad input
+		}
 		return t
 	}
-	sc := sp.target()
+	if sc == nil {
+		core.EndUnstarted(c, core.Failed, ErrNilScope)
+		return t
+	}
 	if sc.hooked {
 		sc.fire(c, hookCreate) // before the task can be seen, and so canceled
 	}
@@ -171,24 +230,39 @@ func (sc *Scope) abandon(c *core.Task, err error) {
 		st = core.Failed
 	}
 	core.EndUnstarted(c, st, err)
+	sc.s.countRejected()
 	if sc.hooked {
 		sc.fire(c, hookDone)
 	}
 }
 
+// countRejected counts a task made for the scheduler that it never took.
+func (s *Scheduler) countRejected() {
+	s.lock()
+	s.stats.created++
+	s.stats.rejected++
+	s.unlock()
+}
+
 // Enqueue hands a Lazy task to the root scope; see Scope.Enqueue.
-func (s *Scheduler) Enqueue(h lazytask.Handle) error { return s.root.Enqueue(h) }
+func (s *Scheduler) Enqueue(h lazytask.Handle) error { return s.rootScope().Enqueue(h) }
 
 // Force runs h now in the root scope, over the cap; see Scope.Force.
-func (s *Scheduler) Force(h lazytask.Handle) error { return s.root.Force(h) }
+func (s *Scheduler) Force(h lazytask.Handle) error { return s.rootScope().Force(h) }
 
+// coreOf returns the core of a handle given to Enqueue, Force or Promote. A
+// nil handle, a typed nil *lazytask.Task and a zero lazytask.Task (one not
+// made by lazytask.New) are ErrForeignHandle.
 func coreOf(h lazytask.Handle) (*core.Task, error) {
 	if h == nil {
-		return nil, ErrForeignHandle
+		return nil, fmt.Errorf("%w: nil handle", ErrForeignHandle)
+	}
+	if v := reflect.ValueOf(h); v.Kind() == reflect.Pointer && v.IsNil() {
+		return nil, fmt.Errorf("%w: nil %T", ErrForeignHandle, h)
 	}
 	c := core.Of(h)
-	if c == nil {
-		return nil, ErrForeignHandle
+	if c == nil || !core.Valid(c) {
+		return nil, fmt.Errorf("%w: a zero %T, not made by lazytask.New", ErrForeignHandle, h)
 	}
 	return c, nil
 }
@@ -225,7 +299,7 @@ func (s *Scheduler) Promote(h lazytask.Handle) error {
 // tasks at once; lowering it lets running tasks finish and admits nothing
 // until the slots in use are below the new cap. It returns ErrInvalidLimit
 // below 1. Scope.Resize changes a scope's own cap.
-func (s *Scheduler) Resize(n int) error { return s.root.Resize(n) }
+func (s *Scheduler) Resize(n int) error { return s.rootScope().Resize(n) }
 
 // Stats are a scheduler's counters at one moment.
 type Stats struct {
@@ -240,7 +314,21 @@ type Stats struct {
 	// OverCap is the number of tasks force-run over the cap, running now,
 	// and OverCapSlots their slots.
 	OverCap, OverCapSlots int
-	// Totals since New.
+	// Lazy counts the tasks made with NewTask that are still Lazy, bound
+	// to a scope.
+	Lazy int
+	// Totals since New. Created counts every task made for the scheduler:
+	// by Submit, Go, SubmitWait and NewTask (also those refused), and tasks
+	// of lazytask.New that Enqueue or Force took. Rejected counts those it
+	// never took (bad input, ErrClosed, ErrQueueFull, ErrScopeCanceled,
+	// ErrWeightTooLarge at submit); they are not counted in Failed or
+	// Canceled. At any moment
+	//
+	//	Created = Succeeded + Failed + Canceled + Rejected + Queued + Running + Lazy
+	//
+	// Submitted counts the tasks queued or started (force-runs of Lazy
+	// tasks included).
+	Created, Rejected                                           uint64
 	Submitted, Succeeded, Failed, Canceled, ForceRuns, Promoted uint64
 }
 
@@ -252,6 +340,7 @@ func (s *Scheduler) Stats() Stats {
 	return Stats{
 		Limit: int(lim.Limit()), Unlimited: lim.Unlimited(), InUse: int(lim.InUse()),
 		Queued: s.queued, Running: s.running, OverCap: s.overTasks, OverCapSlots: int(s.forced),
+		Lazy: s.lazy, Created: s.stats.created, Rejected: s.stats.rejected,
 		Submitted: s.stats.submitted, Succeeded: s.stats.succeeded, Failed: s.stats.failed,
 		Canceled: s.stats.canceled, ForceRuns: s.stats.forceRuns, Promoted: s.stats.promoted,
 	}

@@ -19,7 +19,9 @@ import (
 // can be canceled (its subtree with it) and shut down gracefully.
 //
 // Make scopes with Scope.NewScope; the root is Scheduler.Root. The zero
-// value is not usable. All methods are safe for concurrent use.
+// value is not usable. All methods are safe for concurrent use; called on a
+// nil *Scope they panic with "scheduler: method called on a nil *Scope"
+// (Submit and the other functions that take a Spawner return ErrNilScope).
 type Scope struct {
 	s       *Scheduler
 	parent  *Scope
@@ -149,6 +151,7 @@ func newScope(s *Scheduler, parent *Scope, cfg config) *Scope {
 // ErrScopeCanceled if it was canceled, and an error wrapping
 // ErrInvalidOption or ErrInvalidLimit for bad options.
 func (sc *Scope) NewScope(opts ...Option) (*Scope, error) {
+	sc.sched() // a nil *Scope panics with a message naming it
 	cfg := config{forScope: true, policy: supervise}
 	for _, o := range opts {
 		if o == nil {
@@ -180,16 +183,16 @@ func (sc *Scope) target() *Scope { return sc }
 
 // Context returns the scope's context: the parent of its tasks' contexts.
 // It is canceled when the scope is canceled, times out or has shut down.
-func (sc *Scope) Context() context.Context { return sc.ctx }
+func (sc *Scope) Context() context.Context { sc.sched(); return sc.ctx }
 
 // Name returns the scope's name.
-func (sc *Scope) Name() string { return sc.name }
+func (sc *Scope) Name() string { sc.sched(); return sc.name }
 
 // Parent returns the parent scope, or nil for the root.
-func (sc *Scope) Parent() *Scope { return sc.parent }
+func (sc *Scope) Parent() *Scope { sc.sched(); return sc.parent }
 
 // Scheduler returns the scheduler the scope belongs to.
-func (sc *Scope) Scheduler() *Scheduler { return sc.s }
+func (sc *Scope) Scheduler() *Scheduler { return sc.sched() }
 
 // Resize changes the scope's own cap at run time (for the root scope: the
 // scheduler's cap). Raising it admits waiting tasks at once; lowering it
@@ -197,6 +200,7 @@ func (sc *Scope) Scheduler() *Scheduler { return sc.s }
 // tasks of the subtree heavier than the new cap could never be admitted:
 // they end Failed with ErrWeightTooLarge, as they would have at submit.
 func (sc *Scope) Resize(n int) error {
+	sc.sched() // a nil *Scope panics with a message naming it
 	if n < 1 {
 		return fmt.Errorf("%w: %d", ErrInvalidLimit, n)
 	}
@@ -235,6 +239,7 @@ func (sc *Scope) Resize(n int) error {
 // the task is left as it was, so the caller may start it, retry or cancel
 // it.
 func (sc *Scope) Enqueue(h lazytask.Handle) error {
+	sc.sched() // a nil *Scope panics with a message naming it
 	c, err := coreOf(h)
 	if err != nil {
 		return err
@@ -260,6 +265,7 @@ func (sc *Scope) Enqueue(h lazytask.Handle) error {
 // returns ErrNotQueued for a task in another state or scheduler, ErrClosed
 // or ErrScopeCanceled for a Lazy task in a closed or canceled scope.
 func (sc *Scope) Force(h lazytask.Handle) error {
+	sc.sched() // a nil *Scope panics with a message naming it
 	c, err := coreOf(h)
 	if err != nil {
 		return err
@@ -273,6 +279,7 @@ func (sc *Scope) Force(h lazytask.Handle) error {
 // subtree end Canceled, and the scope stays canceled: a task submitted later
 // never runs. Cancel does not wait; Wait or Shutdown does.
 func (sc *Scope) Cancel(cause error) {
+	sc.sched() // a nil *Scope panics with a message naming it
 	if cause == nil {
 		cause = context.Canceled
 	}
@@ -286,7 +293,7 @@ func (sc *Scope) Cancel(cause error) {
 // Err returns the joined errors a fail-fast scope has collected so far, and
 // nil for a supervisor.
 func (sc *Scope) Err() error {
-	s := sc.s
+	s := sc.sched()
 	s.lock()
 	defer s.unlock()
 	return joinErrs(sc.errs)

@@ -13,7 +13,7 @@ import (
 // ctx ends (then it returns context.Cause(ctx)). It does not stop
 // submissions: a task submitted meanwhile is waited for too. It returns the
 // root scope's errors when the root is fail-fast; see Scope.Wait.
-func (s *Scheduler) Wait(ctx context.Context) error { return s.root.Wait(ctx) }
+func (s *Scheduler) Wait(ctx context.Context) error { return s.rootScope().Wait(ctx) }
 
 // Wait waits until no task of the scope's subtree is queued or running,
 // then returns the scope's errors: every real error joined once for a
@@ -23,6 +23,7 @@ func (s *Scheduler) Wait(ctx context.Context) error { return s.root.Wait(ctx) }
 // context), it does not wait for those tasks. Results are published before
 // Wait returns; done callbacks may still be running.
 func (sc *Scope) Wait(ctx context.Context) error {
+	sc.sched() // a nil *Scope panics with a message naming it
 	leave := sc.enter(ctx)
 	err := sc.waitLending(ctx)
 	leave()
@@ -109,6 +110,7 @@ func (sc *Scope) waitIdle(ctx context.Context) error {
 // scope (with their context), it does not wait for those tasks, and the
 // scope is released when the last of them ends.
 func (sc *Scope) Shutdown(ctx context.Context) error {
+	sc.sched() // a nil *Scope panics with a message naming it
 	if reclaim := core.BeginWait(ctx); reclaim != nil {
 		defer reclaim() // a task shutting its own scope down lends its slot (I9)
 	}
@@ -219,7 +221,7 @@ func (sc *Scope) detachLocked() {
 // from inside a task of the scheduler it cannot wait for its own goroutine:
 // that one exits when its task returns.
 func (s *Scheduler) Shutdown(ctx context.Context) error {
-	err := s.root.Shutdown(ctx)
+	err := s.rootScope().Shutdown(ctx)
 	if c := core.FromContext(ctx); c == nil || s.scopeOf(c) == nil || core.StateOf(c) != core.Running {
 		s.wg.Wait()
 		s.stopTimers()

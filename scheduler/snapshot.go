@@ -40,14 +40,14 @@ type TaskSnapshot struct {
 // scheduler's lock while it copies, so it is meant for debugging and
 // monitors, not for a hot loop.
 func (sc *Scope) Snapshot() ScopeSnapshot {
-	s := sc.s
+	s := sc.sched()
 	s.lock()
 	defer s.unlock()
 	return sc.snapshotLocked(time.Now())
 }
 
 // Snapshot returns the root scope's snapshot: the whole tree.
-func (s *Scheduler) Snapshot() ScopeSnapshot { return s.root.Snapshot() }
+func (s *Scheduler) Snapshot() ScopeSnapshot { return s.rootScope().Snapshot() }
 
 func (sc *Scope) snapshotLocked(now time.Time) ScopeSnapshot {
 	snap := ScopeSnapshot{
