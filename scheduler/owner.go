@@ -138,10 +138,28 @@ func (o *owner) Report(c *core.Task, err error) {
 // tasks, so that nested fan-out on one cap cannot deadlock (I9). Nested
 // waits of one task (several goroutines of it waiting) lend once.
 func (o *owner) Lend(c *core.Task) {
+	s := o.s
+	s.lock()
+	o.lendLocked(c)
+	s.unlock()
+}
+
+// LendIdle lends c's slots if c runs and is not waiting already.
+func (o *owner) LendIdle(c *core.Task) bool {
+	s := o.s
+	s.lock()
+	ok := core.StateOf(c) == core.Running && core.PeekOwnerWord(c) == 0
+	if ok {
+		o.lendLocked(c)
+	}
+	s.unlock()
+	return ok
+}
+
+func (o *owner) lendLocked(c *core.Task) {
 	sc := o.scope()
 	s := sc.s
 	w := core.Weight(c)
-	s.lock()
 	n := core.OwnerWord(c)
 	*n++
 	if *n == 1 {
@@ -156,7 +174,6 @@ func (o *owner) Lend(c *core.Task) {
 		s.lent++
 		s.admitAllLocked()
 	}
-	s.unlock()
 }
 
 // Reclaim takes the lent slots back once the wait ends. A task that waited

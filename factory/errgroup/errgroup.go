@@ -22,7 +22,9 @@
 // group's context. Called from inside a task of a scheduler, Go (when it
 // blocks at the limit) and Wait lend the task's slot while they wait, as
 // lazytask's Await does, so that a task that fans out on its own cap cannot
-// deadlock it.
+// deadlock it. That holds for groups nested in the functions of a group
+// made with In, given that group's context (the only one its functions
+// have): their waits lend the slot of a function of the outer group.
 package errgroup
 
 import (
@@ -32,6 +34,7 @@ import (
 	"sync/atomic"
 
 	"github.com/lazysched/lazysched/factory/internal/glue"
+	"github.com/lazysched/lazysched/internal/core"
 	"github.com/lazysched/lazysched/lazytask"
 	"github.com/lazysched/lazysched/scheduler"
 )
@@ -67,7 +70,15 @@ type Group struct {
 	own atomic.Pointer[scheduler.Scheduler] // the group's scheduler, made on first use
 	mu  sync.Mutex
 	sc  *scheduler.Scope // In: the scope of the current round, up to Wait
+
+	// outer is the group of In whose context In was given: this group's
+	// waits are made from inside one of outer's functions.
+	outer *Group
+	calls map[*call]struct{} // In: the functions running now, under mu
 }
+
+// groupKey is the context key under which In's context holds its group.
+type groupKey struct{}
 
 // WithContext returns a new Group and an associated Context derived from
 // ctx.
@@ -98,10 +109,41 @@ func In(ctx context.Context, sp scheduler.Spawner) (*Group, context.Context) {
 		return g, gctx
 	}
 	g.parent = sc
+	g.outer, _ = ctx.Value(groupKey{}).(*Group)
+	gctx = context.WithValue(gctx, groupKey{}, g)
 	cancel := g.cancel
 	sctx := sc.Context()
 	g.unwatch = context.AfterFunc(sctx, func() { cancel(context.Cause(sctx)) })
 	return g, gctx
+}
+
+// block runs wait, a call that blocks, lending a slot meanwhile (I9). A
+// group nested in a function of an outer In group (made with the outer
+// group's context, the only one its functions have) lends the slot of one
+// of the outer group's running functions, all of one scope and weight;
+// other groups lend the slot of the task whose context they were given.
+func (g *Group) block(wait func()) {
+	if g.outer != nil {
+		if reclaim := g.outer.lendACall(); reclaim != nil {
+			defer reclaim()
+			wait()
+			return
+		}
+	}
+	glue.Block(g.lend, wait)
+}
+
+// lendACall lends the slot of one of g's running functions that is not
+// waiting itself; nil if there is none.
+func (g *Group) lendACall() func() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for c := range g.calls {
+		if reclaim := core.LendFor(c.task); reclaim != nil {
+			return reclaim
+		}
+	}
+	return nil
 }
 
 func (g *Group) done() {
@@ -114,7 +156,7 @@ func (g *Group) done() {
 // Wait blocks until all function calls from the Go method have returned,
 // then returns the first non-nil error (if any) from them.
 func (g *Group) Wait() error {
-	glue.Block(g.lend, g.wg.Wait)
+	g.block(g.wg.Wait)
 	if g.cancel != nil {
 		g.cancel(g.err)
 	}
@@ -138,7 +180,7 @@ func (g *Group) Go(f func() error) {
 		select {
 		case g.sem <- token{}:
 		default:
-			glue.Block(g.lend, func() { g.sem <- token{} })
+			g.block(func() { g.sem <- token{} })
 		}
 	}
 
@@ -279,15 +321,29 @@ func ignore(lazytask.Info, error) {}
 
 // call is one function of a group made with In, run as a task.
 type call struct {
-	g   *Group
-	f   func() error
-	ran bool
+	g    *Group
+	f    func() error
+	ran  bool
+	task *core.Task // the task running f, while it runs
 }
 
-func (c *call) run(context.Context) (struct{}, error) {
+func (c *call) run(ctx context.Context) (struct{}, error) {
 	c.ran = true
 	defer c.g.done()
-	return struct{}{}, c.g.call(c.f)
+	g := c.g
+	g.mu.Lock()
+	if g.calls == nil {
+		g.calls = make(map[*call]struct{})
+	}
+	c.task = core.FromContext(ctx)
+	g.calls[c] = struct{}{}
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		delete(g.calls, c)
+		g.mu.Unlock()
+	}()
+	return struct{}{}, g.call(c.f)
 }
 
 // ended runs once the task has ended. A task that never ran (its scope was

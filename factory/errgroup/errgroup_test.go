@@ -270,3 +270,33 @@ func TestHelperPanic(t *testing.T) {
 
 //go:noinline
 func panicky(mode string) { panic("boom in " + mode) }
+
+// A group made with In inside a function of another one (with that group's
+// context, the only one a function has) lends the function's slot while it
+// waits: nested groups at cap 1 complete (they deadlocked).
+func TestNestedInGroupsCompleteAtCapOne(t *testing.T) {
+	s := newScheduler(t, scheduler.WithLimit(1))
+	var leaves atomic.Int32
+	outer, err := scheduler.Submit(s, func(ctx context.Context) (int, error) {
+		g, gctx := errgroup.In(ctx, s)
+		for range 3 {
+			g.Go(func() error {
+				g2, g2ctx := errgroup.In(gctx, s)
+				for range 2 {
+					g2.Go(func() error {
+						g3, _ := errgroup.In(g2ctx, s)
+						g3.Go(func() error { leaves.Add(1); return nil })
+						return g3.Wait()
+					})
+				}
+				return g2.Wait()
+			})
+		}
+		return 0, g.Wait()
+	})
+	require.NoError(t, err, "Submit(outer)")
+	_, err = outer.Await(bounded(t))
+	require.NoError(t, err, "outer.Await: nested groups at cap 1")
+	assert.Equal(t, int32(6), leaves.Load(), "leaves run")
+	assert.Zero(t, s.Stats().ForceRuns, "Stats().ForceRuns")
+}

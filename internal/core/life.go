@@ -349,10 +349,35 @@ func (e *causeError) Unwrap() []error { return []error{e.err, e.cause} }
 // Lender is implemented by owners that lend a running task's slots while
 // its function waits for another task (invariant I9).
 type Lender interface {
-	// Lend frees c's slots while c waits; Reclaim takes them back (or runs
-	// c over the cap, counted) once the wait ends.
+	// Lend frees c's slots while c waits; Reclaim takes them back once the
+	// wait ends.
 	Lend(c *Task)
 	Reclaim(c *Task)
+	// LendIdle is Lend for a task that is Running and not waiting already;
+	// it reports false, lending nothing, for any other.
+	LendIdle(c *Task) bool
+}
+
+// LendFor lends the slots of c, a running task that is not waiting itself,
+// for a wait made on behalf of one of the tasks of its kind by code that
+// has no context of its own task to name it with (a nested errgroup: its
+// functions get none). Tasks of one scope with one weight take the same
+// slots, so lending c's instead of the waiter's keeps the count of tasks
+// running their own code within the cap. It returns the function that
+// takes them back, or nil if c's owner lends nothing or c is not idle.
+func LendFor(c *Task) func() {
+	if c == nil {
+		return nil
+	}
+	b := c.owner.Load()
+	if b == nil {
+		return nil
+	}
+	l, ok := b.Owner.(Lender)
+	if !ok || !l.LendIdle(c) {
+		return nil
+	}
+	return func() { l.Reclaim(c) }
 }
 
 // BeginWait is called by Await before it blocks. If ctx belongs to a running
