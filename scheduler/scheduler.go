@@ -23,7 +23,7 @@ type Scheduler struct {
 	_     noCopy
 	root  *Scope // read-mostly fields first, away from the lock's line
 	cfg   config
-	wg    sync.WaitGroup        // goroutines running tasks
+	wg    goroutines            // goroutines running tasks or left-over user code
 	ttl   sync.WaitGroup        // armed scope timeouts and their cancellations
 	_     [64]byte              // dirty and hot are read by submitters on every submit
 	dirty atomic.Pointer[Scope] // scopes whose inbox may hold tasks; see inbox.go

@@ -223,7 +223,7 @@ func (sc *Scope) detachLocked() {
 func (s *Scheduler) Shutdown(ctx context.Context) error {
 	err := s.rootScope().Shutdown(ctx)
 	if c := core.FromContext(ctx); c == nil || s.scopeOf(c) == nil || core.StateOf(c) != core.Running {
-		s.wg.Wait()
+		s.wg.Wait(onSchedulerGoroutine()) // a callback calling Shutdown cannot wait for itself
 		s.stopTimers()
 		s.ttl.Wait()
 		if check.Enabled {

@@ -1,0 +1,90 @@
+package scheduler
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// goroutines counts the scheduler's goroutines (those running tasks, and
+// those that run user code left over by a runtime.Goexit) so that Shutdown
+// can wait for them (I7). It is a sync.WaitGroup that a waiter may ask to
+// leave some goroutines out of: a goroutine of the scheduler's that calls
+// Shutdown itself (a done callback, hook or error handler run after a
+// task's end, I11) cannot wait for its own exit.
+type goroutines struct {
+	n       atomic.Int64 // live goroutines
+	inside  atomic.Int64 // of them, blocked in Shutdown's wait
+	waiters atomic.Int32
+	mu      sync.Mutex
+	cond    sync.Cond
+}
+
+// Add counts one more goroutine, before it starts.
+func (g *goroutines) Add(n int) { g.n.Add(int64(n)) }
+
+// Done uncounts a goroutine as it exits.
+func (g *goroutines) Done() {
+	g.n.Add(-1)
+	if g.waiters.Load() > 0 {
+		g.wake()
+	}
+}
+
+func (g *goroutines) wake() {
+	g.mu.Lock()
+	if g.cond.L == nil {
+		g.cond.L = &g.mu
+	}
+	g.cond.Broadcast()
+	g.mu.Unlock()
+}
+
+// Wait waits until every goroutine counted has exited, except those that
+// wait here from inside (own is true for a caller that is one of them).
+func (g *goroutines) Wait(own bool) {
+	if own {
+		g.inside.Add(1)
+		defer g.inside.Add(-1)
+		if g.waiters.Load() > 0 {
+			g.wake() // the others' target moved
+		}
+	}
+	g.mu.Lock()
+	if g.cond.L == nil {
+		g.cond.L = &g.mu
+	}
+	g.waiters.Add(1)
+	for g.n.Load() > g.inside.Load() {
+		g.cond.Wait()
+	}
+	g.waiters.Add(-1)
+	g.mu.Unlock()
+}
+
+// onSchedulerGoroutine reports whether the calling goroutine is one of a
+// scheduler's (it runs work or a goTracked function): it can be only when
+// user code that the scheduler called makes the call. It reads the stack,
+// about a microsecond; Shutdown alone calls it.
+func onSchedulerGoroutine() bool {
+	pcs := make([]uintptr, 64)
+	for {
+		n := runtime.Callers(2, pcs)
+		if n < len(pcs) {
+			pcs = pcs[:n]
+			break
+		}
+		pcs = make([]uintptr, 2*len(pcs))
+	}
+	const pkg = "github.com/lazysched/lazysched/scheduler."
+	frames := runtime.CallersFrames(pcs)
+	for {
+		f, more := frames.Next()
+		if f.Function == pkg+"(*Scheduler).work" || f.Function == pkg+"(*Scheduler).goTracked.func1" {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}
