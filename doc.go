@@ -23,17 +23,20 @@
 //   - tracker: a ready-made tracker on the hooks (counters, durations,
 //     expvar).
 //
-// This package holds the tour, the end-to-end example and the sentinel
-// errors of the packages below, re-exported so that one import can test
-// them with errors.Is.
+// This package holds the tour, the end-to-end example and every sentinel
+// error of the packages below, re-exported under the same names so that one
+// import can test them with errors.Is (each is the same value as the one it
+// stands for; a test keeps the list complete).
 package lazysched
 
 import (
+	"github.com/lazysched/lazysched/factory"
 	"github.com/lazysched/lazysched/lazytask"
+	"github.com/lazysched/lazysched/limiter"
 	"github.com/lazysched/lazysched/scheduler"
 )
 
-// Sentinel errors, re-exported from the packages that return them.
+// Sentinel errors of lazytask: see there.
 var (
 	ErrNotDone        = lazytask.ErrNotDone
 	ErrNilFunc        = lazytask.ErrNilFunc
@@ -41,12 +44,32 @@ var (
 	ErrGoexit         = lazytask.ErrGoexit
 	ErrInvalidOption  = lazytask.ErrInvalidOption
 	ErrScopeClosed    = lazytask.ErrScopeClosed
-	ErrClosed         = scheduler.ErrClosed
-	ErrScopeCanceled  = scheduler.ErrScopeCanceled
-	ErrQueueFull      = scheduler.ErrQueueFull
-	ErrNotQueued      = scheduler.ErrNotQueued
-	ErrInvalidLimit   = scheduler.ErrInvalidLimit
-	ErrWeightTooLarge = scheduler.ErrWeightTooLarge
+	ErrCallbackGoexit = lazytask.ErrCallbackGoexit
+)
+
+// Sentinel errors of scheduler: see there.
+var (
+	ErrClosed        = scheduler.ErrClosed
+	ErrScopeCanceled = scheduler.ErrScopeCanceled
+	ErrQueueFull     = scheduler.ErrQueueFull
+	ErrNotQueued     = scheduler.ErrNotQueued
+	ErrForeignHandle = scheduler.ErrForeignHandle
+	ErrNilScope      = scheduler.ErrNilScope
+	ErrInterrupted   = scheduler.ErrInterrupted
+)
+
+// Sentinel errors of limiter (scheduler returns the first two too).
+var (
+	ErrInvalidLimit   = limiter.ErrInvalidLimit
+	ErrWeightTooLarge = limiter.ErrWeightTooLarge
+	ErrInvalidWeight  = limiter.ErrInvalidWeight
+)
+
+// Sentinel errors of factory: see there.
+var (
+	ErrNotNeeded    = factory.ErrNotNeeded
+	ErrNoFuncs      = factory.ErrNoFuncs
+	ErrGraceExpired = factory.ErrGraceExpired
 )
 
 // PanicError is the error of a task whose function panicked.

@@ -21,6 +21,11 @@ var (
 	// ErrScopeClosed is the cause given to a task that was created for a
 	// scope but never started before the scope closed.
 	ErrScopeClosed = core.ErrScopeClosed
+	// ErrCallbackGoexit is what a scheduler logs (and reports for done
+	// callbacks) when a done callback, hook or error handler calls
+	// runtime.Goexit: that goroutine exits as asked, and the callbacks and
+	// hooks after it still run, once each, on another goroutine.
+	ErrCallbackGoexit = core.ErrCallbackGoexit
 )
 
 // PanicError is the error of a task whose function panicked: it carries the

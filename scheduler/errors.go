@@ -34,9 +34,10 @@ var (
 	// Methods called on a nil *Scheduler or *Scope panic with a message
 	// that names it.
 	ErrNilScope = errors.New("scheduler: nil scheduler or scope")
-	// ErrInvalidOption wraps errors of options given bad values or given to
-	// the wrong constructor.
-	ErrInvalidOption = errors.New("scheduler: invalid option")
+	// ErrInvalidOption wraps errors of options given bad values. It is
+	// lazytask.ErrInvalidOption: one sentinel for every option of the
+	// module.
+	ErrInvalidOption = lazytask.ErrInvalidOption
 
 	// ErrInvalidLimit is returned for a cap below 1 (New, WithLimit,
 	// Resize). Unlimited is an explicit option, not a magic number.

@@ -113,7 +113,4 @@ func counted(runs *atomic.Int32) func(context.Context) (int, error) {
 	}
 }
 
-// stats is a shorthand for the scheduler's counters.
-func stats(s *scheduler.Scheduler) scheduler.Stats { return s.Stats() }
-
 var errBoom = errors.New("boom")

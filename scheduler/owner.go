@@ -257,8 +257,7 @@ func (s *Scheduler) grantReclaimsLocked() bool {
 // marked dead, their queued and bound Lazy tasks end Canceled (published
 // under the lock), their contexts are canceled. It returns the ended tasks,
 // whose callbacks and hooks finishOutside runs once the lock is released.
-// lazyToo=false leaves Lazy tasks alone.
-func (sc *Scope) cancelTreeLocked(cause error, lazyToo bool) []*core.Task {
+func (sc *Scope) cancelTreeLocked(cause error) []*core.Task {
 	var ended []*core.Task
 	sc.walk(func(x *Scope) {
 		x.sealLocked() // later submits take the locked path, refused
@@ -272,9 +271,7 @@ func (sc *Scope) cancelTreeLocked(cause error, lazyToo bool) []*core.Task {
 			}
 			ended = append(ended, c)
 		}
-		if lazyToo {
-			ended = x.cancelLazyLocked(cause, ended)
-		}
+		ended = x.cancelLazyLocked(cause, ended)
 		if x.stopTTL != nil {
 			x.stopTTL()
 		}

@@ -35,7 +35,7 @@ func (sc *Scope) failLocked(err error) {
 		return
 	}
 	sc.failed = true
-	s.deferred = append(s.deferred, sc.cancelTreeLocked(err, true)...)
+	s.deferred = append(s.deferred, sc.cancelTreeLocked(err)...)
 	p := sc.parent
 	if p == nil {
 		return

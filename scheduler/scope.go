@@ -285,7 +285,7 @@ func (sc *Scope) Cancel(cause error) {
 	}
 	s := sc.s
 	s.lock()
-	ended := sc.cancelTreeLocked(cause, true)
+	ended := sc.cancelTreeLocked(cause)
 	s.unlock()
 	s.finishOutside(ended)
 }

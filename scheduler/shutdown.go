@@ -130,7 +130,7 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 	if sc.shutdowns > 1 {
 		var ended []*core.Task
 		if top {
-			ended = sc.cancelTreeLocked(ErrClosed, true)
+			ended = sc.cancelTreeLocked(ErrClosed)
 		}
 		s.unlock()
 		s.finishOutside(ended)
@@ -170,7 +170,7 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 		_ = sc.waitIdle(context.Background())
 	} else if err = sc.waitIdle(ctx); err != nil {
 		s.lock()
-		ended := sc.cancelTreeLocked(ErrClosed, true)
+		ended := sc.cancelTreeLocked(ErrClosed)
 		s.unlock()
 		s.finishOutside(ended)
 		_ = sc.waitIdle(context.Background())

@@ -13,8 +13,12 @@ var (
 	ErrNilFunc       = errors.New("lazytask: nil function")
 	ErrStarted       = errors.New("lazytask: task already started or ended")
 	ErrGoexit        = errors.New("lazytask: function called runtime.Goexit")
-	ErrInvalidOption = errors.New("lazytask: invalid option")
+	ErrInvalidOption = errors.New("lazysched: invalid option") // lazytask's and scheduler's
 	ErrScopeClosed   = errors.New("lazytask: scope closed before the task was started")
+	// ErrCallbackGoexit is reported for a done callback, hook or error
+	// handler that called runtime.Goexit: the goroutine that ran it exits
+	// as asked, and the work after it goes on on another goroutine.
+	ErrCallbackGoexit = errors.New("lazytask: callback called runtime.Goexit")
 )
 
 // PanicError is the error of a task whose function panicked. It carries the

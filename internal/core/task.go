@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -247,14 +246,6 @@ func Meta(c *Task) any {
 	return nil
 }
 
-// Timeout returns the per-task timeout and deadline options.
-func Timeout(c *Task) (time.Duration, time.Time) {
-	if x := c.x.Load(); x != nil {
-		return x.timeout, x.deadline
-	}
-	return 0, time.Time{}
-}
-
 func (c *Task) self() *Task { return c }
 
 // Of returns the core of a typed handle (a value that embeds a Task), or nil.
@@ -267,16 +258,6 @@ func Of(h any) *Task {
 
 // HandleOf returns the typed handle that embeds c.
 func HandleOf(c *Task) any { return c.fn.Handle(c) }
-
-// OwnerOf returns the task's owner, or nil for a task that is not queued in
-// a scheduler.
-func OwnerOf(c *Task) Owner {
-	s := c.state.Load()
-	if State(s&stateMask) == Lazy || State(s&stateMask) >= toQueued || c.owner.Load() == nil {
-		return nil
-	}
-	return c.owner.Load().Owner
-}
 
 // OverCap reports whether the task was force-run over its owner's cap.
 func OverCap(c *Task) bool { return c.state.Load()&flagOverCap != 0 }
@@ -459,11 +440,6 @@ func resumeDrain(c *Task, ending bool) {
 		}
 	}
 }
-
-// ErrCallbackGoexit is reported for a done callback, hook or error handler
-// that called runtime.Goexit: the goroutine that ran it exits as asked, and
-// the work after it goes on on another goroutine.
-var ErrCallbackGoexit = errors.New("lazytask: callback called runtime.Goexit")
 
 func runCallback(c *Task, f func(), ending bool) {
 	normal := false
