@@ -305,7 +305,7 @@ func BenchmarkHooks(b *testing.B) {
 	empty := func(*scheduler.Scope, lazytask.Handle) {}
 	rs := []runner{
 		lazyRunner{label: "none"},
-		lazyRunner{label: "empty", opts: []scheduler.Option{scheduler.WithHooks(scheduler.Hooks{
+		lazyRunner{label: "empty", opts: []scheduler.SchedulerOption{scheduler.WithHooks(scheduler.Hooks{
 			OnCreate: empty, OnQueue: empty, OnStart: empty, OnDone: empty,
 		})}},
 	}

@@ -13,7 +13,7 @@ import (
 // one, then the scheduler is shut down.
 type lazyRunner struct {
 	label string             // the name, if not "lazysched"
-	opts  []scheduler.Option // added to the scheduler's (BenchmarkHooks)
+	opts  []scheduler.SchedulerOption // added to the scheduler's (BenchmarkHooks)
 }
 
 func (r lazyRunner) name() string {
@@ -25,7 +25,7 @@ func (r lazyRunner) name() string {
 
 // newScheduler returns a scheduler of cap limit with r's options.
 func (r lazyRunner) newScheduler(limit int) *scheduler.Scheduler {
-	s, err := scheduler.New(append([]scheduler.Option{scheduler.WithLimit(limit)}, r.opts...)...)
+	s, err := scheduler.New(append([]scheduler.SchedulerOption{scheduler.WithLimit(limit)}, r.opts...)...)
 	must(err)
 	return s
 }

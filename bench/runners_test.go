@@ -122,7 +122,7 @@ func TestHookedRunnerFiresHooks(t *testing.T) {
 	count := func(c *atomic.Int64) func(*scheduler.Scope, lazytask.Handle) {
 		return func(*scheduler.Scope, lazytask.Handle) { c.Add(1) }
 	}
-	r := lazyRunner{label: "empty", opts: []scheduler.Option{scheduler.WithHooks(scheduler.Hooks{
+	r := lazyRunner{label: "empty", opts: []scheduler.SchedulerOption{scheduler.WithHooks(scheduler.Hooks{
 		OnCreate: count(&created), OnQueue: count(&queued), OnStart: count(&started), OnDone: count(&done),
 	})}}
 	var c counter

@@ -21,9 +21,9 @@ var quietLogger = slog.New(slog.DiscardHandler)
 
 // newScheduler makes a scheduler with a quiet logger and shuts it down when
 // the test ends.
-func newScheduler(t *testing.T, opts ...scheduler.Option) *scheduler.Scheduler {
+func newScheduler(t *testing.T, opts ...scheduler.SchedulerOption) *scheduler.Scheduler {
 	t.Helper()
-	s, err := scheduler.New(append([]scheduler.Option{scheduler.WithLogger(quietLogger)}, opts...)...)
+	s, err := scheduler.New(append([]scheduler.SchedulerOption{scheduler.WithLogger(quietLogger)}, opts...)...)
 	require.NoError(t, err, "scheduler.New")
 	t.Cleanup(func() { shutdownBounded(s) })
 	return s

@@ -362,7 +362,7 @@ func TestStartRejectsBadInputAndClosesTheListener(t *testing.T) {
 		{"nil handler", nil, nil, lazytask.ErrNilFunc},
 		{"limit 0", echo, []factory.ServeOption{factory.WithLimit(0)}, scheduler.ErrInvalidLimit},
 		{"negative grace", echo, []factory.ServeOption{factory.WithGrace(-1)}, scheduler.ErrInvalidOption},
-		{"bad handler scope option", echo, []factory.ServeOption{factory.WithHandlerScope(scheduler.Unlimited())}, scheduler.ErrInvalidOption},
+		{"bad handler scope option", echo, []factory.ServeOption{factory.WithHandlerScope(scheduler.WithTimeout(-1))}, scheduler.ErrInvalidOption},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ln := listenSpy(t)

@@ -25,9 +25,9 @@ var biLogger = slog.New(slog.DiscardHandler)
 
 // biSched makes a scheduler that is shut down (with a grace period, so
 // that a bug cannot hang the cleanup) when the test ends.
-func biSched(t *testing.T, opts ...scheduler.Option) *scheduler.Scheduler {
+func biSched(t *testing.T, opts ...scheduler.SchedulerOption) *scheduler.Scheduler {
 	t.Helper()
-	s, err := scheduler.New(append([]scheduler.Option{scheduler.WithLogger(biLogger)}, opts...)...)
+	s, err := scheduler.New(append([]scheduler.SchedulerOption{scheduler.WithLogger(biLogger)}, opts...)...)
 	if err != nil {
 		testguard.Fatalf(t, "New = %v", err)
 	}
@@ -143,16 +143,18 @@ func TestBadInputSweepConstructors(t *testing.T) {
 			}
 		}
 	})
-	testguard.Case(t, "scheduler-only options given to NewScope", func(t *testing.T) {
+	testguard.Case(t, "scheduler-only options are not scope options", func(t *testing.T) {
+		// NewScope takes ...Option: these do not compile there.
 		s := biSched(t)
-		for name, o := range map[string]scheduler.Option{
+		for name, o := range map[string]scheduler.SchedulerOption{
 			"Unlimited":         scheduler.Unlimited(),
 			"WithQueueLimit(1)": scheduler.WithQueueLimit(1),
 			"WithLogger":        scheduler.WithLogger(biLogger),
 			"WithExecutor":      scheduler.WithExecutor(func(run func()) { go run() }),
+			"WithAging":         scheduler.WithAging(time.Second),
 		} {
-			if sc, err := s.Root().NewScope(o); sc != nil || !errors.Is(err, scheduler.ErrInvalidOption) {
-				t.Errorf("NewScope(%s) = %v, %v; want nil, ErrInvalidOption", name, sc, err)
+			if _, ok := o.(scheduler.Option); ok {
+				t.Errorf("%s is a scheduler.Option; want a SchedulerOption only, refused by NewScope at compile time", name)
 			}
 		}
 		for _, n := range []int{0, -1} {

@@ -22,9 +22,9 @@ var quietLogger = slog.New(slog.DiscardHandler)
 
 // startScheduler makes a scheduler with a quiet logger (unless opts set
 // one) and shuts it down when the test ends.
-func startScheduler(t *testing.T, opts ...scheduler.Option) *scheduler.Scheduler {
+func startScheduler(t *testing.T, opts ...scheduler.SchedulerOption) *scheduler.Scheduler {
 	t.Helper()
-	s, err := scheduler.New(append([]scheduler.Option{scheduler.WithLogger(quietLogger)}, opts...)...)
+	s, err := scheduler.New(append([]scheduler.SchedulerOption{scheduler.WithLogger(quietLogger)}, opts...)...)
 	require.NoError(t, err, "scheduler.New")
 	t.Cleanup(func() { _ = s.Shutdown(bg) })
 	return s

@@ -21,10 +21,10 @@ func BenchmarkHooks(b *testing.B) {
 	}
 	for _, bc := range []struct {
 		name string
-		opts []scheduler.Option
+		opts []scheduler.SchedulerOption
 	}{
 		{"none", nil},
-		{"empty", []scheduler.Option{scheduler.WithHooks(empty)}},
+		{"empty", []scheduler.SchedulerOption{scheduler.WithHooks(empty)}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			s, _ := scheduler.New(append(bc.opts, scheduler.WithLimit(8))...)

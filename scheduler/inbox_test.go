@@ -276,7 +276,7 @@ func TestHandlesLeakedByHooksRacingAScopesCancel(t *testing.T) {
 // lock: the task's queued time is its creation time.
 func TestSubmittedTasksAreQueuedWhenCreated(t *testing.T) {
 	for _, hooked := range []bool{false, true} {
-		var opts []scheduler.Option
+		var opts []scheduler.SchedulerOption
 		if hooked {
 			opts = append(opts, scheduler.WithHooks(scheduler.Hooks{OnQueue: func(*scheduler.Scope, lazytask.Handle) {}}))
 		}

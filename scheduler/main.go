@@ -61,7 +61,7 @@ var errGraceOver = errors.New("scheduler: grace period over")
 //	func main() {
 //		os.Exit(scheduler.Main(run, 10*time.Second, scheduler.WithLimit(16)))
 //	}
-func Main(fn func(ctx context.Context, s *Scheduler) error, grace time.Duration, opts ...Option) int {
+func Main(fn func(ctx context.Context, s *Scheduler) error, grace time.Duration, opts ...SchedulerOption) int {
 	if fn == nil {
 		fmt.Fprintln(os.Stderr, "lazysched:", lazytask.ErrNilFunc)
 		return ExitFailed

@@ -9,14 +9,22 @@ import (
 	"github.com/lazysched/lazysched/lazytask"
 )
 
-// An Option configures a Scheduler (New) or a Scope (NewScope). Options
-// that only make sense for one of them say so; given to the other they make
-// the constructor return an error that wraps ErrInvalidOption.
-type Option interface{ apply(*config) error }
+// An Option configures a Scheduler (New) or a Scope (NewScope): for a
+// Scheduler it configures the root scope. Every Option is also a
+// SchedulerOption.
+type Option interface {
+	SchedulerOption
+	scopeOption()
+}
+
+// A SchedulerOption configures a Scheduler: New, Main and factory/pondexec's
+// New take them. The options that make sense only for a whole scheduler
+// (Unlimited, WithQueueLimit, WithLogger, WithExecutor, WithAging) are
+// SchedulerOptions and not Options, so that NewScope refuses them at
+// compile time.
+type SchedulerOption interface{ apply(*config) error }
 
 type config struct {
-	forScope bool
-
 	// both
 	name      string
 	limit     int64
@@ -40,9 +48,15 @@ func defaults() config {
 	return config{limit: int64(runtime.GOMAXPROCS(0)), logger: slog.Default(), policy: supervise}
 }
 
-type optionFunc func(*config) error
+// optionFunc is an Option, schedOption a SchedulerOption only.
+type (
+	optionFunc  func(*config) error
+	schedOption func(*config) error
+)
 
-func (f optionFunc) apply(c *config) error { return f(c) }
+func (f optionFunc) apply(c *config) error  { return f(c) }
+func (optionFunc) scopeOption()             {}
+func (f schedOption) apply(c *config) error { return f(c) }
 
 // WithLimit sets the cap: the number of slots that running tasks may take
 // together. n must be at least 1 (ErrInvalidLimit). For a Scheduler the
@@ -62,12 +76,9 @@ func WithLimit(n int) Option {
 
 // Unlimited removes the scheduler's cap: every task is admitted at once.
 // Priorities, force-run and promote then have nothing to order. Unlimited
-// is explicit: there is no magic cap value meaning "none". Scheduler only.
-func Unlimited() Option {
-	return optionFunc(func(c *config) error {
-		if c.forScope {
-			return fmt.Errorf("%w: Unlimited is for a Scheduler; a scope without WithLimit has no cap of its own", ErrInvalidOption)
-		}
+// is explicit: there is no magic cap value meaning "none". A SchedulerOption.
+func Unlimited() SchedulerOption {
+	return schedOption(func(c *config) error {
 		c.unlimited = true
 		return nil
 	})
@@ -75,12 +86,9 @@ func Unlimited() Option {
 
 // WithQueueLimit bounds the queue to n waiting tasks: Submit and Enqueue
 // then return ErrQueueFull, and SubmitWait waits for room. n must be at
-// least 1; the default is an unbounded queue. Scheduler only.
-func WithQueueLimit(n int) Option {
-	return optionFunc(func(c *config) error {
-		if c.forScope {
-			return fmt.Errorf("%w: WithQueueLimit is for a Scheduler", ErrInvalidOption)
-		}
+// least 1; the default is an unbounded queue. A SchedulerOption.
+func WithQueueLimit(n int) SchedulerOption {
+	return schedOption(func(c *config) error {
 		if n < 1 {
 			return fmt.Errorf("%w: queue limit %d", ErrInvalidLimit, n)
 		}
@@ -91,12 +99,9 @@ func WithQueueLimit(n int) Option {
 
 // WithLogger sets the logger of the default supervisor handler and of
 // panics in hooks and done callbacks. The default is slog.Default().
-// Scheduler only.
-func WithLogger(l *slog.Logger) Option {
-	return optionFunc(func(c *config) error {
-		if c.forScope {
-			return fmt.Errorf("%w: WithLogger is for a Scheduler", ErrInvalidOption)
-		}
+// A SchedulerOption.
+func WithLogger(l *slog.Logger) SchedulerOption {
+	return schedOption(func(c *config) error {
 		if l != nil {
 			c.logger = l
 		}
@@ -168,12 +173,9 @@ func WithoutPanicRecovery() Option {
 // existing worker pool can then run them (factory/pondexec does this for a
 // pond pool). exec must run the function exactly once, soon, and must not
 // block: it is called with the scheduler's lock held. Handles, hooks,
-// policies and the cap are unchanged. Scheduler only.
-func WithExecutor(exec func(run func())) Option {
-	return optionFunc(func(c *config) error {
-		if c.forScope {
-			return fmt.Errorf("%w: WithExecutor is for a Scheduler", ErrInvalidOption)
-		}
+// policies and the cap are unchanged. A SchedulerOption.
+func WithExecutor(exec func(run func())) SchedulerOption {
+	return schedOption(func(c *config) error {
 		c.exec = exec
 		return nil
 	})
@@ -183,12 +185,9 @@ func WithExecutor(exec func(run func())) Option {
 // wait, so that a steady stream of high-priority work cannot starve low
 // priorities forever. Promoted tasks still come first; FIFO still breaks
 // ties. step must be positive. Without it (the default) priorities are
-// strict. Scheduler only.
-func WithAging(step time.Duration) Option {
-	return optionFunc(func(c *config) error {
-		if c.forScope {
-			return fmt.Errorf("%w: WithAging is for a Scheduler", ErrInvalidOption)
-		}
+// strict. A SchedulerOption.
+func WithAging(step time.Duration) SchedulerOption {
+	return schedOption(func(c *config) error {
 		if step <= 0 {
 			return fmt.Errorf("%w: aging step %v", ErrInvalidOption, step)
 		}

@@ -64,7 +64,7 @@ func (*noCopy) Unlock() {}
 // errors with log/slog. It returns an error wrapping ErrInvalidLimit for a
 // cap or queue limit below 1, or ErrInvalidOption. Nothing is started until
 // a task is submitted.
-func New(opts ...Option) (*Scheduler, error) {
+func New(opts ...SchedulerOption) (*Scheduler, error) {
 	cfg := defaults()
 	cfg.name = "root"
 	for _, o := range opts {

@@ -152,7 +152,7 @@ func newScope(s *Scheduler, parent *Scope, cfg config) *Scope {
 // ErrInvalidOption or ErrInvalidLimit for bad options.
 func (sc *Scope) NewScope(opts ...Option) (*Scope, error) {
 	sc.sched() // a nil *Scope panics with a message naming it
-	cfg := config{forScope: true, policy: supervise}
+	cfg := config{policy: supervise}
 	for _, o := range opts {
 		if o == nil {
 			continue

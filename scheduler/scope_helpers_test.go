@@ -21,9 +21,9 @@ import (
 // scSched makes a scheduler with a cap of 4 (not GOMAXPROCS, so that a
 // test does not depend on -cpu) that drops log output, unless opts say
 // otherwise, and shuts it down when the test ends.
-func scSched(t *testing.T, opts ...scheduler.Option) *scheduler.Scheduler {
+func scSched(t *testing.T, opts ...scheduler.SchedulerOption) *scheduler.Scheduler {
 	t.Helper()
-	all := append([]scheduler.Option{scheduler.WithLimit(4), scheduler.WithLogger(slog.New(slog.DiscardHandler))}, opts...)
+	all := append([]scheduler.SchedulerOption{scheduler.WithLimit(4), scheduler.WithLogger(slog.New(slog.DiscardHandler))}, opts...)
 	s, err := scheduler.New(all...)
 	require.NoError(t, err, "scheduler.New")
 	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })

@@ -13,7 +13,7 @@ import (
 	"github.com/lazysched/lazysched/scheduler"
 )
 
-func newSched(t *testing.T, opts ...scheduler.Option) *scheduler.Scheduler {
+func newSched(t *testing.T, opts ...scheduler.SchedulerOption) *scheduler.Scheduler {
 	t.Helper()
 	s, err := scheduler.New(opts...)
 	require.NoError(t, err)

@@ -21,9 +21,9 @@ import (
 // bugDeadline bounds each bug test's waits: past it, a wait is a hang.
 const bugDeadline = 5 * time.Second
 
-func bugSched(t *testing.T, opts ...scheduler.Option) *scheduler.Scheduler {
+func bugSched(t *testing.T, opts ...scheduler.SchedulerOption) *scheduler.Scheduler {
 	t.Helper()
-	s, err := scheduler.New(append([]scheduler.Option{scheduler.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
+	s, err := scheduler.New(append([]scheduler.SchedulerOption{scheduler.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
 	if err != nil {
 		t.Fatalf("scheduler.New = %v", err)
 	}

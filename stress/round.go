@@ -83,7 +83,7 @@ func newRound(cfg *Config, seed uint64, n int) *round {
 
 	r.root = newScopeRec(nil, nil, r.baseCap)
 	r.root.failFast = r.rootFailFast
-	opts := []scheduler.Option{scheduler.WithLimit(r.baseCap), scheduler.WithLogger(slog.New(r.log))}
+	opts := []scheduler.SchedulerOption{scheduler.WithLimit(r.baseCap), scheduler.WithLogger(slog.New(r.log))}
 	switch {
 	case r.rootFailFast:
 		opts = append(opts, scheduler.FailFast())

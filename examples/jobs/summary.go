@@ -141,7 +141,7 @@ func (sum summary) print(out io.Writer) {
 	p("  moves      force-runs %d  promotes %d  cancels %d  priority jobs %d", sum.ForceRuns, sum.Promotes, sum.Cancels, sum.Urgent)
 	p("             too late, the job had already started: %d", sum.Late)
 	p("  queue time p50 %v  p99 %v", round(sum.QueueP50), round(sum.QueueP99))
-	p("             priority jobs at most %v; promoted jobs at most %v after it", round(sum.UrgentQueueMax), round(sum.PromotedWaitMax))
+	p("             priority jobs at most %v; promoted ones %v after it", round(sum.UrgentQueueMax), round(sum.PromotedWaitMax))
 	p("  run time   p50 %v  p99 %v (a force-run works at least %v)", round(sum.RunP50), round(sum.RunP99), round(sum.ForcedLength))
 	p("  at once    at most %d jobs ran at once, %d of them under the cap of %d", sum.PeakRunning, sum.PeakUnderCap, sum.Limit)
 	p("             and %d force-run over it (the display saw over-cap %d);", sum.PeakOverCap, sum.PeakOverSampled)

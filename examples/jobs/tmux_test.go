@@ -90,7 +90,8 @@ func waitForExit(t *testing.T, tm func(...string) (string, error), session strin
 	for {
 		out, err := tm("display-message", "-p", "-t", session, "#{pane_dead} #{pane_dead_status}")
 		require.NoError(t, err, "tmux display-message: %s", out)
-		if dead, status, _ := strings.Cut(strings.TrimSpace(out), " "); dead == "1" {
+		// tmux may mark the pane dead a moment before it has its status.
+		if dead, status, _ := strings.Cut(strings.TrimSpace(out), " "); dead == "1" && status != "" {
 			return status
 		}
 		select {

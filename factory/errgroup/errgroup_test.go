@@ -23,9 +23,9 @@ import (
 
 var bg = context.Background()
 
-func newScheduler(t *testing.T, opts ...scheduler.Option) *scheduler.Scheduler {
+func newScheduler(t *testing.T, opts ...scheduler.SchedulerOption) *scheduler.Scheduler {
 	t.Helper()
-	s, err := scheduler.New(append([]scheduler.Option{scheduler.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
+	s, err := scheduler.New(append([]scheduler.SchedulerOption{scheduler.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
 	require.NoError(t, err, "scheduler.New")
 	t.Cleanup(func() {
 		// Bounded, so that a deadlock fails the test instead of hanging

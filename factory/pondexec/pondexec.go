@@ -40,19 +40,19 @@ import (
 // scheduler.WithoutPanicRecovery the pool must not recover panics either
 // (pond.WithoutPanicRecovery): a panic pond recovers would leave the task
 // Running forever.
-func WithPool(pool pond.Pool) scheduler.Option {
+func WithPool(pool pond.Pool) scheduler.SchedulerOption {
 	return scheduler.WithExecutor(func(run func()) { submit(pool, run) })
 }
 
 // New returns a scheduler that runs its tasks on pool (WithPool), with the
 // cap of pool's workers unless opts set one (pond's "no limit" becomes
 // scheduler.Unlimited). opts are those of scheduler.New.
-func New(pool pond.Pool, opts ...scheduler.Option) (*scheduler.Scheduler, error) {
-	first := scheduler.Unlimited()
+func New(pool pond.Pool, opts ...scheduler.SchedulerOption) (*scheduler.Scheduler, error) {
+	var first scheduler.SchedulerOption = scheduler.Unlimited()
 	if n := pool.MaxConcurrency(); n > 0 && n < math.MaxInt {
 		first = scheduler.WithLimit(n)
 	}
-	all := append([]scheduler.Option{first}, opts...)
+	all := append([]scheduler.SchedulerOption{first}, opts...)
 	return scheduler.New(append(all, WithPool(pool))...)
 }
 

@@ -35,9 +35,9 @@ func newPool(t *testing.T, n int, opts ...pond.Option) pond.Pool {
 	return p
 }
 
-func newScheduler(t *testing.T, pool pond.Pool, opts ...scheduler.Option) *scheduler.Scheduler {
+func newScheduler(t *testing.T, pool pond.Pool, opts ...scheduler.SchedulerOption) *scheduler.Scheduler {
 	t.Helper()
-	s, err := pondexec.New(pool, append([]scheduler.Option{quiet}, opts...)...)
+	s, err := pondexec.New(pool, append([]scheduler.SchedulerOption{quiet}, opts...)...)
 	require.NoError(t, err, "pondexec.New")
 	t.Cleanup(func() { _ = s.Shutdown(bg) })
 	return s

@@ -62,7 +62,7 @@ func routes() http.Handler {
 
 // serve runs the server under scheduler.Main until Ctrl-C and returns
 // Main's exit status; ready is called with the address once it listens.
-func serve(addr string, max int, grace time.Duration, h http.Handler, ready func(net.Addr), opts ...scheduler.Option) int {
+func serve(addr string, max int, grace time.Duration, h http.Handler, ready func(net.Addr), opts ...scheduler.SchedulerOption) int {
 	return scheduler.Main(func(ctx context.Context, s *scheduler.Scheduler) error {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
