@@ -12,7 +12,7 @@ import (
 // typed handle per task, the submitter keeps every handle and awaits each
 // one, then the scheduler is shut down.
 type lazyRunner struct {
-	label string             // the name, if not "lazysched"
+	label string                      // the name, if not "lazysched"
 	opts  []scheduler.SchedulerOption // added to the scheduler's (BenchmarkHooks)
 }
 
