@@ -1,6 +1,7 @@
 package lazytask
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"math"
@@ -27,8 +28,14 @@ type Options struct {
 	// Labels are key-value metadata for hooks and snapshots.
 	Labels map[string]string
 
-	err error // set by an option given a bad value
+	ctx     context.Context // WithContext, WithValues
+	cancels bool            // WithContext: ctx's cancellation cancels the task
+	err     error           // set by an option given a bad value
 }
+
+// Context returns the context the task carries (WithContext, WithValues),
+// or nil.
+func (o Options) Context() context.Context { return o.ctx }
 
 // An Option sets one of a task's Options at creation.
 type Option interface{ apply(*Options) }
@@ -69,6 +76,24 @@ func WithLabel(key, value string) Option {
 		}
 		o.Labels[key] = value
 	})
+}
+
+// WithContext makes the task carry ctx, the context of the code that makes
+// it (a request handler's, say): ctx's values reach the task's context
+// (before its scope's), so a trace span or request id follows the task, and
+// ctx's cancellation cancels the task: a Lazy or Queued task then ends
+// Canceled without running, and a running one sees its context canceled
+// with context.Cause(ctx). The task's context reports ctx's deadline too.
+// A nil ctx carries nothing.
+func WithContext(ctx context.Context) Option {
+	return optionFunc(func(o *Options) { o.ctx, o.cancels = ctx, ctx != nil })
+}
+
+// WithValues is WithContext for ctx's values alone: a job that must outlive
+// the request that made it keeps the request's values (its request id, its
+// trace span as a parent) but not its cancellation or deadline.
+func WithValues(ctx context.Context) Option {
+	return optionFunc(func(o *Options) { o.ctx, o.cancels = ctx, false })
 }
 
 // WithOptions sets every option at once from o (Labels are copied).

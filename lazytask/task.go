@@ -62,8 +62,8 @@ func New[T any](fn func(ctx context.Context) (T, error), opts ...Option) *Task[T
 		core.InitFailed(&t.base, runner[T](fn), err)
 		return t
 	}
-	co := core.Options{Priority: int32(o.Priority), Weight: int64(max(o.Weight, 1)), Timeout: o.Timeout, Deadline: o.Deadline}
-	if o.Name != "" || len(o.Labels) > 0 || o.Weight > 1 || o.Timeout > 0 || !o.Deadline.IsZero() {
+	co := core.Options{Priority: int32(o.Priority), Weight: int64(max(o.Weight, 1)), Timeout: o.Timeout, Deadline: o.Deadline, Ctx: o.ctx, Cancels: o.cancels}
+	if o.Name != "" || len(o.Labels) > 0 || o.Weight > 1 || o.Timeout > 0 || !o.Deadline.IsZero() || o.ctx != nil {
 		co.Meta = o
 	}
 	core.Init(&t.base, runner[T](fn), &co)

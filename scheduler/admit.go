@@ -19,6 +19,11 @@ func (sc *Scope) refuseLocked(w int64) error {
 	if sc.dead {
 		return fmt.Errorf("%w: %w", ErrScopeCanceled, sc.cause)
 	}
+	if sc.ctx.Err() != nil {
+		// Canceled through its context (the base context, a timeout); the
+		// cancellation that marks it dead is on its way.
+		return fmt.Errorf("%w: %w", ErrScopeCanceled, context.Cause(sc.ctx))
+	}
 	if sc.deadline != 0 && core.Now() >= sc.deadline {
 		// Timed out; the cancellation that marks it dead is on its way.
 		return fmt.Errorf("%w: %w", ErrScopeCanceled, context.DeadlineExceeded)
@@ -440,6 +445,9 @@ func (s *Scheduler) admitOne(now int64) *core.Task {
 			if aging >= sc.deadline {
 				continue // timed out: its cancellation is on the way
 			}
+		}
+		if sc.ctx.Err() != nil {
+			continue // canceled through its context: the same
 		}
 		if best == nil || s.before(c, best, aging) {
 			best, bestSc = c, sc

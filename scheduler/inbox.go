@@ -138,8 +138,8 @@ func (sc *Scope) list() {
 // enqueue's.
 func (sc *Scope) enqueueFast(c *core.Task, fresh bool) bool {
 	s := sc.s
-	if !s.hot.Load() || !sc.fastOK || core.Weight(c) != 1 {
-		return false
+	if !s.hot.Load() || !sc.fastOK || core.Weight(c) != 1 || sc.ctx.Err() != nil {
+		return false // a canceled scope's refusal is the locked path's
 	}
 	if !core.EnqueueInbox(c, &sc.bind, fresh, sc.startHooks) {
 		return false // a hook ended or started it: enqueue says so

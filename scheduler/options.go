@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -38,6 +39,7 @@ type config struct {
 	noRecover bool
 
 	// scheduler only
+	base       context.Context
 	exec       func(func())
 	aging      time.Duration
 	queueLimit int
@@ -80,6 +82,23 @@ func WithLimit(n int) Option {
 func Unlimited() SchedulerOption {
 	return schedOption(func(c *config) error {
 		c.unlimited = true
+		return nil
+	})
+}
+
+// WithBaseContext makes ctx the parent of the root scope's context, as
+// http.Server's BaseContext is of its requests': ctx's values reach every
+// task of the scheduler (behind each scope's and task's own), and its
+// cancellation cancels the whole tree with context.Cause(ctx) (queued tasks
+// end Canceled without running, running ones see their context canceled,
+// later submissions are refused with ErrScopeCanceled). The default is
+// context.Background(). A SchedulerOption.
+func WithBaseContext(ctx context.Context) SchedulerOption {
+	return schedOption(func(c *config) error {
+		if ctx == nil {
+			return fmt.Errorf("%w: nil base context", ErrInvalidOption)
+		}
+		c.base = ctx
 		return nil
 	})
 }

@@ -25,6 +25,8 @@ type Scheduler struct {
 	cfg   config
 	wg    goroutines            // goroutines running tasks or left-over user code
 	ttl   sync.WaitGroup        // armed scope timeouts and their cancellations
+	// stopBase disarms the watch of the base context (WithBaseContext).
+	stopBase func()
 	_     [64]byte              // dirty and hot are read by submitters on every submit
 	dirty atomic.Pointer[Scope] // scopes whose inbox may hold tasks; see inbox.go
 	hot   atomic.Bool
@@ -77,7 +79,30 @@ func New(opts ...SchedulerOption) (*Scheduler, error) {
 	}
 	s := &Scheduler{cfg: cfg}
 	s.root = newScope(s, nil, cfg)
+	if base := cfg.base; base != nil && base.Done() != nil {
+		s.watchBase(base)
+	}
 	return s, nil
+}
+
+// watchBase cancels the tree when the base context is canceled. The
+// cancellation runs on a goroutine of the context package that ttl counts,
+// so that Shutdown waits for it or disarms it.
+func (s *Scheduler) watchBase(base context.Context) {
+	if base.Err() != nil {
+		s.root.Cancel(context.Cause(base))
+		return
+	}
+	s.ttl.Add(1)
+	stop := context.AfterFunc(base, func() {
+		defer s.ttl.Done()
+		s.root.Cancel(context.Cause(base))
+	})
+	s.stopBase = func() {
+		if stop() {
+			s.ttl.Done()
+		}
+	}
 }
 
 // Root returns the scheduler's root scope: tasks submitted to the scheduler

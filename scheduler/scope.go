@@ -82,6 +82,9 @@ const farAway = time.Duration(math.MaxInt64 / 2)
 func newScope(s *Scheduler, parent *Scope, cfg config) *Scope {
 	sc := &Scope{s: s, parent: parent, name: cfg.name, policy: cfg.policy, handler: cfg.handler, activeIdx: -1}
 	pctx := context.Background()
+	if parent == nil && cfg.base != nil {
+		pctx = cfg.base
+	}
 	if parent != nil {
 		pctx = parent.ctx
 		for k := range parent.hooks {

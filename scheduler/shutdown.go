@@ -225,6 +225,9 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 	if c := core.FromContext(ctx); c == nil || s.scopeOf(c) == nil || core.StateOf(c) != core.Running {
 		s.wg.Wait(onSchedulerGoroutine()) // a callback calling Shutdown cannot wait for itself
 		s.stopTimers()
+		if s.stopBase != nil {
+			s.stopBase()
+		}
 		s.ttl.Wait()
 		if check.Enabled {
 			s.lock()

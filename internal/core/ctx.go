@@ -40,14 +40,20 @@ func (t *taskCtx) parent() context.Context {
 	return context.Background()
 }
 
-// Deadline is the earlier of the task's own deadline and its parent's.
+// Deadline is the earliest of the task's own deadline, its parent's and
+// that of the context it carries with cancellation.
 func (t *taskCtx) Deadline() (time.Time, bool) {
 	pd, pok := t.parent().Deadline()
 	d, ok := ownDeadline(t.task())
 	if !ok || (pok && pd.Before(d)) {
-		return pd, pok
+		d, ok = pd, pok
 	}
-	return d, true
+	if x := t.task().x.Load(); x != nil && x.cancels {
+		if cd, cok := x.carried.Deadline(); cok && (!ok || cd.Before(d)) {
+			d, ok = cd, true
+		}
+	}
+	return d, ok
 }
 
 func ownDeadline(c *Task) (time.Time, bool) {
@@ -120,9 +126,16 @@ func (t *taskCtx) Value(key any) any {
 		return t.task()
 	}
 	c := t.task()
+	x := c.x.Load()
 	if c.state.Load()&flagCtxDone != 0 && key == cancelCtxKey() {
-		if x := c.x.Load(); x != nil && x.ctxCause != nil {
+		if x != nil && x.ctxCause != nil {
 			return x.ctxCause.Value(key)
+		}
+	}
+	if x != nil && x.carried != nil && key != cancelCtxKey() {
+		// The values of the code that made the task come first.
+		if v := x.carried.Value(key); v != nil {
+			return v
 		}
 	}
 	return t.parent().Value(key)

@@ -220,8 +220,8 @@ func QueuedAt(c *Task) int64 { return c.queued }
 // goroutine, or nil.
 func Execute(c *Task) (next *Task) {
 	if c.state.Load()&flagHooked != 0 {
-		if passed(c) {
-			return finish(c, Failed, context.DeadlineExceeded, false)
+		if st, err := blocked(c); err != nil {
+			return finishUnrun(c, st, err)
 		}
 		// A start hook that calls runtime.Goexit ends this goroutine here;
 		// the owner runs the remaining hooks and then the task elsewhere.
@@ -232,8 +232,8 @@ func Execute(c *Task) (next *Task) {
 
 // ExecuteStarted is Execute once the start hooks have run.
 func ExecuteStarted(c *Task) (next *Task) {
-	if passed(c) {
-		return finish(c, Failed, context.DeadlineExceeded, false)
+	if st, err := blocked(c); err != nil {
+		return finishUnrun(c, st, err)
 	}
 	armTimer(c)
 	var err error
@@ -270,11 +270,37 @@ func ExecuteStarted(c *Task) (next *Task) {
 	return finish(c, st, err, false)
 }
 
-// passed reports whether the task's own deadline has passed: such a task
-// never runs its function. Only a task with a deadline reads the clock.
-func passed(c *Task) bool {
+// finishUnrun ends a task that was started but must not run its function:
+// its timings then show no start.
+func finishUnrun(c *Task, st State, err error) *Task {
+	c.state.Or(flagNeverRan)
+	return finish(c, st, err, false)
+}
+
+// blocked says why the task must not run its function although it was
+// started: its owner's context is canceled (Canceled, with the cause: the
+// scope was canceled, and the cancellation that ends its queued tasks may
+// not have reached it yet), its own deadline has passed (Failed,
+// context.DeadlineExceeded), or the context it carries, with cancellation,
+// is canceled (Canceled, with the cause). Only a task with a deadline reads
+// the clock.
+func blocked(c *Task) (State, error) {
+	if b := c.owner.Load(); b != nil {
+		if ctx := b.Owner.Context(); ctx.Err() != nil {
+			return Canceled, context.Cause(ctx)
+		}
+	}
 	x := c.x.Load()
-	return x != nil && !x.deadline.IsZero() && !time.Now().Before(x.deadline)
+	if x == nil {
+		return 0, nil
+	}
+	if !x.deadline.IsZero() && !time.Now().Before(x.deadline) {
+		return Failed, context.DeadlineExceeded
+	}
+	if x.cancels && x.carried.Err() != nil {
+		return Canceled, context.Cause(x.carried)
+	}
+	return 0, nil
 }
 
 // finish publishes the task's end through its owner, then runs the user

@@ -41,6 +41,7 @@ const (
 	flagHooked   = 1 << 7  // the owner wants Starting before the function runs
 	flagPromoted = 1 << 8  // the owner promoted the task to the head of its queue
 	flagLentOver = 1 << 10 // the task lent its slots while running over the cap
+	flagNeverRan = 1 << 11 // admitted, but ended without running its function
 )
 
 func terminal(s uint32) bool {
@@ -139,6 +140,14 @@ type ext struct {
 	// registered and ran count callbacks for the invariant checks.
 	registered, ran int
 
+	// carried is the context of the code that made the task (lazytask's
+	// WithContext, WithValues): its values come before the owner's, and if
+	// cancels is set its cancellation cancels the task; carryStop ends that
+	// watch (it may fire before Init has stored it, hence the atomic).
+	carried   context.Context
+	cancels   bool
+	carryStop atomic.Pointer[func() bool]
+
 	ctxDone    chan struct{}
 	ctxClosed  bool
 	ctxErr     error
@@ -161,6 +170,10 @@ type Options struct {
 	Timeout  time.Duration
 	Deadline time.Time
 	Meta     any
+	// Ctx is carried by the task: its values reach the task's context, and
+	// if Cancels is set its cancellation cancels the task.
+	Ctx     context.Context
+	Cancels bool
 }
 
 // Init prepares a Lazy task. It allocates nothing beyond the task itself
@@ -170,8 +183,15 @@ func Init(c *Task, fn Runner, opts *Options) {
 	c.created = Now()
 	if opts != nil {
 		c.prio = opts.Priority
-		if opts.Weight > 1 || opts.Timeout > 0 || !opts.Deadline.IsZero() || opts.Meta != nil {
-			c.x.Store(&ext{weight: opts.Weight, timeout: opts.Timeout, deadline: opts.Deadline, meta: opts.Meta})
+		if opts.Weight > 1 || opts.Timeout > 0 || !opts.Deadline.IsZero() || opts.Meta != nil || opts.Ctx != nil {
+			x := &ext{weight: opts.Weight, timeout: opts.Timeout, deadline: opts.Deadline, meta: opts.Meta, carried: opts.Ctx}
+			x.cancels = opts.Cancels && opts.Ctx != nil && opts.Ctx.Done() != nil
+			c.x.Store(x)
+			if x.cancels {
+				ctx := opts.Ctx
+				stop := context.AfterFunc(ctx, func() { Cancel(c, context.Cause(ctx)) })
+				x.carryStop.Store(&stop)
+			}
 		}
 	}
 }
@@ -274,6 +294,9 @@ func Timings(c *Task) (created, queued, started, finished time.Time) {
 	queued = At(c.queued)
 	if st == Queued {
 		return
+	}
+	if st != Running && s&flagNeverRan != 0 {
+		return // admitted, but it never started its function
 	}
 	started = At(c.started)
 	if st == Running {
@@ -494,6 +517,11 @@ func PublishLocked(c *Task, st State, err error) (pending bool) {
 	if check.Enabled {
 		check.That(!terminal(old), "task published twice: %v then %v", State(old&stateMask), st)
 		check.That(terminal(uint32(st)), "published a non-terminal state %v", st)
+	}
+	if x := c.x.Load(); x != nil && x.cancels {
+		if stop := x.carryStop.Swap(nil); stop != nil {
+			(*stop)() // the carried context no longer concerns the task
+		}
 	}
 	if old&flagSlow != 0 {
 		x := c.x.Load()

@@ -1,0 +1,118 @@
+package scheduler_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lazysched/lazysched/lazytask"
+	"github.com/lazysched/lazysched/scheduler"
+)
+
+type ctxKey string
+
+func TestBaseContextValuesReachTasksAndItsCancellationCancelsTheTree(t *testing.T) {
+	bg := context.Background()
+	base, cancel := context.WithCancelCause(context.WithValue(bg, ctxKey("app"), "billing"))
+	defer cancel(nil)
+	s := scSched(t, scheduler.WithLimit(1), scheduler.WithBaseContext(base))
+	child := scChild(t, s.Root())
+
+	seen := make(chan any, 1)
+	running, err := scheduler.Submit(child, func(ctx context.Context) (int, error) {
+		seen <- ctx.Value(ctxKey("app"))
+		<-ctx.Done()
+		return 0, context.Cause(ctx)
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "billing", <-seen, "a task's ctx.Value of the base context's key")
+	ran := false
+	queued, err := scheduler.Go(s, func(context.Context) error { ran = true; return nil })
+	require.NoError(t, err)
+
+	stop := errors.New("app stopping")
+	cancel(stop)
+	_, err = running.Await(bounded(t))
+	assert.ErrorIs(t, err, stop, "the running task's error: its context's cause")
+	assert.Equal(t, lazytask.Canceled, running.State(), "the running task's state")
+	err = queued.Wait(bounded(t))
+	assert.ErrorIs(t, err, stop, "the queued task's error")
+	assert.Equal(t, lazytask.Canceled, queued.State(), "the queued task's state")
+	assert.False(t, ran, "the queued task's function ran")
+	_, err = scheduler.Go(s, func(context.Context) error { return nil })
+	assert.ErrorIs(t, err, scheduler.ErrScopeCanceled, "Submit after the base context's cancellation")
+}
+
+func TestTaskCarriesTheValuesAndCancellationOfTheContextThatMadeIt(t *testing.T) {
+	s := scSched(t, scheduler.WithLimit(1))
+	reqCtx, cancelReq := context.WithCancelCause(context.WithValue(context.Background(), ctxKey("request-id"), "r-42"))
+	defer cancelReq(nil)
+
+	seen := make(chan any, 1)
+	running, err := scheduler.Submit(s, func(ctx context.Context) (int, error) {
+		seen <- ctx.Value(ctxKey("request-id"))
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}, lazytask.WithContext(reqCtx))
+	require.NoError(t, err)
+	assert.Equal(t, "r-42", <-seen, "ctx.Value of the carried context's key")
+	ran := false
+	queued, err := scheduler.Go(s, func(context.Context) error { ran = true; return nil }, lazytask.WithContext(reqCtx))
+	require.NoError(t, err)
+	require.Equal(t, lazytask.Queued, queued.State())
+
+	gone := errors.New("client went away")
+	cancelReq(gone)
+	err = queued.Wait(bounded(t))
+	assert.ErrorIs(t, err, gone, "the queued task's error")
+	assert.False(t, ran, "a queued task whose carried context is canceled never runs")
+	_, err = running.Await(bounded(t))
+	assert.ErrorIs(t, err, gone, "the running task's error matches the cause")
+	assert.Equal(t, lazytask.Canceled, running.State(), "the running task's state")
+}
+
+func TestWithValuesKeepsTheValuesButNotTheCancellation(t *testing.T) {
+	s := scSched(t, scheduler.WithLimit(1))
+	reqCtx, cancelReq := context.WithCancel(context.WithValue(context.Background(), ctxKey("request-id"), "r-7"))
+	cancelReq() // the request is over before the job runs
+	h, err := scheduler.Submit(s, func(ctx context.Context) (any, error) {
+		return ctx.Value(ctxKey("request-id")), ctx.Err()
+	}, lazytask.WithValues(reqCtx))
+	require.NoError(t, err)
+	v, err := h.Await(bounded(t))
+	require.NoError(t, err, "a job that outlives its request")
+	assert.Equal(t, "r-7", v, "the request id in the job's context")
+}
+
+func TestCarriedDeadlineIsTheTasksAndAnEndedContextStopsAStart(t *testing.T) {
+	d := time.Now().Add(time.Hour)
+	ctx, cancel := context.WithDeadline(context.Background(), d)
+	h := lazytask.New(func(ctx context.Context) (time.Time, error) {
+		got, _ := ctx.Deadline()
+		return got, nil
+	}, lazytask.WithContext(ctx))
+	require.NoError(t, h.Start())
+	got, err := h.Await(bounded(t))
+	require.NoError(t, err)
+	assert.True(t, got.Equal(d), "ctx.Deadline() = %v; want the carried %v", got, d)
+
+	cancel()
+	ran := false
+	late := lazytask.New(func(context.Context) (int, error) { ran = true; return 1, nil }, lazytask.WithContext(ctx))
+	_ = late.Start() // it may be canceled first, or refused to run
+	_, err = late.Await(bounded(t))
+	assert.ErrorIs(t, err, context.Canceled, "a task made with an ended context")
+	assert.False(t, ran, "its function ran")
+}
+
+// bounded is a context that ends the test's waits if the code under test
+// hangs.
+func bounded(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
