@@ -20,17 +20,17 @@ import (
 // *Scheduler" (Submit and the other functions that take a Spawner return
 // ErrNilScope).
 type Scheduler struct {
-	_     noCopy
-	root  *Scope // read-mostly fields first, away from the lock's line
-	cfg   config
-	wg    goroutines            // goroutines running tasks or left-over user code
-	ttl   sync.WaitGroup        // armed scope timeouts and their cancellations
+	_    noCopy
+	root *Scope // read-mostly fields first, away from the lock's line
+	cfg  config
+	wg   goroutines     // goroutines running tasks or left-over user code
+	ttl  sync.WaitGroup // armed scope timeouts and their cancellations
 	// stopBase disarms the watch of the base context (WithBaseContext).
 	stopBase func()
-	_     [64]byte              // dirty and hot are read by submitters on every submit
-	dirty atomic.Pointer[Scope] // scopes whose inbox may hold tasks; see inbox.go
-	hot   atomic.Bool
-	_     [64]byte
+	_        [64]byte              // dirty and hot are read by submitters on every submit
+	dirty    atomic.Pointer[Scope] // scopes whose inbox may hold tasks; see inbox.go
+	hot      atomic.Bool
+	_        [64]byte
 
 	mu sync.Mutex
 	// under mu
