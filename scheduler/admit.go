@@ -122,7 +122,7 @@ func (sc *Scope) enqueue(c *core.Task, fresh, made bool) error {
 	startHooks := sc.startHooks
 	switch {
 	case fresh:
-		s.stats.created++
+		sc.count(cCreated)
 		core.EnqueueFresh(c, &sc.bind, run, startHooks)
 	default:
 		b := core.Bound(c)
@@ -142,7 +142,7 @@ func (sc *Scope) enqueue(c *core.Task, fresh, made bool) error {
 		if b != nil {
 			sc.unbindLocked(c)
 		} else {
-			s.stats.created++
+			sc.count(cCreated)
 		}
 		if run {
 			core.Admit(c, false, 0)
@@ -151,7 +151,7 @@ func (sc *Scope) enqueue(c *core.Task, fresh, made bool) error {
 			core.MarkHooked(c)
 		}
 	}
-	s.stats.submitted++
+	sc.count(cSubmitted)
 	sc.addTaskLocked()
 	if run {
 		sc.takePath(w)
@@ -232,7 +232,7 @@ func (sc *Scope) bindLazy(c *core.Task) error {
 	}
 	core.Bind(c, &sc.bind)
 	sc.lazy.PushBack(c)
-	s.stats.created++
+	sc.count(cCreated)
 	s.lazy++
 	return nil
 }
@@ -292,12 +292,12 @@ func (sc *Scope) force(c *core.Task) error {
 		if bound {
 			run.unbindLocked(c)
 		} else {
-			s.stats.created++
+			run.count(cCreated)
 		}
 		if len(run.hooks[hookStart]) > 0 {
 			core.MarkHooked(c)
 		}
-		s.stats.submitted++
+		run.count(cSubmitted)
 		run.addTaskLocked()
 	default:
 		st := core.StateOf(c)
@@ -308,7 +308,7 @@ func (sc *Scope) force(c *core.Task) error {
 	s.forced += w
 	s.overTasks++
 	s.running++
-	s.stats.forceRuns++
+	run.count(cForceRuns)
 	s.wg.Add(1)
 	s.spawn(c)
 	s.admitAllLocked() // taking out the head may let the tasks behind it in

@@ -82,3 +82,40 @@ func TestStatsCountEveryTaskOnceWhateverBecomesOfIt(t *testing.T) {
 	require.ErrorIs(t, err, scheduler.ErrClosed)
 	statsAddUp(t, s.Stats(), "after a submit refused as closed")
 }
+
+func TestScopeStatsCountTheSubtreeReleasedChildrenIncluded(t *testing.T) {
+	bg := context.Background()
+	s := scSched(t, scheduler.WithLimit(4))
+	crawl := scChild(t, s.Root(), scheduler.WithName("crawl"), scheduler.WithLimit(2))
+	host := scChild(t, crawl, scheduler.WithName("host"), scheduler.WithLimit(1))
+	other := scChild(t, s.Root(), scheduler.WithName("other"))
+
+	h1, g1 := scHold(t, host)
+	queued, err := scheduler.Go(host, func(context.Context) error { return errors.New("fails") })
+	require.NoError(t, err)
+	_, err = scheduler.Go(other, func(context.Context) error { return nil })
+	require.NoError(t, err)
+	_ = scheduler.NewTask(crawl, func(context.Context) (int, error) { return 0, nil })
+
+	st := crawl.Stats()
+	statsAddUp(t, st, "crawl's subtree")
+	assert.Equal(t, [5]int{2, 1, 1, 1, 1}, [5]int{st.Limit, st.InUse, st.Running, st.Queued, st.Lazy},
+		"crawl.Stats() Limit, InUse, Running, Queued, Lazy")
+	hs := host.Stats()
+	assert.Equal(t, [3]int{1, 1, 1}, [3]int{hs.Limit, hs.Running, hs.Queued}, "host.Stats() Limit, Running, Queued")
+	assert.True(t, other.Stats().Unlimited, "a scope with no cap of its own is Unlimited in its Stats")
+
+	g1.open()
+	_, _ = h1.Await(bg)
+	_, _ = queued.Await(bg)
+	require.NoError(t, crawl.Wait(bg))
+	host.Cancel(nil) // released: its totals stay in crawl's
+	require.NoError(t, s.Wait(bg))
+	st = crawl.Stats()
+	statsAddUp(t, st, "crawl after host was released")
+	assert.Equal(t, [3]uint64{1, 1, 3}, [3]uint64{st.Succeeded, st.Failed, st.Created}, "crawl.Stats() Succeeded, Failed, Created")
+	all := s.Stats()
+	statsAddUp(t, all, "the scheduler")
+	assert.Equal(t, uint64(4), all.Created, "Scheduler.Stats().Created")
+	assert.Equal(t, all, s.Root().Stats(), "the root scope's Stats are the scheduler's")
+}

@@ -102,11 +102,10 @@ func (s *Scheduler) drainLocked() {
 // takeInboxLocked links the tasks of sc's inbox into its queue, and seals
 // the inbox if seal is true.
 func (sc *Scope) takeInboxLocked(seal bool) {
-	s := sc.s
 	sc.inbox.Take(seal, func(c *core.Task) {
 		core.AwaitPushed(c) // a task hooks saw is Queued only once pushed
-		s.stats.submitted++
-		s.stats.created++
+		sc.count(cSubmitted)
+		sc.count(cCreated)
 		sc.addTaskLocked()
 		sc.pushLocked(c)
 	})

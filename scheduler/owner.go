@@ -29,12 +29,12 @@ func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) (*
 	sc.running.Remove(c)
 	switch st {
 	case core.Succeeded:
-		s.stats.succeeded++
+		sc.count(cSucceeded)
 	case core.Failed:
-		s.stats.failed++
+		sc.count(cFailed)
 		sc.failLocked(err)
 	default:
-		s.stats.canceled++
+		sc.count(cCanceled)
 	}
 	// User code runs for c after this (I11): its done callbacks, the
 	// supervisor's handler and what a fail-fast error canceled (both only
@@ -104,7 +104,6 @@ func (sc *Scope) cancelOneLocked(c *core.Task, cause error) bool {
 // endUnstartedLocked ends a bound Lazy or a Queued task of sc in st
 // (Canceled or Failed) with err, without running it.
 func (sc *Scope) endUnstartedLocked(c *core.Task, st core.State, err error) bool {
-	s := sc.s
 	was, ok := core.CancelLocked(c)
 	if !ok {
 		return false
@@ -116,9 +115,9 @@ func (sc *Scope) endUnstartedLocked(c *core.Task, st core.State, err error) bool
 		sc.unbindLocked(c) // a bound Lazy task is in sc's lazy list
 	}
 	if st == core.Failed {
-		s.stats.failed++
+		sc.count(cFailed)
 	} else {
-		s.stats.canceled++
+		sc.count(cCanceled)
 	}
 	core.PublishLocked(c, st, err)
 	return true

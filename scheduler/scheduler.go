@@ -51,9 +51,34 @@ type Scheduler struct {
 	reports   []deferredReport // supervisor handler calls still to make
 }
 
-type counters struct {
-	created, rejected                                           uint64
-	submitted, succeeded, failed, canceled, forceRuns, promoted uint64
+// counters are the running totals of Stats, by kind: the scheduler keeps
+// them for the whole tree, and each scope for its own tasks.
+type counters [numCounters]uint64
+
+type counter uint8
+
+const (
+	cCreated counter = iota
+	cRejected
+	cSubmitted
+	cSucceeded
+	cFailed
+	cCanceled
+	cForceRuns
+	cPromoted
+	numCounters
+)
+
+func (c *counters) add(o *counters) {
+	for i := range c {
+		c[i] += o[i]
+	}
+}
+
+// count adds one to a total of sc's and of the scheduler's, under s.mu.
+func (sc *Scope) count(k counter) {
+	sc.s.stats[k]++
+	sc.stats[k]++
 }
 
 type noCopy struct{}
@@ -173,7 +198,7 @@ func submit[T any](ctx context.Context, wait bool, sp Spawner, fn func(ctx conte
 	sc := targetOf(sp)
 	if core.IsDone(c) {
 		if sc != nil {
-			sc.s.countRejected() // bad input
+			sc.countRejected() // bad input
 		}
 		return t, t.Err()
 	}
@@ -230,7 +255,7 @@ func NewTask[T any](sp Spawner, fn func(ctx context.Context) (T, error), opts ..
 	sc := targetOf(sp)
 	if core.IsDone(c) {
 		if sc != nil {
-			sc.s.countRejected() // bad input
+			sc.countRejected() // bad input
 		}
 		return t
 	}
@@ -255,17 +280,18 @@ func (sc *Scope) abandon(c *core.Task, err error) {
 		st = core.Failed
 	}
 	core.EndUnstarted(c, st, err)
-	sc.s.countRejected()
+	sc.countRejected()
 	if sc.hooked {
 		sc.fire(c, hookDone)
 	}
 }
 
-// countRejected counts a task made for the scheduler that it never took.
-func (s *Scheduler) countRejected() {
+// countRejected counts a task made for sc that the scheduler never took.
+func (sc *Scope) countRejected() {
+	s := sc.s
 	s.lock()
-	s.stats.created++
-	s.stats.rejected++
+	sc.count(cCreated)
+	sc.count(cRejected)
 	s.unlock()
 }
 
@@ -313,7 +339,7 @@ func (s *Scheduler) Promote(h lazytask.Handle) error {
 		*core.OrderWord(c) = s.promotes
 		core.SetPromoted(c, true)
 		sc.q.Promote(c)
-		s.stats.promoted++
+		sc.count(cPromoted)
 	}
 	s.admitAllLocked()
 	s.unlock()
@@ -365,10 +391,52 @@ func (s *Scheduler) Stats() Stats {
 	return Stats{
 		Limit: int(lim.Limit()), Unlimited: lim.Unlimited(), InUse: int(lim.InUse()),
 		Queued: s.queued, Running: s.running, OverCap: s.overTasks, OverCapSlots: int(s.forced),
-		Lazy: s.lazy, Created: s.stats.created, Rejected: s.stats.rejected,
-		Submitted: s.stats.submitted, Succeeded: s.stats.succeeded, Failed: s.stats.failed,
-		Canceled: s.stats.canceled, ForceRuns: s.stats.forceRuns, Promoted: s.stats.promoted,
+		Lazy: s.lazy,
+	}.withTotals(&s.stats)
+}
+
+// withTotals sets the running totals of st from c.
+func (st Stats) withTotals(c *counters) Stats {
+	st.Created, st.Rejected, st.Submitted = c[cCreated], c[cRejected], c[cSubmitted]
+	st.Succeeded, st.Failed, st.Canceled = c[cSucceeded], c[cFailed], c[cCanceled]
+	st.ForceRuns, st.Promoted = c[cForceRuns], c[cPromoted]
+	return st
+}
+
+// Stats returns the counters of the scope's subtree, with the fields and
+// the identity of Scheduler.Stats: Limit and Unlimited are the scope's own
+// cap (Unlimited when it has none of its own); InUse the slots its
+// subtree's tasks take; Queued, Running, OverCap and Lazy its subtree's
+// tasks now; the totals count its subtree's tasks since it was made, those
+// of child scopes already released included. For the root scope it is
+// Scheduler.Stats. Like Snapshot it walks the subtree under the
+// scheduler's lock.
+func (sc *Scope) Stats() Stats {
+	s := sc.sched()
+	if sc == s.root {
+		return s.Stats()
 	}
+	s.lock()
+	defer s.unlock()
+	st := Stats{Limit: int(sc.lim.Limit()), Unlimited: sc.lim.Unlimited(), InUse: int(sc.lim.InUse())}
+	var tot counters
+	sc.walk(func(x *Scope) {
+		st.Queued += x.q.Len()
+		st.Running += x.running.Len()
+		st.Lazy += x.lazy.Len()
+		x.running.Each(func(c *core.Task) {
+			if core.OverCap(c) {
+				st.OverCap++
+				st.OverCapSlots += int(core.Weight(c))
+			}
+		})
+		tot.add(&x.stats)
+		tot.add(&x.gone)
+	})
+	if st.Unlimited {
+		st.Limit = 0
+	}
+	return st.withTotals(&tot)
 }
 
 func (s *Scheduler) logger() *slog.Logger { return s.cfg.logger }

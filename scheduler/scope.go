@@ -69,9 +69,11 @@ type Scope struct {
 	failed    bool
 	errs      []error
 	shutdowns int
-	made      int  // children made, for default names
-	insiders  int  // Wait and Shutdown calls made from tasks of the subtree
-	detach    bool // shut down from inside: detach once the last task ends
+	made      int      // children made, for default names
+	stats     counters // totals of the scope's own tasks
+	gone      counters // totals of released child scopes' subtrees
+	insiders  int      // Wait and Shutdown calls made from tasks of the subtree
+	detach    bool     // shut down from inside: detach once the last task ends
 }
 
 // farAway is a time left before a deadline that no program waits out (about

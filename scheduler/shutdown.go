@@ -212,6 +212,12 @@ func (sc *Scope) detachLocked() {
 		sc.cancel(ErrClosed)
 	}
 	if p := sc.parent; p != nil {
+		// Its subtree's totals (its children may be released after it)
+		// stay in its ancestors' Stats.
+		sc.walk(func(x *Scope) {
+			p.gone.add(&x.stats)
+			p.gone.add(&x.gone)
+		})
 		delete(p.children, sc)
 	}
 }

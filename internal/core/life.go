@@ -219,10 +219,10 @@ func QueuedAt(c *Task) int64 { return c.queued }
 // the result. It returns the next task the owner admitted for this
 // goroutine, or nil.
 func Execute(c *Task) (next *Task) {
+	if st, err := blocked(c); err != nil {
+		return finishUnrun(c, st, err)
+	}
 	if c.state.Load()&flagHooked != 0 {
-		if st, err := blocked(c); err != nil {
-			return finishUnrun(c, st, err)
-		}
 		// A start hook that calls runtime.Goexit ends this goroutine here;
 		// the owner runs the remaining hooks and then the task elsewhere.
 		c.owner.Load().Owner.Starting(c)
@@ -230,11 +230,9 @@ func Execute(c *Task) (next *Task) {
 	return ExecuteStarted(c)
 }
 
-// ExecuteStarted is Execute once the start hooks have run.
+// ExecuteStarted is Execute once the start hooks have run: the start is
+// decided, and the function runs.
 func ExecuteStarted(c *Task) (next *Task) {
-	if st, err := blocked(c); err != nil {
-		return finishUnrun(c, st, err)
-	}
 	armTimer(c)
 	var err error
 	normal, recovered, crashing := false, false, false
