@@ -2,7 +2,9 @@ package lazytask
 
 import (
 	"context"
+	"log/slog"
 	"maps"
+	"slices"
 	"time"
 	"unsafe"
 
@@ -195,7 +197,7 @@ func (t *Task[T]) Timings() Timings {
 // Info returns a snapshot of the task for hooks, logs and monitors.
 func (t *Task[T]) Info() Info {
 	st := t.State()
-	i := Info{Options: t.Options(), State: st, Timings: t.Timings(), OverCap: core.OverCap(&t.base)}
+	i := Info{Options: t.Options(), Scope: core.OwnerName(&t.base), State: st, Timings: t.Timings(), OverCap: core.OverCap(&t.base)}
 	if core.IsDone(&t.base) {
 		i.Err = core.Err(&t.base)
 	}
@@ -203,6 +205,24 @@ func (t *Task[T]) Info() Info {
 }
 
 func (t *Task[T]) sealed() {}
+
+// LogValue makes a task one readable group in a log line: its name, scope,
+// state, priority and labels (sorted by key).
+func (i Info) LogValue() slog.Value {
+	attrs := []slog.Attr{slog.String("name", i.Name)}
+	if i.Scope != "" {
+		attrs = append(attrs, slog.String("scope", i.Scope))
+	}
+	attrs = append(attrs, slog.String("state", i.State.String()), slog.Int("priority", i.Priority))
+	if len(i.Labels) > 0 {
+		labels := make([]slog.Attr, 0, len(i.Labels))
+		for _, k := range slices.Sorted(maps.Keys(i.Labels)) {
+			labels = append(labels, slog.String(k, i.Labels[k]))
+		}
+		attrs = append(attrs, slog.Attr{Key: "labels", Value: slog.GroupValue(labels...)})
+	}
+	return slog.GroupValue(attrs...)
+}
 
 // Timings are the moments of a task's life; a zero time means that step has
 // not happened.
@@ -231,6 +251,9 @@ func (tm Timings) RunTime() time.Duration {
 // Info is a snapshot of a task, as hooks and snapshots see it.
 type Info struct {
 	Options
+	// Scope is the name of the scope the task was queued or bound in; ""
+	// for a task of no scheduler.
+	Scope   string
 	State   State
 	Timings Timings
 	// Err is the task's error once it has ended; nil before.
@@ -257,6 +280,8 @@ type Handle interface {
 	Start() error
 	// Options returns the task's options.
 	Options() Options
+	// Name returns the task's name option.
+	Name() string
 	// Timings returns the task's timings.
 	Timings() Timings
 	// Info returns a snapshot of the task.

@@ -294,7 +294,7 @@ func (sc *Scope) force(c *core.Task) error {
 		} else {
 			run.count(cCreated)
 		}
-		if len(run.hooks[hookStart]) > 0 {
+		if run.startHooks {
 			core.MarkHooked(c)
 		}
 		run.count(cSubmitted)

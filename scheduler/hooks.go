@@ -1,6 +1,9 @@
 package scheduler
 
 import (
+	"context"
+	"runtime/pprof"
+
 	"github.com/lazysched/lazysched/internal/core"
 	"github.com/lazysched/lazysched/lazytask"
 )
@@ -74,10 +77,15 @@ func (sc *Scope) fire(c *core.Task, kinds ...hookKind) {
 // fireStart fires the start hooks of a task about to run. If a hook calls
 // runtime.Goexit, the remaining hooks and then the task run on a goroutine
 // of the scheduler's.
-func (sc *Scope) fireStart(c *core.Task) {
-	r := hookRun{sc: sc, c: c, start: true}
+func (sc *Scope) fireStart(c *core.Task, ctx context.Context) context.Context {
+	if sc.s.cfg.pprofLabels {
+		ctx = pprof.WithLabels(ctx, pprof.Labels("lazysched.task", handleOf(c).Name(), "lazysched.scope", sc.name))
+		pprof.SetGoroutineLabels(ctx)
+	}
+	r := hookRun{sc: sc, c: c, start: true, ctx: ctx}
 	r.kinds[0], r.n = hookStart, 1
 	r.run()
+	return r.ctx
 }
 
 // hookRun is a cursor over the hooks to call for one step of a task: it
@@ -91,6 +99,7 @@ type hookRun struct {
 	n     int  // kinds used
 	k, i  int  // next: hook i of kinds[k]
 	start bool // the task runs after the hooks (fireStart)
+	ctx   context.Context
 }
 
 func (r *hookRun) run() {
@@ -118,7 +127,7 @@ func (r *hookRun) step() (done bool) {
 		r.sc.s.goTracked(func() {
 			rest.run()
 			if rest.start {
-				rest.sc.s.loop(core.ExecuteStarted(rest.c))
+				rest.sc.s.loop(core.ExecuteStarted(rest.c, rest.ctx))
 			}
 		})
 	}()

@@ -39,11 +39,12 @@ type config struct {
 	noRecover bool
 
 	// scheduler only
-	base       context.Context
-	exec       func(func())
-	aging      time.Duration
-	queueLimit int
-	logger     *slog.Logger
+	base        context.Context
+	pprofLabels bool
+	exec        func(func())
+	aging       time.Duration
+	queueLimit  int
+	logger      *slog.Logger
 }
 
 func defaults() config {
@@ -101,6 +102,16 @@ func WithBaseContext(ctx context.Context) SchedulerOption {
 		c.base = ctx
 		return nil
 	})
+}
+
+// WithPprofLabels runs every task's function under pprof labels
+// "lazysched.task" (its name) and "lazysched.scope" (its scope's name), so
+// that a CPU profile can be filtered by task or scope (go tool pprof
+// -tagfocus lazysched.scope=crawl). The labels are on the task's context
+// too (pprof.Label). Off by default: it costs a context and a labels
+// allocation per task. A SchedulerOption.
+func WithPprofLabels() SchedulerOption {
+	return schedOption(func(c *config) error { c.pprofLabels = true; return nil })
 }
 
 // WithQueueLimit bounds the queue to n waiting tasks: Submit and Enqueue

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"runtime/pprof"
 
 	"github.com/lazysched/lazysched/internal/core"
 )
@@ -18,6 +19,9 @@ func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) (*
 	sc := o.scope()
 	s := sc.s
 	w := core.Weight(c)
+	if s.cfg.pprofLabels {
+		pprof.SetGoroutineLabels(context.Background()) // the task's labels end with it
+	}
 	s.lock()
 	if core.OverCap(c) {
 		s.forced -= w
@@ -77,7 +81,12 @@ func (o *owner) finished(c *core.Task, st core.State, err error, from int) {
 
 // Starting fires the start hooks. If one calls runtime.Goexit, the others
 // and then the task run on a goroutine of the scheduler's.
-func (o *owner) Starting(c *core.Task) { o.scope().fireStart(c) }
+func (o *owner) Starting(c *core.Task, ctx context.Context) context.Context {
+	return o.scope().fireStart(c, ctx)
+}
+
+// Name is the scope's name, for the tasks' Info.
+func (o *owner) Name() string { return o.name }
 
 // Go runs f on a goroutine that Shutdown waits for.
 func (o *owner) Go(f func()) { o.s.goTracked(f) }

@@ -54,7 +54,7 @@ func (sc *Scope) failLocked(err error) {
 // runs on a goroutine of the scheduler's.
 func (sc *Scope) reportOr(info lazytask.Info, err error, rest func()) {
 	if sc.handler == nil {
-		sc.s.logger().Error("lazysched: task failed", "scope", sc.name, "task", info.Name, "err", err)
+		sc.s.logger().Error("lazysched: task failed", "scope", sc.name, "task", info, "err", err)
 		return
 	}
 	normal := false

@@ -98,7 +98,7 @@ func newScope(s *Scheduler, parent *Scope, cfg config) *Scope {
 		sc.hooks.add(h)
 	}
 	sc.hooked = sc.hooks.any()
-	sc.startHooks = len(sc.hooks[hookStart]) > 0
+	sc.startHooks = len(sc.hooks[hookStart]) > 0 || s.cfg.pprofLabels
 	sc.bind.NoRecover = sc.bind.NoRecover || cfg.noRecover
 	sc.bind.Owner = (*owner)(sc)
 	sc.ctx, sc.cancel = context.WithCancelCause(pctx)

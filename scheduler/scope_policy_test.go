@@ -142,8 +142,8 @@ func TestScopeDefaultSupervisorLogsWithTheSchedulersLogger(t *testing.T) {
 
 	out := buf.String()
 	for _, want := range []string{
-		`level=ERROR msg="lazysched: task failed" scope=workers task=job-7 err="disk full"`,
-		`level=ERROR msg="lazysched: task failed" scope=root task=job-root err="root job failed"`,
+		`level=ERROR msg="lazysched: task failed" scope=workers task.name=job-7 task.scope=workers task.state=failed task.priority=0 err="disk full"`,
+		`level=ERROR msg="lazysched: task failed" scope=root task.name=job-root task.scope=root task.state=failed task.priority=0 err="root job failed"`,
 	} {
 		if !assert.Contains(t, out, want, "log output") {
 			t.Logf("log:\n%s", out)

@@ -3,7 +3,9 @@ package core
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
+	"strings"
 )
 
 // Sentinel errors. lazytask re-exports each of them under the same name;
@@ -39,6 +41,33 @@ func NewPanicError(v any) *PanicError {
 // Error returns the panic value and the stack.
 func (p *PanicError) Error() string {
 	return fmt.Sprintf("lazytask: panic: %v\n\n%s", p.Value, p.Stack)
+}
+
+// LogValue makes a log line of the panic short: the value and the frame
+// that panicked (Stack keeps the whole stack).
+func (p *PanicError) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("panic", fmt.Sprint(p.Value)), slog.String("at", p.Frame()))
+}
+
+// Frame returns the function and the file:line where the panic happened,
+// read from Stack ("" if it cannot be found there).
+func (p *PanicError) Frame() string {
+	lines := strings.Split(string(p.Stack), "\n")
+	for i := 0; i+3 < len(lines); i++ {
+		// "panic({...})" and its file line, then the panicking frame.
+		if strings.HasPrefix(lines[i], "panic(") && strings.Contains(lines[i+1], "runtime/panic.go") {
+			fn := lines[i+2]
+			if j := strings.LastIndexByte(fn, '('); j > 0 {
+				fn = fn[:j]
+			}
+			at := strings.TrimSpace(lines[i+3])
+			if j := strings.LastIndex(at, " +0x"); j > 0 {
+				at = at[:j]
+			}
+			return fn + " " + at
+		}
+	}
+	return ""
 }
 
 // Unwrap returns the panic value if it is an error, so that errors.Is and

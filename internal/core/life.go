@@ -222,17 +222,22 @@ func Execute(c *Task) (next *Task) {
 	if st, err := blocked(c); err != nil {
 		return finishUnrun(c, st, err)
 	}
+	var ctx context.Context = (*taskCtx)(c)
 	if c.state.Load()&flagHooked != 0 {
 		// A start hook that calls runtime.Goexit ends this goroutine here;
 		// the owner runs the remaining hooks and then the task elsewhere.
-		c.owner.Load().Owner.Starting(c)
+		ctx = c.owner.Load().Owner.Starting(c, ctx)
 	}
-	return ExecuteStarted(c)
+	return ExecuteStarted(c, ctx)
 }
 
+// TaskContext returns the context of c's function before the start hooks
+// have seen it.
+func TaskContext(c *Task) context.Context { return (*taskCtx)(c) }
+
 // ExecuteStarted is Execute once the start hooks have run: the start is
-// decided, and the function runs.
-func ExecuteStarted(c *Task) (next *Task) {
+// decided, and the function runs with ctx.
+func ExecuteStarted(c *Task, ctx context.Context) (next *Task) {
 	armTimer(c)
 	var err error
 	normal, recovered, crashing := false, false, false
@@ -261,7 +266,7 @@ func ExecuteStarted(c *Task) (next *Task) {
 				}
 			}
 		}()
-		err = c.fn.Call(c, (*taskCtx)(c))
+		err = c.fn.Call(c, ctx)
 		normal = true
 	}()
 	st, err := classify(c, err)

@@ -80,9 +80,12 @@ type Owner interface {
 	// done hooks), after its done callbacks, outside any lock.
 	Finished(c *Task, st State, err error)
 	// Starting is called before the function runs, for tasks marked with
-	// MarkHooked. If a hook calls runtime.Goexit, the owner goes on with the
-	// remaining hooks and then ExecuteStarted(c) on a goroutine of its own.
-	Starting(c *Task)
+	// MarkHooked, with the task's context; it returns the context the
+	// function runs with (one derived from ctx: start hooks may add a
+	// span, pprof labels). If a hook calls runtime.Goexit, the owner goes on
+	// with the remaining hooks and then ExecuteStarted on a goroutine of its
+	// own.
+	Starting(c *Task, ctx context.Context) context.Context
 	// Cancel takes a Lazy task bound to the owner, or a Queued one, out of
 	// the owner's lists: under its lock it calls CancelLocked and unlinks
 	// the task. It reports false if the task was neither.
@@ -278,6 +281,17 @@ func Of(h any) *Task {
 
 // HandleOf returns the typed handle that embeds c.
 func HandleOf(c *Task) any { return c.fn.Handle(c) }
+
+// OwnerName returns the name of the task's owner (its scope), or "" for a
+// task of no scheduler.
+func OwnerName(c *Task) string {
+	if b := c.owner.Load(); b != nil {
+		if n, ok := b.Owner.(interface{ Name() string }); ok {
+			return n.Name()
+		}
+	}
+	return ""
+}
 
 // OverCap reports whether the task was force-run over its owner's cap.
 func OverCap(c *Task) bool { return c.state.Load()&flagOverCap != 0 }
