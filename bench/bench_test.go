@@ -302,11 +302,12 @@ func (qs *queued) close() {
 // 10% slower.
 func BenchmarkHooks(b *testing.B) {
 	n := scaled(1_000_000)
-	empty := func(*scheduler.Scope, lazytask.Handle) {}
+	empty := func(context.Context, *scheduler.Scope, lazytask.Handle) {}
+	emptyStart := func(context.Context, *scheduler.Scope, lazytask.Handle) context.Context { return nil }
 	rs := []runner{
 		lazyRunner{label: "none"},
 		lazyRunner{label: "empty", opts: []scheduler.SchedulerOption{scheduler.WithHooks(scheduler.Hooks{
-			OnCreate: empty, OnQueue: empty, OnStart: empty, OnDone: empty,
+			OnCreate: empty, OnQueue: empty, OnStart: emptyStart, OnDone: empty,
 		})}},
 	}
 	eachRound(b, rounds, rs, func(b *testing.B, r runner) {

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -119,11 +120,15 @@ func TestShort(t *testing.T) {
 func TestHookedRunnerFiresHooks(t *testing.T) {
 	const n = 300
 	var created, queued, started, done atomic.Int64
-	count := func(c *atomic.Int64) func(*scheduler.Scope, lazytask.Handle) {
-		return func(*scheduler.Scope, lazytask.Handle) { c.Add(1) }
+	count := func(c *atomic.Int64) func(context.Context, *scheduler.Scope, lazytask.Handle) {
+		return func(context.Context, *scheduler.Scope, lazytask.Handle) { c.Add(1) }
 	}
 	r := lazyRunner{label: "empty", opts: []scheduler.SchedulerOption{scheduler.WithHooks(scheduler.Hooks{
-		OnCreate: count(&created), OnQueue: count(&queued), OnStart: count(&started), OnDone: count(&done),
+		OnCreate: count(&created), OnQueue: count(&queued), OnDone: count(&done),
+		OnStart: func(ctx context.Context, sc *scheduler.Scope, h lazytask.Handle) context.Context {
+			started.Add(1)
+			return nil
+		},
 	})}}
 	var c counter
 	r.run(n, 4, 1, c.task)

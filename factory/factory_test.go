@@ -46,9 +46,9 @@ func TestFactoryTasksAreSeenByTheScopeHooks(t *testing.T) {
 	var queued, started, done atomic.Int32
 	s := newScheduler(t)
 	sc, err := s.Root().NewScope(scheduler.WithHooks(scheduler.Hooks{
-		OnQueue: func(*scheduler.Scope, lazytask.Handle) { queued.Add(1) },
-		OnStart: func(*scheduler.Scope, lazytask.Handle) { started.Add(1) },
-		OnDone:  func(*scheduler.Scope, lazytask.Handle) { done.Add(1) },
+		OnQueue: func(context.Context, *scheduler.Scope, lazytask.Handle) { queued.Add(1) },
+		OnStart: func(context.Context, *scheduler.Scope, lazytask.Handle) context.Context { started.Add(1); return nil },
+		OnDone:  func(context.Context, *scheduler.Scope, lazytask.Handle) { done.Add(1) },
 	}))
 	require.NoError(t, err, "NewScope")
 	task, err := factory.Go(sc, func(context.Context) error { return nil })

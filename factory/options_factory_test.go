@@ -39,7 +39,7 @@ func TestWithOptionsReachesEveryCombinator(t *testing.T) {
 	var mu sync.Mutex
 	names := map[string]int{}
 	s := newScheduler(t, scheduler.WithHooks(scheduler.Hooks{
-		OnQueue: func(_ *scheduler.Scope, h lazytask.Handle) {
+		OnQueue: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
 			mu.Lock()
 			names[h.Options().Name]++
 			mu.Unlock()

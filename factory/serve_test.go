@@ -116,8 +116,8 @@ type hookLog struct {
 func newHookLog() (*hookLog, factory.ServeOption) {
 	h := &hookLog{queued: make(chan lazytask.Handle, 16), done: make(chan lazytask.Info, 16)}
 	return h, factory.WithHandlerScope(scheduler.WithHooks(scheduler.Hooks{
-		OnQueue: func(_ *scheduler.Scope, t lazytask.Handle) { h.queued <- t },
-		OnDone:  func(_ *scheduler.Scope, t lazytask.Handle) { h.done <- t.Info() },
+		OnQueue: func(_ context.Context, _ *scheduler.Scope, t lazytask.Handle) { h.queued <- t },
+		OnDone:  func(_ context.Context, _ *scheduler.Scope, t lazytask.Handle) { h.done <- t.Info() },
 	}))
 }
 
@@ -331,7 +331,7 @@ func TestServeStopsOnAPermanentAcceptError(t *testing.T) {
 func TestServeInAScopeCountsAgainstItAndStopsWithIt(t *testing.T) {
 	var seen atomic.Int32
 	s := newScheduler(t, scheduler.WithLimit(1), scheduler.WithHooks(scheduler.Hooks{
-		OnStart: func(*scheduler.Scope, lazytask.Handle) { seen.Add(1) },
+		OnStart: func(context.Context, *scheduler.Scope, lazytask.Handle) context.Context { seen.Add(1); return nil },
 	}))
 	srv, err := factory.Start(listen(t), echo, factory.WithScope(s), factory.WithName("echo"))
 	require.NoError(t, err, "Start")

@@ -116,3 +116,40 @@ func bounded(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// Hooks get the task's context (with the values it carries) and OnStart can
+// give the function the context it runs with, which OnDone then gets: what
+// a tracer needs to make the task's span a child of its submitter's.
+func TestHooksSeeTheTasksContextAndOnStartChoosesTheFunctions(t *testing.T) {
+	type spanKey struct{}
+	got := make(chan string, 8)
+	s := scSched(t, scheduler.WithLimit(1), scheduler.WithHooks(scheduler.Hooks{
+		OnCreate: func(ctx context.Context, _ *scheduler.Scope, _ lazytask.Handle) {
+			got <- "create sees " + ctx.Value(ctxKey("request-id")).(string)
+		},
+		OnStart: func(ctx context.Context, _ *scheduler.Scope, _ lazytask.Handle) context.Context {
+			return context.WithValue(ctx, spanKey{}, "span-1")
+		},
+		OnDone: func(ctx context.Context, _ *scheduler.Scope, _ lazytask.Handle) {
+			got <- "done sees " + ctx.Value(spanKey{}).(string)
+		},
+	}))
+	req := context.WithValue(context.Background(), ctxKey("request-id"), "r-9")
+	h, err := scheduler.Submit(s, func(ctx context.Context) (string, error) {
+		if lazytask.HandleOf(ctx) == nil {
+			return "", errors.New("the function's context does not lead to its task")
+		}
+		return ctx.Value(spanKey{}).(string) + " " + ctx.Value(ctxKey("request-id")).(string), nil
+	}, lazytask.WithContext(req))
+	require.NoError(t, err)
+	v, err := h.Await(bounded(t))
+	require.NoError(t, err)
+	assert.Equal(t, "span-1 r-9", v, "the function's context: OnStart's, with the carried values")
+	require.NoError(t, s.Shutdown(bounded(t)))
+	close(got)
+	var seen []string
+	for g := range got {
+		seen = append(seen, g)
+	}
+	assert.Equal(t, []string{"create sees r-9", "done sees span-1"}, seen, "what the hooks saw")
+}

@@ -75,8 +75,8 @@ func ExampleFailFast() {
 func ExampleWithHooks() {
 	var mu sync.Mutex
 	var events []string
-	note := func(step string) func(*scheduler.Scope, lazytask.Handle) {
-		return func(sc *scheduler.Scope, h lazytask.Handle) {
+	note := func(step string) func(context.Context, *scheduler.Scope, lazytask.Handle) {
+		return func(_ context.Context, sc *scheduler.Scope, h lazytask.Handle) {
 			info := h.Info()
 			mu.Lock()
 			defer mu.Unlock()
@@ -87,8 +87,11 @@ func ExampleWithHooks() {
 	thumbs, _ := s.Root().NewScope(scheduler.WithName("thumbs"), scheduler.WithHooks(scheduler.Hooks{
 		OnCreate: note("create"),
 		OnQueue:  note("queue"),
-		OnStart:  note("start"),
-		OnDone:   note("done"),
+		OnStart: func(ctx context.Context, sc *scheduler.Scope, h lazytask.Handle) context.Context {
+			note("start")(ctx, sc, h)
+			return nil // the function runs with ctx
+		},
+		OnDone: note("done"),
 	}))
 
 	h, _ := scheduler.Submit(thumbs, func(ctx context.Context) (int, error) { return 42, nil },

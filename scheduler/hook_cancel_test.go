@@ -14,7 +14,7 @@ import (
 // must leave it canceled, never queued or run.
 func TestTaskCanceledByItsCreateHookNeverRuns(t *testing.T) {
 	s, err := scheduler.New(scheduler.WithLimit(2), scheduler.WithHooks(scheduler.Hooks{
-		OnCreate: func(_ *scheduler.Scope, h lazytask.Handle) { h.Cancel(nil) },
+		OnCreate: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) { h.Cancel(nil) },
 	}))
 	require.NoError(t, err)
 	ran := false

@@ -13,25 +13,35 @@ import (
 // them, and several trackers may register their own Hooks. Nil fields are
 // skipped. With no hook registered the scheduler does no hook work at all.
 //
+// Every hook gets the task's context first: the one its function gets
+// (with the values of its scope and of the context it carries, see
+// lazytask.WithContext), so a tracer finds the parent span there. OnStart
+// may return the context the function is to run with, derived from the one
+// it got (a tracer starts the task's span there); OnDone then gets that
+// context, so it can end the span.
+//
 // Hooks run on the goroutine where the step happens: OnCreate and OnQueue on
 // the submitter's, OnStart and OnDone on the goroutine that runs the task
-// (OnDone after the result is published and the done callbacks have run;
-// for a task canceled before it ran, on the canceler's). They must be quick
-// and must not block. A panicking hook is recovered and logged with the
-// scheduler's logger; the task is not affected.
+// (OnDone after the result is published, the slot freed and the done
+// callbacks run; for a task canceled before it ran, on the canceler's).
+// They should be quick. A hook that panics is recovered and logged with the
+// scheduler's logger, and one that calls runtime.Goexit ends only its
+// goroutine: the other hooks, and the task, go on on another (I11).
 type Hooks struct {
 	// OnCreate: a task was made in the scope (Submit, NewTask), or a task
 	// made elsewhere (lazytask.New) is handed to it (Enqueue).
-	OnCreate func(sc *Scope, h lazytask.Handle)
+	OnCreate func(ctx context.Context, sc *Scope, h lazytask.Handle)
 	// OnQueue: a task is being handed to the scope's queue; it fires just
 	// before the handoff, so that it always comes before OnStart. A
 	// refused Enqueue leaves the task Lazy and fires nothing more.
-	OnQueue func(sc *Scope, h lazytask.Handle)
-	// OnStart: the task's function is about to run.
-	OnStart func(sc *Scope, h lazytask.Handle)
+	OnQueue func(ctx context.Context, sc *Scope, h lazytask.Handle)
+	// OnStart: the task's function is about to run with ctx. The context
+	// it returns (nil: ctx) is the one the function runs with, and the
+	// next OnStart hook gets; it must derive from ctx.
+	OnStart func(ctx context.Context, sc *Scope, h lazytask.Handle) context.Context
 	// OnDone: the task has ended; h.Info() gives its state, error and
 	// timings.
-	OnDone func(sc *Scope, h lazytask.Handle)
+	OnDone func(ctx context.Context, sc *Scope, h lazytask.Handle)
 }
 
 type hookKind uint8
@@ -44,23 +54,31 @@ const (
 	numHooks
 )
 
-type hookFunc = func(*Scope, lazytask.Handle)
+// hookFunc is every hook seen as OnStart's kind; the others return nil.
+type hookFunc = func(context.Context, *Scope, lazytask.Handle) context.Context
 
 // hookTable holds a scope's hooks by kind, so that firing one kind walks
 // only the functions of that kind.
 type hookTable [numHooks][]hookFunc
 
 func (t *hookTable) add(h Hooks) {
-	for k, f := range [numHooks]hookFunc{h.OnCreate, h.OnQueue, h.OnStart, h.OnDone} {
+	for k, f := range [numHooks]func(context.Context, *Scope, lazytask.Handle){h.OnCreate, h.OnQueue, nil, h.OnDone} {
 		if f != nil {
-			t[k] = append(t[k], f)
+			t[k] = append(t[k], func(ctx context.Context, sc *Scope, h lazytask.Handle) context.Context {
+				f(ctx, sc, h)
+				return nil
+			})
 		}
+	}
+	if h.OnStart != nil {
+		t[hookStart] = append(t[hookStart], h.OnStart)
 	}
 }
 
 func (t *hookTable) any() bool { return len(t[0])+len(t[1])+len(t[2])+len(t[3]) > 0 }
 
-// fire calls the hooks of the given kinds, in registration order.
+// fire calls the hooks of the given kinds, in registration order, with the
+// task's context (for done hooks, the one its function ran with).
 func (sc *Scope) fire(c *core.Task, kinds ...hookKind) {
 	r := hookRun{sc: sc, c: c}
 	for _, k := range kinds {
@@ -70,6 +88,11 @@ func (sc *Scope) fire(c *core.Task, kinds ...hookKind) {
 		}
 	}
 	if r.n > 0 {
+		if r.kinds[0] == hookDone {
+			r.ctx = core.RunContext(c)
+		} else {
+			r.ctx = core.TaskContext(c)
+		}
 		r.run()
 	}
 }
@@ -142,7 +165,9 @@ func (r *hookRun) step() (done bool) {
 		if r.h == nil {
 			r.h = handleOf(r.c)
 		}
-		f(r.sc, r.h)
+		if ctx := f(r.ctx, r.sc, r.h); ctx != nil && r.start {
+			r.ctx = ctx
+		}
 	}
 	normal = true
 	return true

@@ -14,10 +14,10 @@ import (
 func BenchmarkHooks(b *testing.B) {
 	noop := func(context.Context) (struct{}, error) { return struct{}{}, nil }
 	empty := scheduler.Hooks{
-		OnCreate: func(*scheduler.Scope, lazytask.Handle) {},
-		OnQueue:  func(*scheduler.Scope, lazytask.Handle) {},
-		OnStart:  func(*scheduler.Scope, lazytask.Handle) {},
-		OnDone:   func(*scheduler.Scope, lazytask.Handle) {},
+		OnCreate: func(context.Context, *scheduler.Scope, lazytask.Handle) {},
+		OnQueue:  func(context.Context, *scheduler.Scope, lazytask.Handle) {},
+		OnStart:  func(context.Context, *scheduler.Scope, lazytask.Handle) context.Context { return nil },
+		OnDone:   func(context.Context, *scheduler.Scope, lazytask.Handle) {},
 	}
 	for _, bc := range []struct {
 		name string

@@ -163,7 +163,7 @@ func TestSubmitsRacingShutdownRunOrAreRefused(t *testing.T) {
 func TestTaskCanceledByItsQueueHookBehindAFullCapNeverRuns(t *testing.T) {
 	var cancelNext atomic.Bool
 	s := startScheduler(t, scheduler.WithLimit(1), scheduler.WithHooks(scheduler.Hooks{
-		OnQueue: func(_ *scheduler.Scope, h lazytask.Handle) {
+		OnQueue: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
 			if cancelNext.Load() {
 				h.Cancel(nil)
 			}
@@ -225,7 +225,7 @@ func TestHandlesLeakedByHooksRacingAScopesCancel(t *testing.T) {
 		var wg sync.WaitGroup
 		var s *scheduler.Scheduler
 		s = startScheduler(t, scheduler.WithLimit(1), scheduler.WithHooks(scheduler.Hooks{
-			OnQueue: func(in *scheduler.Scope, h lazytask.Handle) {
+			OnQueue: func(_ context.Context, in *scheduler.Scope, h lazytask.Handle) {
 				if in == s.Root() {
 					return // the holder
 				}
@@ -278,7 +278,7 @@ func TestSubmittedTasksAreQueuedWhenCreated(t *testing.T) {
 	for _, hooked := range []bool{false, true} {
 		var opts []scheduler.SchedulerOption
 		if hooked {
-			opts = append(opts, scheduler.WithHooks(scheduler.Hooks{OnQueue: func(*scheduler.Scope, lazytask.Handle) {}}))
+			opts = append(opts, scheduler.WithHooks(scheduler.Hooks{OnQueue: func(context.Context, *scheduler.Scope, lazytask.Handle) {}}))
 		}
 		s := startScheduler(t, append(opts, scheduler.WithLimit(1))...)
 		locked, err := scheduler.Submit(s, func(context.Context) (int, error) { return 0, nil })

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"slices"
 	"runtime/pprof"
 
 	"github.com/lazysched/lazysched/internal/core"
@@ -215,8 +216,23 @@ func (o *owner) Reclaim(c *core.Task) {
 	default:
 		r := &reclaim{c: c, sc: sc, w: w, ch: make(chan struct{})}
 		s.reclaims = append(s.reclaims, r)
+		s.grantReclaimsLocked() // the slots may be free, with others waiting ahead
 		s.unlock()
-		<-r.ch
+		select {
+		case <-r.ch:
+		case <-core.TaskContext(c).Done():
+			// The task is being canceled (a scope's cancel, Shutdown past
+			// its grace): it only has to return, so it goes on over the
+			// cap, counted, rather than wait behind running tasks.
+			s.lock()
+			if i := slices.Index(s.reclaims, r); i >= 0 {
+				s.reclaims = slices.Delete(s.reclaims, i, i+1)
+				core.SetOverCap(c, true)
+				s.forced += w
+				s.overTasks++
+			}
+			s.unlock()
+		}
 		return
 	}
 	s.unlock()

@@ -49,10 +49,13 @@ func (l *scHookLog) bump(k int, sc *scheduler.Scope, h lazytask.Handle) {
 
 func (l *scHookLog) hooks() scheduler.Hooks {
 	return scheduler.Hooks{
-		OnCreate: func(sc *scheduler.Scope, h lazytask.Handle) { l.bump(0, sc, h) },
-		OnQueue:  func(sc *scheduler.Scope, h lazytask.Handle) { l.bump(1, sc, h) },
-		OnStart:  func(sc *scheduler.Scope, h lazytask.Handle) { l.bump(2, sc, h) },
-		OnDone:   func(sc *scheduler.Scope, h lazytask.Handle) { l.bump(3, sc, h) },
+		OnCreate: func(_ context.Context, sc *scheduler.Scope, h lazytask.Handle) { l.bump(0, sc, h) },
+		OnQueue:  func(_ context.Context, sc *scheduler.Scope, h lazytask.Handle) { l.bump(1, sc, h) },
+		OnStart: func(_ context.Context, sc *scheduler.Scope, h lazytask.Handle) context.Context {
+			l.bump(2, sc, h)
+			return nil
+		},
+		OnDone: func(_ context.Context, sc *scheduler.Scope, h lazytask.Handle) { l.bump(3, sc, h) },
 	}
 }
 
@@ -262,12 +265,12 @@ func TestScopePanickingHookIsContainedAndLogged(t *testing.T) {
 	logger, buf := scLogger()
 	var after, queued atomic.Int32
 	s := scSched(t, scheduler.WithLogger(logger), scheduler.WithHooks(scheduler.Hooks{
-		OnCreate: func(*scheduler.Scope, lazytask.Handle) { panic("create hook boom") },
-		OnStart:  func(*scheduler.Scope, lazytask.Handle) { panic("start hook boom") },
-		OnDone:   func(*scheduler.Scope, lazytask.Handle) { panic("done hook boom") },
+		OnCreate: func(context.Context, *scheduler.Scope, lazytask.Handle) { panic("create hook boom") },
+		OnStart:  func(context.Context, *scheduler.Scope, lazytask.Handle) context.Context { panic("start hook boom") },
+		OnDone:   func(context.Context, *scheduler.Scope, lazytask.Handle) { panic("done hook boom") },
 	}), scheduler.WithHooks(scheduler.Hooks{
-		OnQueue: func(*scheduler.Scope, lazytask.Handle) { queued.Add(1) },
-		OnDone:  func(*scheduler.Scope, lazytask.Handle) { after.Add(1) },
+		OnQueue: func(context.Context, *scheduler.Scope, lazytask.Handle) { queued.Add(1) },
+		OnDone:  func(context.Context, *scheduler.Scope, lazytask.Handle) { after.Add(1) },
 	}))
 	sc := scChild(t, s.Root(), scheduler.WithName("hooked"))
 	h, err := scheduler.Submit(sc, func(context.Context) (int, error) { return 42, nil })
@@ -337,16 +340,19 @@ func TestScopeHooksFireInLifeCycleOrder(t *testing.T) {
 			mu.Unlock()
 		}
 		s := scSched(t, scheduler.WithLimit(2), scheduler.WithHooks(scheduler.Hooks{
-			OnCreate: func(_ *scheduler.Scope, h lazytask.Handle) {
+			OnCreate: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
 				// Hooks of Submit run on the test goroutine, the bubble's
 				// root: let every other goroutine run first, so that a
 				// task already handed to a worker shows it.
 				synctest.Wait()
 				rec(h, "create")
 			},
-			OnQueue: func(_ *scheduler.Scope, h lazytask.Handle) { synctest.Wait(); rec(h, "queue") },
-			OnStart: func(_ *scheduler.Scope, h lazytask.Handle) { rec(h, "start") },
-			OnDone:  func(_ *scheduler.Scope, h lazytask.Handle) { rec(h, "done") },
+			OnQueue: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) { synctest.Wait(); rec(h, "queue") },
+			OnStart: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) context.Context {
+				rec(h, "start")
+				return nil
+			},
+			OnDone: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) { rec(h, "done") },
 		}))
 		sc := scChild(t, s.Root(), scheduler.WithName("sc"))
 		submitted, err := scheduler.Submit(sc, func(context.Context) (int, error) { return 1, nil })

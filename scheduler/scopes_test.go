@@ -148,10 +148,10 @@ func TestCancelScopeCancelsSubtreeQueuedAndRunning(t *testing.T) {
 func TestHooksSeeEveryStep(t *testing.T) {
 	var created, queued, started, done atomic.Int64
 	s := newSched(t, scheduler.WithHooks(scheduler.Hooks{
-		OnCreate: func(*scheduler.Scope, lazytask.Handle) { created.Add(1) },
-		OnQueue:  func(*scheduler.Scope, lazytask.Handle) { queued.Add(1) },
-		OnStart:  func(*scheduler.Scope, lazytask.Handle) { started.Add(1) },
-		OnDone:   func(*scheduler.Scope, lazytask.Handle) { done.Add(1) },
+		OnCreate: func(context.Context, *scheduler.Scope, lazytask.Handle) { created.Add(1) },
+		OnQueue:  func(context.Context, *scheduler.Scope, lazytask.Handle) { queued.Add(1) },
+		OnStart:  func(context.Context, *scheduler.Scope, lazytask.Handle) context.Context { started.Add(1); return nil },
+		OnDone:   func(context.Context, *scheduler.Scope, lazytask.Handle) { done.Add(1) },
 	}))
 	child, _ := s.Root().NewScope()
 	for range 10 {

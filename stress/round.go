@@ -1,6 +1,7 @@
 package stress
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -93,7 +94,7 @@ func newRound(cfg *Config, seed uint64, n int) *round {
 	}
 	if r.hooked {
 		opts = append(opts, scheduler.WithHooks(r.hooks()), scheduler.WithHooks(scheduler.Hooks{
-			OnDone: func(*scheduler.Scope, lazytask.Handle) { r.hookDone2.Add(1) },
+			OnDone: func(context.Context, *scheduler.Scope, lazytask.Handle) { r.hookDone2.Add(1) },
 		}))
 	}
 	if rng.IntN(4) == 0 {
@@ -120,15 +121,18 @@ func newRound(cfg *Config, seed uint64, n int) *round {
 
 func (r *round) hooks() scheduler.Hooks {
 	return scheduler.Hooks{
-		OnCreate: func(_ *scheduler.Scope, h lazytask.Handle) { r.hookCounts(h).create.Add(1) },
-		OnQueue: func(_ *scheduler.Scope, h lazytask.Handle) {
+		OnCreate: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) { r.hookCounts(h).create.Add(1) },
+		OnQueue: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
 			r.hookCounts(h).queue.Add(1)
 			if r.hookQueue.Add(1)%hookPanicEvery == 0 {
 				panic("stress: a hook panics")
 			}
 		},
-		OnStart: func(_ *scheduler.Scope, h lazytask.Handle) { r.hookCounts(h).start.Add(1) },
-		OnDone: func(_ *scheduler.Scope, h lazytask.Handle) {
+		OnStart: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) context.Context {
+			r.hookCounts(h).start.Add(1)
+			return nil
+		},
+		OnDone: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
 			r.hookCounts(h).done.Add(1)
 			r.hookDone.Add(1)
 			if !h.State().Terminal() {

@@ -5,6 +5,7 @@
 package tracker
 
 import (
+	"context"
 	"expvar"
 	"sync/atomic"
 	"time"
@@ -24,14 +25,14 @@ type Tracker struct {
 // Hooks returns the hooks to register with scheduler.WithHooks.
 func (t *Tracker) Hooks() scheduler.Hooks {
 	return scheduler.Hooks{
-		OnCreate: func(*scheduler.Scope, lazytask.Handle) { t.created.Add(1) },
-		OnQueue:  func(*scheduler.Scope, lazytask.Handle) { t.queued.Add(1) },
-		OnStart:  func(*scheduler.Scope, lazytask.Handle) { t.started.Add(1) },
+		OnCreate: func(context.Context, *scheduler.Scope, lazytask.Handle) { t.created.Add(1) },
+		OnQueue:  func(context.Context, *scheduler.Scope, lazytask.Handle) { t.queued.Add(1) },
+		OnStart:  func(context.Context, *scheduler.Scope, lazytask.Handle) context.Context { t.started.Add(1); return nil },
 		OnDone:   t.done,
 	}
 }
 
-func (t *Tracker) done(_ *scheduler.Scope, h lazytask.Handle) {
+func (t *Tracker) done(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
 	switch h.State() {
 	case lazytask.Succeeded:
 		t.succeeded.Add(1)

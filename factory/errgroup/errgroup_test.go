@@ -150,7 +150,11 @@ func TestInRunsFunctionsAsTasksOfTheScopeUnderItsCap(t *testing.T) {
 	var starts atomic.Int32
 	var names sync.Map
 	s := newScheduler(t, scheduler.Unlimited(), scheduler.WithHooks(scheduler.Hooks{
-		OnStart: func(sc *scheduler.Scope, h lazytask.Handle) { starts.Add(1); names.Store(sc.Name(), true) },
+		OnStart: func(_ context.Context, sc *scheduler.Scope, h lazytask.Handle) context.Context {
+			starts.Add(1)
+			names.Store(sc.Name(), true)
+			return nil
+		},
 	}))
 	sc, err := s.Root().NewScope(scheduler.WithName("crawl"), scheduler.WithLimit(2))
 	require.NoError(t, err, "NewScope")

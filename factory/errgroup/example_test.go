@@ -33,7 +33,7 @@ func Example() {
 func ExampleIn() {
 	var started atomic.Int32
 	s, _ := scheduler.New(scheduler.WithHooks(scheduler.Hooks{
-		OnStart: func(*scheduler.Scope, lazytask.Handle) { started.Add(1) },
+		OnStart: func(context.Context, *scheduler.Scope, lazytask.Handle) context.Context { started.Add(1); return nil },
 	}))
 	defer s.Shutdown(context.Background())
 	sc, _ := s.Root().NewScope(scheduler.WithName("fetch"), scheduler.WithLimit(2))

@@ -47,8 +47,8 @@ func TestTasksRunOnThePoolUnderTheSchedulersCapWithHooks(t *testing.T) {
 	pool := pond.NewPool(8)
 	var starts, dones atomic.Int32
 	s, err := pondexec.New(pool, quiet, scheduler.WithLimit(2), scheduler.WithHooks(scheduler.Hooks{
-		OnStart: func(*scheduler.Scope, lazytask.Handle) { starts.Add(1) },
-		OnDone:  func(*scheduler.Scope, lazytask.Handle) { dones.Add(1) },
+		OnStart: func(context.Context, *scheduler.Scope, lazytask.Handle) context.Context { starts.Add(1); return nil },
+		OnDone:  func(context.Context, *scheduler.Scope, lazytask.Handle) { dones.Add(1) },
 	}))
 	require.NoError(t, err, "pondexec.New")
 

@@ -231,6 +231,15 @@ func Execute(c *Task) (next *Task) {
 	return ExecuteStarted(c, ctx)
 }
 
+// RunContext returns the context c's function ran with: the one its start
+// hooks returned, or its own.
+func RunContext(c *Task) context.Context {
+	if x := c.x.Load(); x != nil && x.runCtx != nil {
+		return x.runCtx
+	}
+	return (*taskCtx)(c)
+}
+
 // TaskContext returns the context of c's function before the start hooks
 // have seen it.
 func TaskContext(c *Task) context.Context { return (*taskCtx)(c) }
@@ -238,6 +247,9 @@ func TaskContext(c *Task) context.Context { return (*taskCtx)(c) }
 // ExecuteStarted is Execute once the start hooks have run: the start is
 // decided, and the function runs with ctx.
 func ExecuteStarted(c *Task, ctx context.Context) (next *Task) {
+	if ctx != context.Context((*taskCtx)(c)) {
+		getX(c).runCtx = ctx // for the done hooks
+	}
 	armTimer(c)
 	var err error
 	normal, recovered, crashing := false, false, false

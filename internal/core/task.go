@@ -151,6 +151,10 @@ type ext struct {
 	cancels   bool
 	carryStop atomic.Pointer[func() bool]
 
+	// runCtx is the context the function ran with when start hooks gave
+	// it one (written before the function runs, by the running goroutine).
+	runCtx context.Context
+
 	ctxDone    chan struct{}
 	ctxClosed  bool
 	ctxErr     error

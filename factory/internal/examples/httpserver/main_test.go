@@ -78,7 +78,7 @@ func TestServeDrainsOnCtrlC(t *testing.T) {
 	interrupted := make(chan struct{})
 	go func() {
 		status <- serve("127.0.0.1:0", 4, 10*time.Second, h, func(a net.Addr) { addrs <- a },
-			scheduler.WithHooks(scheduler.Hooks{OnDone: func(sc *scheduler.Scope, h lazytask.Handle) {
+			scheduler.WithHooks(scheduler.Hooks{OnDone: func(_ context.Context, sc *scheduler.Scope, h lazytask.Handle) {
 				if h.Options().Name == "http/accept" {
 					close(interrupted) // http.Server.Serve returned: Shutdown began
 				}
