@@ -549,3 +549,39 @@ func TestGoexitInCallbackOfTaskCanceledByFailFastIsContained(t *testing.T) {
 	assert.Equal(t, int32(1), reported.Load(), "root handler calls with the fail-fast scope's error")
 	assert.Equal(t, 0, s.Stats().InUse, "Stats().InUse after Shutdown")
 }
+
+func TestSlowStartHookDoesNotEatTheTaskTimeout(t *testing.T) {
+	// I11 says a task's start time and timeout count from when its
+	// function starts. Under synctest: B's OnStart hook takes 2 s of fake
+	// time, B has a 1 s timeout and needs 500 ms once its function runs.
+	synctest.Test(t, func(t *testing.T) {
+		hookRelease := make(chan struct{})
+		s, err := scheduler.New(scheduler.WithLimit(1), scheduler.WithLogger(quietLogger),
+			scheduler.WithHooks(scheduler.Hooks{OnStart: func(_ *scheduler.Scope, h lazytask.Handle) {
+				if h.Options().Name == "B" {
+					<-hookRelease
+				}
+			}}))
+		require.NoError(t, err, "scheduler.New")
+		defer func() { _ = s.Shutdown(context.Background()) }()
+		var fnStarted time.Time
+		b, err := scheduler.Submit(s, func(ctx context.Context) (int, error) {
+			fnStarted = time.Now()
+			select {
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			case <-time.After(500 * time.Millisecond):
+				return 2, nil
+			}
+		}, lazytask.WithName("B"), lazytask.WithTimeout(time.Second))
+		require.NoError(t, err, "Submit(B)")
+		time.Sleep(2 * time.Second) // fake time: the start hook holds this long
+		close(hookRelease)
+		_, err = b.Await(context.Background())
+		assert.NoError(t, err, "B.Await: B's timeout counts from its function's start")
+		assert.Equal(t, lazytask.Succeeded, b.State(), "B.State()")
+		if d := fnStarted.Sub(b.Timings().Started); d != 0 {
+			t.Errorf("B's function started at Timings().Started + %v; want + 0", d)
+		}
+	})
+}

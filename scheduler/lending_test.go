@@ -220,3 +220,255 @@ func TestNestedFanOutOnCapTwoKeepsTheCap(t *testing.T) {
 	assert.Equal(t, uint64(want), st.Succeeded, "Stats().Succeeded")
 	assert.Equal(t, 0, st.InUse, "Stats().InUse at the end")
 }
+
+func TestTaskShuttingItsOwnScopeDownLendsItsSlot(t *testing.T) {
+	// Shutdown of the task's own scope, or of the whole scheduler, made
+	// from inside with the task's context: the queued task runs, and
+	// Shutdown returns without waiting for the task that calls it.
+	for _, tc := range []struct {
+		name string
+		shut func(s *scheduler.Scheduler, sc *scheduler.Scope, ctx context.Context) error
+	}{
+		{"Scope.Shutdown of its own scope", func(_ *scheduler.Scheduler, sc *scheduler.Scope, ctx context.Context) error {
+			return sc.Shutdown(ctx)
+		}},
+		{"Scheduler.Shutdown", func(s *scheduler.Scheduler, _ *scheduler.Scope, ctx context.Context) error {
+			return s.Shutdown(ctx)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := cpSched(t, scheduler.WithLimit(1))
+			sc := scChild(t, s.Root(), scheduler.WithName("own"))
+			var runs atomic.Int32
+			var q *lazytask.Task[int]
+			var queuedEnded bool
+			outer, err := scheduler.Go(sc, func(ctx context.Context) error {
+				var err error
+				if q, err = scheduler.Submit(sc, scCount(&runs), lazytask.WithName("queued")); err != nil {
+					return err
+				}
+				grace, cancel := context.WithTimeout(ctx, 2*time.Second)
+				defer cancel()
+				err = tc.shut(s, sc, grace)
+				queuedEnded = q.State().Terminal()
+				return err
+			}, lazytask.WithName("outer"))
+			require.NoError(t, err, "Submit(outer)")
+			_, err = cpAwait(t, outer)
+			require.NoErrorf(t, err, "%s(grace from the task's ctx) inside outer", tc.name)
+			assert.Truef(t, queuedEnded, "queued task ended before %s returned = false; want true", tc.name)
+			assert.Equal(t, lazytask.Succeeded, q.State(), "queued.State()")
+			assert.Equal(t, int32(1), runs.Load(), "queued task runs")
+			if err := cpShutdown(t, s, context.Background()); err != nil {
+				// A second Shutdown of the scheduler says it is closed.
+				assert.ErrorIsf(t, err, scheduler.ErrClosed, "Shutdown after %s", tc.name)
+			}
+		})
+	}
+}
+
+func TestTaskBackFromAWaitRunsAheadOfQueuedTasks(t *testing.T) {
+	// Cap 1: P awaits C with its own context; Q is queued while C runs.
+	// When C ends, P's wait ends and P takes the slot back ahead of Q: Q
+	// starts only after P has ended, and never beside it.
+	const rounds = 20
+	var qFirst int
+	for i := range rounds {
+		s := cpSched(t, scheduler.WithLimit(1))
+		gc := scNewGate(t)
+		var pBack, qStart atomic.Int64 // order stamps
+		var stamp atomic.Int64
+		pWaiting := make(chan struct{})
+		var c *lazytask.Task[int]
+		p, err := scheduler.Go(s, func(ctx context.Context) error {
+			var err error
+			if c, err = scheduler.Submit(s, gc.fn, lazytask.WithName("C")); err != nil {
+				return err
+			}
+			close(pWaiting)
+			_, err = c.Await(ctx)
+			pBack.Store(stamp.Add(1))
+			return err
+		}, lazytask.WithName("P"))
+		require.NoError(t, err, "Submit(P)")
+		cpWithin(t, pWaiting, "P submitting C")
+		cpWithin(t, gc.started, "C starting while P waits")
+		q, err := scheduler.Go(s, func(context.Context) error {
+			qStart.Store(stamp.Add(1))
+			return nil
+		}, lazytask.WithName("Q"))
+		require.NoError(t, err, "Submit(Q)")
+		require.Equal(t, lazytask.Queued, q.State(), "Q.State() while C holds the slot")
+		gc.open()
+		_, err = cpAwait(t, p)
+		require.NoError(t, err, "P.Await")
+		_, err = cpAwait(t, q)
+		require.NoError(t, err, "Q.Await")
+		if qStart.Load() < pBack.Load() {
+			qFirst++
+		}
+		if i == 0 {
+			assert.Falsef(t, q.Timings().Started.Before(p.Timings().Finished),
+				"Q.Timings().Started = %v; want not before P finished (%v): P came back ahead of Q", q.Timings().Started, p.Timings().Finished)
+		}
+		assert.Equal(t, uint64(0), s.Stats().ForceRuns, "Stats().ForceRuns")
+		require.NoError(t, cpShutdown(t, s, context.Background()), "Shutdown")
+	}
+	assert.Equalf(t, 0, qFirst, "rounds where queued Q started before P came back from its Await = %d of %d; want 0", qFirst, rounds)
+}
+
+func TestTaskBackFromAWaitAfterResizeBelowItsWeightGoesOn(t *testing.T) {
+	// P (weight 2, cap 2) awaits C with its own context; meanwhile the cap
+	// is resized to 1, below P's weight. When C ends, P can never take its
+	// 2 slots back: it must go on (over the cap, counted) instead of
+	// waiting forever.
+	s := cpSched(t, scheduler.WithLimit(2))
+	gc := scNewGate(t)
+	pWaiting := make(chan struct{})
+	p, err := scheduler.Go(s, func(ctx context.Context) error {
+		c, err := scheduler.Submit(s, gc.fn, lazytask.WithName("C"))
+		if err != nil {
+			return err
+		}
+		close(pWaiting)
+		_, err = c.Await(ctx)
+		return err
+	}, lazytask.WithName("P"), lazytask.WithWeight(2))
+	require.NoError(t, err, "Submit(P)")
+	cpWithin(t, pWaiting, "P submitting C")
+	cpWithin(t, gc.started, "C starting while P waits")
+	require.NoError(t, s.Resize(1), "Resize(1)")
+	gc.open()
+	_, err = cpAwait(t, p)
+	require.NoError(t, err, "P.Await")
+	assert.Equal(t, 0, s.Stats().InUse, "Stats().InUse at the end")
+}
+
+func TestTaskBackFromAWaitAfterScopeResizeBelowItsWeightGoesOn(t *testing.T) {
+	// The same in a scope with a cap of its own under an unlimited root
+	// (no goroutine lingers there to admit work): P must go on.
+	s := cpSched(t, scheduler.Unlimited())
+	sc := scChild(t, s.Root(), scheduler.WithLimit(2), scheduler.WithName("capped"))
+	t.Cleanup(func() {
+		if t.Failed() {
+			_ = sc.Resize(2) // lets a P stuck taking its slots back go on, so Shutdown ends
+		}
+	})
+	gc := scNewGate(t)
+	pWaiting := make(chan struct{})
+	p, err := scheduler.Go(sc, func(ctx context.Context) error {
+		c, err := scheduler.Submit(sc, gc.fn, lazytask.WithName("C"))
+		if err != nil {
+			return err
+		}
+		close(pWaiting)
+		_, err = c.Await(ctx)
+		return err
+	}, lazytask.WithName("P"), lazytask.WithWeight(2))
+	require.NoError(t, err, "Submit(P)")
+	cpWithin(t, pWaiting, "P submitting C")
+	cpWithin(t, gc.started, "C starting while P waits")
+	require.NoError(t, sc.Resize(1), "scope.Resize(1)")
+	gc.open()
+	_, err = cpAwait(t, p)
+	require.NoError(t, err, "P.Await")
+	assert.Equal(t, 0, s.Stats().InUse, "Stats().InUse at the end")
+}
+
+func TestTaskWaitingFromTwoGoroutinesLendsOnce(t *testing.T) {
+	// Two goroutines of P await two children with P's context at once: the
+	// slot is lent once and taken back once, so the children run and the
+	// counters end at zero.
+	s := cpSched(t, scheduler.WithLimit(1))
+	var peakOwn scPeak
+	err := lnInside(t, s, func(ctx context.Context) error {
+		var kids [2]*lazytask.Task[int]
+		for i := range kids {
+			var err error
+			kids[i], err = scheduler.Submit(s, func(context.Context) (int, error) {
+				peakOwn.enter()
+				defer peakOwn.leave()
+				return 1, nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		errs := make(chan error, len(kids))
+		for _, k := range kids {
+			go func() {
+				_, err := k.Await(ctx)
+				errs <- err
+			}()
+		}
+		for range kids {
+			if err := <-errs; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	require.NoError(t, err, "outer with two awaiting goroutines")
+	st := s.Stats()
+	assert.Equal(t, 0, st.InUse, "Stats().InUse at the end")
+	assert.Equal(t, 0, st.OverCap, "Stats().OverCap at the end")
+	assert.Equal(t, uint64(0), st.ForceRuns, "Stats().ForceRuns")
+	assert.LessOrEqual(t, peakOwn.max.Load(), int64(1), "peak children running at cap 1")
+}
+
+func TestNestedFanOutThroughScopeWaitKeepsTheCap(t *testing.T) {
+	// The fan-out again, each inner node waiting for its two children with
+	// Scope.Wait on a child scope of its own (depth 10, 2,047 tasks, cap 2).
+	const depth = 10
+	s := cpSched(t, scheduler.WithLimit(2))
+	var own scPeak
+	var maxOver atomic.Int64
+	var node func(ctx context.Context, sp scheduler.Spawner, d int) error
+	enter := func() {
+		own.enter()
+		if n := int64(s.Stats().OverCap); n > maxOver.Load() {
+			maxOver.Store(n)
+		}
+	}
+	var nodes atomic.Int64
+	node = func(ctx context.Context, sp scheduler.Spawner, d int) error {
+		enter()
+		nodes.Add(1)
+		if d == 0 {
+			own.leave()
+			return nil
+		}
+		var sc *scheduler.Scope
+		var err error
+		switch p := sp.(type) {
+		case *scheduler.Scope:
+			sc, err = p.NewScope()
+		case *scheduler.Scheduler:
+			sc, err = p.Root().NewScope()
+		}
+		if err != nil {
+			own.leave()
+			return err
+		}
+		for range 2 {
+			if _, err := scheduler.Go(sc, func(ctx context.Context) error { return node(ctx, sc, d-1) }); err != nil {
+				own.leave()
+				return err
+			}
+		}
+		own.leave()
+		err = sc.Wait(ctx)
+		enter()
+		own.leave()
+		return err
+	}
+	root, err := scheduler.Go(s, func(ctx context.Context) error { return node(ctx, s, depth) })
+	require.NoError(t, err, "Submit(root)")
+	_, err = cpAwait(t, root)
+	require.NoError(t, err, "root.Await (a timeout here is a deadlock)")
+	t.Logf("depth %d through Scope.Wait: %d tasks; peak running own code %d (cap 2); peak Stats().OverCap %d", depth, nodes.Load(), own.max.Load(), maxOver.Load())
+	assert.Equal(t, int64(1<<(depth+1)-1), nodes.Load(), "nodes of the fan-out")
+	assert.LessOrEqualf(t, own.max.Load(), int64(2), "peak tasks running their own code = %d; want <= 2", own.max.Load())
+	assert.Equal(t, int64(0), maxOver.Load(), "peak Stats().OverCap seen inside tasks")
+	assert.Equal(t, uint64(0), s.Stats().ForceRuns, "Stats().ForceRuns")
+}
