@@ -585,3 +585,44 @@ func TestSlowStartHookDoesNotEatTheTaskTimeout(t *testing.T) {
 		}
 	})
 }
+
+func TestGoexitInCallbackOfTaskCanceledInTheQueueIsContained(t *testing.T) {
+	// Scope.Cancel ends three queued tasks; the first one's callback calls
+	// runtime.Goexit on the canceler's goroutine (one of the test's). The
+	// other tasks' callbacks and every done hook still run once.
+	var hooks cpCounts
+	s := cpSched(t, scheduler.WithLimit(1), scheduler.WithHooks(scheduler.Hooks{
+		OnDone: func(_ *scheduler.Scope, h lazytask.Handle) { hooks.add(h.Options().Name) },
+	}))
+	_, g := scHold(t, s, lazytask.WithName("holder"))
+	sc := scChild(t, s.Root(), scheduler.WithName("doomed"))
+	var runs atomic.Int32
+	var cbs cpCounts
+	names := []string{"Q1", "Q2", "Q3"}
+	for i, name := range names {
+		h, err := scheduler.Submit(sc, scCount(&runs), lazytask.WithName(name))
+		require.NoErrorf(t, err, "Submit(%s)", name)
+		h.OnDone(func(int, error) {
+			cbs.add(name)
+			if i == 0 {
+				runtime.Goexit()
+			}
+		})
+	}
+	canceled := make(chan struct{})
+	go func() {
+		defer close(canceled)
+		sc.Cancel(cpErrCancel)
+	}()
+	cpWithin(t, canceled, "the canceler's goroutine ending")
+	g.open()
+	require.NoError(t, cpShutdown(t, s, context.Background()), "Shutdown")
+	assert.Equal(t, int32(0), runs.Load(), "runs of canceled queued tasks")
+	for _, name := range names {
+		assert.Equalf(t, 1, cbs.get(name), "callback of %s ran %d times; want 1", name, cbs.get(name))
+		assert.Equalf(t, 1, hooks.get(name), "OnDone hook for %s ran %d times; want 1", name, hooks.get(name))
+	}
+	assert.Equal(t, 0, s.Stats().InUse, "Stats().InUse after Shutdown")
+}
+
+var cpErrCancel = errors.New("completion test: canceled")
