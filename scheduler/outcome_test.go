@@ -115,11 +115,11 @@ type ocSeen struct {
 
 // ocWatch makes a scheduler with a capturing logger and an OnDone hook that
 // records what it saw of the task named "T" in seen.
-func ocWatch(t *testing.T, seen *ocSeen, opts ...scheduler.Option) (*scheduler.Scheduler, *scLogBuf) {
+func ocWatch(t *testing.T, seen *ocSeen, opts ...scheduler.SchedulerOption) (*scheduler.Scheduler, *scLogBuf) {
 	t.Helper()
 	logger, logs := scLogger()
-	s := cpSched(t, append([]scheduler.Option{scheduler.WithLogger(logger), scheduler.WithHooks(scheduler.Hooks{
-		OnDone: func(_ *scheduler.Scope, h lazytask.Handle) {
+	s := cpSched(t, append([]scheduler.SchedulerOption{scheduler.WithLogger(logger), scheduler.WithHooks(scheduler.Hooks{
+		OnDone: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
 			if h.Options().Name != "T" {
 				return
 			}

@@ -2,8 +2,8 @@ package scheduler
 
 import (
 	"context"
-	"slices"
 	"runtime/pprof"
+	"slices"
 
 	"github.com/lazysched/lazysched/internal/core"
 )

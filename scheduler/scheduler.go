@@ -209,7 +209,7 @@ func submit[T any](ctx context.Context, wait bool, sp Spawner, fn func(ctx conte
 	if sc.hooked {
 		// The hooks see the handle before the handoff (and might cancel
 		// it), so the handoff below takes the compare-and-swap path.
-		sc.fire(c, hookCreate, hookQueue)
+		sc.fireBeforeHandoff(c)
 	}
 	var err error
 	if !wait && sc.enqueueFast(c, !sc.hooked) {
@@ -284,6 +284,21 @@ func (sc *Scope) abandon(c *core.Task, err error) {
 	if sc.hooked {
 		sc.fire(c, hookDone)
 	}
+}
+
+// fireBeforeHandoff fires the create and queue hooks of a task that Submit
+// made. If one calls runtime.Goexit, Submit never hands the task over: it
+// is ended Failed with ErrCallbackGoexit on the way out, so that nobody who
+// saw it (the other hooks) waits for it forever.
+func (sc *Scope) fireBeforeHandoff(c *core.Task) {
+	normal := false
+	defer func() {
+		if !normal && recover() == nil {
+			sc.abandon(c, core.ErrCallbackGoexit)
+		}
+	}()
+	sc.fire(c, hookCreate, hookQueue)
+	normal = true
 }
 
 // countRejected counts a task made for sc that the scheduler never took.
