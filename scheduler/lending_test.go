@@ -324,25 +324,7 @@ func TestTaskBackFromAWaitAfterResizeBelowItsWeightGoesOn(t *testing.T) {
 	// 2 slots back: it must go on (over the cap, counted) instead of
 	// waiting forever.
 	s := cpSched(t, scheduler.WithLimit(2))
-	gc := scNewGate(t)
-	pWaiting := make(chan struct{})
-	p, err := scheduler.Go(s, func(ctx context.Context) error {
-		c, err := scheduler.Submit(s, gc.fn, lazytask.WithName("C"))
-		if err != nil {
-			return err
-		}
-		close(pWaiting)
-		_, err = c.Await(ctx)
-		return err
-	}, lazytask.WithName("P"), lazytask.WithWeight(2))
-	require.NoError(t, err, "Submit(P)")
-	cpWithin(t, pWaiting, "P submitting C")
-	cpWithin(t, gc.started, "C starting while P waits")
-	require.NoError(t, s.Resize(1), "Resize(1)")
-	gc.open()
-	_, err = cpAwait(t, p)
-	require.NoError(t, err, "P.Await")
-	assert.Equal(t, 0, s.Stats().InUse, "Stats().InUse at the end")
+	lnResizeBelowWeightWhileWaiting(t, s, s.Root())
 }
 
 func TestTaskBackFromAWaitAfterScopeResizeBelowItsWeightGoesOn(t *testing.T) {
@@ -355,6 +337,14 @@ func TestTaskBackFromAWaitAfterScopeResizeBelowItsWeightGoesOn(t *testing.T) {
 			_ = sc.Resize(2) // lets a P stuck taking its slots back go on, so Shutdown ends
 		}
 	})
+	lnResizeBelowWeightWhileWaiting(t, s, sc)
+}
+
+// lnResizeBelowWeightWhileWaiting runs P (weight 2) in sc, awaiting C with
+// its own context, resizes sc to 1 while P waits, and checks that P ends
+// and the slots come back.
+func lnResizeBelowWeightWhileWaiting(t *testing.T, s *scheduler.Scheduler, sc *scheduler.Scope) {
+	t.Helper()
 	gc := scNewGate(t)
 	pWaiting := make(chan struct{})
 	p, err := scheduler.Go(sc, func(ctx context.Context) error {
@@ -369,7 +359,7 @@ func TestTaskBackFromAWaitAfterScopeResizeBelowItsWeightGoesOn(t *testing.T) {
 	require.NoError(t, err, "Submit(P)")
 	cpWithin(t, pWaiting, "P submitting C")
 	cpWithin(t, gc.started, "C starting while P waits")
-	require.NoError(t, sc.Resize(1), "scope.Resize(1)")
+	require.NoError(t, sc.Resize(1), "Resize(1) of %s", sc.Name())
 	gc.open()
 	_, err = cpAwait(t, p)
 	require.NoError(t, err, "P.Await")
