@@ -118,7 +118,7 @@ func (sc *Scope) enqueue(c *core.Task, fresh, made bool) error {
 	}
 	// A lingering goroutine takes the next task through the queue; with no
 	// cap there is nothing to wait for, so the task starts at once.
-	run := s.queued == 0 && (s.spinning == 0 || s.root.lim.Unlimited()) && sc.fitsPath(w)
+	run := s.queued == 0 && (s.spinning == 0 || s.root.lim.Unlimited()) && sc.sharer == nil && sc.fitsPath(w)
 	startHooks := sc.startHooks
 	switch {
 	case fresh:
@@ -174,6 +174,9 @@ func (sc *Scope) pushLocked(c *core.Task) {
 	s := sc.s
 	sc.q.Push(c)
 	s.queued++
+	if sc.sharer != nil {
+		sc.sharer.shared.queued++
+	}
 	if sc.activeIdx < 0 {
 		sc.activeIdx = len(s.active)
 		s.active = append(s.active, sc)
@@ -184,6 +187,11 @@ func (sc *Scope) pushLocked(c *core.Task) {
 func (sc *Scope) unqueueLocked(c *core.Task) {
 	sc.q.Remove(c)
 	sc.s.queued--
+	if x := sc.sharer; x != nil {
+		if x.shared.queued--; x.shared.queued == 0 {
+			x.dropSharedLocked()
+		}
+	}
 	sc.s.roomLocked()
 }
 
@@ -438,6 +446,9 @@ func (s *Scheduler) admitOne(now int64) *core.Task {
 		if sc.parent != nil && !sc.fitsBelowRoot(core.Weight(c)) {
 			continue
 		}
+		if sc.sharer != nil && !sc.sharer.sharedReadyLocked(c, s.root.lim.Fits(core.Weight(c))) {
+			continue // waits for a shared permit, asked for if there is room
+		}
 		if sc.deadline != 0 {
 			if aging == 0 {
 				aging = core.Now()
@@ -459,6 +470,9 @@ func (s *Scheduler) admitOne(now int64) *core.Task {
 	w := core.Weight(best)
 	if !s.root.lim.Fits(w) {
 		return nil
+	}
+	if bestSc.sharer != nil {
+		bestSc.sharer.takePermitLocked(best)
 	}
 	bestSc.unqueueLocked(best)
 	// now may be a clock read taken before the lock (the finish time of the

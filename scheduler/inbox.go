@@ -73,6 +73,14 @@ func (s *Scheduler) unlock() {
 			s.admitAllLocked()
 		}
 	}
+	if out := s.outbox; len(out) > 0 {
+		s.outbox = nil
+		s.mu.Unlock()
+		for _, f := range out {
+			f()
+		}
+		return
+	}
 	s.mu.Unlock()
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lazysched/lazysched/lazytask"
+	"github.com/lazysched/lazysched/limiter"
 )
 
 // An Option configures a Scheduler (New) or a Scope (NewScope): for a
@@ -37,6 +38,7 @@ type config struct {
 	timeout   time.Duration
 	deadline  time.Time
 	noRecover bool
+	shared    limiter.Shared
 
 	// scheduler only
 	base        context.Context

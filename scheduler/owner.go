@@ -32,6 +32,9 @@ func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) (*
 	}
 	s.running--
 	sc.running.Remove(c)
+	if sc.sharer != nil {
+		sc.sharer.putPermitLocked(c)
+	}
 	switch st {
 	case core.Succeeded:
 		sc.count(cSucceeded)

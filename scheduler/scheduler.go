@@ -28,6 +28,7 @@ type Scheduler struct {
 	// stopBase disarms the watch of the base context (WithBaseContext).
 	stopBase func()
 	_        [64]byte              // dirty and hot are read by submitters on every submit
+	outbox   []func()              // calls to make once s.mu is let go; see later
 	dirty    atomic.Pointer[Scope] // scopes whose inbox may hold tasks; see inbox.go
 	hot      atomic.Bool
 	_        [64]byte

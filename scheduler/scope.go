@@ -54,6 +54,11 @@ type Scope struct {
 	dirtyNext *Scope
 	_         [64]byte
 
+	// sharer is the nearest scope on the path to the root (sc itself
+	// included) that has a shared limit, or nil; shared is sc's own.
+	sharer *Scope
+	shared *shared
+
 	// under s.mu
 	lim       limiter.Counter
 	q         core.Queue
@@ -98,6 +103,13 @@ func newScope(s *Scheduler, parent *Scope, cfg config) *Scope {
 		sc.hooks.add(h)
 	}
 	sc.hooked = sc.hooks.any()
+	if parent != nil {
+		sc.sharer = parent.sharer
+	}
+	if cfg.shared != nil {
+		sc.shared = &shared{lim: cfg.shared}
+		sc.sharer = sc
+	}
 	sc.startHooks = len(sc.hooks[hookStart]) > 0 || s.cfg.pprofLabels
 	sc.bind.NoRecover = sc.bind.NoRecover || cfg.noRecover
 	sc.bind.Owner = (*owner)(sc)

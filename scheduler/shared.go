@@ -1,0 +1,231 @@
+package scheduler
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/lazysched/lazysched/internal/core"
+	"github.com/lazysched/lazysched/limiter"
+)
+
+// WithSharedLimit gives the scope (or, for New, the root) a limit shared
+// with something outside this scheduler, such as every process of a fleet
+// (see limiter.Shared and the redisfleet module). A task of the scope then
+// starts only once it holds both its local slots and a shared permit of its
+// weight, and gives the permit back when it ends.
+//
+// The scope asks for one permit at a time, for the task at the head of its
+// queue, and only when its local caps have room for that task, so a permit
+// never waits on a local slot; it cancels its request, or gives back a
+// permit no task took, as soon as it has no queued task. The scheduler's
+// lock is never held while the limit is called.
+//
+// If the limit gives up on a request (Request.Granted with an error), the
+// task it was for ends Failed with that error. If a permit is lost while
+// its task runs (Request.Lost), the task's context is canceled with the
+// cause the limit gives (limiter.ErrLeaseLost). A force-run task (Start,
+// Force) runs at once without a shared permit: it is over every cap.
+//
+// A nil limit is refused with ErrInvalidOption.
+func WithSharedLimit(l limiter.Shared) Option {
+	return optionFunc(func(c *config) error {
+		if l == nil {
+			return fmt.Errorf("%w: WithSharedLimit(nil)", ErrInvalidOption)
+		}
+		c.shared = l
+		return nil
+	})
+}
+
+// shared is a scope's side of its shared limit, under s.mu.
+type shared struct {
+	lim    limiter.Shared
+	queued int        // queued tasks of the subtree
+	req    *permitReq // the request in flight, or nil
+	spare  *permitReq // granted, not yet taken by a task, or nil
+	held   map[*core.Task]*permitReq
+}
+
+// permitReq is one request for a permit and, once granted, the permit. Its
+// fields other than the cancel function are under s.mu.
+type permitReq struct {
+	sc      *Scope
+	weight  int64
+	asked   *core.Task // the queued task it was asked for
+	task    *core.Task // the task holding the permit
+	permit  limiter.Permit
+	lost    error
+	dropped bool
+
+	mu       sync.Mutex // guards cancelFn and canceled, outside s.mu
+	cancelFn func()
+	canceled bool
+}
+
+// readyLocked reports whether sc may admit its head c now as far as its
+// shared limit goes: it holds a spare permit of c's weight. If not, and
+// the local caps have room for c (fits), it asks for one.
+func (sc *Scope) sharedReadyLocked(c *core.Task, fits bool) bool {
+	sh := sc.shared
+	w := core.Weight(c)
+	if r := sh.spare; r != nil {
+		if r.weight == w {
+			return true
+		}
+		if core.StateOf(r.asked) == core.Queued {
+			return false // kept for the task it was asked for
+		}
+		sh.spare = nil // its task went another way: give it back, ask anew
+		sc.s.later(r.permit.Release)
+	}
+	if sh.req == nil && fits {
+		sc.askLocked(c)
+	}
+	return false
+}
+
+// askLocked asks sc's shared limit for a permit for c, after the lock is
+// let go.
+func (sc *Scope) askLocked(c *core.Task) {
+	r := &permitReq{sc: sc, weight: core.Weight(c), asked: c}
+	sc.shared.req = r
+	req := limiter.Request{
+		Weight:   r.weight,
+		Priority: core.Priority(c),
+		Granted:  r.granted,
+		Lost:     r.lostCause,
+	}
+	lim := sc.shared.lim
+	sc.s.later(func() {
+		cancel := lim.Acquire(req)
+		r.mu.Lock()
+		r.cancelFn = cancel
+		drop := r.canceled
+		r.mu.Unlock()
+		if drop && cancel != nil {
+			cancel()
+		}
+	})
+}
+
+// cancelReq cancels r's request with the limit, now or once Acquire has
+// returned the function to do it; outside s.mu.
+func (r *permitReq) cancelReq() {
+	r.mu.Lock()
+	cancel := r.cancelFn
+	already := r.canceled
+	r.canceled = true
+	r.mu.Unlock()
+	if cancel != nil && !already {
+		cancel()
+	}
+}
+
+// granted is the request's Granted.
+func (r *permitReq) granted(p limiter.Permit, err error) {
+	sc := r.sc
+	s := sc.s
+	s.lock()
+	sh := sc.shared
+	if sh.req != r || r.dropped {
+		s.unlock()
+		if p != nil {
+			p.Release() // the scope no longer wants it
+		}
+		return
+	}
+	sh.req = nil
+	if err != nil {
+		// The limit gave up: the task asked for ends Failed with its
+		// error, if it is still queued here; the next head asks anew.
+		var ended []*core.Task
+		if c := r.asked; core.StateOf(c) == core.Queued {
+			// Like a task refused at submit, it never ran: no fail-fast.
+			if x := s.scopeOf(c); x != nil && x.sharer == sc && x.endUnstartedLocked(c, core.Failed, err) {
+				ended = append(ended, c)
+			}
+		}
+		s.admitAllLocked()
+		s.unlock()
+		s.finishOutside(ended)
+		return
+	}
+	if p == nil {
+		s.unlock()
+		panic("scheduler: a shared limit granted a nil permit with no error")
+	}
+	r.permit = p
+	sh.spare = r
+	s.admitAllLocked()
+	s.unlock()
+}
+
+// lostCause is the request's Lost: the task holding the permit has its
+// context canceled with cause; a spare permit is given back.
+func (r *permitReq) lostCause(cause error) {
+	if cause == nil {
+		cause = limiter.ErrLeaseLost
+	}
+	sc := r.sc
+	s := sc.s
+	s.lock()
+	if r.lost != nil {
+		s.unlock()
+		return
+	}
+	r.lost = cause
+	var running *core.Task
+	switch sh := sc.shared; {
+	case sh.spare == r:
+		sh.spare = nil
+		s.later(r.permit.Release)
+		s.admitAllLocked() // asks anew for the head
+	case r.task != nil && sh.held[r.task] == r:
+		running = r.task
+	}
+	s.unlock()
+	if running != nil {
+		core.Cancel(running, cause)
+	}
+}
+
+// takePermitLocked hands sc's spare permit to c, which is being admitted.
+func (sc *Scope) takePermitLocked(c *core.Task) {
+	sh := sc.shared
+	r := sh.spare
+	sh.spare = nil
+	r.task = c
+	if sh.held == nil {
+		sh.held = make(map[*core.Task]*permitReq)
+	}
+	sh.held[c] = r
+}
+
+// putPermitLocked gives back the permit c held, if it held one.
+func (sc *Scope) putPermitLocked(c *core.Task) {
+	sh := sc.shared
+	if r := sh.held[c]; r != nil {
+		delete(sh.held, c)
+		sc.s.later(r.permit.Release)
+	}
+}
+
+// dropSharedLocked cancels sc's request and gives back its spare permit:
+// sc has no queued task left.
+func (sc *Scope) dropSharedLocked() {
+	sh := sc.shared
+	if r := sh.req; r != nil {
+		sh.req = nil
+		r.dropped = true
+		sc.s.later(r.cancelReq)
+	}
+	if r := sh.spare; r != nil {
+		sh.spare = nil
+		sc.s.later(r.permit.Release)
+	}
+}
+
+// later runs f once s.mu is let go, on the goroutine that lets it go: the
+// calls into a shared limit, which may take locks of their own and call
+// back into the scheduler.
+func (s *Scheduler) later(f func()) { s.outbox = append(s.outbox, f) }
