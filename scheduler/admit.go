@@ -70,9 +70,14 @@ func (sc *Scope) takePath(w int64) {
 	}
 }
 
+// putPath gives back w slots on sc's path and wakes the scopes parked on
+// a cap that now has room.
 func (sc *Scope) putPath(w int64) {
 	for p := sc; p != nil; p = p.parent {
 		p.lim.Put(w)
+		if p.parked.len() > 0 && p.parent != nil {
+			p.wakeLocked()
+		}
 	}
 }
 
@@ -177,16 +182,14 @@ func (sc *Scope) pushLocked(c *core.Task) {
 	if sc.sharer != nil {
 		sc.sharer.shared.queued++
 	}
-	if sc.activeIdx < 0 {
-		sc.activeIdx = len(s.active)
-		s.active = append(s.active, sc)
-	}
+	sc.placeLocked()
 }
 
 // unqueueLocked takes a queued task out of sc's queue.
 func (sc *Scope) unqueueLocked(c *core.Task) {
 	sc.q.Remove(c)
 	sc.s.queued--
+	sc.placeLocked()
 	if x := sc.sharer; x != nil {
 		if x.shared.queued--; x.shared.queued == 0 {
 			x.dropSharedLocked()
@@ -395,113 +398,6 @@ func (s *Scheduler) linger() *core.Task {
 	s.admitAllLocked()
 	s.unlock()
 	return c
-}
-
-// before orders two queued tasks: promoted ones first in promote order, then
-// higher (effective, with aging) priority, then earlier queued.
-func (s *Scheduler) before(a, b *core.Task, now int64) bool {
-	pa, pb := core.Promoted(a), core.Promoted(b)
-	if pa != pb {
-		return pa
-	}
-	if pa {
-		return *core.OrderWord(a) < *core.OrderWord(b)
-	}
-	step := int64(s.cfg.aging)
-	if x, y := core.EffectivePriority(a, now, step), core.EffectivePriority(b, now, step); x != y {
-		return x > y
-	}
-	return core.QueuedAt(a) < core.QueuedAt(b)
-}
-
-func (sc *Scope) peek(now int64) *core.Task {
-	if step := int64(sc.s.cfg.aging); step > 0 {
-		return sc.q.PeekAged(now, step)
-	}
-	return sc.q.Peek()
-}
-
-// admitOne admits the best queued task whose caps all have room, under
-// s.mu; now is its start time (0: read the clock). The best head across
-// scopes is the one before all others; if it does not fit the root cap,
-// nothing is admitted, so a heavy task is not overtaken forever.
-func (s *Scheduler) admitOne(now int64) *core.Task {
-	if len(s.reclaims) > 0 && !s.grantReclaimsLocked() {
-		return nil
-	}
-	var best *core.Task
-	var bestSc *Scope
-	aging := now
-	if s.cfg.aging > 0 && aging == 0 {
-		aging = core.Now()
-	}
-	for i := 0; i < len(s.active); {
-		sc := s.active[i]
-		c := sc.peek(aging)
-		if c == nil {
-			s.deactivateLocked(sc)
-			continue
-		}
-		i++
-		if sc.parent != nil && !sc.fitsBelowRoot(core.Weight(c)) {
-			continue
-		}
-		if sc.sharer != nil && !sc.sharer.sharedReadyLocked(c, s.root.lim.Fits(core.Weight(c))) {
-			continue // waits for a shared permit, asked for if there is room
-		}
-		if sc.deadline != 0 {
-			if aging == 0 {
-				aging = core.Now()
-			}
-			if aging >= sc.deadline {
-				continue // timed out: its cancellation is on the way
-			}
-		}
-		if sc.ctx.Err() != nil {
-			continue // canceled through its context: the same
-		}
-		if best == nil || s.before(c, best, aging) {
-			best, bestSc = c, sc
-		}
-	}
-	if best == nil {
-		return nil
-	}
-	w := core.Weight(best)
-	if !s.root.lim.Fits(w) {
-		return nil
-	}
-	if bestSc.sharer != nil {
-		bestSc.sharer.takePermitLocked(best)
-	}
-	bestSc.unqueueLocked(best)
-	// now may be a clock read taken before the lock (the finish time of the
-	// previous task): keep start times in admission order, and never before
-	// the task was queued.
-	if now == 0 {
-		now = core.Now()
-	}
-	now = max(now, s.lastStart, core.QueuedAt(best))
-	s.lastStart = now
-	core.Admit(best, false, now)
-	bestSc.takePath(w)
-	bestSc.running.PushBack(best)
-	s.running++
-	return best
-}
-
-// deactivateLocked takes sc off the list of scopes with queued tasks.
-func (s *Scheduler) deactivateLocked(sc *Scope) {
-	i := sc.activeIdx
-	if i < 0 {
-		return
-	}
-	last := len(s.active) - 1
-	s.active[i] = s.active[last]
-	s.active[i].activeIdx = i
-	s.active[last] = nil
-	s.active = s.active[:last]
-	sc.activeIdx = -1
 }
 
 // admitAllLocked admits every task that fits, each on a new goroutine.

@@ -35,7 +35,8 @@ type Scheduler struct {
 
 	mu sync.Mutex
 	// under mu
-	active    []*Scope // scopes with queued tasks
+	ready     scopeHeap // scopes with queued tasks, candidates to admit; see ready.go
+	agingStep int64     // cfg.aging in ns, 0 for none
 	queued    int
 	forced    int64 // slots of tasks running over the cap
 	overTasks int   // tasks running over the cap
@@ -103,7 +104,8 @@ func New(opts ...SchedulerOption) (*Scheduler, error) {
 			return nil, err
 		}
 	}
-	s := &Scheduler{cfg: cfg}
+	s := &Scheduler{cfg: cfg, agingStep: int64(cfg.aging)}
+	s.ready.s = s
 	s.root = newScope(s, nil, cfg)
 	if base := cfg.base; base != nil && base.Done() != nil {
 		s.watchBase(base)
@@ -355,6 +357,7 @@ func (s *Scheduler) Promote(h lazytask.Handle) error {
 		*core.OrderWord(c) = s.promotes
 		core.SetPromoted(c, true)
 		sc.q.Promote(c)
+		sc.placeLocked()
 		sc.count(cPromoted)
 	}
 	s.admitAllLocked()

@@ -67,7 +67,13 @@ type Scope struct {
 	children  map[*Scope]struct{}
 	tasks     int // queued and running tasks of the subtree
 	idle      chan struct{}
-	activeIdx int // index in s.active, -1 if not there
+	// admission order (ready.go)
+	head   *core.Task // the head of q when sc was last placed
+	key    headKey    // head's key
+	in     *scopeHeap // s.ready or the parked heap sc is in, or nil
+	hidx   int        // index in in
+	woke   *Scope     // the scope whose room woke sc, until sc uses it
+	parked scopeHeap  // scopes whose head waits for room (or a permit) here
 	closed    bool
 	dead      bool // canceled: nothing more runs here
 	cause     error
@@ -87,7 +93,7 @@ type Scope struct {
 const farAway = time.Duration(math.MaxInt64 / 2)
 
 func newScope(s *Scheduler, parent *Scope, cfg config) *Scope {
-	sc := &Scope{s: s, parent: parent, name: cfg.name, policy: cfg.policy, handler: cfg.handler, activeIdx: -1}
+	sc := &Scope{s: s, parent: parent, name: cfg.name, policy: cfg.policy, handler: cfg.handler, hidx: -1}
 	pctx := context.Background()
 	if parent == nil && cfg.base != nil {
 		pctx = cfg.base
@@ -225,6 +231,9 @@ func (sc *Scope) Resize(n int) error {
 	s.lock()
 	lowered := !sc.lim.Unlimited() && int64(n) < sc.lim.Limit()
 	_ = sc.lim.SetLimit(int64(n))
+	if !lowered && sc.parent != nil {
+		sc.wakeLocked() // a raised cap has room for what was parked here
+	}
 	var ended []*core.Task
 	if lowered {
 		sc.walk(func(x *Scope) {

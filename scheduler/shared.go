@@ -62,10 +62,11 @@ type permitReq struct {
 	canceled bool
 }
 
-// readyLocked reports whether sc may admit its head c now as far as its
-// shared limit goes: it holds a spare permit of c's weight. If not, and
-// the local caps have room for c (fits), it asks for one.
-func (sc *Scope) sharedReadyLocked(c *core.Task, fits bool) bool {
+// sharedReadyLocked reports whether sc, a sharer, may admit c, a head of
+// its subtree whose local caps have room, as far as its shared limit goes:
+// it holds a spare permit of c's weight. If not, it asks for one, unless a
+// request is in flight; the scopes that wait for it park at sc.
+func (sc *Scope) sharedReadyLocked(c *core.Task) bool {
 	sh := sc.shared
 	w := core.Weight(c)
 	if r := sh.spare; r != nil {
@@ -78,7 +79,7 @@ func (sc *Scope) sharedReadyLocked(c *core.Task, fits bool) bool {
 		sh.spare = nil // its task went another way: give it back, ask anew
 		sc.s.later(r.permit.Release)
 	}
-	if sh.req == nil && fits {
+	if sh.req == nil {
 		sc.askLocked(c)
 	}
 	return false
@@ -156,6 +157,7 @@ func (r *permitReq) granted(p limiter.Permit, err error) {
 	}
 	r.permit = p
 	sh.spare = r
+	sc.wakeAllLocked()
 	s.admitAllLocked()
 	s.unlock()
 }
@@ -179,7 +181,8 @@ func (r *permitReq) lostCause(cause error) {
 	case sh.spare == r:
 		sh.spare = nil
 		s.later(r.permit.Release)
-		s.admitAllLocked() // asks anew for the head
+		sc.wakeAllLocked() // asks anew for the head
+		s.admitAllLocked()
 	case r.task != nil && sh.held[r.task] == r:
 		running = r.task
 	}

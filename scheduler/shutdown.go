@@ -204,7 +204,9 @@ func (sc *Scope) releaseLocked() {
 // canceled, its parent forgets it and admission no longer lists it.
 func (sc *Scope) detachLocked() {
 	sc.detach = false
-	sc.s.deactivateLocked(sc)
+	if sc.in != nil {
+		sc.in.remove(sc) // its queue is empty by now; to be sure
+	}
 	if sc.stopTTL != nil {
 		sc.stopTTL()
 	}

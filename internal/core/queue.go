@@ -2,6 +2,7 @@ package core
 
 import (
 	"cmp"
+	"math"
 	"slices"
 )
 
@@ -126,16 +127,15 @@ func (q *Queue) Peek() *Task {
 	return nil
 }
 
-// PeekAged is Peek with aging: a task's effective priority grows by one for
-// every step it has waited (now and the queued times in Now units), so that
-// low priorities cannot starve. Promoted tasks still come first. It looks
-// at the head of every priority, O(p) for p distinct priorities.
-func (q *Queue) PeekAged(now, step int64) *Task {
+// PeekAged is Peek with aging: a task gains one level of priority for
+// every step ns it has waited, so the next in line is the one with the
+// greatest prio*step - queued (ties: earlier queued), an order that does not
+// change as time passes. Promoted tasks still come first.
+func (q *Queue) PeekAged(step int64) *Task {
 	if c := q.promoted.front(); c != nil {
 		return c
 	}
 	var best *Task
-	var bestEff int64
 	for i := 0; i < len(q.heap); {
 		b := q.heap[i]
 		c := b.list.front()
@@ -144,15 +144,24 @@ func (q *Queue) PeekAged(now, step int64) *Task {
 			continue
 		}
 		i++
-		if c == nil {
-			continue
-		}
-		eff := int64(c.prio) + (now-c.queued)/step
-		if best == nil || eff > bestEff || (eff == bestEff && c.queued < best.queued) {
-			best, bestEff = c, eff
+		if c != nil && (best == nil || AgedBefore(c, best, step)) {
+			best = c
 		}
 	}
 	return best
+}
+
+// AgedBefore reports whether a is ahead of b with aging of step ns: its
+// prio*step - queued is the greater, or the same and it was queued first.
+func AgedBefore(a, b *Task, step int64) bool {
+	d := int64(a.prio) - int64(b.prio)
+	if d != 0 && (d > math.MaxInt64/step || -d > math.MaxInt64/step) {
+		return d > 0 // a priority gap no wait in int64 ns can close
+	}
+	if x, y := d*step, a.queued-b.queued; x != y {
+		return x > y
+	}
+	return a.queued < b.queued
 }
 
 // EffectivePriority is the priority PeekAged gives c at now.

@@ -1,0 +1,337 @@
+package scheduler
+
+import (
+	"math"
+
+	"github.com/lazysched/lazysched/internal/core"
+)
+
+// Admission order across scopes (DESIGN §5). Each scope with queued tasks
+// is in exactly one place, under s.mu:
+//
+//   - s.ready, a heap of scopes ordered by their head task (promoted first
+//     in promote order, then higher priority, aged if aging is on, then
+//     earlier queued): the candidates for the next admission;
+//   - the parked heap of one scope p on its path, when its head was found
+//     not to fit p's cap (or, at its sharer, waiting for a shared permit):
+//     it leaves s.ready until p has room again, so that admitting the next
+//     task never looks at a scope that cannot take it;
+//   - nowhere (stalled), when the scope is canceled or past its deadline:
+//     the cancellation that empties its queue is on its way.
+//
+// admitOne pops from s.ready the scopes that cannot take their head and
+// parks them; the first that can is the best candidate. A put of slots at a
+// capped scope (a task's end, a lent slot, a raised cap) wakes the best of
+// the scopes parked there, as many as its free slots may take; a scope
+// woken for nothing (held up elsewhere) passes the wake-up on. Each move is
+// O(log n) in the number of scopes.
+
+// headKey is a scope's head task's place in the admission order, cached
+// when the scope is placed so that the heaps compare without the tasks.
+type headKey struct {
+	order    int64 // promote order, promoted only
+	queued   int64
+	prio     int32
+	promoted bool
+}
+
+func keyOf(c *core.Task) headKey {
+	k := headKey{queued: core.QueuedAt(c), prio: core.Priority(c), promoted: core.Promoted(c)}
+	if k.promoted {
+		k.order = *core.OrderWord(c)
+	}
+	return k
+}
+
+// keyBefore orders two heads. With aging of step ns a task gains one level
+// of priority per step queued, so a is before b if prio_a*step - queued_a
+// is the greater: an order that does not change as time passes.
+func keyBefore(a, b *headKey, step int64) bool {
+	if a.promoted != b.promoted {
+		return a.promoted
+	}
+	if a.promoted {
+		return a.order < b.order
+	}
+	if a.prio != b.prio || step > 0 {
+		if step <= 0 {
+			return a.prio > b.prio
+		}
+		d := int64(a.prio) - int64(b.prio)
+		if d != 0 && (d > math.MaxInt64/step || -d > math.MaxInt64/step) {
+			return d > 0 // a priority gap no wait in int64 ns can close
+		}
+		// Queued times are positive ns since a base, so their difference
+		// does not overflow.
+		if x, y := d*step, a.queued-b.queued; x != y {
+			return x > y
+		}
+	}
+	return a.queued < b.queued
+}
+
+// scopeHeap is a binary heap of scopes by head key; each scope knows its
+// index (hidx) and the heap it is in (in).
+type scopeHeap struct {
+	s  *Scheduler
+	xs []*Scope
+}
+
+func (h *scopeHeap) less(i, j int) bool {
+	return keyBefore(&h.xs[i].key, &h.xs[j].key, h.s.agingStep)
+}
+
+func (h *scopeHeap) swap(i, j int) {
+	h.xs[i], h.xs[j] = h.xs[j], h.xs[i]
+	h.xs[i].hidx = i
+	h.xs[j].hidx = j
+}
+
+func (h *scopeHeap) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !h.less(i, p) {
+			return
+		}
+		h.swap(i, p)
+		i = p
+	}
+}
+
+func (h *scopeHeap) down(i int) bool {
+	i0 := i
+	n := len(h.xs)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && h.less(r, l) {
+			m = r
+		}
+		if !h.less(m, i) {
+			break
+		}
+		h.swap(i, m)
+		i = m
+	}
+	return i > i0
+}
+
+func (h *scopeHeap) push(sc *Scope) {
+	sc.in = h
+	sc.hidx = len(h.xs)
+	h.xs = append(h.xs, sc)
+	h.up(sc.hidx)
+}
+
+func (h *scopeHeap) remove(sc *Scope) {
+	i := sc.hidx
+	last := len(h.xs) - 1
+	if i != last {
+		h.swap(i, last)
+	}
+	h.xs[last] = nil
+	h.xs = h.xs[:last]
+	if i != last && !h.down(i) {
+		h.up(i)
+	}
+	sc.in, sc.hidx = nil, -1
+}
+
+func (h *scopeHeap) fix(sc *Scope) {
+	if !h.down(sc.hidx) {
+		h.up(sc.hidx)
+	}
+}
+
+func (h *scopeHeap) top() *Scope {
+	if len(h.xs) == 0 {
+		return nil
+	}
+	return h.xs[0]
+}
+
+func (h *scopeHeap) len() int { return len(h.xs) }
+
+// peekHead returns the task next in line in sc's own queue.
+func (sc *Scope) peekHead() *core.Task {
+	if step := sc.s.agingStep; step > 0 {
+		return sc.q.PeekAged(step)
+	}
+	return sc.q.Peek()
+}
+
+// placeLocked puts sc where it belongs after its queue changed (a push, a
+// removal, a promote): off every heap if its queue is empty; else, if its
+// head changed, back among the candidates with its new key.
+func (sc *Scope) placeLocked() {
+	s := sc.s
+	c := sc.peekHead()
+	if c == nil {
+		sc.head = nil
+		if sc.in != nil {
+			sc.in.remove(sc)
+		}
+		if from := sc.woke; from != nil {
+			sc.woke = nil
+			from.wakeLocked() // woken for room it no longer needs: pass it on
+		}
+		return
+	}
+	if c == sc.head && sc.in != nil {
+		return
+	}
+	sc.head = c
+	sc.key = keyOf(c)
+	switch {
+	case sc.in == &s.ready:
+		s.ready.fix(sc)
+	case sc.in != nil:
+		// Parked on a head that has changed: the new one may fit.
+		sc.in.remove(sc)
+		s.ready.push(sc)
+	default:
+		s.ready.push(sc)
+	}
+}
+
+// parkLocked moves sc, at the top of s.ready, to p's parked heap.
+func (sc *Scope) parkLocked(p *Scope) {
+	s := sc.s
+	s.ready.remove(sc)
+	p.parked.s = s
+	p.parked.push(sc)
+	if from := sc.woke; from != nil && from != p {
+		sc.woke = nil
+		from.wakeLocked() // woken for room sc cannot use: pass it on
+	}
+	sc.woke = nil
+}
+
+// stallLocked takes sc, at the top of s.ready, out of the order: it is
+// canceled or past its deadline, and its queue is about to be emptied.
+func (sc *Scope) stallLocked() {
+	sc.s.ready.remove(sc)
+	if from := sc.woke; from != nil {
+		sc.woke = nil
+		from.wakeLocked()
+	}
+}
+
+// wakeLocked moves the best scopes parked at p back to s.ready, as many as
+// p's free slots may take one head each; heads too heavy for the room are
+// left parked, lighter ones behind them are woken.
+func (p *Scope) wakeLocked() {
+	h := &p.parked
+	if h.len() == 0 {
+		return
+	}
+	s := p.s
+	room := int64(math.MaxInt64)
+	if !p.lim.Unlimited() {
+		room = p.lim.Limit() - p.lim.InUse()
+	}
+	var heavy []*Scope
+	for room > 0 && h.len() > 0 {
+		sc := h.top()
+		h.remove(sc)
+		w := core.Weight(sc.head)
+		if w > room {
+			heavy = append(heavy, sc)
+			continue
+		}
+		room -= w
+		sc.woke = p
+		s.ready.push(sc)
+	}
+	for _, sc := range heavy {
+		h.push(sc)
+	}
+}
+
+// wakeAllLocked moves every scope parked at p back to s.ready: a shared
+// permit came, or went, at p.
+func (p *Scope) wakeAllLocked() {
+	h := &p.parked
+	for h.len() > 0 {
+		sc := h.top()
+		h.remove(sc)
+		sc.woke = nil
+		p.s.ready.push(sc)
+	}
+}
+
+// blockedBelowRoot returns the lowest capped scope on sc's path, below the
+// root, that has no room for w more slots, or nil.
+func (sc *Scope) blockedBelowRoot(w int64) *Scope {
+	for p := sc; p.parent != nil; p = p.parent {
+		if !p.lim.Fits(w) {
+			return p
+		}
+	}
+	return nil
+}
+
+// admitOne admits the best queued task whose caps all have room, under
+// s.mu; now is its start time (0: read the clock). The best candidate is
+// the first scope of s.ready that can take its head; if that head does not
+// fit the root cap, nothing is admitted, so a heavy task is not overtaken
+// forever.
+func (s *Scheduler) admitOne(now int64) *core.Task {
+	if len(s.reclaims) > 0 && !s.grantReclaimsLocked() {
+		return nil
+	}
+	clock := now
+	for {
+		sc := s.ready.top()
+		if sc == nil {
+			return nil
+		}
+		c := sc.head
+		w := core.Weight(c)
+		if sc.deadline != 0 {
+			if clock == 0 {
+				clock = core.Now()
+			}
+			if clock >= sc.deadline {
+				sc.stallLocked() // timed out: its cancellation is on the way
+				continue
+			}
+		}
+		if sc.dead || sc.ctx.Err() != nil {
+			sc.stallLocked() // canceled: the same
+			continue
+		}
+		if p := sc.blockedBelowRoot(w); p != nil {
+			sc.parkLocked(p)
+			continue
+		}
+		if !s.root.lim.Fits(w) {
+			return nil
+		}
+		if x := sc.sharer; x != nil && !x.sharedReadyLocked(c) {
+			sc.parkLocked(x) // until the permit asked for comes
+			continue
+		}
+		sc.woke = nil
+		if x := sc.sharer; x != nil {
+			x.takePermitLocked(c)
+		}
+		sc.unqueueLocked(c)
+		// now may be a clock read taken before the lock (the finish time
+		// of the previous task): keep start times in admission order, and
+		// never before the task was queued.
+		if now == 0 {
+			now = core.Now()
+		}
+		now = max(now, s.lastStart, core.QueuedAt(c))
+		s.lastStart = now
+		core.Admit(c, false, now)
+		sc.takePath(w)
+		sc.running.PushBack(c)
+		s.running++
+		return c
+	}
+}
