@@ -71,58 +71,79 @@ func keyBefore(a, b *headKey, step int64) bool {
 }
 
 // scopeHeap is a binary heap of scopes by head key; each scope knows its
-// index (hidx) and the heap it is in (in).
+// index (hidx) and the heap it is in (in). The keys are kept in the heap's
+// own array, so that sifting reads contiguous memory, not the scopes.
 type scopeHeap struct {
 	s  *Scheduler
-	xs []*Scope
+	xs []heapEnt
 }
 
-func (h *scopeHeap) less(i, j int) bool {
-	return keyBefore(&h.xs[i].key, &h.xs[j].key, h.s.agingStep)
+type heapEnt struct {
+	key headKey
+	sc  *Scope
 }
 
-func (h *scopeHeap) swap(i, j int) {
-	h.xs[i], h.xs[j] = h.xs[j], h.xs[i]
-	h.xs[i].hidx = i
-	h.xs[j].hidx = j
+// The heap is 4-ary: half the depth of a binary one, so a scope that
+// sinks from the top to the bottom (the common move: round-robin
+// submission makes each new head the latest) touches half as many scopes
+// to update their indexes, and its four children's keys lie together.
+const heapArity = 4
+
+func (h *scopeHeap) before(a, b *heapEnt) bool {
+	return keyBefore(&a.key, &b.key, h.s.agingStep)
 }
 
+// set puts e at i.
+func (h *scopeHeap) set(i int, e heapEnt) {
+	h.xs[i] = e
+	e.sc.hidx = i
+}
+
+// up moves the entry at i up to its place, shifting parents down.
 func (h *scopeHeap) up(i int) {
+	e := h.xs[i]
 	for i > 0 {
-		p := (i - 1) / 2
-		if !h.less(i, p) {
-			return
+		p := (i - 1) / heapArity
+		if !h.before(&e, &h.xs[p]) {
+			break
 		}
-		h.swap(i, p)
+		h.set(i, h.xs[p])
 		i = p
 	}
+	h.set(i, e)
 }
 
+// down moves the entry at i down to its place and reports whether it
+// moved.
 func (h *scopeHeap) down(i int) bool {
 	i0 := i
+	e := h.xs[i]
 	n := len(h.xs)
 	for {
-		l := 2*i + 1
-		if l >= n {
+		first := heapArity*i + 1
+		if first >= n {
 			break
 		}
-		m := l
-		if r := l + 1; r < n && h.less(r, l) {
-			m = r
+		m := first
+		for c := first + 1; c < first+heapArity && c < n; c++ {
+			if h.before(&h.xs[c], &h.xs[m]) {
+				m = c
+			}
 		}
-		if !h.less(m, i) {
+		if !h.before(&h.xs[m], &e) {
 			break
 		}
-		h.swap(i, m)
+		h.set(i, h.xs[m])
 		i = m
 	}
+	h.set(i, e)
 	return i > i0
 }
 
 func (h *scopeHeap) push(sc *Scope) {
 	sc.in = h
 	sc.hidx = len(h.xs)
-	h.xs = append(h.xs, sc)
+	h.xs = append(h.xs, heapEnt{sc.key, sc})
 	h.up(sc.hidx)
 }
 
@@ -130,9 +151,9 @@ func (h *scopeHeap) remove(sc *Scope) {
 	i := sc.hidx
 	last := len(h.xs) - 1
 	if i != last {
-		h.swap(i, last)
+		h.set(i, h.xs[last])
 	}
-	h.xs[last] = nil
+	h.xs[last] = heapEnt{}
 	h.xs = h.xs[:last]
 	if i != last && !h.down(i) {
 		h.up(i)
@@ -140,7 +161,9 @@ func (h *scopeHeap) remove(sc *Scope) {
 	sc.in, sc.hidx = nil, -1
 }
 
+// fix moves sc to its place after its key changed.
 func (h *scopeHeap) fix(sc *Scope) {
+	h.xs[sc.hidx].key = sc.key
 	if !h.down(sc.hidx) {
 		h.up(sc.hidx)
 	}
@@ -150,7 +173,7 @@ func (h *scopeHeap) top() *Scope {
 	if len(h.xs) == 0 {
 		return nil
 	}
-	return h.xs[0]
+	return h.xs[0].sc
 }
 
 func (h *scopeHeap) len() int { return len(h.xs) }
