@@ -358,3 +358,18 @@ func (s *Scheduler) admitOne(now int64) *core.Task {
 		return c
 	}
 }
+
+// admitAllLocked admits every task that fits, each on a new goroutine.
+func (s *Scheduler) admitAllLocked() {
+	if len(s.reclaims) > 0 && s.queued == 0 {
+		s.grantReclaimsLocked()
+	}
+	for s.queued > 0 {
+		c := s.admitOne(0)
+		if c == nil {
+			break
+		}
+		s.wg.Add(1)
+		s.spawn(c)
+	}
+}

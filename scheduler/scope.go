@@ -60,20 +60,20 @@ type Scope struct {
 	shared *shared
 
 	// under s.mu
-	lim       limiter.Counter
-	q         core.Queue
-	running   core.List
-	lazy      core.List
-	children  map[*Scope]struct{}
-	tasks     int // queued and running tasks of the subtree
-	idle      chan struct{}
+	lim      limiter.Counter
+	q        core.Queue
+	running  core.List
+	lazy     core.List
+	children map[*Scope]struct{}
+	tasks    int // queued and running tasks of the subtree
+	idle     chan struct{}
 	// admission order (ready.go)
-	head   *core.Task // the head of q when sc was last placed
-	key    headKey    // head's key
-	in     *scopeHeap // s.ready or the parked heap sc is in, or nil
-	hidx   int        // index in in
-	woke   *Scope     // the scope whose room woke sc, until sc uses it
-	parked scopeHeap  // scopes whose head waits for room (or a permit) here
+	head      *core.Task // the head of q when sc was last placed
+	key       headKey    // head's key
+	in        *scopeHeap // s.ready or the parked heap sc is in, or nil
+	hidx      int        // index in in
+	woke      *Scope     // the scope whose room woke sc, until sc uses it
+	parked    scopeHeap  // scopes whose head waits for room (or a permit) here
 	closed    bool
 	dead      bool // canceled: nothing more runs here
 	cause     error
