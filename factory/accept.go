@@ -123,7 +123,7 @@ func (s *Server) backoff(d time.Duration) bool {
 func (s *Server) startConn(conn net.Conn) error {
 	t := scheduler.NewTask(s.handlers, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, s.runHandler(ctx, conn)
-	}, lazytask.WithName("conn "+conn.RemoteAddr().String()))
+	}, s.connOpts(conn)...)
 	t.OnDone(func(struct{}, error) {
 		closeQuietly(conn)
 		s.freeSlot()
@@ -165,4 +165,14 @@ func closeQuietly(c closer) {
 	if c != nil {
 		_ = c.Close()
 	}
+}
+
+// connOpts are the options of a connection's task: its name, and the
+// values of Serve's context, if Serve started the server.
+func (s *Server) connOpts(conn net.Conn) []lazytask.Option {
+	opts := []lazytask.Option{lazytask.WithName("conn " + conn.RemoteAddr().String())}
+	if s.values != nil {
+		opts = append(opts, lazytask.WithValues(s.values))
+	}
+	return opts
 }

@@ -34,7 +34,7 @@ func AsCompleted[T any](ctx context.Context, f Factory, fns ...func(ctx context.
 			}
 			return
 		}
-		tasks, ended := submitAll(f, fns)
+		tasks, ended := submitAll(ctx, f, fns)
 		left := len(tasks)
 		defer func() {
 			if left > 0 {

@@ -21,6 +21,11 @@
 // Submit, Go and the combinators) gets the same task options: a name, a
 // priority, a timeout or labels for a whole fan-out.
 //
+// The combinators' tasks carry the values of the context they are given
+// (lazytask.WithValues): a request id or a trace span reaches each task's
+// function and the scheduler's hooks. They cancel their tasks themselves
+// when that context ends.
+//
 // The combinators wait the way lazytask's Await does: called from inside a
 // task of a scheduler, the calling task lends its slot while it waits, so
 // a task that fans out on its own scheduler cannot deadlock the cap.

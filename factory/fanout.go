@@ -9,19 +9,21 @@ import (
 
 // submitAll submits every fn to f; each task sends its index on the
 // returned channel when it ends (a refused one at once).
-func submitAll[T any](f Factory, fns []func(ctx context.Context) (T, error)) ([]*lazytask.Task[T], chan int) {
+func submitAll[T any](ctx context.Context, f Factory, fns []func(ctx context.Context) (T, error)) ([]*lazytask.Task[T], chan int) {
 	ended := make(chan int, len(fns))
 	tasks := make([]*lazytask.Task[T], len(fns))
 	for i, fn := range fns {
-		tasks[i] = submitNotify(f, fn, ended, i)
+		tasks[i] = submitNotify(ctx, f, fn, ended, i)
 	}
 	return tasks, ended
 }
 
 // submitNotify submits fn to f and sends i on ended when its task ends.
-// ended must have room for the send.
-func submitNotify[T any](f Factory, fn func(ctx context.Context) (T, error), ended chan<- int, i int) *lazytask.Task[T] {
-	t, _ := Submit(f, fn)
+// ended must have room for the send. The task carries ctx's values (a trace
+// span, a request id), so that hooks and fn see them; the combinators
+// cancel their tasks themselves when ctx ends.
+func submitNotify[T any](ctx context.Context, f Factory, fn func(ctx context.Context) (T, error), ended chan<- int, i int) *lazytask.Task[T] {
+	t, _ := Submit(f, fn, lazytask.WithValues(ctx))
 	t.OnDone(func(T, error) { ended <- i })
 	return t
 }

@@ -19,7 +19,7 @@ func Gather[T any](ctx context.Context, f Factory, fns ...func(ctx context.Conte
 	if err := ctx.Err(); err != nil {
 		return make([]T, len(fns)), context.Cause(ctx)
 	}
-	tasks, ended := submitAll(f, fns)
+	tasks, ended := submitAll(ctx, f, fns)
 	for left := len(tasks); left > 0; left-- {
 		if _, err := glue.Recv(ctx, ended); err != nil {
 			cancelAll(tasks, err)

@@ -38,7 +38,7 @@ func Map[In, Out any](ctx context.Context, f Factory, in []In, limit int, fn fun
 		if next < len(in) && inflight < limit {
 			if err := ctx.Err(); err == nil {
 				v := in[next]
-				tasks[next] = submitNotify(f, func(ctx context.Context) (Out, error) { return fn(ctx, v) }, ended, next)
+				tasks[next] = submitNotify(ctx, f, func(ctx context.Context) (Out, error) { return fn(ctx, v) }, ended, next)
 				next++
 				inflight++
 				continue

@@ -1,6 +1,7 @@
 package factory
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -18,6 +19,8 @@ type serveConfig struct {
 	parent      scheduler.Spawner
 	handlerOpts []scheduler.Option
 	onPause     func() // tests: the accept loop waits for a slot
+	// values is Serve's context: its values reach every handler task.
+	values context.Context
 }
 
 // DefaultGrace is how long Serve and ServeHTTP let handlers drain after
@@ -106,4 +109,13 @@ func WithHandlerScope(opts ...scheduler.Option) ServeOption {
 // withPauseHook calls f each time the accept loop waits for a free slot.
 func withPauseHook(f func()) ServeOption {
 	return serveOption(func(c *serveConfig) error { c.onPause = f; return nil })
+}
+
+// withValues carries ctx's values into every handler task: Serve and
+// ServeHTTP give it their context.
+func withValues(ctx context.Context) ServeOption {
+	return serveOption(func(c *serveConfig) error {
+		c.values = ctx
+		return nil
+	})
 }

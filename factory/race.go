@@ -24,7 +24,7 @@ func Race[T any](ctx context.Context, f Factory, fns ...func(ctx context.Context
 	if err := ctx.Err(); err != nil {
 		return zero, context.Cause(ctx)
 	}
-	tasks, ended := submitAll(f, fns)
+	tasks, ended := submitAll(ctx, f, fns)
 	errs := make([]error, len(tasks))
 	for left := len(tasks); left > 0; left-- {
 		i, err := glue.Recv(ctx, ended)

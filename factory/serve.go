@@ -25,6 +25,7 @@ type Server struct {
 	scope    *scheduler.Scope     // runs the accept loop
 	handlers *scheduler.Scope     // runs the handlers
 	handler  func(ctx context.Context, conn net.Conn) error
+	values   context.Context // Serve's, whose values handler tasks carry; nil for Start
 	http     *http.Server
 	slots    chan struct{} // TCP, at the cap: one token per running handler
 	onPause  func()
@@ -72,7 +73,9 @@ func Start(ln net.Listener, handler func(ctx context.Context, conn net.Conn) err
 	})
 }
 
-// Serve is Start, then Shutdown when ctx ends: the server stops accepting,
+// Serve is Start, then Shutdown when ctx ends. Every handler task carries
+// ctx's values (not its cancellation, which means a graceful stop), so
+// hooks and handlers see them. When ctx ends, the server stops accepting,
 // lets its handlers drain for the grace period (WithGrace), then cancels
 // the stragglers, closes their connections and waits for them. Serve
 // returns nil once all of that is done in time; ErrGraceExpired if
@@ -80,7 +83,7 @@ func Start(ln net.Listener, handler func(ctx context.Context, conn net.Conn) err
 // (the handlers drain then too); and the handler scope's errors when it is
 // fail-fast (its first error also stops the server).
 func Serve(ctx context.Context, ln net.Listener, handler func(ctx context.Context, conn net.Conn) error, opts ...ServeOption) error {
-	s, err := Start(ln, handler, opts...)
+	s, err := Start(ln, handler, append(opts, withValues(ctx))...)
 	if err != nil {
 		return err
 	}
@@ -103,7 +106,7 @@ func start(ln net.Listener, cfg serveConfig, setup func(*Server)) (*Server, erro
 	if ln == nil {
 		return nil, fmt.Errorf("%w: nil listener", scheduler.ErrInvalidOption)
 	}
-	s := &Server{ln: ln, onPause: cfg.onPause, grace: cfg.grace, stop: make(chan struct{}), done: make(chan struct{}), finished: make(chan struct{})}
+	s := &Server{ln: ln, values: cfg.values, onPause: cfg.onPause, grace: cfg.grace, stop: make(chan struct{}), done: make(chan struct{}), finished: make(chan struct{})}
 	setup(s)
 	if err := s.makeScopes(cfg); err != nil {
 		closeQuietly(ln)

@@ -22,7 +22,9 @@ import (
 //
 // A handler's request context carries the values of both the request and
 // the task (lazytask.HandleOf works), and is canceled when either ends: the
-// client goes away, or the server cancels the task. A request canceled
+// client goes away, or the server cancels the task. The task's own context,
+// which hooks see, carries the request's values too (a tracer's hook finds
+// the request's span there as the parent). A request canceled
 // before its handler ran gets 503 Service Unavailable. A panicking handler
 // fails its task with a *lazytask.PanicError, which the handler scope's
 // policy reports, and its connection is aborted, as net/http does.
@@ -55,7 +57,7 @@ func StartHTTP(ln net.Listener, srv *http.Server, opts ...ServeOption) (*Server,
 // all of that is done in time, ErrGraceExpired if requests had to be
 // canceled, or srv.Serve's error if serving failed.
 func ServeHTTP(ctx context.Context, ln net.Listener, srv *http.Server, opts ...ServeOption) error {
-	s, err := StartHTTP(ln, srv, opts...)
+	s, err := StartHTTP(ln, srv, append(opts, withValues(ctx))...)
 	if err != nil {
 		return err
 	}
@@ -104,7 +106,7 @@ func (s *Server) wrap(h http.Handler) http.Handler {
 			defer cancel(nil)
 			h.ServeHTTP(w, r.WithContext(merged{Context: mctx, task: ctx}))
 			return struct{}{}, nil
-		}, lazytask.WithName(r.Method+" "+r.URL.Path))
+		}, lazytask.WithName(r.Method+" "+r.URL.Path), lazytask.WithValues(rctx))
 		if !t.State().Terminal() {
 			if err := s.handlers.Enqueue(t); err != nil {
 				t.Cancel(err)
