@@ -209,6 +209,8 @@ func (sc *Scope) placeLocked() {
 	sc.head = c
 	sc.key = keyOf(c)
 	switch {
+	case sc.in == &s.ready && len(s.ready.xs) == 1:
+		s.ready.xs[0].key = sc.key // one scope (the common case): no order to keep
 	case sc.in == &s.ready:
 		s.ready.fix(sc)
 	case sc.in != nil:
