@@ -101,7 +101,7 @@ func (t *Task[T]) wait(ctx context.Context) error {
 		return context.Cause(ctx)
 	}
 	done := core.Done(&t.base)
-	if reclaim := core.BeginWait(ctx); reclaim != nil {
+	if reclaim := core.BeginWaitFor(ctx, &t.base); reclaim != nil {
 		defer reclaim()
 	}
 	select {

@@ -268,7 +268,6 @@ func TestTaskShuttingItsOwnScopeDownLendsItsSlot(t *testing.T) {
 }
 
 func TestTaskBackFromAWaitRunsAheadOfQueuedTasks(t *testing.T) {
-	t.Skip("known gap (issue 10, left open): the slot an awaited task frees goes to the queue head before the awaiter is back; the awaiter then takes the next one ahead of the queue")
 	// Cap 1: P awaits C with its own context; Q is queued while C runs.
 	// When C ends, P's wait ends and P takes the slot back ahead of Q: Q
 	// starts only after P has ended, and never beside it.

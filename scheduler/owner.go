@@ -24,11 +24,17 @@ func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) (*
 		pprof.SetGoroutineLabels(context.Background()) // the task's labels end with it
 	}
 	s.lock()
+	if len(s.early) > 0 {
+		s.dropEarlyLocked(c)
+	}
 	if core.OverCap(c) {
 		s.forced -= w
 		s.overTasks--
 	} else if core.PeekOwnerWord(c) == 0 {
 		sc.putPath(w)
+	}
+	if ws := core.TakeAwaiters(c); ws != nil {
+		s.reclaimEarlyLocked(ws) // the slots go back to who waited for c first
 	}
 	s.running--
 	sc.running.Remove(c)
@@ -185,6 +191,8 @@ func (o *owner) lendLocked(c *core.Task) {
 		}
 		s.lent++
 		s.admitAllLocked()
+	} else if len(s.early) > 0 {
+		s.relendEarlyLocked(sc, c)
 	}
 }
 
@@ -199,6 +207,13 @@ func (o *owner) Reclaim(c *core.Task) {
 	s := sc.s
 	w := core.Weight(c)
 	s.lock()
+	if r, ok := s.takeEarlyLocked(c); ok {
+		s.unlock()
+		if r != nil {
+			s.awaitReclaim(c, r)
+		}
+		return
+	}
 	n := core.OwnerWord(c)
 	*n--
 	// A wait that outlives its task (a goroutine the task left behind)
@@ -221,24 +236,29 @@ func (o *owner) Reclaim(c *core.Task) {
 		s.reclaims = append(s.reclaims, r)
 		s.grantReclaimsLocked() // the slots may be free, with others waiting ahead
 		s.unlock()
-		select {
-		case <-r.ch:
-		case <-core.TaskContext(c).Done():
-			// The task is being canceled (a scope's cancel, Shutdown past
-			// its grace): it only has to return, so it goes on over the
-			// cap, counted, rather than wait behind running tasks.
-			s.lock()
-			if i := slices.Index(s.reclaims, r); i >= 0 {
-				s.reclaims = slices.Delete(s.reclaims, i, i+1)
-				core.SetOverCap(c, true)
-				s.forced += w
-				s.overTasks++
-			}
-			s.unlock()
-		}
+		s.awaitReclaim(c, r)
 		return
 	}
 	s.unlock()
+}
+
+// awaitReclaim waits until r's slots are handed to c.
+func (s *Scheduler) awaitReclaim(c *core.Task, r *reclaim) {
+	select {
+	case <-r.ch:
+	case <-core.TaskContext(c).Done():
+		// The task is being canceled (a scope's cancel, Shutdown past its
+		// grace): it only has to return, so it goes on over the cap,
+		// counted, rather than wait behind running tasks.
+		s.lock()
+		if i := slices.Index(s.reclaims, r); i >= 0 {
+			s.reclaims = slices.Delete(s.reclaims, i, i+1)
+			core.SetOverCap(c, true)
+			s.forced += r.w
+			s.overTasks++
+		}
+		s.unlock()
+	}
 }
 
 // reclaim is a task that waits to take its lent slots back.

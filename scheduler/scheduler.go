@@ -47,10 +47,11 @@ type Scheduler struct {
 	lastStart int64         // start time of the last task admitted from a queue
 	room      chan struct{} // closed when the queue shrinks (bounded queue waiters)
 	stats     counters
-	deferred  []*core.Task     // ended under the lock; callbacks still to run
-	reclaims  []*reclaim       // tasks back from a wait, waiting for their slots
-	lent      int              // tasks whose slots are lent while they wait
-	reports   []deferredReport // supervisor handler calls still to make
+	deferred  []*core.Task            // ended under the lock; callbacks still to run
+	reclaims  []*reclaim              // tasks back from a wait, waiting for their slots
+	lent      int                     // tasks whose slots are lent while they wait
+	early     map[*core.Task]*reclaim // waits whose slots came back when their task ended; see early.go
+	reports   []deferredReport        // supervisor handler calls still to make
 }
 
 // counters are the running totals of Stats, by kind: the scheduler keeps

@@ -277,9 +277,8 @@ func TestScopeNestedFanOutAtScaleCompletes(t *testing.T) {
 
 func TestScopeLenderTakesItsSlotBackAheadOfTheQueue(t *testing.T) {
 	// I9: an outer task lends its slot of scope a (cap 1) while it awaits
-	// an inner task. The inner task's end frees the slot for the task
-	// queued first; the outer task, back from its wait, then waits for the
-	// next free slot ahead of every queued task, and nothing runs over the
+	// an inner task. The inner task's end hands the slot back to the outer
+	// task, ahead of the tasks queued meanwhile, and nothing runs over the
 	// cap.
 	s := scSched(t, scheduler.WithLimit(4))
 	a := scChild(t, s.Root(), scheduler.WithName("a"), scheduler.WithLimit(1))
@@ -311,24 +310,21 @@ func TestScopeLenderTakesItsSlotBackAheadOfTheQueue(t *testing.T) {
 	require.Equal(t, lazytask.Queued, th.State(), "third task while the inner one holds a's slot")
 
 	inner.open()
-	select {
-	case <-third.started: // it took the slot the inner task freed
-	case v := <-views: // or the outer task took it back first
-		t.Fatalf("the lender resumed (%+v) before the task queued first started", v)
-	}
-	scheduler.AwaitReclaimWaiters(s, 1) // the lender is back and waits for a slot
-	third.open()                        // the slot goes back to the lender, ahead of the fourth task
-	v := <-views
+	v := <-views // the lender is back first, with its slot
 	require.NoError(t, v.err, "Await of the inner task")
 	assert.Zero(t, v.st.OverCap, "Stats().OverCap while the lender runs on")
 	assert.Equal(t, 1, v.st.InUse, "Stats().InUse (the lender's slot)")
 	assert.False(t, v.overCap, "lender's Info().OverCap")
+	assert.Equal(t, lazytask.Queued, th.State(), "third task while the lender runs on")
 	assert.Equal(t, lazytask.Queued, fo.State(), "fourth task while the lender runs on")
 
 	close(outerGo)
 	_, err = outer.Await(context.Background())
 	require.NoError(t, err)
-	<-fourth.started // the lender's end frees the slot for the fourth task
+	<-third.started // the lender's end frees the slot for the task queued first
+	assert.Equal(t, lazytask.Queued, fo.State(), "fourth task while the third runs")
+	third.open()
+	<-fourth.started
 	assert.Zero(t, s.Stats().OverCap, "Stats().OverCap after the lender returned")
 	fourth.open()
 	require.NoError(t, s.Wait(context.Background()))

@@ -151,6 +151,11 @@ type ext struct {
 	cancels   bool
 	carryStop atomic.Pointer[func() bool]
 
+	// awaiters are running tasks that lent their slots to wait for this
+	// one (flagAwaited), for the owner to hand them back first when it
+	// ends; see awaiters.go.
+	awaiters []*Task
+
 	// runCtx is the context the function ran with when start hooks gave
 	// it one (written before the function runs, by the running goroutine).
 	runCtx context.Context

@@ -1,0 +1,61 @@
+package core
+
+import (
+	"context"
+	"slices"
+)
+
+// flagAwaited marks a task that running tasks, which lent their slots,
+// wait for: when it ends, its owner may hand them their slots back before
+// it admits a queued task (TakeAwaiters).
+const flagAwaited = 1 << 12
+
+// BeginWaitFor is BeginWait for a wait on the task c: if the slot is lent,
+// the waiter is also recorded on c, so that c's owner, when c ends, can give
+// the waiter its slots back ahead of the queue (a task back from a wait
+// runs before tasks that were queued meanwhile). The returned function
+// takes the slots back, if they were not given back already, and forgets
+// the record.
+func BeginWaitFor(ctx context.Context, c *Task) func() {
+	reclaim := BeginWait(ctx)
+	if reclaim == nil || c == nil {
+		return reclaim
+	}
+	cur := FromContext(ctx)
+	x := getX(c)
+	x.mu.Lock()
+	if x.ended {
+		x.mu.Unlock()
+		return reclaim
+	}
+	x.awaiters = append(x.awaiters, cur)
+	c.state.Or(flagAwaited)
+	x.mu.Unlock()
+	return func() {
+		x.mu.Lock()
+		if i := slices.Index(x.awaiters, cur); i >= 0 {
+			x.awaiters = slices.Delete(x.awaiters, i, i+1)
+		}
+		x.mu.Unlock()
+		reclaim()
+	}
+}
+
+// TakeAwaiters returns, and forgets, the running tasks that lent their
+// slots to wait for c; owners call it in Release, under their lock. It
+// costs one load for a task nobody waits for that way.
+func TakeAwaiters(c *Task) []*Task {
+	if c.state.Load()&flagAwaited == 0 {
+		return nil
+	}
+	x := c.x.Load()
+	x.mu.Lock()
+	ws := x.awaiters
+	x.awaiters = nil
+	x.mu.Unlock()
+	return ws
+}
+
+// LentOnce reports whether c has lent its slots once, not in a nested wait;
+// owners call it under their lock.
+func LentOnce(c *Task) bool { return getX(c).owner == 1 }
