@@ -81,7 +81,11 @@ func (o *owner) finished(c *core.Task, st core.State, err error, from int) {
 			sc.reportOr(infoOf(c), err, func() { o.finished(c, st, err, 1) })
 		}
 		if from <= 1 {
-			sc.s.flushDeferred()
+			// The done hooks come after what the failure canceled; if a
+			// callback of that calls runtime.Goexit, they still run, on
+			// the goroutine that goes on.
+			sc.s.flushDeferred(func() { o.finished(c, st, err, 2) })
+			return
 		}
 	}
 	if sc.hooked {
@@ -111,7 +115,7 @@ func (o *owner) Cancel(c *core.Task, cause error) bool {
 	}
 	s.admitAllLocked()
 	s.unlock()
-	s.finishOne(c, nil)
+	s.finishOne(c, nil, nil)
 	return true
 }
 
@@ -351,15 +355,22 @@ func (sc *Scope) walk(f func(*Scope)) {
 // lock. Each task's callbacks and hooks are contained on their own (a
 // runtime.Goexit in one leaves its rest to another goroutine); if this
 // goroutine exits that way, what it had left to do goes on on another.
-func (s *Scheduler) finishOutside(ended []*core.Task) {
+func (s *Scheduler) finishOutside(ended []*core.Task) { s.finishOutsideThen(ended, nil) }
+
+// finishOutsideThen is finishOutside, then then (if not nil), which runs
+// exactly once: here, or on the goroutine that goes on after a Goexit.
+func (s *Scheduler) finishOutsideThen(ended []*core.Task, then func()) {
 	for i, c := range ended {
-		s.finishOne(c, ended[i+1:])
+		s.finishOne(c, ended[i+1:], then)
+	}
+	if then != nil {
+		then()
 	}
 }
 
 // finishOne runs c's callbacks and done hooks for finishOutside; rest are
-// the tasks after it.
-func (s *Scheduler) finishOne(c *core.Task, rest []*core.Task) {
+// the tasks after it, then what follows them.
+func (s *Scheduler) finishOne(c *core.Task, rest []*core.Task, then func()) {
 	drained, normal := false, false
 	defer func() {
 		if normal {
@@ -373,7 +384,7 @@ func (s *Scheduler) finishOne(c *core.Task, rest []*core.Task) {
 			if !drained {
 				s.fireDone(c)
 			}
-			s.finishOutside(rest)
+			s.finishOutsideThen(rest, then)
 		})
 	}()
 	core.DrainCallbacks(c)

@@ -77,20 +77,23 @@ func (sc *Scope) reportOr(info lazytask.Info, err error, rest func()) {
 
 // flushDeferred runs what failLocked decided under the lock: callbacks and
 // hooks of the tasks it canceled, and handler calls of supervisors.
-func (s *Scheduler) flushDeferred() {
+func (s *Scheduler) flushDeferred(then func()) {
 	s.lock()
 	ended, reports := s.deferred, s.reports
 	s.deferred, s.reports = nil, nil
 	s.unlock()
-	s.finishOutside(ended)
-	s.reportAll(reports)
+	s.finishOutsideThen(ended, func() { s.reportAll(reports, then) })
 }
 
-// reportAll makes the deferred handler calls in order; one whose handler
-// calls runtime.Goexit leaves the rest to another goroutine.
-func (s *Scheduler) reportAll(reports []deferredReport) {
+// reportAll makes the deferred handler calls in order, then calls then (if
+// not nil); one whose handler calls runtime.Goexit leaves the rest to
+// another goroutine.
+func (s *Scheduler) reportAll(reports []deferredReport, then func()) {
 	for i, r := range reports {
-		r.sc.reportOr(r.info, r.err, func() { s.reportAll(reports[i+1:]) })
+		r.sc.reportOr(r.info, r.err, func() { s.reportAll(reports[i+1:], then) })
+	}
+	if then != nil {
+		then()
 	}
 }
 
