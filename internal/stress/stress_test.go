@@ -40,7 +40,7 @@ func stressSeeds(t *testing.T) []uint64 {
 // 50,000 tasks in rounds of 5,000 (one seed without the tag). A failure names the seed of each failing round;
 // replay one with
 //
-//	go test -race -tags lazysched_check -run TestStress ./stress/ -seed S -tasks 5000
+//	go test -race -tags lazysched_check -run TestStress ./internal/stress/ -seed S -tasks 5000
 func TestStressHoldsTheInvariants(t *testing.T) {
 	tasks := 50_000
 	if *tasksFlag > 0 {
