@@ -22,6 +22,15 @@ import (
 	"github.com/lazysched/lazysched/scheduler"
 )
 
+// openBugs names the known-bug symptoms (tally.knownBug) of the bugs still
+// open: the two below, and the Goexit in flushDeferred of
+// scheduler/completion_test.go (TestGoexitInCallbackOfTaskCanceledByFailFastIsContained).
+var openBugs = []string{
+	"Goexit-on-recovery-goroutine loses the batch",
+	"NewTask-OnCreate-Goexit leaves the task Lazy",
+	"Goexit-in-flushDeferred",
+}
+
 // bugCounts counts calls per task name.
 type bugCounts struct {
 	mu sync.Mutex

@@ -65,9 +65,9 @@ type hostile struct {
 	submitGoexits                                            atomic.Int64 // Submit/NewTask cut short by a create or queue hook
 	submitGoexitsCanceled                                    atomic.Int64 // of those, the tasks ended Canceled (not Failed)
 	awaitOthers, scopeWaits, scopeBursts, releaseChecks      atomic.Int64
-	// ffGoexit: a callback called runtime.Goexit in a task canceled in a
-	// fail-fast subtree, where the scheduler runs it from flushDeferred
-	// (the known gap of completion_test.go).
+	// ffGoexit: a callback or OnDone hook called runtime.Goexit for a
+	// task canceled in a fail-fast subtree, where the scheduler may run
+	// it from flushDeferred (the known gap of completion_test.go).
 	ffGoexit atomic.Bool
 	// batchLost: a task's done callback and then its OnDone hook called
 	// runtime.Goexit; where the scheduler finished a batch of ended
@@ -188,6 +188,9 @@ func (r *round) hookMisbehave(site hookSite, h lazytask.Handle) {
 			// On finishOne's recovery goroutine this loses the rest of
 			// a batch (bugs_test.go).
 			r.hx.batchLost.Store(true)
+		}
+		if site == siteDone && h.State() == lazytask.Canceled && rec.scope.failFastPath() {
+			r.hx.ffGoexit.Store(true) // as a callback's, in flushDeferred
 		}
 		runtime.Goexit()
 	}
