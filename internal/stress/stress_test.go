@@ -84,9 +84,11 @@ func TestStressHoldsTheInvariants(t *testing.T) {
 					{"child Scope.Waits from inside", rep.ScopeWaits},
 					{"scope bursts", rep.ScopeBursts},
 					{"ended scopes checked released", rep.Releasing},
-					{"calm rounds", rep.CalmRounds},
 				} {
 					assert.Positivef(t, c.n, "%s in a run of %d tasks", c.what, tasks)
+				}
+				if rep.Rounds >= 10 { // one round in two is calm
+					assert.Positivef(t, rep.CalmRounds, "calm rounds in %d rounds", rep.Rounds)
 				}
 			}
 		})
