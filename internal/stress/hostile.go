@@ -203,9 +203,10 @@ func (r *round) hookMisbehave(site hookSite, h lazytask.Handle) {
 
 // submitHostile makes a task whose create or queue hook calls
 // runtime.Goexit, on a throwaway goroutine: Submit (or NewTask) never
-// returns there. The scheduler promises that the task then ends Failed
-// with lazytask.ErrCallbackGoexit, and never runs. It returns the handle
-// (seen by the OnCreate hook) and whether the creating call returned.
+// returns there. The scheduler promises that the task then ends with
+// lazytask.ErrCallbackGoexit (its comment says Failed; it ends Canceled)
+// and never runs. It returns the handle (seen by the OnCreate hook) and
+// whether the creating call returned.
 func (r *round) submitHostile(rec *taskRec, sr *scopeRec, fn func(context.Context) (int, error), opts []lazytask.Option) (*lazytask.Task[int], error, bool) {
 	var h *lazytask.Task[int]
 	var err error

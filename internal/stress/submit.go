@@ -232,8 +232,8 @@ func (r *round) create(rng *rand.Rand, rec *taskRec, id int, sr *scopeRec, depth
 
 // createHostile makes a task whose create or queue hook calls
 // runtime.Goexit (Submit or NewTask, on a throwaway goroutine), and checks
-// the promise: the task ends Failed with lazytask.ErrCallbackGoexit and
-// never runs.
+// the promise: the task ends with lazytask.ErrCallbackGoexit (Failed or
+// Canceled) and never runs.
 func (r *round) createHostile(rec *taskRec, sr *scopeRec, fn func(context.Context) (int, error), opts []lazytask.Option) {
 	h, err, returned := r.submitHostile(rec, sr, fn, opts)
 	if h == nil {
