@@ -72,7 +72,27 @@ type hostile struct {
 	// batchLost: a task's done callback and then its OnDone hook called
 	// runtime.Goexit; where the scheduler finished a batch of ended
 	// tasks, the rest of the batch is lost (bugs_test.go, open).
+	// batchEnds are the end times of those tasks: the lost ones ended
+	// with them, in the same batch.
 	batchLost atomic.Bool
+	batchMu   sync.Mutex
+	batchEnds []time.Time
+}
+
+// inLostBatch reports whether a task that ended at end may have been in
+// a batch after one whose callback and OnDone hook called runtime.Goexit.
+func (x *hostile) inLostBatch(end time.Time) bool {
+	if !x.batchLost.Load() {
+		return false
+	}
+	x.batchMu.Lock()
+	defer x.batchMu.Unlock()
+	for _, t := range x.batchEnds {
+		if !end.Before(t) && end.Sub(t) < time.Second {
+			return true
+		}
+	}
+	return false
 }
 
 // driverG records the goroutines of the driver (submitters, awaiters, the
@@ -187,6 +207,9 @@ func (r *round) hookMisbehave(site hookSite, h lazytask.Handle) {
 		if site == siteDone && rec.cbGoexited.Load() {
 			// On finishOne's recovery goroutine this loses the rest of
 			// a batch (bugs_test.go).
+			r.hx.batchMu.Lock()
+			r.hx.batchEnds = append(r.hx.batchEnds, h.Timings().Finished)
+			r.hx.batchMu.Unlock()
 			r.hx.batchLost.Store(true)
 		}
 		if site == siteDone && h.State() == lazytask.Canceled && rec.scope.failFastPath() {

@@ -73,7 +73,7 @@ func (r *round) verifyTask(rec *taskRec, c *counts) {
 		// goroutine Shutdown does not wait for (bugs_test.go).
 		r.v.knownBug("callbacks-after-Shutdown (scope deadline)", "task %d: its done callback ran after Shutdown returned", rec.id)
 	}
-	if rec.dones.Load() == 0 && rec.entries.Load() == 0 && r.hx.batchLost.Load() {
+	if rec.dones.Load() == 0 && rec.entries.Load() == 0 && r.hx.inLostBatch(h.Timings().Finished) {
 		// Ended unrun in a batch whose finishing goroutine a hook's
 		// Goexit ended (bugs_test.go): no callback or done hook ran.
 		rec.lost = true
