@@ -265,7 +265,7 @@ func (r *round) createHostile(rec *taskRec, sr *scopeRec, fn func(context.Contex
 		// nobody will ever end it (bugs: newtask_goexit_test.go). The
 		// driver ends it so that the round can be accounted for.
 		rec.hookBug = true
-		r.v.knownBug("NewTask-OnCreate-Goexit leaves the task Lazy", "task %d (mode %d): its OnCreate hook called runtime.Goexit; the task is left Lazy, bound to no scope", rec.id, rec.mode)
+		r.v.knownBug(bugNewTaskGoexit, "task %d (mode %d): its OnCreate hook called runtime.Goexit; the task is left Lazy, bound to no scope", rec.id, rec.mode)
 		if !h.Cancel(errUnbound) {
 			r.v.add("hooks", "task %d: Lazy after its OnCreate hook's Goexit, yet Cancel failed (%v)", rec.id, h.State())
 		}

@@ -14,6 +14,15 @@ import (
 	"github.com/lazysched/lazysched/scheduler"
 )
 
+// The names of the known bugs' symptoms (tally.knownBug): each has a
+// skipped reproduction in bugs_test.go or scheduler/completion_test.go.
+const (
+	bugBatchLost     = "Goexit-on-recovery-goroutine loses the batch"
+	bugNewTaskGoexit = "NewTask-OnCreate-Goexit leaves the task Lazy"
+	bugFlushDeferred = "Goexit-in-flushDeferred"
+	bugCtxErrChanges = "task ctx.Err changes when its timeout fires with a cancel"
+)
+
 // maxSamples bounds the messages kept per run; every violation is counted.
 const maxSamples = 40
 
