@@ -262,7 +262,7 @@ func (r *round) createHostile(rec *taskRec, sr *scopeRec, fn func(context.Contex
 		}
 	case st == lazytask.Lazy:
 		// NewTask's OnCreate hook called Goexit before the task was bound:
-		// nobody will ever end it (bugs: newtask_goexit_test.go). The
+		// nobody will ever end it (bugs_test.go). The
 		// driver ends it so that the round can be accounted for.
 		rec.hookBug = true
 		r.v.knownBug(bugNewTaskGoexit, "task %d (mode %d): its OnCreate hook called runtime.Goexit; the task is left Lazy, bound to no scope", rec.id, rec.mode)
@@ -271,7 +271,7 @@ func (r *round) createHostile(rec *taskRec, sr *scopeRec, fn func(context.Contex
 		}
 		rec.submitErr = errUnbound
 	default:
-		r.v.add("hooks", "task %d (mode %d): its %v hook called runtime.Goexit; the task is %v with %v; want Failed with ErrCallbackGoexit",
+		r.v.add("hooks", "task %d (mode %d): its %v hook called runtime.Goexit; the task is %v with %v; want it ended with ErrCallbackGoexit",
 			rec.id, rec.mode, rec.hookSite, st, herr)
 		rec.submitErr = herr
 	}
