@@ -21,7 +21,7 @@ vet:
 test: vet conformance
 	@set -e; for m in $(MODULES); do echo "== go test $$m"; (cd $$m && $(GO) test $(TESTFLAGS) ./...); done
 	@echo "== go test, invariant checks on"
-	$(GO) test $(TESTFLAGS) $(CHECKTAGS) ./stress/ ./scheduler/ ./lazytask/ ./limiter/ ./internal/...
+	$(GO) test $(TESTFLAGS) $(CHECKTAGS) ./scheduler/ ./lazytask/ ./limiter/ ./internal/...
 	@$(MAKE) --no-print-directory fuzz
 
 # A short fuzz run of the scheduler's operations and of its queue, each
@@ -41,11 +41,11 @@ demo:
 # 10,000,000 tasks through the randomized stress driver, invariant checks
 # on; prints tasks/s, peak heap, goroutines left and violations (must be 0).
 stress:
-	$(GO) run $(CHECKTAGS) ./stress/cmd/stress -tasks 10000000
+	$(GO) run $(CHECKTAGS) ./internal/stress/cmd/stress -tasks 10000000
 
 # 1,000,000 tasks pending behind a blocked cap, then a slow drain.
 soak:
-	$(GO) run $(CHECKTAGS) ./stress/cmd/stress -soak
+	$(GO) run $(CHECKTAGS) ./internal/stress/cmd/stress -soak
 
 tidy:
 	@set -e; for m in $(MODULES); do (cd $$m && $(GO) mod tidy); done

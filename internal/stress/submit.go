@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/lazysched/lazysched/lazytask"
@@ -14,6 +15,7 @@ import (
 func (r *round) submitter(i int) {
 	defer r.subs.Done()
 	defer crashNote(r.seed, r.n)
+	defer r.drv.enter()()
 	rng := rand.New(rand.NewPCG(r.seed, uint64(i)+1))
 	after := 0
 	for {
@@ -57,6 +59,7 @@ func (r *round) yield(rng *rand.Rand) {
 
 func (r *round) awaiter() {
 	defer r.awaiters.Done()
+	defer r.drv.enter()()
 	for h := range r.feed {
 		v, err := h.Await(context.Background())
 		if !h.State().Terminal() {
@@ -99,11 +102,18 @@ func (r *round) pickKind(rng *rand.Rand, depth int) kind {
 	case x < 160:
 		return kTimeout
 	case x < 165:
+		if r.calm {
+			return kTimeout // a calm round has no task that only a cancel ends
+		}
 		return kWaitCtx
 	case x < 195:
 		return kNested
 	case x < 300:
 		return kSlow
+	case x < 315:
+		return kAwaitOther
+	case x < 330:
+		return kScopeWait
 	}
 	return kSucceed
 }
@@ -150,7 +160,17 @@ func (r *round) create(rng *rand.Rand, rec *taskRec, id int, sr *scopeRec, depth
 	if rec.kind == kTimeout {
 		opts = append(opts, lazytask.WithTimeout(time.Duration(rec.param)*time.Microsecond))
 	}
+	if depth == 0 {
+		r.planHostile(rng, rec)
+		if rec.hookSite != siteNone || rec.cb != 0 {
+			opts = append(opts, lazytask.WithName(hostileName+strconv.Itoa(id)))
+		}
+	}
 	fn := r.body(rec)
+	if rec.viaThrowaway {
+		r.createHostile(rec, sr, fn, opts)
+		return
+	}
 
 	switch rec.mode {
 	case mSubmit:
@@ -210,6 +230,55 @@ func (r *round) create(rng *rand.Rand, rec *taskRec, id int, sr *scopeRec, depth
 	}
 }
 
+// createHostile makes a task whose create or queue hook calls
+// runtime.Goexit (Submit or NewTask, on a throwaway goroutine), and checks
+// the promise: the task ends with lazytask.ErrCallbackGoexit (Failed or
+// Canceled) and never runs.
+func (r *round) createHostile(rec *taskRec, sr *scopeRec, fn func(context.Context) (int, error), opts []lazytask.Option) {
+	h, err, returned := r.submitHostile(rec, sr, fn, opts)
+	if h == nil {
+		return
+	}
+	if returned {
+		// The hook did not misbehave (a periodic OnQueue panic came
+		// first): an ordinary Submit or NewTask.
+		rec.submitErr = err
+		if err != nil || (rec.mode == mNewTask && h.State().Terminal()) {
+			if rec.mode == mNewTask {
+				rec.submitErr = h.Err()
+			}
+			rec.refused.Store(true)
+		}
+		r.publish(rec, h)
+		return
+	}
+	switch st, herr := h.State(), h.Err(); {
+	case (st == lazytask.Failed || st == lazytask.Canceled) && errors.Is(herr, lazytask.ErrCallbackGoexit):
+		// fireBeforeHandoff's comment says Failed; abandon ends it
+		// Canceled (the scheduler's own test accepts either).
+		rec.submitErr = herr
+		if st == lazytask.Canceled {
+			r.hx.submitGoexitsCanceled.Add(1)
+		}
+	case st == lazytask.Lazy:
+		// NewTask's OnCreate hook called Goexit before the task was bound:
+		// nobody will ever end it (bugs_test.go). The
+		// driver ends it so that the round can be accounted for.
+		rec.hookBug = true
+		r.v.knownBug(bugNewTaskGoexit, "task %d (mode %d): its OnCreate hook called runtime.Goexit; the task is left Lazy, bound to no scope", rec.id, rec.mode)
+		if !h.Cancel(errUnbound) {
+			r.v.add("hooks", "task %d: Lazy after its OnCreate hook's Goexit, yet Cancel failed (%v)", rec.id, h.State())
+		}
+		rec.submitErr = errUnbound
+	default:
+		r.v.add("hooks", "task %d (mode %d): its %v hook called runtime.Goexit; the task is %v with %v; want it ended with ErrCallbackGoexit",
+			rec.id, rec.mode, rec.hookSite, st, herr)
+		rec.submitErr = herr
+	}
+	rec.refused.Store(true)
+	r.publish(rec, h)
+}
+
 // publish registers the done callbacks and makes the task visible to the
 // operations.
 func (r *round) publish(rec *taskRec, h *lazytask.Task[int]) {
@@ -226,6 +295,17 @@ func (r *round) publish(rec *taskRec, h *lazytask.Task[int]) {
 	})
 	if rec.cbPanic {
 		h.OnDone(func(int, error) { panic("stress: a done callback panics") })
+	}
+	if rec.cb != 0 {
+		h.OnDone(r.hostileCallback(rec, h))
+	}
+	if rec.cbPanic || rec.cb != 0 {
+		// Runs once, after a callback that panicked or called Goexit (I2).
+		h.OnDone(func(int, error) {
+			if n := rec.dones2.Add(1); n != 1 {
+				r.v.add("I2", "task %d: the callback after a hostile one ran %d times", rec.id, n)
+			}
+		})
 	}
 	rec.h.Store(h)
 	if rec.kind == kWaitCtx {
@@ -289,6 +369,9 @@ func (r *round) force(rng *rand.Rand, rec *taskRec, h *lazytask.Task[int]) {
 // cancelTask cancels a task and, if that ended it before it ran, marks it
 // so that its function, should it ever run, reports I4.
 func (r *round) cancelTask(rec *taskRec, h *lazytask.Task[int], cause error) {
+	// Before the Cancel: its callbacks run in it, and one may end this
+	// goroutine (runtime.Goexit) before the marks below.
+	rec.cancelTried.Store(true)
 	if !h.Cancel(cause) {
 		return
 	}

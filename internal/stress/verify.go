@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/lazysched/lazysched/lazytask"
@@ -65,14 +68,23 @@ func (r *round) verifyTask(rec *taskRec, c *counts) {
 	if av, aerr := h.Await(context.Background()); av != v || aerr != err {
 		r.v.add("I1", "task %d: Await = %d, %v; Result = %d, %v", rec.id, av, aerr, v, err)
 	}
-	if rec.dones.Load() == 0 && rec.scope.timedPath() && settle(func() bool { return rec.dones.Load() > 0 }) {
+	if rec.dones.Load() == 0 && !r.hx.batchLost.Load() && rec.scope.timedPath() && settle(func() bool { return rec.dones.Load() > 0 }) {
 		// A scope deadline canceled it and runs its callbacks on a
 		// goroutine Shutdown does not wait for (bugs_test.go).
 		r.v.knownBug("callbacks-after-Shutdown (scope deadline)", "task %d: its done callback ran after Shutdown returned", rec.id)
 	}
-	if d := rec.dones.Load(); d != 1 {
-		r.v.add("I2", "task %d (%v, mode %d, scope %q, fail-fast %v): ended %v with %v; its done callback ran %d times; want 1",
-			rec.id, rec.kind, rec.mode, rec.scope.sc.Name(), rec.scope.failFast, st, err, d)
+	if rec.dones.Load() == 0 && rec.entries.Load() == 0 && r.hx.inLostBatch(h.Timings().Finished) {
+		// Ended unrun in a batch whose finishing goroutine a hook's
+		// Goexit ended (bugs_test.go): no callback or done hook ran.
+		rec.lost = true
+		r.v.knownBug(bugBatchLost, "task %d (%v, scope %q): ended %v with %v; its done callback never ran", rec.id, rec.kind, rec.scope.sc.Name(), st, err)
+	} else if d := rec.dones.Load(); d != 1 {
+		r.v.add("I2", "task %d (%v, mode %d, scope %q, fail-fast %v, hostile cb %04b, hook %v panic %v): ended %v with %v; its done callback ran %d times; want 1",
+			rec.id, rec.kind, rec.mode, rec.scope.sc.Name(), rec.scope.failFast, rec.cb, rec.hookSite, rec.hookPanic, st, err, d)
+	}
+	if (rec.cbPanic || rec.cb != 0) && rec.dones2.Load() != 1 && !rec.lost {
+		r.v.add("I11", "task %d (%v, scope %q): the callback registered after a hostile one (plan %04b, panic %v) ran %d times; want 1",
+			rec.id, rec.kind, rec.scope.sc.Name(), rec.cb, rec.cbPanic, rec.dones2.Load())
 	}
 	late := 0
 	h.OnDone(func(int, error) { late++ })
@@ -129,8 +141,11 @@ func (r *round) verifyUnrun(rec *taskRec, h *lazytask.Task[int], st lazytask.Sta
 	if rec.refused.Load() {
 		c.refused++
 		wantState := lazytask.Canceled
-		if errors.Is(rec.submitErr, scheduler.ErrWeightTooLarge) {
+		switch {
+		case errors.Is(rec.submitErr, scheduler.ErrWeightTooLarge):
 			wantState = lazytask.Failed
+		case errors.Is(rec.submitErr, lazytask.ErrCallbackGoexit) && st == lazytask.Failed:
+			wantState = lazytask.Failed // a create or queue hook called Goexit: Failed or Canceled
 		}
 		if rec.mode == mUnbound {
 			if st != lazytask.Canceled || err != errUnbound {
@@ -166,7 +181,7 @@ func (r *round) verifyUnrun(rec *taskRec, h *lazytask.Task[int], st lazytask.Sta
 	if err == nil {
 		r.v.add("errors", "task %d: canceled before it ran, with a nil error", rec.id)
 	}
-	if rec.mode == mNewTask && !rec.handedOver.Load() && !rec.preCanceled.Load() && tm(h).Queued.IsZero() {
+	if rec.mode == mNewTask && !rec.handedOver.Load() && !rec.preCanceled.Load() && !rec.cancelTried.Load() && tm(h).Queued.IsZero() {
 		// A Lazy task nobody started: its scope's closing ended it (I10).
 		if !rec.scope.cancellable() && !errors.Is(err, lazytask.ErrScopeClosed) {
 			r.v.add("I10", "task %d: Lazy task of scope %q, never started, ended with %v; want ErrScopeClosed", rec.id, rec.scope.sc.Name(), err)
@@ -195,11 +210,17 @@ func (r *round) verifyOutcome(rec *taskRec, st lazytask.State, v int, err error)
 	case kGoexit:
 		ok = st == lazytask.Failed && errors.Is(err, lazytask.ErrGoexit)
 	case kTimeout, kWaitCtx:
+		if rec.kind == kTimeout && st == lazytask.Failed && errors.Is(err, context.Canceled) {
+			// Its timeout fired as its scope was canceled: ctx.Err()
+			// changed under it (bugs_test.go).
+			r.v.knownBug(bugCtxErrChanges, "task %d (timeout %dµs, scope %q) ran and ended Failed with %v", rec.id, rec.param, rec.scope.sc.Name(), err)
+			return
+		}
 		ok = (st == lazytask.Failed && errors.Is(err, context.DeadlineExceeded)) || (st == lazytask.Canceled && err != nil)
 		if rec.kind == kWaitCtx && st == lazytask.Failed && !rec.scope.cancellable() {
 			ok = false // no deadline on its path
 		}
-	case kNested:
+	case kNested, kAwaitOther, kScopeWait:
 		ok = st != lazytask.Succeeded || (err == nil && v == int(rec.kids.Load()))
 	}
 	if !ok {
@@ -252,16 +273,30 @@ func (r *round) verifyHooks() {
 		// A refused Enqueue of an unbound task fires OnCreate and OnQueue
 		// and nothing more (Hooks' doc): the task is the caller's again.
 		seen := start > 0 || ((create > 0 || queue > 0) && !(rec.mode == mUnbound && rec.refused.Load()))
-		if seen && hc.done.Load() == 0 && rec.scope.timedPath() && settle(func() bool { return hc.done.Load() > 0 }) {
+		// The known bugs' symptoms are not waited for.
+		known := rec.hookBug || rec.lost || (r.hx.ffGoexit.Load() && h.State() == lazytask.Failed)
+		if seen && !known && hc.done.Load() == 0 && rec.scope.timedPath() && settle(func() bool { return hc.done.Load() > 0 }) {
 			r.v.knownBug("callbacks-after-Shutdown (scope deadline)", "task %d: its OnDone hook ran after Shutdown returned", rec.id)
 		}
 		done := hc.done.Load()
 		switch {
+		case rec.hookBug, rec.lost && done == 0:
+			// Left Lazy by NewTask, ended by the driver: no hook sees its
+			// end (counted as a known bug in createHostile).
 		case done > 1:
 			r.v.add("hooks", "task %d: OnDone hook ran %d times", rec.id, done)
+		case seen && done == 0 && r.hx.ffGoexit.Load() && h.State() == lazytask.Failed:
+			// A callback's Goexit in flushDeferred, which the end of any
+			// failed task runs, loses that task's own done hooks
+			// (scheduler/completion_test.go, skipped).
+			r.v.knownBug(bugFlushDeferred, "task %d: failed; its OnDone hooks never ran", rec.id)
 		case seen && done != 1:
-			r.v.add("hooks", "task %d (%v): hooks saw it (create %d, queue %d, start %d) but OnDone ran %d times; want 1",
-				rec.id, h.State(), create, queue, start, done)
+			late := "never"
+			if settle(func() bool { return hc.done.Load() > 0 }) {
+				late = "only after Shutdown returned"
+			}
+			r.v.add("hooks", "task %d (%v, mode %d, scope %q, ff path %v, hostile cb %04b, hook %v panic %v, callbacks %d): %v with %v; hooks saw it (create %d, queue %d, start %d) but OnDone ran %d times (%s); want 1",
+				rec.id, rec.kind, rec.mode, rec.scope.sc.Name(), rec.scope.failFastPath(), rec.cb, rec.hookSite, rec.hookPanic, rec.dones.Load(), h.State(), h.Err(), create, queue, start, done, late)
 		}
 		if e := rec.entries.Load(); start != e {
 			r.v.add("hooks", "task %d: OnStart hook ran %d times; its function ran %d times", rec.id, start, e)
@@ -270,8 +305,11 @@ func (r *round) verifyHooks() {
 	if a, b := r.hookDone.Load(), r.hookDone2.Load(); a != b {
 		r.v.add("hooks", "the two trackers' OnDone hooks ran %d and %d times", a, b)
 	}
-	if got, want := r.log.hookPanics.Load(), r.hookQueue.Load()/hookPanicEvery; got != want {
-		r.v.add("hooks", "%d panicking OnQueue hooks logged; %d panicked", got, want)
+	if got, want := r.log.hookPanics.Load(), r.hookQueue.Load()/hookPanicEvery+r.hx.hookPanics.Load(); got != want {
+		r.v.add("hooks", "%d panicking hooks logged; %d panicked", got, want)
+	}
+	if got, want := r.log.hookGoexits.Load(), r.hx.hookGoexits.Load(); got != want {
+		r.v.add("hooks", "%d hooks that called runtime.Goexit logged; %d did", got, want)
 	}
 }
 
@@ -328,11 +366,32 @@ func (r *round) verifyReports(c *counts) {
 		r.v.add("policy", "supervisors reported %d task errors (%d by handlers, %d logged); %d supervised tasks failed; failed with a *ScopeError inside: %q",
 			got, handled, r.log.taskErrs.Load(), c.reports, wrapped)
 	}
-	if got := scopeHandled + r.log.scopeErrs.Load(); got != int64(wantScopeErrs) {
+	if got := scopeHandled + r.log.scopeErrs.Load(); got < int64(wantScopeErrs) && r.hx.ffGoexit.Load() {
+		// A callback's Goexit in flushDeferred loses the report to the
+		// parent supervisor (completion_test.go, skipped).
+		r.v.knownBug(bugFlushDeferred, "supervisors got %d *ScopeError; %d fail-fast children of supervisors failed", got, wantScopeErrs)
+	} else if got != int64(wantScopeErrs) {
 		r.v.add("policy", "supervisors got %d *ScopeError; %d fail-fast children of supervisors failed", got, wantScopeErrs)
 	}
 	if got := r.log.callbackPanics.Load(); got != int64(c.cbPanics) {
 		r.v.add("I6", "%d panicking done callbacks logged; %d registered", got, c.cbPanics)
+	}
+	if got, want := r.log.callbackGoexits.Load(), r.hx.cbGoexits.Load(); got != want {
+		var odd []string
+		r.log.goexitNames.Range(func(k, v any) bool {
+			name, n := k.(string), v.(*atomic.Int32).Load()
+			rec := (*taskRec)(nil)
+			if s, ok := strings.CutPrefix(name, hostileName); ok {
+				if id, err := strconv.Atoi(s); err == nil && id < len(r.recs) {
+					rec = &r.recs[id]
+				}
+			}
+			if rec == nil || n != 1 || !rec.cbGoexited.Load() {
+				odd = append(odd, fmt.Sprintf("%q logged %d times", name, n))
+			}
+			return true
+		})
+		r.v.add("I11", "%d done callbacks that called runtime.Goexit logged; %d did; odd: %v", got, want, odd)
 	}
 	if n := r.log.handlerPanics.Load() + r.log.other.Load(); n != 0 {
 		r.v.add("policy", "%d unexpected log records", n)

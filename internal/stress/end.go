@@ -39,6 +39,7 @@ func (r *round) probeFanOut() {
 func (r *round) shutdown(seed uint64) {
 	defer r.aux.Done()
 	defer crashNote(r.seed, r.n)
+	defer r.drv.enter()()
 	rng := rand.New(rand.NewPCG(seed, 0xdead))
 	r.shutdownStarted.Store(true)
 	var ctx context.Context
@@ -54,6 +55,7 @@ func (r *round) shutdown(seed uint64) {
 		r.aux.Add(1)
 		go func() {
 			defer r.aux.Done()
+			defer r.drv.enter()()
 			r.checkShutdown("a concurrent Shutdown", r.s.Shutdown(context.Background()))
 		}()
 	}
@@ -100,6 +102,7 @@ func (r *round) drainAll() {
 	if err != nil && !r.rootFailFast {
 		r.v.add("errors", "Scheduler.Wait of a supervisor root = %v; want nil", err)
 	}
+	r.checkReleased()
 	if err := r.s.Shutdown(context.Background()); err != nil && !r.rootFailFast {
 		r.v.add("errors", "Shutdown(Background) of an idle supervisor root = %v; want nil", err)
 	}

@@ -14,6 +14,15 @@ import (
 	"github.com/lazysched/lazysched/scheduler"
 )
 
+// The names of the known bugs' symptoms (tally.knownBug): each has a
+// skipped reproduction in bugs_test.go or scheduler/completion_test.go.
+const (
+	bugBatchLost     = "Goexit-on-recovery-goroutine loses the batch"
+	bugNewTaskGoexit = "NewTask-OnCreate-Goexit leaves the task Lazy"
+	bugFlushDeferred = "Goexit-in-flushDeferred"
+	bugCtxErrChanges = "task ctx.Err changes when its timeout fires with a cancel"
+)
+
 // maxSamples bounds the messages kept per run; every violation is counted.
 const maxSamples = 40
 
@@ -93,6 +102,10 @@ func (t *tally) merge(o *tally, prefix string) {
 // panics in hooks and in done callbacks. Anything else is unexpected.
 type logCounter struct {
 	taskErrs, scopeErrs, hookPanics, callbackPanics, handlerPanics, other atomic.Int64
+	hookGoexits, callbackGoexits                                          atomic.Int64
+	// goexitNames counts the callback Goexits logged per task name (the
+	// driver names the tasks with hostile callbacks).
+	goexitNames sync.Map // string → *atomic.Int32
 }
 
 func (l *logCounter) Enabled(context.Context, slog.Level) bool { return true }
@@ -111,7 +124,9 @@ func (l *logCounter) Handle(_ context.Context, r slog.Record) error {
 		r.Attrs(func(a slog.Attr) bool {
 			switch a.Key {
 			case "task":
-				named = a.Value.String() != ""
+				// The hostile tasks are named by the driver (hostile.go).
+				name := a.Value.String()
+				named = name != "" && !strings.HasPrefix(name, hostileName)
 			case "err":
 				err, ok := a.Value.Any().(error)
 				isScopeErr = ok && errors.As(err, &se)
@@ -123,6 +138,17 @@ func (l *logCounter) Handle(_ context.Context, r slog.Record) error {
 		} else {
 			l.taskErrs.Add(1)
 		}
+	case strings.Contains(r.Message, "hook called runtime.Goexit"):
+		l.hookGoexits.Add(1)
+	case strings.Contains(r.Message, "done callback called runtime.Goexit"):
+		l.callbackGoexits.Add(1)
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "task" {
+				v, _ := l.goexitNames.LoadOrStore(a.Value.String(), new(atomic.Int32))
+				v.(*atomic.Int32).Add(1)
+			}
+			return true
+		})
 	case strings.Contains(r.Message, "hook panicked"):
 		l.hookPanics.Add(1)
 	case strings.Contains(r.Message, "done callback panicked"):

@@ -19,7 +19,12 @@ func (r *round) op(rng *rand.Rand) {
 			if rng.IntN(4) == 0 {
 				cause = nil
 			}
-			r.cancelTask(rec, h, cause)
+			if rng.IntN(4) == 0 {
+				// Its callbacks run here: one may call runtime.Goexit.
+				r.throwaway(func() { r.cancelTask(rec, h, cause) })
+			} else {
+				r.cancelTask(rec, h, cause)
+			}
 		}
 	case x < 36:
 		r.opPromote(rng)
@@ -52,8 +57,10 @@ func (r *round) op(rng *rand.Rand) {
 		}
 	case x < 92:
 		r.opChurn(rng)
-	case x < 99:
+	case x < 96:
 		r.opStats()
+	case x < 99:
+		r.opScopeBurst(rng)
 	default:
 		r.opSnapshot()
 	}
@@ -172,7 +179,11 @@ func (r *round) opChurn(rng *rand.Rand) {
 	switch rng.IntN(3) {
 	case 0:
 		old.canceled.Store(true)
-		old.sc.Cancel(errScopeCancel)
+		if rng.IntN(2) == 0 {
+			r.throwaway(func() { old.sc.Cancel(errScopeCancel) })
+		} else {
+			old.sc.Cancel(errScopeCancel)
+		}
 		r.scopeCancels.Add(1)
 	case 1:
 		grace := time.Duration(rng.IntN(2000)) * time.Microsecond
@@ -181,7 +192,9 @@ func (r *round) opChurn(rng *rand.Rand) {
 			defer r.aux.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), grace)
 			defer cancel()
-			switch err := old.sc.Shutdown(ctx); {
+			err := old.sc.Shutdown(ctx)
+			old.shut.Store(true)
+			switch {
 			case err == nil, errors.Is(err, scheduler.ErrClosed), errors.Is(err, context.DeadlineExceeded):
 			case old.failFast || old.cancellable():
 			default:

@@ -92,6 +92,16 @@ type Report struct {
 	OverCapRuns, MaxOverCap                   int64
 	GoroutinesBefore, GoroutinesEnd           int
 
+	// Hostile user code (hostile.go). CalmRounds had no task that only a
+	// cancel ends, so that a done callback's Await had to return.
+	CalmRounds                                      int64
+	HostileCallbacks, CallbackAwaits, CallbackCuts  int64 // cuts: Awaits a short context ended
+	CallbackSubmits, CallbackCancels                int64
+	CallbackGoexits, HookPanics, HookGoexits        int64
+	SubmitGoexits, SubmitGoexitsCanceled            int64 // Submits cut short by a hook's Goexit; those ended Canceled
+	GoexitsAvoided                                  int64 // on a driver goroutine: a panic or nothing instead
+	AwaitOthers, ScopeWaits, ScopeBursts, Releasing int64 // releasing: ended scopes checked gone (I12)
+
 	// Violations is the number of broken invariants; ByInvariant splits
 	// it, Samples has the first messages, FailedSeeds the seeds of the
 	// rounds that had any.
@@ -124,6 +134,12 @@ func (r *Report) String() string {
 	fmt.Fprintf(&b, "scopes: %d made, %d canceled, %d shut down; %d shutdowns mid-round, %d drained rounds\n",
 		r.NewScopes, r.ScopeCancels, r.ScopeShutdowns, r.MidShutdowns, r.DrainRounds)
 	fmt.Fprintf(&b, "over the cap: %d runs, at most %d at once\n", r.OverCapRuns, r.MaxOverCap)
+	fmt.Fprintf(&b, "hostile callbacks: %d (%d awaits, %d of them cut short, %d submits, %d cancels, %d Goexits); %d calm rounds\n",
+		r.HostileCallbacks, r.CallbackAwaits, r.CallbackCuts, r.CallbackSubmits, r.CallbackCancels, r.CallbackGoexits, r.CalmRounds)
+	fmt.Fprintf(&b, "hostile hooks: %d panics, %d Goexits (%d cut a Submit or NewTask short, %d of those ended Canceled); %d Goexits avoided on driver goroutines\n",
+		r.HookPanics, r.HookGoexits, r.SubmitGoexits, r.SubmitGoexitsCanceled, r.GoexitsAvoided)
+	fmt.Fprintf(&b, "waits from inside: %d Awaits of older tasks, %d child Scope.Waits; %d scope bursts; %d ended scopes checked released\n",
+		r.AwaitOthers, r.ScopeWaits, r.ScopeBursts, r.Releasing)
 	fmt.Fprintf(&b, "goroutines: %d before, %d at the end\n", r.GoroutinesBefore, r.GoroutinesEnd)
 	fmt.Fprintf(&b, "violations: %d\n", r.Violations)
 	for _, k := range slices.Sorted(maps.Keys(r.ByInvariant)) {
@@ -203,6 +219,25 @@ func (rep *Report) add(r *round) {
 	if r.drain {
 		rep.DrainRounds++
 	}
+	x := &r.hx
+	if r.calm {
+		rep.CalmRounds++
+	}
+	rep.HostileCallbacks += x.callbacks.Load()
+	rep.CallbackAwaits += x.cbAwaits.Load()
+	rep.CallbackCuts += x.cbAwaitsShort.Load()
+	rep.CallbackSubmits += x.cbSubmits.Load()
+	rep.CallbackCancels += x.cbCancels.Load()
+	rep.CallbackGoexits += x.cbGoexits.Load()
+	rep.HookPanics += x.hookPanics.Load()
+	rep.HookGoexits += x.hookGoexits.Load()
+	rep.SubmitGoexits += x.submitGoexits.Load()
+	rep.SubmitGoexitsCanceled += x.submitGoexitsCanceled.Load()
+	rep.GoexitsAvoided += x.goexitsAvoided.Load()
+	rep.AwaitOthers += x.awaitOthers.Load()
+	rep.ScopeWaits += x.scopeWaits.Load()
+	rep.ScopeBursts += x.scopeBursts.Load()
+	rep.Releasing += x.releaseChecks.Load()
 	rep.OverCapRuns += r.overCapRuns.Load()
 	rep.MaxOverCap = max(rep.MaxOverCap, r.maxOverCap.Load())
 }
@@ -212,6 +247,7 @@ func runRound(cfg *Config, seed uint64, n int) *round {
 	before := runtime.NumGoroutine()
 	defer crashNote(seed, n)
 	r := newRound(cfg, seed, n)
+	defer r.drv.enter()()
 	wd := time.AfterFunc(cfg.RoundTimeout, func() { hung(seed, n, cfg.RoundTimeout) })
 	r.start()
 	r.finish()

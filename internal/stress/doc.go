@@ -1,5 +1,6 @@
 // Package stress drives a lazysched scheduler hard, with random faults, and
-// checks the invariants of DESIGN.md §2 (I1-I10) while it does.
+// checks the invariants of DESIGN.md §2 (I1-I12) while it does. It is the
+// project's test tool, not API: `make stress` and `make soak` run it.
 //
 // Run is the randomized stress driver: many submitters, random priorities
 // and weights, force-runs, promotes and cancels of tasks, cancels and
@@ -12,6 +13,21 @@
 // with seed S uses the seed S+i, so a failing round is replayed alone with
 // -seed S+i -tasks <tasks per round>. The seed fixes what is submitted and
 // which operations are tried; the goroutine interleaving is the runtime's.
+//
+// User code is hostile where it meets the scheduler (hostile.go): done
+// callbacks that cancel other tasks, submit tasks, await tasks with a
+// context, and call runtime.Goexit; hooks that panic or call
+// runtime.Goexit at each of OnCreate, OnQueue, OnStart and OnDone (a
+// Submit whose create or queue hook exits runs on a throwaway goroutine,
+// and its task must end with lazytask.ErrCallbackGoexit); tasks that wait
+// from inside, on an older task or on a child scope with a cap of 1 or 2
+// (I9); bursts of short-lived scopes, canceled, shut down or timing out
+// while the rest runs, which must leave the tree once idle (I12). In a
+// calm round (no task that only a cancel ends) a callback's Await must
+// return (I11); the callbacks after a hostile one must still run once
+// (I2), and every panic and Goexit must be logged once. User code never
+// calls runtime.Goexit on a goroutine of the driver's (it panics instead,
+// or does nothing): the driver tells them apart by goroutine id.
 //
 // Violations are counted, not fatal: a run reports every broken invariant
 // with a sample of messages. Symptoms of library bugs already filed in the

@@ -15,18 +15,20 @@ import (
 type kind uint8
 
 const (
-	kSucceed kind = iota // returns its value at once
-	kSlow                // yields a few times, then returns its value
-	kError               // returns an error of its own
-	kPanic               // panics with a value of its own
-	kGoexit              // calls runtime.Goexit
-	kTimeout             // has a timeout and waits for its context
-	kWaitCtx             // waits for its context: only a cancel ends it
-	kNested              // submits children and awaits them with its context
+	kSucceed    kind = iota // returns its value at once
+	kSlow                   // yields a few times, then returns its value
+	kError                  // returns an error of its own
+	kPanic                  // panics with a value of its own
+	kGoexit                 // calls runtime.Goexit
+	kTimeout                // has a timeout and waits for its context
+	kWaitCtx                // waits for its context: only a cancel ends it
+	kNested                 // submits children and awaits them with its context
+	kAwaitOther             // awaits an older task with its context
+	kScopeWait              // gives a child scope tasks and waits for it with its context
 	numKinds
 )
 
-var kindNames = [numKinds]string{"succeed", "slow", "error", "panic", "goexit", "timeout", "waitctx", "nested"}
+var kindNames = [numKinds]string{"succeed", "slow", "error", "panic", "goexit", "timeout", "waitctx", "nested", "awaitother", "scopewait"}
 
 func (k kind) String() string { return kindNames[k] }
 
@@ -54,15 +56,29 @@ type taskRec struct {
 	// refusal, Enqueue of an unbound task).
 	submitErr error
 	cbPanic   bool // a panicking done callback was registered
+	// Hostile user code (hostile.go): the done callback's plan (cb* bits),
+	// the hook that misbehaves and how, and whether the task is made on a
+	// throwaway goroutine (its create or queue hook calls runtime.Goexit).
+	cb           uint8
+	hookSite     hookSite
+	hookPanic    bool
+	viaThrowaway bool
+	hookBug      bool // NewTask left the task Lazy after its OnCreate hook's Goexit
 
 	h atomic.Pointer[lazytask.Task[int]]
 
-	refused     atomic.Bool  // creation refused: the task never reached the scheduler's counts
-	handedOver  atomic.Bool  // a Lazy task was enqueued, forced or started
-	preCanceled atomic.Bool  // a Cancel ended it before it ran
-	entries     atomic.Int32 // function entries: must never exceed 1 (run once)
-	dones       atomic.Int32 // done callback runs: must end at 1 (I2)
-	kids        atomic.Int32 // nested: children awaited successfully
+	refused     atomic.Bool                        // creation refused: the task never reached the scheduler's counts
+	handedOver  atomic.Bool                        // a Lazy task was enqueued, forced or started
+	preCanceled atomic.Bool                        // a Cancel ended it before it ran
+	cancelTried atomic.Bool                        // the driver called Cancel on it
+	entries     atomic.Int32                       // function entries: must never exceed 1 (run once)
+	dones       atomic.Int32                       // done callback runs: must end at 1 (I2)
+	kids        atomic.Int32                       // nested: children awaited successfully
+	dones2      atomic.Int32                       // runs of the callback registered after the hostile one
+	hookH       atomic.Pointer[lazytask.Task[int]] // the handle as OnCreate saw it (hostile hooks)
+	hookFired   atomic.Bool                        // the hostile hook misbehaved
+	cbGoexited  atomic.Bool                        // the hostile callback called runtime.Goexit
+	lost        bool                               // verify: its callbacks and hooks were lost with a batch (known bug)
 }
 
 func (rec *taskRec) want() int { return int(rec.id) + 1 }
@@ -116,6 +132,10 @@ func (r *round) body(rec *taskRec) func(context.Context) (int, error) {
 			return 0, ctx.Err()
 		case kNested:
 			return r.fanOut(ctx, rec, &held)
+		case kAwaitOther:
+			return r.awaitOther(ctx, rec, &held)
+		case kScopeWait:
+			return r.scopeWait(ctx, rec, &held)
 		}
 		return rec.want(), nil
 	}

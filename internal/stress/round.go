@@ -44,6 +44,10 @@ type round struct {
 	drain        bool  // no Shutdown in the middle: drain, Wait, then Shutdown
 	shutdownAt   int64 // the task id after which a submitter starts Shutdown
 	pace         int   // >0: submitters yield while more tasks than this are queued
+	calm         bool  // no task that only a cancel ends: every wait must end on its own
+
+	drv driverG // the driver's goroutines, where user code must not Goexit
+	hx  hostile // what the hostile user code did
 
 	shutdownOnce    atomic.Bool
 	shutdownStarted atomic.Bool
@@ -77,6 +81,7 @@ func newRound(cfg *Config, seed uint64, n int) *round {
 	r.rootFailFast = rng.IntN(16) == 0
 	r.hooked = rng.IntN(2) == 0
 	r.drain = rng.IntN(3) == 0
+	r.calm = rng.IntN(2) == 0
 	r.shutdownAt = int64(n/2 + rng.IntN(n/2+1))
 	if rng.IntN(4) != 0 {
 		r.pace = r.baseCap * (4 << rng.IntN(5)) // 4x to 64x the cap
@@ -121,15 +126,20 @@ func newRound(cfg *Config, seed uint64, n int) *round {
 
 func (r *round) hooks() scheduler.Hooks {
 	return scheduler.Hooks{
-		OnCreate: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) { r.hookCounts(h).create.Add(1) },
+		OnCreate: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
+			r.hookCounts(h).create.Add(1)
+			r.hookMisbehave(siteCreate, h)
+		},
 		OnQueue: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
 			r.hookCounts(h).queue.Add(1)
 			if r.hookQueue.Add(1)%hookPanicEvery == 0 {
 				panic("stress: a hook panics")
 			}
+			r.hookMisbehave(siteQueue, h)
 		},
 		OnStart: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) context.Context {
 			r.hookCounts(h).start.Add(1)
+			r.hookMisbehave(siteStart, h)
 			return nil
 		},
 		OnDone: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
@@ -138,6 +148,7 @@ func (r *round) hooks() scheduler.Hooks {
 			if !h.State().Terminal() {
 				r.v.add("hooks", "OnDone hook sees the task %v", h.State())
 			}
+			r.hookMisbehave(siteDone, h)
 		},
 	}
 }

@@ -10,7 +10,7 @@ import (
 // is left (goroutines, heap; goleak runs in TestMain). It is long: it runs
 // only without -short and with SOAK=1.
 //
-//	SOAK=1 go test -tags lazysched_check -run TestSoak -v ./stress/
+//	SOAK=1 go test -tags lazysched_check -run TestSoak -v ./internal/stress/
 func TestSoakMillionPendingTasks(t *testing.T) {
 	if testing.Short() || os.Getenv("SOAK") != "1" {
 		t.Skip("the soak runs with SOAK=1 and without -short")

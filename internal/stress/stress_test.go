@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+
 	"github.com/lazysched/lazysched/internal/check"
 )
 
@@ -40,7 +42,7 @@ func stressSeeds(t *testing.T) []uint64 {
 // 50,000 tasks in rounds of 5,000 (one seed without the tag). A failure names the seed of each failing round;
 // replay one with
 //
-//	go test -race -tags lazysched_check -run TestStress ./stress/ -seed S -tasks 5000
+//	go test -race -tags lazysched_check -run TestStress ./internal/stress/ -seed S -tasks 5000
 func TestStressHoldsTheInvariants(t *testing.T) {
 	tasks := 50_000
 	if *tasksFlag > 0 {
@@ -64,6 +66,30 @@ func TestStressHoldsTheInvariants(t *testing.T) {
 			if tasks >= 20_000 && (rep.Ran == 0 || rep.CanceledBefore == 0 || rep.ForceRuns == 0 || rep.Promotes == 0) {
 				t.Errorf("the run exercised too little: ran %d, canceled before running %d, force-runs %d, promotes %d",
 					rep.Ran, rep.CanceledBefore, rep.ForceRuns, rep.Promotes)
+			}
+			if tasks >= 20_000 {
+				// The hostile user code ran at every edge (hostile.go).
+				for _, c := range []struct {
+					what string
+					n    int64
+				}{
+					{"done callbacks that await", rep.CallbackAwaits},
+					{"done callbacks that submit", rep.CallbackSubmits},
+					{"done callbacks that cancel", rep.CallbackCancels},
+					{"done callbacks that call runtime.Goexit", rep.CallbackGoexits},
+					{"hooks that panic", rep.HookPanics},
+					{"hooks that call runtime.Goexit", rep.HookGoexits},
+					{"Submits cut short by a hook's Goexit", rep.SubmitGoexits},
+					{"Awaits of other tasks from inside", rep.AwaitOthers},
+					{"child Scope.Waits from inside", rep.ScopeWaits},
+					{"scope bursts", rep.ScopeBursts},
+					{"ended scopes checked released", rep.Releasing},
+				} {
+					assert.Positivef(t, c.n, "%s in a run of %d tasks", c.what, tasks)
+				}
+				if rep.Rounds >= 10 { // one round in two is calm
+					assert.Positivef(t, rep.CalmRounds, "calm rounds in %d rounds", rep.Rounds)
+				}
 			}
 		})
 	}

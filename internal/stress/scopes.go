@@ -17,8 +17,9 @@ type scopeRec struct {
 	handler  bool // a supervisor with its own handler (else the logger)
 	timed    bool // made WithTimeout: it cancels itself
 
-	// canceled is set before the driver calls Cancel on the scope.
-	canceled atomic.Bool
+	// canceled is set before the driver calls Cancel on the scope; shut
+	// once a Shutdown of it has returned.
+	canceled, shut atomic.Bool
 
 	// cur is the weight of the non-forced task functions of the subtree
 	// running now, as they count themselves; peak is its highest value.
@@ -49,6 +50,16 @@ func newScopeRec(sc *scheduler.Scope, parent *scopeRec, limit int) *scopeRec {
 func (sr *scopeRec) cancellable() bool {
 	for p := sr; p != nil; p = p.parent {
 		if p.failFast || p.timed || p.canceled.Load() {
+			return true
+		}
+	}
+	return false
+}
+
+// failFastPath reports whether the scope or an ancestor is fail-fast.
+func (sr *scopeRec) failFastPath() bool {
+	for p := sr; p != nil; p = p.parent {
+		if p.failFast {
 			return true
 		}
 	}

@@ -6,11 +6,11 @@
 //
 // Build it with the invariant checks on:
 //
-//	go run -tags lazysched_check ./stress/cmd/stress -tasks 10000000
+//	go run -tags lazysched_check ./internal/stress/cmd/stress -tasks 10000000
 //
 // A failing round prints its seed; replay it alone with
 //
-//	go run -tags lazysched_check ./stress/cmd/stress -seed S -tasks N
+//	go run -tags lazysched_check ./internal/stress/cmd/stress -seed S -tasks N
 //
 // A round that hangs prints its seed and every goroutine's stack, and the
 // process exits with status 3; a failed invariant check in the library
@@ -29,7 +29,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/lazysched/lazysched/stress"
+	"github.com/lazysched/lazysched/internal/stress"
 )
 
 func main() {
