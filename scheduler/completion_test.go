@@ -433,9 +433,10 @@ func cpMisbehave(t *testing.T, site cpSite, mode cpMode) {
 	switch {
 	case site == cpHandler:
 		wantA = lazytask.Failed
-	case hookedSubmit && ah.State() == lazytask.Canceled:
-		// A submit cut short may also end its task Canceled, unrun.
-		wantA, wantRuns = lazytask.Canceled, 0
+	case hookedSubmit && mode == cpGoexit:
+		// A submit cut short ends its task Failed, unrun.
+		wantA, wantRuns = lazytask.Failed, 0
+		assert.ErrorIs(t, ah.Err(), lazytask.ErrCallbackGoexit, "A.Err()")
 	}
 	assert.Equal(t, wantA, ah.State(), "A.State()")
 	assert.Equal(t, int32(wantRuns), aRuns.Load(), "A's function runs")

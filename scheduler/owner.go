@@ -371,26 +371,38 @@ func (s *Scheduler) finishOutsideThen(ended []*core.Task, then func()) {
 // finishOne runs c's callbacks and done hooks for finishOutside; rest are
 // the tasks after it, then what follows them.
 func (s *Scheduler) finishOne(c *core.Task, rest []*core.Task, then func()) {
-	drained, normal := false, false
+	s.finishFrom(c, false, rest, then)
+}
+
+// finishFrom is finishOne, its callbacks already drained if drained. If a
+// callback or hook calls runtime.Goexit, what is left (c's hooks, if the
+// callbacks were not done; the tasks after it; then) goes on on another
+// goroutine, itself guarded the same way.
+func (s *Scheduler) finishFrom(c *core.Task, drained bool, rest []*core.Task, then func()) {
+	done := false
 	defer func() {
-		if normal {
+		if done {
 			return
 		}
 		if r := recover(); r != nil {
 			panic(r) // not user code: user code's panics are recovered inside
 		}
-		// runtime.Goexit in a callback or hook of c.
+		// runtime.Goexit in a callback or hook of c. The core goes on
+		// with the callbacks left, the hook cursor with the hooks left.
+		hooksLeft := !drained
 		s.goTracked(func() {
-			if !drained {
-				s.fireDone(c)
+			if hooksLeft {
+				s.finishFrom(c, true, rest, then) // a Goexit here goes on with rest
 			}
 			s.finishOutsideThen(rest, then)
 		})
 	}()
-	core.DrainCallbacks(c)
-	drained = true
+	if !drained {
+		core.DrainCallbacks(c)
+		drained = true
+	}
 	s.fireDone(c)
-	normal = true
+	done = true
 }
 
 // fireDone fires the done hooks of a task of this scheduler.

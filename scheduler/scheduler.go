@@ -268,7 +268,7 @@ func NewTask[T any](sp Spawner, fn func(ctx context.Context) (T, error), opts ..
 		return t
 	}
 	if sc.hooked {
-		sc.fire(c, hookCreate) // before the task can be seen, and so canceled
+		sc.fireGuarded(c, hookCreate) // before the task can be seen, and so canceled
 	}
 	if err := sc.bindLazy(c); err != nil {
 		sc.abandon(c, err)
@@ -280,7 +280,7 @@ func NewTask[T any](sp Spawner, fn func(ctx context.Context) (T, error), opts ..
 // handle is left Lazy forever; hooks that saw it created see it end.
 func (sc *Scope) abandon(c *core.Task, err error) {
 	st := core.Canceled
-	if errors.Is(err, ErrWeightTooLarge) {
+	if errors.Is(err, ErrWeightTooLarge) || err == core.ErrCallbackGoexit {
 		st = core.Failed
 	}
 	core.EndUnstarted(c, st, err)
@@ -291,17 +291,22 @@ func (sc *Scope) abandon(c *core.Task, err error) {
 }
 
 // fireBeforeHandoff fires the create and queue hooks of a task that Submit
-// made. If one calls runtime.Goexit, Submit never hands the task over: it
-// is ended Failed with ErrCallbackGoexit on the way out, so that nobody who
-// saw it (the other hooks) waits for it forever.
-func (sc *Scope) fireBeforeHandoff(c *core.Task) {
+// made; see fireGuarded.
+func (sc *Scope) fireBeforeHandoff(c *core.Task) { sc.fireGuarded(c, hookCreate, hookQueue) }
+
+// fireGuarded fires hooks of a task not yet handed over to the scheduler
+// (Submit's, NewTask's, an unbound task given to Enqueue). If one calls
+// runtime.Goexit, the task is never handed over: it is ended Failed with
+// ErrCallbackGoexit on the way out, so that nobody who saw it (the other
+// hooks, the caller's handle) waits for it forever.
+func (sc *Scope) fireGuarded(c *core.Task, kinds ...hookKind) {
 	normal := false
 	defer func() {
 		if !normal && recover() == nil {
 			sc.abandon(c, core.ErrCallbackGoexit)
 		}
 	}()
-	sc.fire(c, hookCreate, hookQueue)
+	sc.fire(c, kinds...)
 	normal = true
 }
 

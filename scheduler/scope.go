@@ -275,7 +275,7 @@ func (sc *Scope) Enqueue(h lazytask.Handle) error {
 		// refused handoff leaves the task Lazy and fires nothing more. A
 		// task made elsewhere is new to the scope's hooks.
 		if core.Bound(c) == nil {
-			sc.fire(c, hookCreate, hookQueue)
+			sc.fireGuarded(c, hookCreate, hookQueue)
 		} else {
 			sc.fire(c, hookQueue)
 		}

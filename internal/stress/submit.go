@@ -253,19 +253,13 @@ func (r *round) createHostile(rec *taskRec, sr *scopeRec, fn func(context.Contex
 		return
 	}
 	switch st, herr := h.State(), h.Err(); {
-	case (st == lazytask.Failed || st == lazytask.Canceled) && errors.Is(herr, lazytask.ErrCallbackGoexit):
-		// fireBeforeHandoff's comment says Failed; abandon ends it
-		// Canceled (the scheduler's own test accepts either).
+	case st == lazytask.Failed && errors.Is(herr, lazytask.ErrCallbackGoexit):
 		rec.submitErr = herr
-		if st == lazytask.Canceled {
-			r.hx.submitGoexitsCanceled.Add(1)
-		}
 	case st == lazytask.Lazy:
-		// NewTask's OnCreate hook called Goexit before the task was bound:
-		// nobody will ever end it (bugs_test.go). The
+		// Left Lazy, bound to no scope: nobody would ever end it. The
 		// driver ends it so that the round can be accounted for.
 		rec.hookBug = true
-		r.v.knownBug(bugNewTaskGoexit, "task %d (mode %d): its OnCreate hook called runtime.Goexit; the task is left Lazy, bound to no scope", rec.id, rec.mode)
+		r.v.add("hooks", "task %d (mode %d): its OnCreate hook called runtime.Goexit; the task is left Lazy, bound to no scope", rec.id, rec.mode)
 		if !h.Cancel(errUnbound) {
 			r.v.add("hooks", "task %d: Lazy after its OnCreate hook's Goexit, yet Cancel failed (%v)", rec.id, h.State())
 		}

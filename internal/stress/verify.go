@@ -77,7 +77,7 @@ func (r *round) verifyTask(rec *taskRec, c *counts) {
 		// Ended unrun in a batch whose finishing goroutine a hook's
 		// Goexit ended (bugs_test.go): no callback or done hook ran.
 		rec.lost = true
-		r.v.knownBug(bugBatchLost, "task %d (%v, scope %q): ended %v with %v; its done callback never ran", rec.id, rec.kind, rec.scope.sc.Name(), st, err)
+		r.v.add("I2", "task %d (%v, scope %q): ended %v with %v; its done callback never ran", rec.id, rec.kind, rec.scope.sc.Name(), st, err)
 	} else if d := rec.dones.Load(); d != 1 {
 		r.v.add("I2", "task %d (%v, mode %d, scope %q, fail-fast %v, hostile cb %04b, hook %v panic %v): ended %v with %v; its done callback ran %d times; want 1",
 			rec.id, rec.kind, rec.mode, rec.scope.sc.Name(), rec.scope.failFast, rec.cb, rec.hookSite, rec.hookPanic, st, err, d)
@@ -289,7 +289,7 @@ func (r *round) verifyHooks() {
 			// A callback's Goexit in flushDeferred, which the end of any
 			// failed task runs, loses that task's own done hooks
 			// (scheduler/completion_test.go, skipped).
-			r.v.knownBug(bugFlushDeferred, "task %d: failed; its OnDone hooks never ran", rec.id)
+			r.v.add("I11", "task %d: failed; its OnDone hooks never ran", rec.id)
 		case seen && done != 1:
 			late := "never"
 			if settle(func() bool { return hc.done.Load() > 0 }) {
@@ -369,7 +369,7 @@ func (r *round) verifyReports(c *counts) {
 	if got := scopeHandled + r.log.scopeErrs.Load(); got < int64(wantScopeErrs) && r.hx.ffGoexit.Load() {
 		// A callback's Goexit in flushDeferred loses the report to the
 		// parent supervisor (completion_test.go, skipped).
-		r.v.knownBug(bugFlushDeferred, "supervisors got %d *ScopeError; %d fail-fast children of supervisors failed", got, wantScopeErrs)
+		r.v.add("I11", "supervisors got %d *ScopeError; %d fail-fast children of supervisors failed", got, wantScopeErrs)
 	} else if got != int64(wantScopeErrs) {
 		r.v.add("policy", "supervisors got %d *ScopeError; %d fail-fast children of supervisors failed", got, wantScopeErrs)
 	}
