@@ -105,6 +105,7 @@ func watchParent(c *Task, x *ext) {
 	}
 	x.parentStop = context.AfterFunc(p, func() {
 		x.mu.Lock()
+		parentCanceledLocked(c, x, p)
 		closeCtx(x)
 		x.mu.Unlock()
 	})
@@ -211,6 +212,15 @@ func cancelCtx(c *Task, err, cause error) bool {
 		x.mu.Unlock()
 		return false
 	}
+	if p := (*taskCtx)(c).parent(); p.Err() != nil {
+		// The parent was canceled first (a scope's cancel racing the
+		// task's own timeout): its error stands, so that Err never
+		// changes once it is not nil.
+		parentCanceledLocked(c, x, p)
+		closeCtx(x)
+		x.mu.Unlock()
+		return false
+	}
 	x.ctxErr = err
 	if cause != nil && cause != err {
 		cc, cancel := context.WithCancelCause(context.Background())
@@ -223,6 +233,17 @@ func cancelCtx(c *Task, err, cause error) bool {
 	closeCtx(x)
 	x.mu.Unlock()
 	return true
+}
+
+// parentCanceledLocked records that the parent's cancellation canceled the
+// task's context, with the parent's error (its cause stays the parent's);
+// x.mu is held.
+func parentCanceledLocked(c *Task, x *ext, p context.Context) {
+	if x.ctxErr == nil && c.state.Load()&flagCtxDone == 0 {
+		x.ctxErr = p.Err()
+		x.ctxCause = p // context.Cause answers the parent's cause; not an own timeout
+		c.state.Or(flagCtxDone)
+	}
 }
 
 // endCtx cancels the context when the function has returned, and releases

@@ -26,7 +26,7 @@ import (
 // openBugs names the known-bug symptoms (tally.knownBug) of the bugs still
 // open: the three below, and the Goexit in flushDeferred of
 // scheduler/completion_test.go (TestGoexitInCallbackOfTaskCanceledByFailFastIsContained).
-var openBugs = []string{bugCtxErrChanges}
+var openBugs = []string{}
 
 // bugCounts counts calls per task name.
 type bugCounts struct {
@@ -189,7 +189,6 @@ func TestBugGoexitInTheCreateHookOfNewTaskLeavesItLazy(t *testing.T) {
 // scope's cancel and the task's timeout come at the same instant, in
 // either order: about one try in ten shows it (200 tries).
 func TestBugTaskContextErrChangesWhenItsTimeoutFiresWithACancel(t *testing.T) {
-	t.Skip("open bug (found by the stress driver): a task's timeout that fires as its scope is canceled changes its ctx.Err() from Canceled to DeadlineExceeded, and the canceled task ends Failed")
 	synctest.Test(t, func(t *testing.T) {
 		s := bugSched(t)
 		const tries = 200
