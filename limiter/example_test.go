@@ -82,3 +82,30 @@ func ExampleCounter() {
 	// in use 0 fits 1: true
 	// unlimited fits 100: true
 }
+
+func ExampleLocal() {
+	// A Local limit of 2 slots, asked for asynchronously, as a scheduler
+	// does: Acquire returns at once and Granted is called when it fits.
+	l, err := limiter.NewLocal(2)
+	if err != nil {
+		panic(err)
+	}
+	var held []limiter.Permit
+	ask := func(name string, w int64) {
+		l.Acquire(limiter.Request{Weight: w, Granted: func(p limiter.Permit, err error) {
+			fmt.Println("granted", name)
+			held = append(held, p)
+		}})
+	}
+	ask("a", 1)
+	ask("b", 2) // waits: only 1 slot is free
+	ask("c", 1) // waits behind b: a heavy request is not overtaken
+	fmt.Println("waiting:", l.Waiting())
+	held[0].Release() // a's slot back: b fits
+	fmt.Println("in use:", l.InUse())
+	// Output:
+	// granted a
+	// waiting: 2
+	// granted b
+	// in use: 2
+}

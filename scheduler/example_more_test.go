@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lazysched/lazysched/lazytask"
+	"github.com/lazysched/lazysched/limiter"
 	"github.com/lazysched/lazysched/scheduler"
 )
 
@@ -263,4 +264,46 @@ func ExampleScheduler_Snapshot() {
 	//     fetch b: queued, priority 5
 	//     fetch a: queued, priority 0
 	//     retry a: lazy, priority 0
+}
+
+// Two schedulers (two services of one process, say) share one cap of 2
+// through a limiter.Local; a fleet would use a Redis-backed limit the same
+// way (see the redisfleet module).
+func ExampleWithSharedLimit() {
+	shared, err := limiter.NewLocal(2)
+	if err != nil {
+		panic(err)
+	}
+	var running, peak atomic.Int32
+	work := func(context.Context) (int, error) {
+		n := running.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		running.Add(-1)
+		return 1, nil
+	}
+	var total int
+	for range 2 {
+		s, err := scheduler.New(scheduler.WithLimit(4), scheduler.WithSharedLimit(shared))
+		if err != nil {
+			panic(err)
+		}
+		var hs []*lazytask.Task[int]
+		for range 10 {
+			h, err := scheduler.Submit(s, work)
+			if err != nil {
+				panic(err)
+			}
+			hs = append(hs, h)
+		}
+		for _, h := range hs {
+			v, _ := h.Await(context.Background())
+			total += v
+		}
+		if err := s.Shutdown(context.Background()); err != nil {
+			panic(err)
+		}
+	}
+	fmt.Println("tasks run:", total, "at most 2 at once:", peak.Load() <= 2, "permits left:", shared.InUse())
+	// Output: tasks run: 20 at most 2 at once: true permits left: 0
 }
