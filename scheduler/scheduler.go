@@ -27,11 +27,15 @@ type Scheduler struct {
 	ttl  sync.WaitGroup // armed scope timeouts and their cancellations
 	// stopBase disarms the watch of the base context (WithBaseContext).
 	stopBase func()
-	_        [64]byte              // dirty and hot are read by submitters on every submit
-	outbox   []func()              // calls to make once s.mu is let go; see later
-	dirty    atomic.Pointer[Scope] // scopes whose inbox may hold tasks; see inbox.go
-	hot      atomic.Bool
-	_        [64]byte
+	// hot is read by submitters on every submit and written only when it
+	// changes: it has a cache line of its own, away from dirty, which
+	// submitters and the lock's holder write on every drain.
+	_      [64]byte
+	hot    atomic.Bool
+	_      [63]byte
+	dirty  atomic.Pointer[Scope] // scopes whose inbox may hold tasks; see inbox.go
+	_      [56]byte
+	outbox []func() // calls to make once s.mu is let go; see later
 
 	mu sync.Mutex
 	// under mu
