@@ -47,6 +47,7 @@ type config struct {
 	aging       time.Duration
 	queueLimit  int
 	logger      *slog.Logger
+	clock       Clock // nil: the runtime's clock
 }
 
 func defaults() config {

@@ -43,7 +43,7 @@ func (sc *Scope) Snapshot() ScopeSnapshot {
 	s := sc.sched()
 	s.lock()
 	defer s.unlock()
-	return sc.snapshotLocked(time.Now())
+	return sc.snapshotLocked(s.clk.Time())
 }
 
 // Snapshot returns the root scope's snapshot: the whole tree.

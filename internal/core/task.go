@@ -107,6 +107,9 @@ type Binding struct {
 	// NoRecover lets panics in the owner's tasks crash the program instead
 	// of ending the task with a PanicError.
 	NoRecover bool
+	// Clock, if not nil, is the owner's clock: the timings of its tasks,
+	// their timeouts and deadlines follow it. Nil is the runtime's clock.
+	Clock *Timebase
 }
 
 // Task is the type-erased part of a lazytask.Task[T]. Its zero value is a
@@ -162,6 +165,7 @@ type ext struct {
 	parentStop func() bool
 	afters     []*afterFunc
 	timer      *time.Timer
+	stopTimer  func() bool // the timer on a Timebase's clock
 }
 
 type afterFunc struct {
@@ -302,25 +306,34 @@ func OverCap(c *Task) bool { return c.state.Load()&flagOverCap != 0 }
 
 // Timings returns created, queued, started and finished as times; a zero
 // time means the step has not happened (or never will).
+//
+// The times of a task of an owner with a clock are on that clock, except
+// the created time of a task made elsewhere (lazytask.New) and handed over,
+// which stays on the runtime's clock.
 func Timings(c *Task) (created, queued, started, finished time.Time) {
 	s := c.state.Load()
-	created = At(c.created)
+	tb := timebaseOf(c)
+	if s&flagClockMade != 0 {
+		created = tb.At(c.created)
+	} else {
+		created = At(c.created)
+	}
 	st := State(s & stateMask)
 	if st == Lazy || st == toQueued || st == toRunning || st == toCanceled {
 		return
 	}
-	queued = At(c.queued)
+	queued = tb.At(c.queued)
 	if st == Queued {
 		return
 	}
 	if st != Running && s&flagNeverRan != 0 {
 		return // admitted, but it never started its function
 	}
-	started = At(c.started)
+	started = tb.At(c.started)
 	if st == Running {
 		return
 	}
-	finished = At(c.finished)
+	finished = tb.At(c.finished)
 	return
 }
 
@@ -529,7 +542,7 @@ func PublishLocked(c *Task, st State, err error) (pending bool) {
 		getX(c).err = err
 	}
 	if c.finished == 0 {
-		c.finished = Now()
+		c.finished = nowFor(c.owner.Load())
 	}
 	old := setState(c, st)
 	if check.Enabled {
