@@ -65,10 +65,21 @@ func (tb *Timebase) Time() time.Time {
 	return tb.clk.Now()
 }
 
-// AfterFunc calls f once d has passed on the clock.
+// AfterFunc calls f on a goroutine of its own once d has passed on the
+// clock. A d <= 0 calls it at once, as time.AfterFunc does, without asking
+// the clock: a mock clock would wait for its next move.
 func (tb *Timebase) AfterFunc(d time.Duration, f func()) (stop func() bool) {
 	if tb == nil {
 		return time.AfterFunc(d, f).Stop
+	}
+	if d <= 0 {
+		var claimed atomic.Bool
+		go func() {
+			if claimed.CompareAndSwap(false, true) {
+				f()
+			}
+		}()
+		return func() bool { return claimed.CompareAndSwap(false, true) }
 	}
 	return tb.clk.AfterFunc(d, f)
 }
