@@ -41,6 +41,8 @@ func TestWithClockRefusesNil(t *testing.T) {
 	require.ErrorIs(t, err, scheduler.ErrInvalidOption, "WithClock(nil)")
 	_, err = scheduler.New(scheduler.WithClock(scheduler.ClockOf[*clock.Timer](nil)))
 	require.ErrorIs(t, err, scheduler.ErrInvalidOption, "WithClock(ClockOf(nil))")
+	_, isScopeOption := scheduler.WithClock(scheduler.ClockOf(clock.NewMock())).(scheduler.Option)
+	assert.False(t, isScopeOption, "WithClock is a SchedulerOption only")
 }
 
 func TestClockDrivesAging(t *testing.T) {
@@ -180,6 +182,32 @@ func TestClockDrivesScopeTimeout(t *testing.T) {
 	child, cancel := context.WithCancel(sc.Context())
 	defer cancel()
 	assert.Equal(t, context.DeadlineExceeded, child.Err())
+}
+
+func TestClockScopeTimeoutReachesChildScopes(t *testing.T) {
+	s, mock := clockScheduler(t, scheduler.WithLimit(1))
+	parent, err := s.Root().NewScope(scheduler.WithTimeout(time.Minute))
+	require.NoError(t, err)
+	mock.Add(30 * time.Second)
+	child, err := parent.NewScope(scheduler.WithTimeout(time.Hour))
+	require.NoError(t, err)
+	d, _ := child.Context().Deadline()
+	assert.True(t, d.Equal(mock.Now().Add(30*time.Second)), "the child's deadline is its parent's: %v", d)
+	_, g := hold(t, s)
+	var ran atomic.Bool
+	q, err := scheduler.Go(child, func(context.Context) error { ran.Store(true); return nil })
+	require.NoError(t, err)
+	mock.Add(29 * time.Second)
+	require.Equal(t, lazytask.Queued, q.State())
+	mock.Add(time.Second)
+	require.ErrorIs(t, q.Wait(bg), context.DeadlineExceeded)
+	assert.Equal(t, lazytask.Canceled, q.State())
+	assert.Equal(t, context.DeadlineExceeded, child.Context().Err(), "the child's Err")
+	_, err = scheduler.Go(child, func(context.Context) error { return nil })
+	assert.ErrorIs(t, err, scheduler.ErrScopeCanceled, "an expired scope refuses tasks")
+	g.open()
+	require.NoError(t, s.Shutdown(bg))
+	assert.False(t, ran.Load())
 }
 
 func TestClockScopeCanceledBeforeItsDeadline(t *testing.T) {

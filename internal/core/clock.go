@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -117,64 +118,118 @@ func Restamp(c *Task, tb *Timebase) {
 // canceled with context.DeadlineExceeded (as Err and as cause) when tb's
 // clock reaches d, and its Deadline reports d (or the parent's, if
 // earlier). cancel cancels it with a cause and disarms the clock's timer.
+//
+// The context returned is one of the context package's (WithCancelCause):
+// contexts derived from it behave as usual. Its parent is a clockTrigger
+// over parent, which ends it with DeadlineExceeded, or with parent's error
+// and cause, in the same call as the clock's timer or cancel: so a context
+// derived from it reads DeadlineExceeded as its Err, as one derived from
+// context.WithDeadline does.
 func WithClockDeadline(parent context.Context, tb *Timebase, d time.Time) (context.Context, context.CancelCauseFunc) {
-	in, cancel := context.WithCancelCause(parent)
-	cc := &clockCtx{in: in, deadline: d}
-	expire := func() {
-		if in.Err() == nil {
-			cc.expired.Store(true)
-			cancel(context.DeadlineExceeded)
+	tr := &clockTrigger{parent: parent, deadline: d, done: make(chan struct{})}
+	ctx, cancelCtx := context.WithCancelCause(tr)
+	stopParent := context.AfterFunc(parent, func() { tr.fire(parent.Err(), true) })
+	stopTimer := func() bool { return false }
+	if left := d.Sub(tb.Time()); left > 0 {
+		stopTimer = tb.AfterFunc(left, func() { tr.fire(context.DeadlineExceeded, false) })
+	} else {
+		tr.fire(context.DeadlineExceeded, false)
+	}
+	return ctx, func(cause error) {
+		if err := parent.Err(); err != nil {
+			tr.fire(err, true) // parent's error, not Canceled, as for a child of a cancelCtx
 		}
-	}
-	left := d.Sub(tb.Time())
-	if left <= 0 {
-		expire()
-		return cc, cancel
-	}
-	stop := tb.AfterFunc(left, expire)
-	return cc, func(cause error) {
-		cancel(cause)
-		stop()
+		cancelCtx(cause)
+		stopTimer()
+		stopParent()
 	}
 }
 
-// clockCtx is the context of WithClockDeadline. It hides the context
-// package's cancelCtx while it is live, so that contexts derived from it
-// register through AfterFunc and read its Err (DeadlineExceeded once
-// expired) rather than the inner context's (Canceled); once canceled it
-// shows the inner one, so that context.Cause reads the cause.
-type clockCtx struct {
-	in       context.Context
+// clockTrigger is the parent of WithClockDeadline's context: it ends when
+// the clock reaches the deadline or when its parent ends, and then calls
+// the functions registered with AfterFunc (the context package registers
+// its child that way, as it does with any parent that is not one of its
+// own) on the goroutine that ended it.
+type clockTrigger struct {
+	parent   context.Context
 	deadline time.Time
-	expired  atomic.Bool
+	done     chan struct{}
+
+	mu         sync.Mutex
+	err        error // set once, when it ends
+	fromParent bool  // it ended because its parent did
+	afters     map[*afterFunc]struct{}
 }
 
-func (c *clockCtx) Deadline() (time.Time, bool) {
-	if pd, ok := c.in.Deadline(); ok && pd.Before(c.deadline) {
+func (t *clockTrigger) fire(err error, fromParent bool) {
+	t.mu.Lock()
+	if t.err != nil {
+		t.mu.Unlock()
+		return
+	}
+	t.err, t.fromParent = err, fromParent
+	close(t.done)
+	afters := t.afters
+	t.afters = nil
+	t.mu.Unlock()
+	for a := range afters {
+		a.f()
+	}
+}
+
+func (t *clockTrigger) Deadline() (time.Time, bool) {
+	if pd, ok := t.parent.Deadline(); ok && pd.Before(t.deadline) {
 		return pd, true
 	}
-	return c.deadline, true
+	return t.deadline, true
 }
 
-func (c *clockCtx) Done() <-chan struct{} { return c.in.Done() }
+func (t *clockTrigger) Done() <-chan struct{} { return t.done }
 
-func (c *clockCtx) Err() error {
-	err := c.in.Err()
-	if err != nil && c.expired.Load() {
-		return context.DeadlineExceeded
+func (t *clockTrigger) Err() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.err
+}
+
+// Value answers the context package's cancelCtx key with nothing while the
+// trigger is live (so that its child registers through AfterFunc) and
+// after it expired (so that context.Cause reads Err); after its parent
+// ended, with the parent's, so that Cause reads the parent's cause.
+func (t *clockTrigger) Value(key any) any {
+	if key == cancelCtxKey() {
+		t.mu.Lock()
+		fromParent := t.fromParent
+		t.mu.Unlock()
+		if !fromParent {
+			return nil
+		}
 	}
-	return err
+	return t.parent.Value(key)
 }
 
-func (c *clockCtx) Value(key any) any {
-	if key == cancelCtxKey() && c.in.Err() == nil {
-		return nil
+// AfterFunc registers f to run when the trigger ends (the context package
+// looks for this method).
+func (t *clockTrigger) AfterFunc(f func()) func() bool {
+	t.mu.Lock()
+	if t.err != nil {
+		t.mu.Unlock()
+		go f()
+		return func() bool { return false }
 	}
-	return c.in.Value(key)
+	a := &afterFunc{f: f}
+	if t.afters == nil {
+		t.afters = make(map[*afterFunc]struct{})
+	}
+	t.afters[a] = struct{}{}
+	t.mu.Unlock()
+	return func() bool {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		_, ok := t.afters[a]
+		delete(t.afters, a)
+		return ok
+	}
 }
 
-// AfterFunc lets context.WithCancel(c) and context.AfterFunc register
-// without a goroutine (the context package looks for this method).
-func (c *clockCtx) AfterFunc(f func()) func() bool { return context.AfterFunc(c.in, f) }
-
-func (c *clockCtx) String() string { return "lazysched.clockDeadline" }
+func (t *clockTrigger) String() string { return "lazysched.clockDeadline" }
