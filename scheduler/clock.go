@@ -64,7 +64,8 @@ func (k timerClock[T]) AfterFunc(d time.Duration, f func()) func() bool {
 // timeouts and deadlines of its scopes (WithTimeout, WithDeadline, on c as
 // well), aging (WithAging steps are steps of c) and the ages of Snapshot.
 // A task made by lazytask.New and handed over with Enqueue keeps its
-// creation time on the runtime's clock.
+// creation time (and its Snapshot age) on the runtime's clock; its other
+// times are on c.
 //
 // The runtime's clock still paces what is no part of a task's timing: the
 // shutdown grace of Main, Shield's timeout, and the brief wait of an idle

@@ -266,10 +266,20 @@ func TestClockTimingsAreOnTheMock(t *testing.T) {
 func TestClockSnapshotAgeIsOnTheMock(t *testing.T) {
 	s, mock := clockScheduler(t, scheduler.WithLimit(1))
 	_, g := hold(t, s)
+	// A task made outside the scheduler keeps its creation on the
+	// runtime's clock, and so its age.
+	before := time.Now()
+	foreign := lazytask.New(func(context.Context) (int, error) { return 0, nil }, lazytask.WithName("foreign"))
+	require.NoError(t, s.Enqueue(foreign))
 	mock.Add(time.Minute)
 	snap := s.Snapshot()
-	require.Len(t, snap.Tasks, 1)
-	assert.Equal(t, time.Minute, snap.Tasks[0].Age)
+	require.Len(t, snap.Tasks, 2)
+	assert.Equal(t, time.Minute, snap.Tasks[0].Age, "age of the running task on the mock")
+	assert.Equal(t, "foreign", snap.Tasks[1].Name)
+	assert.GreaterOrEqual(t, snap.Tasks[1].Age, time.Duration(0), "age of a foreign task, on the runtime's clock")
+	assert.Less(t, snap.Tasks[1].Age, time.Since(before)+time.Nanosecond, "age of a foreign task, on the runtime's clock")
+	assert.True(t, foreign.Timings().Queued.Equal(mock.Now().Add(-time.Minute)), "queued on the mock: %v", foreign.Timings().Queued)
+	assert.False(t, foreign.Timings().Created.Before(before), "created on the runtime's clock")
 	g.open()
 }
 

@@ -114,6 +114,10 @@ func Restamp(c *Task, tb *Timebase) {
 	c.state.Or(flagClockMade)
 }
 
+// CreatedOnClock reports whether c's created time is on its binding's
+// clock (Restamp), rather than on the runtime's.
+func CreatedOnClock(c *Task) bool { return c.state.Load()&flagClockMade != 0 }
+
 // WithClockDeadline is context.WithDeadline on tb's clock: the context is
 // canceled with context.DeadlineExceeded (as Err and as cause) when tb's
 // clock reaches d, and its Deadline reports d (or the parent's, if
