@@ -263,6 +263,16 @@ func TestClockTimingsAreOnTheMock(t *testing.T) {
 	assert.True(t, lt.Finished.Equal(lt.Queued), "NewTask finished %v", lt.Finished)
 }
 
+func TestClockRefusedTaskWasCreatedOnTheMock(t *testing.T) {
+	s, mock := clockScheduler(t)
+	require.NoError(t, s.Shutdown(bg))
+	task, err := scheduler.Go(s, func(context.Context) error { return nil })
+	require.ErrorIs(t, err, scheduler.ErrClosed)
+	tm := task.Timings()
+	assert.True(t, tm.Created.Equal(mock.Now()), "created %v of a refused task; want the mock's %v", tm.Created, mock.Now())
+	assert.True(t, tm.Finished.Equal(mock.Now()), "finished %v of a refused task; want the mock's %v", tm.Finished, mock.Now())
+}
+
 func TestClockSnapshotAgeIsOnTheMock(t *testing.T) {
 	s, mock := clockScheduler(t, scheduler.WithLimit(1))
 	_, g := hold(t, s)

@@ -289,7 +289,7 @@ func (sc *Scope) abandon(c *core.Task, err error) {
 	if errors.Is(err, ErrWeightTooLarge) {
 		st = core.Failed
 	}
-	core.EndUnstarted(c, st, err)
+	core.EndUnstartedOn(c, sc.s.clk, st, err)
 	sc.countRejected()
 	if sc.hooked {
 		sc.fire(c, hookDone)

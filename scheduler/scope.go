@@ -123,7 +123,7 @@ func newScope(s *Scheduler, parent *Scope, cfg config) *Scope {
 	sc.ctx, sc.cancel = context.WithCancelCause(pctx)
 	deadline := cfg.deadline
 	if cfg.timeout > 0 {
-		if d := s.clk.At(s.now()).Add(cfg.timeout); deadline.IsZero() || d.Before(deadline) {
+		if d := core.At(s.now()).Add(cfg.timeout); deadline.IsZero() || d.Before(deadline) {
 			deadline = d
 		}
 	}

@@ -22,21 +22,20 @@ type Clock interface {
 // elsewhere and handed over keeps its created time on the runtime's clock.
 const flagClockMade = 1 << 12
 
-// Timebase is a Clock with the origin its Now units count from. A nil
-// *Timebase is the runtime's clock: Now, At, Time and AfterFunc then are
-// the package's Now and At, time.Now and time.AfterFunc, so callers test
-// for nil once, or not at all.
+// Timebase reads a Clock in the units tasks store (Now's), which At turns
+// back into the clock's times. A nil *Timebase is the runtime's clock:
+// Now, Time and AfterFunc then are the package's Now, time.Now and
+// time.AfterFunc, so callers test for nil once, or not at all.
 type Timebase struct {
-	clk  Clock
-	base time.Time
+	clk Clock
 }
 
-// NewTimebase returns a Timebase on c, counting from c's current time.
-func NewTimebase(c Clock) *Timebase { return &Timebase{clk: c, base: c.Now()} }
+// NewTimebase returns a Timebase on c.
+func NewTimebase(c Clock) *Timebase { return &Timebase{clk: c} }
 
-// Now returns the clock's time in the units tasks store: nanoseconds since
-// the base, plus 1, never below 1 (a clock set back before its base reads
-// as the base).
+// Now returns the clock's time in the units tasks store. The units hold
+// the times from about 73 years before the process started to about 73
+// years after it; a clock outside that range reads as its nearest end.
 func (tb *Timebase) Now() int64 {
 	if tb == nil {
 		return Now()
@@ -44,18 +43,20 @@ func (tb *Timebase) Now() int64 {
 	return tb.now()
 }
 
-func (tb *Timebase) now() int64 { return max(int64(tb.clk.Now().Sub(tb.base))+1, 1) }
+func (tb *Timebase) now() int64 { return unitsOf(tb.clk.Now()) }
 
-// At converts a Now value of tb into a time on tb's clock; 0 gives the
-// zero time.
-func (tb *Timebase) At(ns int64) time.Time {
-	if tb == nil {
-		return At(ns)
+// unitsOf converts a time into Now units, clamped to [1, maxUnits]. The
+// difference is taken on the wall clock: a clock's times carry no
+// monotonic reading.
+func unitsOf(t time.Time) int64 {
+	d := int64(t.Sub(base))
+	switch {
+	case d <= 1-epoch:
+		return 1
+	case d >= maxUnits-epoch:
+		return maxUnits
 	}
-	if ns == 0 {
-		return time.Time{}
-	}
-	return tb.base.Add(time.Duration(ns - 1))
+	return d + epoch
 }
 
 // Time returns the clock's current time.

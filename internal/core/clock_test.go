@@ -30,14 +30,22 @@ func newMockBase(t *testing.T) (*Timebase, *clock.Mock) {
 func TestTimebaseUnits(t *testing.T) {
 	tb, m := newMockBase(t)
 	t0 := m.Now()
-	assert.Equal(t, int64(1), tb.Now(), "the base reads as 1")
+	ns0 := tb.Now()
+	assert.True(t, At(ns0).Equal(t0), "At(tb.Now()) = %v; want the mock's %v", At(ns0), t0)
 	m.Add(time.Second)
-	ns := tb.Now()
-	assert.Equal(t, int64(time.Second)+1, ns)
-	assert.True(t, tb.At(ns).Equal(t0.Add(time.Second)), "At(Now()) is the clock's time")
-	assert.True(t, tb.At(0).IsZero(), "At(0) is the zero time")
-	m.Set(t0.Add(-time.Hour))
-	assert.Equal(t, int64(1), tb.Now(), "a clock set back before its base reads as the base")
+	assert.Equal(t, int64(time.Second), tb.Now()-ns0, "a second of the mock is a second of units")
+	assert.True(t, At(0).IsZero(), "At(0) is the zero time")
+
+	// The mock's default start, 1970, is in range; far ends are clamped.
+	m.Set(time.Unix(0, 0))
+	assert.True(t, At(tb.Now()).Equal(time.Unix(0, 0)), "At(tb.Now()) = %v at the Unix epoch", At(tb.Now()))
+	m.Set(time.Date(1800, 1, 1, 0, 0, 0, 0, time.UTC))
+	assert.Equal(t, int64(1), tb.Now(), "a time before the range reads as its start")
+	m.Set(time.Date(2500, 1, 1, 0, 0, 0, 0, time.UTC))
+	assert.Equal(t, int64(maxUnits), tb.Now(), "a time after the range reads as its end")
+
+	rt := Now()
+	assert.WithinDuration(t, time.Now(), At(rt), time.Minute, "the runtime's clock and a Timebase share At")
 
 	var nilTB *Timebase
 	assert.Positive(t, nilTB.Now(), "a nil Timebase is the runtime's clock")

@@ -55,8 +55,15 @@ func CancelLocked(c *Task) (State, bool) {
 // EndUnstarted ends an unbound Lazy task in st (Canceled or Failed) with
 // err, without running it: Submit's own task, refused. It reports false if
 // the task was not Lazy.
-func EndUnstarted(c *Task, st State, err error) bool {
+func EndUnstarted(c *Task, st State, err error) bool { return EndUnstartedOn(c, nil, st, err) }
+
+// EndUnstartedOn is EndUnstarted with the end stamped on tb's clock (nil:
+// the runtime's), for a task that a scheduler with a clock made.
+func EndUnstartedOn(c *Task, tb *Timebase, st State, err error) bool {
 	if _, ok := transition(c, toCanceled, Lazy); ok {
+		if tb != nil {
+			c.finished = tb.now()
+		}
 		publish(c, st, err)
 		return true
 	}

@@ -312,42 +312,49 @@ func OverCap(c *Task) bool { return c.state.Load()&flagOverCap != 0 }
 // which stays on the runtime's clock.
 func Timings(c *Task) (created, queued, started, finished time.Time) {
 	s := c.state.Load()
-	tb := timebaseOf(c)
-	if s&flagClockMade != 0 {
-		created = tb.At(c.created)
-	} else {
-		created = At(c.created)
-	}
+	created = At(c.created)
 	st := State(s & stateMask)
 	if st == Lazy || st == toQueued || st == toRunning || st == toCanceled {
 		return
 	}
-	queued = tb.At(c.queued)
+	queued = At(c.queued)
 	if st == Queued {
 		return
 	}
 	if st != Running && s&flagNeverRan != 0 {
 		return // admitted, but it never started its function
 	}
-	started = tb.At(c.started)
+	started = At(c.started)
 	if st == Running {
 		return
 	}
-	finished = tb.At(c.finished)
+	finished = At(c.finished)
 	return
 }
 
 var base = time.Now()
 
-// Now returns the monotonic time in the units tasks store; never 0.
-func Now() int64 { return int64(time.Since(base)) + 1 }
+// epoch is the Now value of base: Now units count nanoseconds from about
+// 73 years before the process started, so that a Timebase stamps the times
+// of a clock set decades back (a mock clock starts in 1970) in the same
+// units, and At converts any stamp without knowing its clock.
+const epoch = 1 << 61
 
-// At converts a Now value into a time.Time; 0 gives the zero time.
+// maxUnits bounds the stamps of a Timebase: a stamp plus any deadline that
+// admission checks (below farAway in the scheduler, 2^62 ns) stays in
+// int64.
+const maxUnits = 1 << 62
+
+// Now returns the monotonic time in the units tasks store; never 0.
+func Now() int64 { return int64(time.Since(base)) + epoch }
+
+// At converts a Now value (or a Timebase's) into a time.Time; 0 gives the
+// zero time.
 func At(ns int64) time.Time {
 	if ns == 0 {
 		return time.Time{}
 	}
-	return base.Add(time.Duration(ns - 1))
+	return base.Add(time.Duration(ns - epoch))
 }
 
 // transition moves the state from one of from to to with a CAS loop that
