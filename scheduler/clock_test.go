@@ -263,6 +263,23 @@ func TestClockTimingsAreOnTheMock(t *testing.T) {
 	assert.True(t, lt.Finished.Equal(lt.Queued), "NewTask finished %v", lt.Finished)
 }
 
+func TestClockHooksSeeTimingsOnTheMock(t *testing.T) {
+	created := make(chan time.Time, 1)
+	done := make(chan lazytask.Timings, 1)
+	s, mock := clockScheduler(t, scheduler.WithHooks(scheduler.Hooks{
+		OnCreate: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) { created <- h.Info().Timings.Created },
+		OnDone:   func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) { done <- h.Info().Timings },
+	}))
+	t0 := mock.Now()
+	task, err := scheduler.Go(s, func(context.Context) error { return nil })
+	require.NoError(t, err)
+	require.NoError(t, task.Wait(bg))
+	c := <-created
+	assert.True(t, c.Equal(t0), "OnCreate saw created %v; want the mock's %v", c, t0)
+	tm := <-done
+	assert.True(t, tm.Finished.Equal(t0), "OnDone saw finished %v; want the mock's %v", tm.Finished, t0)
+}
+
 func TestClockRefusedTaskWasCreatedOnTheMock(t *testing.T) {
 	s, mock := clockScheduler(t)
 	require.NoError(t, s.Shutdown(bg))
