@@ -68,13 +68,15 @@ func (k timerClock[T]) AfterFunc(d time.Duration, f func()) func() bool {
 // times are on c.
 //
 // The runtime's clock still paces what is no part of a task's timing: the
-// shutdown grace of Main, Shield's timeout, and the brief wait of an idle
-// worker for more work.
+// shutdown grace of Main and Shield's timeout (Shield takes no scheduler).
 //
-// c should not go backwards: times before the moment the scheduler was
-// made read as that moment. A nil c is refused with ErrInvalidOption.
-// Without WithClock the scheduler reads the runtime's clock as it did, at
-// the cost of one nil test. A SchedulerOption.
+// c should not go backwards: start times are kept in admission order, so
+// after a step back they stand still until c catches up. Its times should
+// lie within about 73 years of the process's start (a mock's default,
+// 1970, does); times outside read as the nearest end of that range. A nil
+// c is refused with ErrInvalidOption. Without WithClock the scheduler reads
+// the runtime's clock as before, at the cost of one nil test where it
+// reads it. A SchedulerOption.
 func WithClock(c Clock) SchedulerOption {
 	return schedOption(func(cfg *config) error {
 		if c == nil {
