@@ -17,9 +17,11 @@ type Clock interface {
 	AfterFunc(d time.Duration, f func()) (stop func() bool)
 }
 
-// flagClockMade marks a task whose created time is in its binding's
-// Timebase units: a scheduler with a clock made it (Restamp). A task made
-// elsewhere and handed over keeps its created time on the runtime's clock.
+// flagClockMade marks a task whose created time is on its scheduler's
+// clock: a scheduler with a clock made it (Restamp). A task made elsewhere
+// and handed over keeps its created time on the runtime's clock. The units
+// are the same either way; only what compares the created time with the
+// scheduler's present (Snapshot's ages) needs to know.
 const flagClockMade = 1 << 12
 
 // Timebase reads a Clock in the units tasks store (Now's), which At turns
