@@ -65,7 +65,8 @@ func WithWeight(n int) Option {
 // with context.DeadlineExceeded.
 func WithTimeout(d time.Duration) Option { return optionFunc(func(o *Options) { o.Timeout = d }) }
 
-// WithDeadline bounds the task's run by a point in time.
+// WithDeadline bounds the task's run by a point in time. In a scheduler
+// with a clock of its own (scheduler.WithClock) t is a time on that clock.
 func WithDeadline(t time.Time) Option { return optionFunc(func(o *Options) { o.Deadline = t }) }
 
 // WithLabel adds one label; several WithLabel options accumulate.

@@ -17,6 +17,10 @@
 // anything else, so order, Stats and every operation on the task are as if
 // the submit had taken the lock.
 //
+// Time comes from the runtime's clock unless WithClock gives the scheduler
+// another (a test's mock clock): task timings, task and scope timeouts and
+// deadlines, and aging then follow it.
+//
 // Shutdown stops admission, lets queued and running work finish until its
 // context ends, then cancels what remains and waits for it: every submitted
 // task either ran or is reported Canceled, and no goroutine outlives it.

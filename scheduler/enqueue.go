@@ -45,7 +45,7 @@ func (sc *Scope) enqueue(c *core.Task, fresh, made bool) error {
 		}
 		at := core.Created(c)
 		if !made {
-			at = core.Now()
+			at = s.now()
 		}
 		if !core.Enqueue(c, &sc.bind, at) {
 			st := core.StateOf(c)

@@ -21,7 +21,8 @@ type Option interface {
 
 // A SchedulerOption configures a Scheduler: New, Main and factory/pondexec's
 // New take them. The options that make sense only for a whole scheduler
-// (Unlimited, WithQueueLimit, WithLogger, WithExecutor, WithAging) are
+// (Unlimited, WithQueueLimit, WithLogger, WithExecutor, WithAging,
+// WithClock) are
 // SchedulerOptions and not Options, so that NewScope refuses them at
 // compile time.
 type SchedulerOption interface{ apply(*config) error }
@@ -47,6 +48,7 @@ type config struct {
 	aging       time.Duration
 	queueLimit  int
 	logger      *slog.Logger
+	clock       Clock // nil: the runtime's clock
 }
 
 func defaults() config {

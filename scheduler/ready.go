@@ -318,7 +318,7 @@ func (s *Scheduler) admitOne(now int64) *core.Task {
 		w := core.Weight(c)
 		if sc.deadline != 0 {
 			if clock == 0 {
-				clock = core.Now()
+				clock = s.now()
 			}
 			if clock >= sc.deadline {
 				sc.stallLocked() // timed out: its cancellation is on the way
@@ -348,7 +348,9 @@ func (s *Scheduler) admitOne(now int64) *core.Task {
 		// now may be a clock read taken before the lock (the finish time
 		// of the previous task): keep start times in admission order, and
 		// never before the task was queued.
-		if now == 0 {
+		if now == 0 && s.clk != nil {
+			now = s.clk.Now()
+		} else if now == 0 {
 			now = core.Now()
 		}
 		now = max(now, s.lastStart, core.QueuedAt(c))

@@ -23,6 +23,7 @@ type Scheduler struct {
 	_    noCopy
 	root *Scope // read-mostly fields first, away from the lock's line
 	cfg  config
+	clk  *core.Timebase // WithClock's clock; nil: the runtime's
 	wg   goroutines     // goroutines running tasks or left-over user code
 	ttl  sync.WaitGroup // armed scope timeouts and their cancellations
 	// stopBase disarms the watch of the base context (WithBaseContext).
@@ -109,7 +110,7 @@ func New(opts ...SchedulerOption) (*Scheduler, error) {
 			return nil, err
 		}
 	}
-	s := &Scheduler{cfg: cfg, agingStep: int64(cfg.aging)}
+	s := &Scheduler{cfg: cfg, agingStep: int64(cfg.aging), clk: clockTimebase(cfg.clock)}
 	s.ready.s = s
 	s.root = newScope(s, nil, cfg)
 	if base := cfg.base; base != nil && base.Done() != nil {
@@ -214,6 +215,9 @@ func submit[T any](ctx context.Context, wait bool, sp Spawner, fn func(ctx conte
 		core.EndUnstarted(c, core.Failed, ErrNilScope)
 		return t, ErrNilScope
 	}
+	if tb := sc.s.clk; tb != nil {
+		core.Restamp(c, tb) // made now on the scheduler's clock
+	}
 	if sc.hooked {
 		// The hooks see the handle before the handoff (and might cancel
 		// it), so the handoff below takes the compare-and-swap path.
@@ -271,6 +275,9 @@ func NewTask[T any](sp Spawner, fn func(ctx context.Context) (T, error), opts ..
 		core.EndUnstarted(c, core.Failed, ErrNilScope)
 		return t
 	}
+	if tb := sc.s.clk; tb != nil {
+		core.Restamp(c, tb) // made now on the scheduler's clock
+	}
 	if sc.hooked {
 		sc.fireGuarded(c, hookCreate) // before the task can be seen, and so canceled
 	}
@@ -287,7 +294,7 @@ func (sc *Scope) abandon(c *core.Task, err error) {
 	if errors.Is(err, ErrWeightTooLarge) || err == core.ErrCallbackGoexit {
 		st = core.Failed
 	}
-	core.EndUnstarted(c, st, err)
+	core.EndUnstartedOn(c, sc.s.clk, st, err)
 	sc.countRejected()
 	if sc.hooked {
 		sc.fire(c, hookDone)

@@ -119,10 +119,11 @@ func newScope(s *Scheduler, parent *Scope, cfg config) *Scope {
 	sc.startHooks = len(sc.hooks[hookStart]) > 0 || s.cfg.pprofLabels
 	sc.bind.NoRecover = sc.bind.NoRecover || cfg.noRecover
 	sc.bind.Owner = (*owner)(sc)
+	sc.bind.Clock = s.clk
 	sc.ctx, sc.cancel = context.WithCancelCause(pctx)
 	deadline := cfg.deadline
 	if cfg.timeout > 0 {
-		if d := core.At(core.Now()).Add(cfg.timeout); deadline.IsZero() || d.Before(deadline) {
+		if d := core.At(s.now()).Add(cfg.timeout); deadline.IsZero() || d.Before(deadline) {
 			deadline = d
 		}
 	}
@@ -133,15 +134,21 @@ func newScope(s *Scheduler, parent *Scope, cfg config) *Scope {
 		// A deadline past what core.Now can count (WithTimeout of
 		// math.MaxInt64, year 9999) is no practical limit: admission
 		// ignores it, the context still carries it.
-		if left := time.Until(deadline); left < farAway {
-			if d := core.Now() + int64(left); sc.deadline == 0 || d < sc.deadline {
+		if left := deadline.Sub(s.clk.Time()); left < farAway {
+			if d := s.now() + int64(left); sc.deadline == 0 || d < sc.deadline {
 				sc.deadline = d
 			}
 		}
-		var stop context.CancelFunc
-		sc.ctx, stop = context.WithDeadline(sc.ctx, deadline)
 		parentCancel := sc.cancel
-		sc.cancel = func(cause error) { parentCancel(cause); stop() }
+		if s.clk == nil {
+			var stop context.CancelFunc
+			sc.ctx, stop = context.WithDeadline(sc.ctx, deadline)
+			sc.cancel = func(cause error) { parentCancel(cause); stop() }
+		} else {
+			var stop context.CancelCauseFunc
+			sc.ctx, stop = core.WithClockDeadline(sc.ctx, s.clk, deadline)
+			sc.cancel = func(cause error) { parentCancel(cause); stop(cause) }
+		}
 		// The timeout's cancellation runs on a goroutine of the context
 		// package; ttl lets Scheduler.Shutdown wait for it, so that no
 		// callback or hook it triggers outlives the scheduler.

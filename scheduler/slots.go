@@ -10,7 +10,6 @@ import (
 	"math"
 
 	"github.com/lazysched/lazysched/internal/check"
-	"github.com/lazysched/lazysched/internal/core"
 )
 
 // refuseLocked says why sc takes no task of weight w (0: no task, a scope).
@@ -26,7 +25,7 @@ func (sc *Scope) refuseLocked(w int64) error {
 		// cancellation that marks it dead is on its way.
 		return fmt.Errorf("%w: %w", ErrScopeCanceled, context.Cause(sc.ctx))
 	}
-	if sc.deadline != 0 && core.Now() >= sc.deadline {
+	if sc.deadline != 0 && sc.s.now() >= sc.deadline {
 		// Timed out; the cancellation that marks it dead is on its way.
 		return fmt.Errorf("%w: %w", ErrScopeCanceled, context.DeadlineExceeded)
 	}

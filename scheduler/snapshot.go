@@ -43,7 +43,7 @@ func (sc *Scope) Snapshot() ScopeSnapshot {
 	s := sc.sched()
 	s.lock()
 	defer s.unlock()
-	return sc.snapshotLocked(time.Now())
+	return sc.snapshotLocked(s.clk.Time())
 }
 
 // Snapshot returns the root scope's snapshot: the whole tree.
@@ -57,9 +57,13 @@ func (sc *Scope) snapshotLocked(now time.Time) ScopeSnapshot {
 	}
 	add := func(c *core.Task) {
 		i := infoOf(c)
+		at := now
+		if sc.s.clk != nil && !core.CreatedOnClock(c) {
+			at = time.Now() // made by lazytask.New: created on the runtime's clock
+		}
 		snap.Tasks = append(snap.Tasks, TaskSnapshot{
 			Name: i.Name, State: i.State, Priority: i.Priority, Labels: i.Labels,
-			Age: now.Sub(i.Timings.Created), OverCap: i.OverCap,
+			Age: at.Sub(i.Timings.Created), OverCap: i.OverCap,
 		})
 	}
 	sc.running.Each(add)

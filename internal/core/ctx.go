@@ -198,6 +198,10 @@ func closeCtx(x *ext) {
 		x.timer.Stop()
 		x.timer = nil
 	}
+	if x.stopTimer != nil {
+		x.stopTimer()
+		x.stopTimer = nil
+	}
 }
 
 // cancelCtx cancels a running task's context with err and cause. It reports
@@ -279,9 +283,12 @@ func armTimer(c *Task) {
 	if x.ctxClosed {
 		return
 	}
-	x.timer = time.AfterFunc(time.Until(d), func() {
-		cancelCtx(c, context.DeadlineExceeded, context.DeadlineExceeded)
-	})
+	expire := func() { cancelCtx(c, context.DeadlineExceeded, context.DeadlineExceeded) }
+	if tb := timebaseOf(c); tb != nil {
+		x.stopTimer = tb.AfterFunc(d.Sub(tb.Time()), expire)
+		return
+	}
+	x.timer = time.AfterFunc(time.Until(d), expire)
 }
 
 // cancelCtxKey finds the key under which the context package's cancelCtx

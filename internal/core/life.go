@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"errors"
-	"time"
 )
 
 // Cancel cancels the task with cause (context.Canceled if nil). A Lazy or
@@ -56,8 +55,15 @@ func CancelLocked(c *Task) (State, bool) {
 // EndUnstarted ends an unbound Lazy task in st (Canceled or Failed) with
 // err, without running it: Submit's own task, refused. It reports false if
 // the task was not Lazy.
-func EndUnstarted(c *Task, st State, err error) bool {
+func EndUnstarted(c *Task, st State, err error) bool { return EndUnstartedOn(c, nil, st, err) }
+
+// EndUnstartedOn is EndUnstarted with the end stamped on tb's clock (nil:
+// the runtime's), for a task that a scheduler with a clock made.
+func EndUnstartedOn(c *Task, tb *Timebase, st State, err error) bool {
 	if _, ok := transition(c, toCanceled, Lazy); ok {
+		if tb != nil {
+			c.finished = tb.now()
+		}
 		publish(c, st, err)
 		return true
 	}
@@ -124,6 +130,9 @@ func EnqueueFresh(c *Task, b *Binding, run, hooked bool) {
 // enqueueFresh hands a task nobody else can see to b in st, queued at its
 // creation, with plain stores.
 func enqueueFresh(c *Task, b *Binding, st State, flags uint32) {
+	if b.Clock != nil {
+		flags |= flagClockMade // the scheduler restamped it (Restamp)
+	}
 	c.owner.Store(b)
 	c.queued = c.created
 	c.state.Store(uint32(st) | flags)
@@ -153,11 +162,16 @@ func Enqueue(c *Task, b *Binding, now int64) bool {
 	return true
 }
 
-// Admit moves a Queued task to Running, started at now (0: read the clock).
-// Owners call it under their lock; over marks a force-run over the cap.
+// Admit moves a Queued task to Running, started at now (0: read the
+// clock of its owner). Owners call it under their lock; over marks a
+// force-run over the cap.
 func Admit(c *Task, over bool, now int64) bool {
 	if now == 0 {
-		now = Now()
+		if b := c.owner.Load(); b != nil && b.Clock != nil {
+			now = b.Clock.now()
+		} else {
+			now = Now()
+		}
 	}
 	for {
 		s := c.state.Load()
@@ -182,7 +196,7 @@ func AdmitLazy(c *Task, b *Binding, over bool) bool {
 		return false
 	}
 	c.owner.Store(b)
-	c.queued = Now()
+	c.queued = nowFor(b)
 	c.started = c.queued
 	if over {
 		c.state.Or(flagOverCap)
@@ -309,7 +323,7 @@ func blocked(c *Task) (State, error) {
 	if x == nil {
 		return 0, nil
 	}
-	if !x.deadline.IsZero() && !time.Now().Before(x.deadline) {
+	if !x.deadline.IsZero() && !timebaseOf(c).Time().Before(x.deadline) {
 		return Failed, context.DeadlineExceeded
 	}
 	if x.cancels && x.carried.Err() != nil {
@@ -323,11 +337,16 @@ func blocked(c *Task) (State, error) {
 // hooks) on this goroutine, unless it is exiting: then on another. The
 // owner hands this goroutine a next task only when no such code is left.
 func finish(c *Task, st State, err error, exiting bool) *Task {
-	c.finished = Now()
+	b := c.owner.Load()
+	if b != nil && b.Clock != nil {
+		c.finished = b.Clock.now()
+	} else {
+		c.finished = Now()
+	}
 	endCtx(c)
 	var next *Task
 	var after bool
-	if b := c.owner.Load(); b != nil {
+	if b != nil {
 		next, after = b.Owner.Release(c, st, err, exiting)
 	} else {
 		after = PublishLocked(c, st, err)

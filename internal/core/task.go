@@ -107,6 +107,9 @@ type Binding struct {
 	// NoRecover lets panics in the owner's tasks crash the program instead
 	// of ending the task with a PanicError.
 	NoRecover bool
+	// Clock, if not nil, is the owner's clock: the timings of its tasks,
+	// their timeouts and deadlines follow it. Nil is the runtime's clock.
+	Clock *Timebase
 }
 
 // Task is the type-erased part of a lazytask.Task[T]. Its zero value is a
@@ -167,6 +170,7 @@ type ext struct {
 	parentStop func() bool
 	afters     []*afterFunc
 	timer      *time.Timer
+	stopTimer  func() bool // the timer on a Timebase's clock
 }
 
 type afterFunc struct {
@@ -307,6 +311,10 @@ func OverCap(c *Task) bool { return c.state.Load()&flagOverCap != 0 }
 
 // Timings returns created, queued, started and finished as times; a zero
 // time means the step has not happened (or never will).
+//
+// The times of a task of an owner with a clock are on that clock, except
+// the created time of a task made elsewhere (lazytask.New) and handed over,
+// which stays on the runtime's clock.
 func Timings(c *Task) (created, queued, started, finished time.Time) {
 	s := c.state.Load()
 	created = At(c.created)
@@ -331,15 +339,27 @@ func Timings(c *Task) (created, queued, started, finished time.Time) {
 
 var base = time.Now()
 
-// Now returns the monotonic time in the units tasks store; never 0.
-func Now() int64 { return int64(time.Since(base)) + 1 }
+// epoch is the Now value of base: Now units count nanoseconds from about
+// 73 years before the process started, so that a Timebase stamps the times
+// of a clock set decades back (a mock clock starts in 1970) in the same
+// units, and At converts any stamp without knowing its clock.
+const epoch = 1 << 61
 
-// At converts a Now value into a time.Time; 0 gives the zero time.
+// maxUnits bounds the stamps of a Timebase: a stamp plus any deadline that
+// admission checks (below farAway in the scheduler, 2^62 ns) stays in
+// int64.
+const maxUnits = 1 << 62
+
+// Now returns the monotonic time in the units tasks store; never 0.
+func Now() int64 { return int64(time.Since(base)) + epoch }
+
+// At converts a Now value (or a Timebase's) into a time.Time; 0 gives the
+// zero time.
 func At(ns int64) time.Time {
 	if ns == 0 {
 		return time.Time{}
 	}
-	return base.Add(time.Duration(ns - 1))
+	return base.Add(time.Duration(ns - epoch))
 }
 
 // transition moves the state from one of from to to with a CAS loop that
@@ -534,7 +554,7 @@ func PublishLocked(c *Task, st State, err error) (pending bool) {
 		getX(c).err = err
 	}
 	if c.finished == 0 {
-		c.finished = Now()
+		c.finished = nowFor(c.owner.Load())
 	}
 	old := setState(c, st)
 	if check.Enabled {
