@@ -44,7 +44,8 @@
 //   - lazysched.scope.queued, lazysched.scope.running, lazysched.scope.in_use
 //     and lazysched.scope.limit: observable gauges of each scope's subtree
 //     (Scope.Stats), for every scope the hooks have seen a task of, or that
-//     Observe was given; a scope with no cap of its own has no limit.
+//     Observe was given, and for their ancestors (the root's are the whole
+//     scheduler's); a scope with no cap of its own has no limit.
 //
 // Scopes are kept weakly: a scope that its program and its scheduler have
 // let go drops out of the gauges.

@@ -57,6 +57,17 @@ func (s *scopeSet) getSlow(sc *scheduler.Scope) *scopeInfo {
 			info = v.(*scopeInfo)
 		} else {
 			runtime.AddCleanup(sc, func(wp weak.Pointer[scheduler.Scope]) { s.m.Delete(wp) }, wp)
+			// The gauges show the ancestors too: the root's are the
+			// scheduler's.
+			for p := sc.Parent(); p != nil; p = p.Parent() {
+				pw := weak.Make(p)
+				if _, ok := s.m.Load(pw); ok {
+					break
+				}
+				if _, loaded := s.m.LoadOrStore(pw, newScopeInfo(p, pw)); !loaded {
+					runtime.AddCleanup(p, func(wp weak.Pointer[scheduler.Scope]) { s.m.Delete(wp) }, pw)
+				}
+			}
 		}
 	}
 	s.last.Store(&lastScope{sc: sc, info: info})
