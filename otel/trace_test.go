@@ -12,8 +12,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
-	lazyotel "github.com/lazysched/lazysched/otel"
 	"github.com/lazysched/lazysched/lazytask"
+	lazyotel "github.com/lazysched/lazysched/otel"
 	"github.com/lazysched/lazysched/scheduler"
 )
 
