@@ -19,9 +19,13 @@ type scopeInfo struct {
 	wp   weak.Pointer[scheduler.Scope]
 	path string
 	attr attribute.KeyValue
-	set  metric.MeasurementOption // lazysched.scope alone
-	// by outcome: lazysched.scope and lazysched.task.outcome
-	byOutcome [numOutcomes]metric.MeasurementOption
+	set  metric.MeasurementOption // lazysched.scope alone, for the gauges
+	// The options of the measurements, as slices made once, so that
+	// passing them allocates nothing: lazysched.scope alone (record), and
+	// lazysched.scope with lazysched.task.outcome (add, recordBy).
+	record   []metric.RecordOption
+	add      [numOutcomes][]metric.AddOption
+	recordBy [numOutcomes][]metric.RecordOption
 }
 
 // scopeSet holds the scopes the hooks have seen, weakly: a scope the
@@ -89,8 +93,11 @@ func newScopeInfo(sc *scheduler.Scope, wp weak.Pointer[scheduler.Scope]) *scopeI
 	path := scopePath(sc)
 	info := &scopeInfo{wp: wp, path: path, attr: keyScope.String(path)}
 	info.set = metric.WithAttributeSet(attribute.NewSet(info.attr))
+	info.record = []metric.RecordOption{info.set}
 	for o := range outcome(numOutcomes) {
-		info.byOutcome[o] = metric.WithAttributeSet(attribute.NewSet(info.attr, keyOutcome.String(o.String())))
+		by := metric.WithAttributeSet(attribute.NewSet(info.attr, keyOutcome.String(o.String())))
+		info.add[o] = []metric.AddOption{by}
+		info.recordBy[o] = []metric.RecordOption{by}
 	}
 	return info
 }
