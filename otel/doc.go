@@ -22,7 +22,9 @@
 // lazysched.task.weight, lazysched.task.label.KEY for each label,
 // lazysched.scope (the scope's path from the root, "root/crawl/example.com"),
 // lazysched.task.forced (force-run over the cap), lazysched.task.outcome
-// (succeeded, failed, panicked or canceled). A failed task's span has status
+// (succeeded, failed, panicked or canceled), all set when the task ends (a
+// sampler sees the span's name, the task's name or "lazysched.task"; a task
+// that never ran has no queue_time). A failed task's span has status
 // Error and the error recorded as an "exception" event; a task that
 // panicked has status Error and an "exception" event with the panic value
 // (exception.type, exception.message) and the stack of the panic
