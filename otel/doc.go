@@ -12,9 +12,10 @@
 // holds the task's span, so the spans it starts nest under it.
 //
 // The span starts when the task was queued and ends when it finished, so
-// that a trace viewer shows the time it waited: an event named
-// "lazysched.task.started" marks the moment it started, and the attribute
-// lazysched.task.queue_time gives the wait in seconds. A task force-run
+// that a trace viewer shows the time it waited: the attribute
+// lazysched.task.queue_time gives the wait in seconds, and with
+// WithStartedEvent an event named "lazysched.task.started" marks the
+// moment it started. A task force-run
 // without ever being queued has no wait. A task canceled before it ran
 // still gets its span, from its queueing (or creation) to its end.
 //

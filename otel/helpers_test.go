@@ -26,7 +26,7 @@ type rig struct {
 	obs    *lazyotel.Observer
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t *testing.T, opts ...lazyotel.Option) *rig {
 	t.Helper()
 	r := &rig{rec: tracetest.NewSpanRecorder(), reader: sdkmetric.NewManualReader()}
 	r.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(r.rec))
@@ -35,7 +35,7 @@ func newRig(t *testing.T) *rig {
 		require.NoError(t, r.tp.Shutdown(context.Background()), "tracer provider Shutdown")
 		require.NoError(t, mp.Shutdown(context.Background()), "meter provider Shutdown")
 	})
-	obs, err := lazyotel.New(lazyotel.WithTracerProvider(r.tp), lazyotel.WithMeterProvider(mp))
+	obs, err := lazyotel.New(append([]lazyotel.Option{lazyotel.WithTracerProvider(r.tp), lazyotel.WithMeterProvider(mp)}, opts...)...)
 	require.NoError(t, err, "lazyotel.New")
 	t.Cleanup(func() { require.NoError(t, obs.Close(), "Observer.Close") })
 	r.obs = obs
