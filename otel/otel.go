@@ -120,9 +120,10 @@ func WithStartedEvent() Option {
 
 // Observer traces and measures the tasks of the schedulers and scopes its
 // Hooks are registered on. Make it with New; the zero value is not usable.
-// It is safe for concurrent use, and one Observer may serve several
+// It is safe for concurrent use and must not be copied; one Observer may serve several
 // schedulers.
 type Observer struct {
+	_         noCopy
 	tracer    trace.Tracer
 	tasks     metric.Int64Counter
 	queueTime metric.Float64Histogram
@@ -368,3 +369,10 @@ func typeName(v any) string {
 	}
 	return t.String()
 }
+
+// noCopy makes go vet's copylocks check refuse copies of the types that
+// hold it.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}

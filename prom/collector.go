@@ -104,10 +104,11 @@ func WithConstLabels(labels prometheus.Labels) Option {
 
 // Collector is a prometheus.Collector of the schedulers and scopes its
 // Hooks are registered on. Make it with New; the zero value is not usable.
-// It is safe for concurrent use; one Collector may serve several
+// It is safe for concurrent use and must not be copied; one Collector may serve several
 // schedulers (whose scopes should then have different paths, or the
 // series of two scopes would collide: give their roots names).
 type Collector struct {
+	_                             noCopy
 	queued, running, inUse, limit *prometheus.Desc
 	tasks                         *prometheus.CounterVec
 	queueTime, runTime            *prometheus.HistogramVec
@@ -247,3 +248,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.queueTime.Collect(ch)
 	c.runTime.Collect(ch)
 }
+
+// noCopy makes go vet's copylocks check refuse copies of the types that
+// hold it.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}
