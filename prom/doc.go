@@ -1,0 +1,27 @@
+// Package lazyprom exports the state of lazysched schedulers to Prometheus:
+// a Collector (a prometheus.Collector) whose hooks (scheduler.Hooks) count
+// and time the tasks, and which reads each scope's gauges when it is
+// scraped.
+//
+// Metrics (the namespace is "lazysched" unless WithNamespace says
+// otherwise):
+//
+//   - lazysched_scope_queued, lazysched_scope_running: tasks of the scope's
+//     subtree waiting and running (Scope.Stats).
+//   - lazysched_scope_in_use_slots: slots of the scope's cap that its
+//     subtree's tasks take; lazysched_scope_limit_slots: the scope's own
+//     cap, absent for a scope without one.
+//   - lazysched_tasks_total: tasks ended, by scope and outcome (succeeded,
+//     failed, panicked, canceled).
+//   - lazysched_task_queue_seconds: histogram of the time tasks waited
+//     between being queued and starting, by scope, observed at the start.
+//   - lazysched_task_run_seconds: histogram of the time tasks ran, by scope
+//     and outcome, observed at the end.
+//
+// The scope label is the scope's path from the root ("root/crawl/example.com").
+// The gauges cover every scope the hooks have seen a task of, the scopes
+// given to Observe, and their ancestors (the root's gauges are the whole
+// scheduler's). Scopes are held weakly: one that its program and its
+// scheduler let go drops out of the gauges; its counters and histograms
+// stay, so give scopes that come and go stable names.
+package lazyprom
