@@ -63,6 +63,11 @@ var (
 	ErrInvalidLimit   = limiter.ErrInvalidLimit
 	ErrWeightTooLarge = limiter.ErrWeightTooLarge
 	ErrInvalidWeight  = limiter.ErrInvalidWeight
+	// ErrLeaseLost is the cause a shared limit cancels a task with when
+	// its permit's lease could not be kept.
+	ErrLeaseLost = limiter.ErrLeaseLost
+	// ErrSharedUnavailable is what a shared limit that gave up reports.
+	ErrSharedUnavailable = limiter.ErrSharedUnavailable
 )
 
 // Sentinel errors of factory: see there.
