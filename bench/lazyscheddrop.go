@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/lazysched/lazysched/scheduler"
 )
@@ -29,6 +30,38 @@ func (lazyDropRunner) run(n, limit, subs int, task func()) {
 	must(s.Shutdown(ctx))
 }
 
+// backlog: the pending tasks' handles are dropped, as in run; drain waits
+// for the scheduler.
 func (lazyDropRunner) backlog(n int, gate <-chan struct{}, task func()) backlog {
-	return lazyRunner{}.backlog(n, gate, task)
+	s := lazyRunner{}.newScheduler(1)
+	holdSlot(gate, func(h func()) {
+		_, err := scheduler.Submit(s, lazyFunc(h))
+		must(err)
+	})
+	return &lazyDropBacklog{s: s, fn: lazyFunc(task)}
+}
+
+type lazyDropBacklog struct {
+	s  *scheduler.Scheduler
+	fn func(context.Context) (struct{}, error)
+	n  int
+}
+
+func (b *lazyDropBacklog) add() {
+	_, err := scheduler.Submit(b.s, b.fn)
+	must(err)
+	b.n++
+}
+
+// link: see lazyBacklog.link.
+func (b *lazyDropBacklog) link() {
+	if st := b.s.Stats(); st.Queued != b.n {
+		panic(fmt.Sprintf("lazysched-drop backlog: %d queued after %d submits", st.Queued, b.n))
+	}
+}
+
+func (b *lazyDropBacklog) drain() {
+	ctx := context.Background()
+	must(b.s.Wait(ctx))
+	must(b.s.Shutdown(ctx))
 }

@@ -157,3 +157,15 @@ func TestRotate(t *testing.T) {
 		t.Errorf("rotate(runners, 1) changed its input or lost raw")
 	}
 }
+
+// The floor is one: a task of the floor runner costs exactly one
+// allocation, its handle (the pool's workers and channel are made once).
+func TestFloorAllocatesOnce(t *testing.T) {
+	const n = 10_000
+	noop := func() {}
+	allocs := testing.AllocsPerRun(5, func() { floorRunner{}.run(n, 8, 1, noop) })
+	perTask := allocs / n
+	if perTask < 1 || perTask > 1.01 {
+		t.Fatalf("floor96 allocations per task = %.4f; want 1", perTask)
+	}
+}

@@ -8,7 +8,7 @@ import (
 // flagAwaited marks a task that running tasks, which lent their slots,
 // wait for: when it ends, its owner may hand them their slots back before
 // it admits a queued task (TakeAwaiters).
-const flagAwaited = 1 << 12
+const flagAwaited = 1 << 13
 
 // BeginWaitFor is BeginWait for a wait on the task c: if the slot is lent,
 // the waiter is also recorded on c, so that c's owner, when c ends, can give

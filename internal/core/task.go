@@ -42,6 +42,7 @@ const (
 	flagPromoted = 1 << 8  // the owner promoted the task to the head of its queue
 	flagLentOver = 1 << 10 // the task lent its slots while running over the cap
 	flagNeverRan = 1 << 11 // admitted, but ended without running its function
+	// 1 << 12 is flagClockMade (clock.go), 1 << 13 flagAwaited (awaiters.go).
 )
 
 func terminal(s uint32) bool {
