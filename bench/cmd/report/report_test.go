@@ -44,7 +44,7 @@ func TestReportPrintsRatiosAndTargets(t *testing.T) {
 	var out bytes.Buffer
 	printTables(&out, res)
 	printTargets(&out, res)
-	for _, want := range []string{"x lazysched", "2.25", "W1: time <= 0.5x pond Go's", "holds", "n/a", "1.50x"} {
+	for _, want := range []string{"x lazysched", "2.25", "W1, handles kept and awaited: time <= 1.0x pond Go's", "holds", "n/a", "1.50x"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report output lacks %q:\n%s", want, out.String())
 		}
