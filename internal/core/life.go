@@ -89,7 +89,7 @@ func Start(c *Task) error {
 				return err
 			}
 			if c.state.CompareAndSwap(s, s&^stateMask|uint32(toRunning)) {
-				c.started = Now()
+				c.started.Store(Now())
 				setState(c, Running)
 				go Execute(c)
 				return nil
@@ -118,7 +118,7 @@ func Start(c *Task) error {
 func EnqueueFresh(c *Task, b *Binding, run, hooked bool) {
 	st, flags := Queued, uint32(0)
 	if run {
-		c.started = c.created
+		c.started.Store(c.created)
 		st = Running
 	}
 	if hooked {
@@ -178,7 +178,7 @@ func Admit(c *Task, over bool, now int64) bool {
 		if State(s&stateMask) != Queued {
 			return false
 		}
-		c.started = now
+		c.started.Store(now)
 		n := s&^stateMask | uint32(Running)
 		if over {
 			n |= flagOverCap
@@ -197,7 +197,7 @@ func AdmitLazy(c *Task, b *Binding, over bool) bool {
 	}
 	c.owner.Store(b)
 	c.queued = nowFor(b)
-	c.started = c.queued
+	c.started.Store(c.queued)
 	if over {
 		c.state.Or(flagOverCap)
 	}
@@ -263,6 +263,12 @@ func TaskContext(c *Task) context.Context { return (*taskCtx)(c) }
 func ExecuteStarted(c *Task, ctx context.Context) (next *Task) {
 	if ctx != context.Context((*taskCtx)(c)) {
 		getX(c).runCtx = ctx // for the done hooks
+	}
+	if c.state.Load()&flagHooked != 0 {
+		// The start hooks have run: the function starts now, and its
+		// start time and timeout count from here (I11), not from its
+		// admission.
+		c.started.Store(nowFor(c.owner.Load()))
 	}
 	armTimer(c)
 	var err error

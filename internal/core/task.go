@@ -124,7 +124,10 @@ type Task struct {
 	fn         Runner
 	// Timings in Now units. Each is written before the state that makes it
 	// meaningful is stored, so a reader that loaded that state may read it.
-	created, queued, started, finished int64
+	created, queued, finished int64
+	// started is atomic: a task with start hooks restamps it once they
+	// have run, while other goroutines may read its timings.
+	started atomic.Int64
 }
 
 // ext holds what most tasks never need: options beyond the priority, the
@@ -330,7 +333,7 @@ func Timings(c *Task) (created, queued, started, finished time.Time) {
 	if st != Running && s&flagNeverRan != 0 {
 		return // admitted, but it never started its function
 	}
-	started = At(c.started)
+	started = At(c.started.Load())
 	if st == Running {
 		return
 	}
