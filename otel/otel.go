@@ -273,9 +273,6 @@ func (o *Observer) onStart(ctx context.Context, sc *scheduler.Scope, h lazytask.
 	tm := info.Timings
 	ctx, span := o.startSpan(ctx, info.Name, tm.Queued)
 	wait := tm.QueueTime()
-	if o.startedEvent && wait > 0 && span.IsRecording() {
-		span.AddEvent(startedEvent, trace.WithTimestamp(tm.Started))
-	}
 	if !tm.Queued.IsZero() {
 		// With the task's span on top of ctx, an exemplar filter finds
 		// it at once.
@@ -323,6 +320,11 @@ func (o *Observer) onDone(ctx context.Context, sc *scheduler.Scope, h lazytask.H
 	if !span.IsRecording() {
 		span.End()
 		return
+	}
+	if o.startedEvent && !tm.Started.IsZero() && tm.QueueTime() > 0 {
+		// Added at the end: the function's start is known only once the
+		// start hooks, this one among them, have run.
+		span.AddEvent(startedEvent, trace.WithTimestamp(tm.Started))
 	}
 	opts := h.Options()
 	attrs := make([]attribute.KeyValue, 0, 8+len(opts.Labels))
