@@ -70,7 +70,7 @@ func (l *Limit) run() {
 		}
 		select {
 		case <-l.done:
-			l.shutdown()
+			l.shutdown(msgs)
 			return
 		case <-l.kick:
 			attempt = true
@@ -297,7 +297,7 @@ func parseAcquire(res []any) (granted int64, member string, used int64, err erro
 }
 
 // shutdown answers what is left when l is closed, and tells Redis.
-func (l *Limit) shutdown() {
+func (l *Limit) shutdown(msgs <-chan any) {
 	closed := fmt.Errorf("%w: %s", ErrClosed, l.name)
 	l.mu.Lock()
 	ws := l.pending
@@ -331,4 +331,6 @@ func (l *Limit) shutdown() {
 	l.releases, l.cancels = nil, nil
 	l.mu.Unlock()
 	_ = l.ps.Close()
+	for range msgs { // the PubSub's goroutine may be sending one: let it end
+	}
 }
