@@ -199,19 +199,24 @@ func parseRenew(res []any, n int) (int64, []any, error) {
 // tryPending tries each waiting request once, in priority then request
 // order. It reports whether to try again at once (a grant was made, so the
 // next in line may fit) and the error of a call that could not reach Redis,
-// after which it stops trying this round.
+// after which it stops trying this round, unless it fails fast: then every
+// request is tried, and answered with the error.
 func (l *Limit) tryPending() (again bool, err error) {
 	l.mu.Lock()
 	ws := append([]*waiter(nil), l.pending...)
 	l.mu.Unlock()
+	var last error
 	for _, w := range ws {
 		granted, err := l.try(w)
 		if err != nil {
-			return false, err
+			if !l.failFast {
+				return false, err
+			}
+			last = err
 		}
 		again = again || granted
 	}
-	return again, nil
+	return again, last
 }
 
 // try runs the acquire script for w and answers it if it was granted, or
