@@ -124,9 +124,8 @@ func New(client redis.UniversalClient, name string, limit int64, opts ...Option)
 		stopped:  make(chan struct{}),
 		held:     make(map[string]*permit),
 	}
-	// Subscribe only sends the command; the PubSub reconnects by itself
-	// when Redis is, or becomes, unreachable.
-	l.ps = client.Subscribe(context.Background(), wake)
+	// No channel yet, so no call to Redis here: the loop subscribes.
+	l.ps = client.Subscribe(context.Background())
 	go l.run()
 	return l, nil
 }

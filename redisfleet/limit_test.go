@@ -124,7 +124,7 @@ func TestWaitersAreGrantedInPriorityThenRequestOrder(t *testing.T) {
 }
 
 // A canceled waiting request is never granted, and leaves the line: the
-// one behind it gets the permit.
+// one behind it gets the permit, as soon as the holder releases.
 func TestCancelWithdrawsAWaitingRequest(t *testing.T) {
 	srv := startRedis(t)
 	name := t.Name()
@@ -143,10 +143,15 @@ func TestCancelWithdrawsAWaitingRequest(t *testing.T) {
 
 	cancelA()
 	cancelA() // a second cancel does nothing
+	released := time.Now()
 	holder.p.Release()
 	g := recv(t, got, "b's grant")
+	since := time.Since(released)
 	require.NoError(t, g.err)
 	assert.Equal(t, "b", g.tag, "granted after a was canceled")
+	// The release's wake message woke l2, not its safety re-check.
+	assert.Less(t, since, DefaultLease/2, "b granted after the release")
+	t.Logf("released in one Limit, granted in the other %v later", since)
 	_, waiters := fleetKeys(t, srv.client(), name)
 	assert.Zero(t, waiters, "requests left waiting in Redis")
 	assert.Equal(t, 0, l2.Stats().Waiting, "l2.Stats().Waiting")

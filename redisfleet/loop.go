@@ -41,6 +41,11 @@ func (l *Limit) emit(e event) {
 // the retry after Redis could not be reached.
 func (l *Limit) run() {
 	defer close(l.stopped)
+	// The PubSub keeps the channel even if this fails, and subscribes to it
+	// when it (re)connects.
+	ctx, cancel := l.callCtx()
+	_ = l.ps.Subscribe(ctx, l.wake)
+	cancel()
 	msgs := l.ps.ChannelWithSubscriptions()
 	renew := time.NewTicker(l.lease / 3)
 	defer renew.Stop()
