@@ -308,3 +308,30 @@ func TestBadInput(t *testing.T) {
 	ask(l, "after", 0, got)
 	assert.True(t, errors.Is(recv(t, got, "after Close").err, ErrClosed), "Acquire after Close")
 }
+
+// A Redis restart that loses the permits is detected: the permit held is
+// lost (the task would be canceled), and requests are granted again by the
+// new Redis.
+func TestRedisRestartLosesThePermitsHeld(t *testing.T) {
+	srv := startRedis(t)
+	name := t.Name()
+	l := newLimit(t, srv.client(), name, 1, WithLease(time.Second))
+	got := make(chan grant, 2)
+	lost := make(chan error, 1)
+	l.Acquire(limiter.Request{
+		Weight:  1,
+		Granted: func(p limiter.Permit, err error) { got <- grant{"a", p, err} },
+		Lost:    func(cause error) { lost <- cause },
+	})
+	a := recv(t, got, "a's grant")
+	require.NoError(t, a.err)
+
+	srv.kill()
+	startRedisOn(t, srv.port)
+	require.ErrorIs(t, recv(t, lost, "Lost after the restart"), limiter.ErrLeaseLost, "Lost's cause")
+	a.p.Release()
+	ask(l, "b", 0, got)
+	b := recv(t, got, "b's grant from the new Redis")
+	require.NoError(t, b.err)
+	b.p.Release()
+}
