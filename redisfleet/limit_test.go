@@ -201,7 +201,7 @@ func TestLeaseFoundGoneCancelsTheTask(t *testing.T) {
 func TestPausedRedisLosesTheLeaseBeforeItLapses(t *testing.T) {
 	srv := startRedis(t)
 	name := t.Name()
-	const lease = 600 * time.Millisecond
+	const lease = 1500 * time.Millisecond // Lost is due by 0.8 lease: 300ms of slack
 	ev := events()
 	l := newLimit(t, srv.client(), name, 1, WithLease(lease), withHook(ev))
 	got := make(chan grant, 2)
