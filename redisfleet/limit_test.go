@@ -222,6 +222,7 @@ func TestPausedRedisLosesTheLeaseBeforeItLapses(t *testing.T) {
 	srv.signal(syscall.SIGCONT)
 	require.ErrorIs(t, cause, limiter.ErrLeaseLost, "Lost's cause")
 	assert.Less(t, since, lease, "Lost came %v after the pause; the lease is %v", since, lease)
+	t.Logf("Lost %v after Redis was paused (lease %v)", since, lease)
 	assert.Equal(t, uint64(1), l.Stats().Losses, "Stats().Losses")
 	a.p.Release()
 
