@@ -1,0 +1,331 @@
+package redisfleet
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lazysched/lazysched/limiter"
+)
+
+// Limit is a fleet-wide cap of slots kept in Redis under a name: every
+// Limit of that name, in any process, on the same Redis, shares it. It
+// implements [limiter.Shared]. Make one with [New]; the zero value is not
+// usable, and a Limit must not be copied. Its methods are safe for
+// concurrent use.
+type Limit struct {
+	_        noCopy
+	client   redis.UniversalClient
+	name     string
+	limit    int64
+	lease    time.Duration
+	failFast bool
+	hook     func(event)
+	keys     []string
+	wake     string
+	idPrefix string
+
+	ps      *redis.PubSub
+	kick    chan struct{} // wakes the loop; capacity 1
+	done    chan struct{} // closed by Close
+	stopped chan struct{} // closed when the loop has ended
+	close   sync.Once
+
+	mu       sync.Mutex
+	closed   bool
+	nextID   uint64
+	pending  []*waiter // in try order: priority, then request order
+	held     map[string]*permit
+	releases []string // permit ids to give back
+	cancels  []string // waiting entries to remove
+	fleetUse int64
+	renewals uint64
+	losses   uint64
+}
+
+// noCopy makes go vet's copylocks check refuse copies of a Limit.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}
+
+// waiter is a request of this Limit not yet answered; under l.mu.
+type waiter struct {
+	id       string
+	seq      uint64
+	req      limiter.Request
+	member   string // its entry in {name}:waiters, once it has one
+	canceled bool
+	answered bool
+}
+
+// permit is a granted permit of this Limit.
+type permit struct {
+	l      *Limit
+	id     string
+	weight int64
+	lostFn func(error)
+	// Under l.mu:
+	deadline time.Time   // when the lease may lapse, by this process's clock
+	timer    *time.Timer // declares the permit lost a margin before deadline
+	lost     bool
+	released bool
+}
+
+// New returns the Limit of limit slots named name on client's Redis, and
+// starts its goroutine (stop it with [Limit.Close]). It does not need Redis
+// to be reachable yet: requests wait for it (or fail, with [WithFailFast]).
+// The client stays the caller's: Close does not close it.
+//
+// Every Limit of one name should be given the same limit; each applies its
+// own when it grants. New refuses a nil client or an empty name
+// ([ErrInvalidArgument]) and a limit below 1 ([limiter.ErrInvalidLimit]).
+func New(client redis.UniversalClient, name string, limit int64, opts ...Option) (*Limit, error) {
+	switch {
+	case client == nil:
+		return nil, fmt.Errorf("%w: nil client", ErrInvalidArgument)
+	case name == "":
+		return nil, fmt.Errorf("%w: empty name", ErrInvalidArgument)
+	case limit < 1:
+		return nil, fmt.Errorf("%w: %d", limiter.ErrInvalidLimit, limit)
+	}
+	cfg := config{lease: DefaultLease}
+	for _, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("%w: nil Option", ErrInvalidArgument)
+		}
+		if err := o.apply(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand's contract)
+	keys, wake := keysFor(name)
+	l := &Limit{
+		client:   client,
+		name:     name,
+		limit:    limit,
+		lease:    cfg.lease,
+		failFast: cfg.failFast,
+		hook:     cfg.hook,
+		keys:     keys,
+		wake:     wake,
+		idPrefix: hex.EncodeToString(b[:]),
+		kick:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		stopped:  make(chan struct{}),
+		held:     make(map[string]*permit),
+	}
+	// No channel yet, so no call to Redis here: the loop subscribes.
+	l.ps = client.Subscribe(context.Background())
+	go l.run()
+	return l, nil
+}
+
+// Acquire implements [limiter.Shared]: it enters the request and returns at
+// once; the Limit's goroutine asks Redis and calls req.Granted. A request
+// of weight below 1 is answered at once with [limiter.ErrInvalidWeight],
+// one heavier than the limit with [limiter.ErrWeightTooLarge], and one made
+// after Close with [ErrClosed]. The cancel function withdraws the request;
+// if the grant raced with it, this Limit gives the permit back itself and
+// does not call Granted.
+func (l *Limit) Acquire(req limiter.Request) (cancel func()) {
+	if req.Granted == nil {
+		panic("redisfleet: Acquire with a nil Request.Granted")
+	}
+	switch {
+	case req.Weight < 1:
+		req.Granted(nil, fmt.Errorf("%w: %d", limiter.ErrInvalidWeight, req.Weight))
+		return func() {}
+	case req.Weight > l.limit:
+		req.Granted(nil, fmt.Errorf("%w: weight %d, limit %d", limiter.ErrWeightTooLarge, req.Weight, l.limit))
+		return func() {}
+	}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		req.Granted(nil, fmt.Errorf("%w: %s", ErrClosed, l.name))
+		return func() {}
+	}
+	l.nextID++
+	w := &waiter{id: l.idPrefix + "-" + strconv.FormatUint(l.nextID, 36), seq: l.nextID, req: req}
+	i, _ := slices.BinarySearchFunc(l.pending, w, func(a, b *waiter) int {
+		if a.req.Priority != b.req.Priority {
+			if a.req.Priority > b.req.Priority {
+				return -1
+			}
+			return 1
+		}
+		if a.seq < b.seq {
+			return -1
+		}
+		return 1
+	})
+	l.pending = slices.Insert(l.pending, i, w)
+	l.mu.Unlock()
+	l.poke()
+	return func() { l.cancel(w) }
+}
+
+// cancel withdraws w, if it is still unanswered.
+func (l *Limit) cancel(w *waiter) {
+	l.mu.Lock()
+	if w.answered || w.canceled {
+		l.mu.Unlock()
+		return
+	}
+	w.canceled = true
+	l.dropPendingLocked(w)
+	if w.member != "" {
+		l.cancels = append(l.cancels, w.member)
+	}
+	// With no member yet, a call may be under way that makes one: the loop
+	// sees w.canceled when it returns and removes the entry then.
+	l.mu.Unlock()
+	l.poke()
+}
+
+func (l *Limit) dropPendingLocked(w *waiter) {
+	if i := slices.Index(l.pending, w); i >= 0 {
+		l.pending = slices.Delete(l.pending, i, i+1)
+	}
+}
+
+// poke wakes the loop without blocking.
+func (l *Limit) poke() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Release implements [limiter.Permit]: it gives the permit back. It never
+// blocks: the Limit's goroutine tells Redis, and wakes the fleet's waiters.
+// A second call does nothing.
+func (p *permit) Release() {
+	l := p.l
+	l.mu.Lock()
+	if p.released {
+		l.mu.Unlock()
+		return
+	}
+	p.released = true
+	p.timer.Stop()
+	delete(l.held, p.id)
+	l.releases = append(l.releases, p.id)
+	l.mu.Unlock()
+	l.poke()
+}
+
+// expire is p's timer: the lease was not renewed in time.
+func (p *permit) expire() {
+	l := p.l
+	l.mu.Lock()
+	if p.released || p.lost {
+		l.mu.Unlock()
+		return
+	}
+	if left := time.Until(p.deadline) - l.margin(); left > 0 {
+		p.timer.Reset(left) // renewed while this call was on its way
+		l.mu.Unlock()
+		return
+	}
+	l.markLostLocked(p)
+	l.mu.Unlock()
+	p.notifyLost(fmt.Errorf("%w: not renewed within %v (lease %v)", limiter.ErrLeaseLost, l.lease-l.margin(), l.lease))
+}
+
+func (l *Limit) markLostLocked(p *permit) {
+	p.lost = true
+	p.timer.Stop()
+	l.losses++
+}
+
+func (p *permit) notifyLost(cause error) {
+	if p.lostFn != nil {
+		p.lostFn(cause)
+	}
+	if h := p.l.hook; h != nil {
+		h(event{kind: evLost, id: p.id, err: cause})
+	}
+}
+
+// margin is how long before its lease could lapse a permit is declared
+// lost.
+func (l *Limit) margin() time.Duration { return l.lease / 5 }
+
+// Stats is a snapshot of a [Limit], from [Limit.Stats].
+type Stats struct {
+	// Held is the number of slots this Limit's permits hold (granted, not
+	// yet released), and Permits the number of those permits.
+	Held    int64
+	Permits int
+	// FleetInUse is the number of slots held across the fleet, as the last
+	// script this Limit ran found it (see [Limit.InUse] for a fresh figure).
+	FleetInUse int64
+	// Waiting is the number of requests of this Limit not yet answered.
+	Waiting int
+	// Renewals counts lease renewals that succeeded, one per permit.
+	Renewals uint64
+	// Losses counts permits declared lost (Request.Lost called).
+	Losses uint64
+}
+
+// Stats returns a snapshot of l's counters. It does not call Redis.
+func (l *Limit) Stats() Stats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := Stats{
+		Permits:    len(l.held),
+		FleetInUse: l.fleetUse,
+		Waiting:    len(l.pending),
+		Renewals:   l.renewals,
+		Losses:     l.losses,
+	}
+	for _, p := range l.held {
+		st.Held += p.weight
+	}
+	return st
+}
+
+// InUse asks Redis for the number of slots held across the fleet and the
+// number of requests waiting, expired leases left out. On failure it
+// returns Redis's error.
+func (l *Limit) InUse(ctx context.Context) (inUse int64, waiting int64, err error) {
+	v, err := inUseScript.Run(ctx, l.client, l.keys).Int64Slice()
+	if err != nil {
+		return 0, 0, err
+	}
+	return v[0], v[1], nil
+}
+
+// Close stops l's goroutine. Requests still waiting get [ErrClosed] and
+// their Redis entries are removed; permits still held get Lost (with
+// [limiter.ErrLeaseLost] and [ErrClosed]), and are given back, with those
+// released but not yet told to Redis. Those last calls to Redis are given
+// at most one lease; if Redis does not answer, the leases expire on their
+// own. Shut the schedulers that use l down first. A second call does
+// nothing.
+func (l *Limit) Close() error {
+	l.close.Do(func() {
+		l.mu.Lock()
+		l.closed = true
+		l.mu.Unlock()
+		close(l.done)
+		<-l.stopped
+	})
+	return nil
+}
+
+// priorityKey orders priorities as strings: higher first.
+func priorityKey(p int32) string {
+	return fmt.Sprintf("%08x", uint32(int64(math.MaxInt32)-int64(p)))
+}

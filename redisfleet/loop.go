@@ -1,0 +1,346 @@
+package redisfleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/lazysched/lazysched/limiter"
+)
+
+// event tells a test what the loop did; see config.hook.
+type event struct {
+	prio int32 // the request's priority, for evQueued and evGranted
+	kind evKind
+	id   string // the request or permit
+	err  error
+}
+
+type evKind int
+
+const (
+	evQueued      evKind = iota // an attempt found no room: the request waits in Redis
+	evGranted                   // a request was granted
+	evUnavailable               // an attempt could not reach Redis
+	evRenewed                   // a renewal round succeeded
+	evLost                      // a permit was declared lost
+)
+
+func (l *Limit) emit(e event) {
+	if l.hook != nil {
+		l.hook(e)
+	}
+}
+
+// run is l's goroutine: every call to Redis is made here, one at a time.
+// It gives back released permits and withdrawn requests first, then renews
+// leases when due, then tries its waiting requests, and then waits for a
+// wake-up: a new request, cancel or release here, a message on the wake
+// channel, the renewal tick (lease/3), the safety re-check (lease/2), or
+// the retry after Redis could not be reached.
+func (l *Limit) run() {
+	defer close(l.stopped)
+	// The PubSub keeps the channel even if this fails, and subscribes to it
+	// when it (re)connects.
+	ctx, cancel := l.callCtx()
+	_ = l.ps.Subscribe(ctx, l.wake)
+	cancel()
+	msgs := l.ps.ChannelWithSubscriptions()
+	renew := time.NewTicker(l.lease / 3)
+	defer renew.Stop()
+	safety := time.NewTicker(l.lease / 2)
+	defer safety.Stop()
+	retry := time.NewTimer(0)
+	retry.Stop()
+	defer retry.Stop()
+	backoff := l.minBackoff()
+
+	attempt, renewDue := true, false
+	for {
+		l.flush()
+		if renewDue {
+			renewDue = false
+			l.renew()
+		}
+		for attempt {
+			var err error
+			attempt, err = l.tryPending()
+			if err != nil {
+				retry.Reset(backoff)
+				backoff = min(2*backoff, l.lease/2)
+			} else {
+				backoff = l.minBackoff()
+			}
+		}
+		select {
+		case <-l.done:
+			l.shutdown(msgs)
+			return
+		case <-l.kick:
+			attempt = true
+		case <-msgs: // a wake message, or a (re)subscription after a reconnect
+			attempt = true
+		case <-renew.C:
+			renewDue = true
+		case <-safety.C:
+			attempt = true
+		case <-retry.C:
+			attempt = true
+		}
+	}
+}
+
+func (l *Limit) minBackoff() time.Duration { return max(l.lease/20, 5*time.Millisecond) }
+
+// callCtx bounds one call to Redis (where the client honours contexts).
+func (l *Limit) callCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), l.lease)
+}
+
+// flush tells Redis of the permits released and the requests withdrawn
+// since the last call. If Redis cannot be reached it keeps them for the
+// next round; a permit's lease expires on its own anyway.
+func (l *Limit) flush() {
+	l.mu.Lock()
+	ids, members := l.releases, l.cancels
+	l.releases, l.cancels = nil, nil
+	l.mu.Unlock()
+	if len(ids) == 0 && len(members) == 0 {
+		return
+	}
+	args := make([]any, 0, 2+len(ids)+len(members))
+	args = append(args, l.wake, len(ids))
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	for _, m := range members {
+		args = append(args, m)
+	}
+	ctx, cancel := l.callCtx()
+	used, err := releaseScript.Run(ctx, l.client, l.keys, args...).Int64()
+	cancel()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		// Keep them for the next round; at Close they are dropped.
+		l.releases = append(ids, l.releases...)
+		l.cancels = append(members, l.cancels...)
+		return
+	}
+	l.fleetUse = used
+}
+
+// renew extends the leases of every permit held and not lost, in one call.
+// A permit that Redis no longer holds is lost at once; one whose renewal
+// could not be made is lost by its timer.
+func (l *Limit) renew() {
+	l.mu.Lock()
+	var ps []*permit
+	for _, p := range l.held {
+		if !p.lost {
+			ps = append(ps, p)
+		}
+	}
+	l.mu.Unlock()
+	if len(ps) == 0 {
+		return
+	}
+	args := make([]any, 0, 1+len(ps))
+	args = append(args, l.lease.Milliseconds())
+	for _, p := range ps {
+		args = append(args, p.id)
+	}
+	sent := time.Now()
+	ctx, cancel := l.callCtx()
+	res, err := renewScript.Run(ctx, l.client, l.keys, args...).Slice()
+	cancel()
+	var ok []any
+	if err == nil {
+		var used int64
+		used, ok, err = parseRenew(res, len(ps))
+		if err == nil {
+			l.mu.Lock()
+			l.fleetUse = used
+			l.mu.Unlock()
+		}
+	}
+	if err != nil {
+		return // the timers declare the permits lost if this goes on
+	}
+	var gone []*permit
+	l.mu.Lock()
+	for i, p := range ps {
+		if p.released || p.lost {
+			continue
+		}
+		if n, _ := ok[i].(int64); n == 1 {
+			l.renewals++
+			p.deadline = sent.Add(l.lease)
+			p.timer.Reset(time.Until(p.deadline) - l.margin())
+			continue
+		}
+		l.markLostLocked(p)
+		gone = append(gone, p)
+	}
+	l.mu.Unlock()
+	l.emit(event{kind: evRenewed})
+	for _, p := range gone {
+		p.notifyLost(fmt.Errorf("%w: lease %s no longer held in Redis", limiter.ErrLeaseLost, p.id))
+	}
+}
+
+func parseRenew(res []any, n int) (int64, []any, error) {
+	if len(res) == 2 {
+		used, ok1 := res[0].(int64)
+		flags, ok2 := res[1].([]any)
+		if ok1 && ok2 && len(flags) == n {
+			return used, flags, nil
+		}
+	}
+	return 0, nil, errors.New("redisfleet: unexpected reply from the renew script")
+}
+
+// tryPending tries each waiting request once, in priority then request
+// order. It reports whether to try again at once (a grant was made, so the
+// next in line may fit) and the error of a call that could not reach Redis,
+// after which it stops trying this round, unless it fails fast: then every
+// request is tried, and answered with the error.
+func (l *Limit) tryPending() (again bool, err error) {
+	l.mu.Lock()
+	ws := append([]*waiter(nil), l.pending...)
+	l.mu.Unlock()
+	var last error
+	for _, w := range ws {
+		granted, err := l.try(w)
+		if err != nil {
+			if !l.failFast {
+				return false, err
+			}
+			last = err
+		}
+		again = again || granted
+	}
+	return again, last
+}
+
+// try runs the acquire script for w and answers it if it was granted, or
+// given up on.
+func (l *Limit) try(w *waiter) (granted bool, err error) {
+	l.mu.Lock()
+	if w.canceled || w.answered {
+		l.mu.Unlock()
+		return false, nil
+	}
+	member := w.member
+	l.mu.Unlock()
+
+	sent := time.Now()
+	ctx, cancel := l.callCtx()
+	res, err := acquireScript.Run(ctx, l.client, l.keys,
+		l.limit, w.id, w.req.Weight, priorityKey(w.req.Priority), l.lease.Milliseconds(), member, l.wake).Slice()
+	cancel()
+	var used int64
+	if err == nil {
+		var g int64
+		g, member, used, err = parseAcquire(res)
+		granted = g == 1
+	}
+	if err != nil {
+		l.emit(event{kind: evUnavailable, id: w.id, err: err})
+		if !l.failFast {
+			return false, err
+		}
+		l.mu.Lock()
+		if w.canceled || w.answered {
+			l.mu.Unlock()
+			return false, err
+		}
+		w.answered = true
+		l.dropPendingLocked(w)
+		if w.member != "" {
+			l.cancels = append(l.cancels, w.member)
+		}
+		l.mu.Unlock()
+		w.req.Granted(nil, fmt.Errorf("%w: %v", limiter.ErrSharedUnavailable, err))
+		return false, err
+	}
+
+	l.mu.Lock()
+	l.fleetUse = used
+	w.member = member
+	switch {
+	case w.canceled && granted:
+		l.releases = append(l.releases, w.id) // the cancel won: give it back
+		l.mu.Unlock()
+		return true, nil
+	case w.canceled:
+		l.cancels = append(l.cancels, member)
+		l.mu.Unlock()
+		return false, nil
+	case !granted:
+		l.mu.Unlock()
+		l.emit(event{kind: evQueued, id: w.id, prio: w.req.Priority})
+		return false, nil
+	}
+	w.answered = true
+	l.dropPendingLocked(w)
+	p := &permit{l: l, id: w.id, weight: w.req.Weight, lostFn: w.req.Lost, deadline: sent.Add(l.lease)}
+	p.timer = time.AfterFunc(time.Until(p.deadline)-l.margin(), p.expire)
+	l.held[p.id] = p
+	l.mu.Unlock()
+	l.emit(event{kind: evGranted, id: w.id, prio: w.req.Priority})
+	w.req.Granted(p, nil)
+	return true, nil
+}
+
+func parseAcquire(res []any) (granted int64, member string, used int64, err error) {
+	if len(res) == 3 {
+		g, ok1 := res[0].(int64)
+		m, ok2 := res[1].(string)
+		u, ok3 := res[2].(int64)
+		if ok1 && ok2 && ok3 {
+			return g, m, u, nil
+		}
+	}
+	return 0, "", 0, errors.New("redisfleet: unexpected reply from the acquire script")
+}
+
+// shutdown answers what is left when l is closed, and tells Redis.
+func (l *Limit) shutdown(msgs <-chan any) {
+	closed := fmt.Errorf("%w: %s", ErrClosed, l.name)
+	l.mu.Lock()
+	ws := l.pending
+	l.pending = nil
+	var lost []*permit
+	for _, w := range ws {
+		w.answered = true
+		if w.member != "" {
+			l.cancels = append(l.cancels, w.member)
+		}
+	}
+	for id, p := range l.held {
+		delete(l.held, id)
+		p.released = true
+		p.timer.Stop()
+		l.releases = append(l.releases, id)
+		if !p.lost {
+			p.lost = true
+			lost = append(lost, p)
+		}
+	}
+	l.mu.Unlock()
+	for _, p := range lost {
+		p.notifyLost(fmt.Errorf("%w: %w", limiter.ErrLeaseLost, closed))
+	}
+	for _, w := range ws {
+		w.req.Granted(nil, closed)
+	}
+	l.flush()
+	l.mu.Lock()
+	l.releases, l.cancels = nil, nil
+	l.mu.Unlock()
+	_ = l.ps.Close()
+	for range msgs { // the PubSub's goroutine may be sending one: let it end
+	}
+}

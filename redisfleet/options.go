@@ -1,0 +1,52 @@
+package redisfleet
+
+import (
+	"fmt"
+	"time"
+)
+
+// DefaultLease is the lease of a permit unless [WithLease] says otherwise.
+const DefaultLease = 10 * time.Second
+
+// minLease is the shortest lease WithLease takes.
+const minLease = 50 * time.Millisecond
+
+// Option configures a [Limit] made by [New].
+type Option interface {
+	apply(*config) error
+}
+
+type config struct {
+	lease    time.Duration
+	failFast bool
+	hook     func(event) // tests only
+}
+
+type optionFunc func(*config) error
+
+func (f optionFunc) apply(c *config) error { return f(c) }
+
+// WithLease sets how long a permit (and a waiting entry) lives in Redis
+// without renewal: the time after which a dead process's permits return to
+// the fleet. Renewals run every lease/3, and a permit is declared lost
+// lease/5 before its lease could lapse. The lease must be at least 50ms
+// ([ErrInvalidArgument]); the default is [DefaultLease].
+func WithLease(d time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if d < minLease {
+			return fmt.Errorf("%w: WithLease(%v), want at least %v", ErrInvalidArgument, d, minLease)
+		}
+		c.lease = d
+		return nil
+	})
+}
+
+// WithFailFast makes a request that cannot reach Redis fail at once: its
+// Granted gets a nil permit and [limiter.ErrSharedUnavailable] wrapped with
+// the reason, instead of waiting until Redis answers again.
+func WithFailFast() Option {
+	return optionFunc(func(c *config) error {
+		c.failFast = true
+		return nil
+	})
+}
