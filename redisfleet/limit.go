@@ -27,6 +27,7 @@ type Limit struct {
 	name     string
 	limit    int64
 	lease    time.Duration
+	graceMs  int64 // the restart grace, in milliseconds (ARGV[1] of every script)
 	failFast bool
 	hook     func(event)
 	keys     []string
@@ -39,16 +40,18 @@ type Limit struct {
 	stopped chan struct{} // closed when the loop has ended
 	close   sync.Once
 
-	mu       sync.Mutex
-	closed   bool
-	nextID   uint64
-	pending  []*waiter // in try order: priority, then request order
-	held     map[string]*permit
-	releases []string // permit ids to give back
-	cancels  []string // waiting entries to remove
-	fleetUse int64
-	renewals uint64
-	losses   uint64
+	mu        sync.Mutex
+	closed    bool
+	nextID    uint64
+	pending   []*waiter // in try order: priority, then request order
+	held      map[string]*permit
+	releases  []string // permit ids to give back
+	cancels   []string // waiting entries to remove
+	fleetUse  int64
+	renewals  uint64
+	losses    uint64
+	reentered uint64
+	graceLeft time.Duration // the restart grace the last attempt found left
 }
 
 // noCopy makes go vet's copylocks check refuse copies of a Limit.
@@ -74,6 +77,7 @@ type permit struct {
 	weight int64
 	lostFn func(error)
 	// Under l.mu:
+	epoch    string      // of the Redis that holds it
 	deadline time.Time   // when the lease may lapse, by this process's clock
 	timer    *time.Timer // declares the permit lost a margin before deadline
 	lost     bool
@@ -97,7 +101,7 @@ func New(client redis.UniversalClient, name string, limit int64, opts ...Option)
 	case limit < 1:
 		return nil, fmt.Errorf("%w: %d", limiter.ErrInvalidLimit, limit)
 	}
-	cfg := config{lease: DefaultLease}
+	cfg := config{lease: DefaultLease, grace: -1}
 	for _, o := range opts {
 		if o == nil {
 			return nil, fmt.Errorf("%w: nil Option", ErrInvalidArgument)
@@ -114,6 +118,7 @@ func New(client redis.UniversalClient, name string, limit int64, opts ...Option)
 		name:     name,
 		limit:    limit,
 		lease:    cfg.lease,
+		graceMs:  graceOf(cfg).Milliseconds(),
 		failFast: cfg.failFast,
 		hook:     cfg.hook,
 		keys:     keys,
@@ -128,6 +133,13 @@ func New(client redis.UniversalClient, name string, limit int64, opts ...Option)
 	l.ps = client.Subscribe(context.Background())
 	go l.run()
 	return l, nil
+}
+
+func graceOf(c config) time.Duration {
+	if c.grace < 0 {
+		return c.lease
+	}
+	return c.grace
 }
 
 // Acquire implements [limiter.Shared]: it enters the request and returns at
@@ -277,6 +289,9 @@ type Stats struct {
 	Renewals uint64
 	// Losses counts permits declared lost (Request.Lost called).
 	Losses uint64
+	// Reentered counts permits entered again in a Redis that had lost them
+	// (restarted), during its restart grace: see [WithRestartGrace].
+	Reentered uint64
 }
 
 // Stats returns a snapshot of l's counters. It does not call Redis.
@@ -289,6 +304,7 @@ func (l *Limit) Stats() Stats {
 		Waiting:    len(l.pending),
 		Renewals:   l.renewals,
 		Losses:     l.losses,
+		Reentered:  l.reentered,
 	}
 	for _, p := range l.held {
 		st.Held += p.weight
@@ -300,7 +316,7 @@ func (l *Limit) Stats() Stats {
 // number of requests waiting, expired leases left out. On failure it
 // returns Redis's error.
 func (l *Limit) InUse(ctx context.Context) (inUse int64, waiting int64, err error) {
-	v, err := inUseScript.Run(ctx, l.client, l.keys).Int64Slice()
+	v, err := inUseScript.Run(ctx, l.client, l.keys, l.graceMs).Int64Slice()
 	if err != nil {
 		return 0, 0, err
 	}

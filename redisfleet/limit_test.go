@@ -129,8 +129,8 @@ func TestCancelWithdrawsAWaitingRequest(t *testing.T) {
 	srv := startRedis(t)
 	name := t.Name()
 	ev2 := events()
-	l1 := newLimit(t, srv.client(), name, 1)
-	l2 := newLimit(t, srv.client(), name, 1, withHook(ev2))
+	l1 := newLimit(t, srv.client(), name, 1, WithLease(2*time.Second))
+	l2 := newLimit(t, srv.client(), name, 1, WithLease(2*time.Second), withHook(ev2))
 	got := make(chan grant, 10)
 
 	ask(l1, "holder", 0, got)
@@ -291,6 +291,7 @@ func TestBadInput(t *testing.T) {
 		{"empty name", ErrInvalidArgument, func() (*Limit, error) { return New(c, "", 1) }},
 		{"limit 0", limiter.ErrInvalidLimit, func() (*Limit, error) { return New(c, "x", 0) }},
 		{"short lease", ErrInvalidArgument, func() (*Limit, error) { return New(c, "x", 1, WithLease(time.Millisecond)) }},
+		{"negative grace", ErrInvalidArgument, func() (*Limit, error) { return New(c, "x", 1, WithRestartGrace(-time.Second)) }},
 		{"nil option", ErrInvalidArgument, func() (*Limit, error) { return New(c, "x", 1, nil) }},
 	} {
 		l, err := tc.new()
@@ -310,13 +311,13 @@ func TestBadInput(t *testing.T) {
 	assert.True(t, errors.Is(recv(t, got, "after Close").err, ErrClosed), "Acquire after Close")
 }
 
-// A Redis restart that loses the permits is detected: the permit held is
-// lost (the task would be canceled), and requests are granted again by the
-// new Redis.
-func TestRedisRestartLosesThePermitsHeld(t *testing.T) {
+// A Redis restart that loses the keys, with the restart grace off: the
+// permit held is lost (the task would be canceled), and requests are
+// granted again by the new Redis.
+func TestRedisRestartWithoutGraceLosesThePermitsHeld(t *testing.T) {
 	srv := startRedis(t)
 	name := t.Name()
-	l := newLimit(t, srv.client(), name, 1, WithLease(time.Second))
+	l := newLimit(t, srv.client(), name, 1, WithLease(time.Second), WithRestartGrace(0))
 	got := make(chan grant, 2)
 	lost := make(chan error, 1)
 	l.Acquire(limiter.Request{
@@ -335,4 +336,53 @@ func TestRedisRestartLosesThePermitsHeld(t *testing.T) {
 	b := recv(t, got, "b's grant from the new Redis")
 	require.NoError(t, b.err)
 	b.p.Release()
+}
+
+// A Redis restart that loses the keys keeps the cap: the new Redis grants
+// nothing during its restart grace, the holder of before enters its permit
+// again at its next renewal (not lost), and a request of another process
+// made at once after the restart is granted only when that permit is
+// released.
+func TestRedisRestartKeepsTheCap(t *testing.T) {
+	srv := startRedis(t)
+	name := t.Name()
+	const lease = 2 * time.Second
+	ev := events()
+	l1 := newLimit(t, srv.client(), name, 1, WithLease(lease), withHook(ev))
+	got := make(chan grant, 2)
+	lost := make(chan error, 1)
+	l1.Acquire(limiter.Request{
+		Weight:  1,
+		Granted: func(p limiter.Permit, err error) { got <- grant{"a", p, err} },
+		Lost:    func(cause error) { lost <- cause },
+	})
+	a := recv(t, got, "a's grant")
+	require.NoError(t, a.err)
+
+	srv.kill()
+	restarted := time.Now()
+	srv2 := startRedisOn(t, srv.port)
+	l2 := newLimit(t, srv2.client(), name, 1, WithLease(lease))
+	ask(l2, "b", 0, got) // reaches the new Redis first, most likely
+	for l1.Stats().Reentered == 0 {
+		waitEvent(t, ev, evRenewed, 0)
+	}
+	t.Logf("the permit was entered again %v after the restart began", time.Since(restarted))
+	inUse, waiting, err := l1.InUse(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), inUse, "the fleet's slots in use after the re-entry")
+	assert.Equal(t, int64(1), waiting, "requests waiting after the re-entry")
+	select {
+	case g := <-got:
+		t.Fatalf("granted while the permit of before is held: %+v", g)
+	case err := <-lost:
+		t.Fatalf("the permit of before was lost: %v", err)
+	default:
+	}
+	a.p.Release()
+	b := recv(t, got, "b's grant once a is released")
+	require.NoError(t, b.err)
+	require.Equal(t, "b", b.tag)
+	b.p.Release()
+	assert.Zero(t, l1.Stats().Losses, "Stats().Losses of the holder")
 }

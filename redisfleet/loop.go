@@ -54,6 +54,9 @@ func (l *Limit) run() {
 	retry := time.NewTimer(0)
 	retry.Stop()
 	defer retry.Stop()
+	graceOver := time.NewTimer(0) // a fresh Redis's restart grace ends
+	graceOver.Stop()
+	defer graceOver.Stop()
 	backoff := l.minBackoff()
 
 	attempt, renewDue := true, false
@@ -73,6 +76,12 @@ func (l *Limit) run() {
 				backoff = l.minBackoff()
 			}
 		}
+		l.mu.Lock()
+		if g := l.graceLeft; g > 0 {
+			l.graceLeft = 0
+			graceOver.Reset(g)
+		}
+		l.mu.Unlock()
 		select {
 		case <-l.done:
 			l.shutdown(msgs)
@@ -86,6 +95,8 @@ func (l *Limit) run() {
 		case <-safety.C:
 			attempt = true
 		case <-retry.C:
+			attempt = true
+		case <-graceOver.C:
 			attempt = true
 		}
 	}
@@ -109,8 +120,8 @@ func (l *Limit) flush() {
 	if len(ids) == 0 && len(members) == 0 {
 		return
 	}
-	args := make([]any, 0, 2+len(ids)+len(members))
-	args = append(args, l.wake, len(ids))
+	args := make([]any, 0, 3+len(ids)+len(members))
+	args = append(args, l.graceMs, l.wake, len(ids))
 	for _, id := range ids {
 		args = append(args, id)
 	}
@@ -132,33 +143,35 @@ func (l *Limit) flush() {
 }
 
 // renew extends the leases of every permit held and not lost, in one call.
-// A permit that Redis no longer holds is lost at once; one whose renewal
-// could not be made is lost by its timer.
+// A permit that Redis no longer holds is lost at once, unless Redis lost
+// it in a restart and is still in its grace: then it is entered again. One
+// whose renewal could not be made is lost by its timer.
 func (l *Limit) renew() {
 	l.mu.Lock()
 	var ps []*permit
+	args := []any{l.graceMs, l.lease.Milliseconds()}
+	now := time.Now()
 	for _, p := range l.held {
-		if !p.lost {
+		// One whose lease may have lapsed is left to its timer: it could
+		// be held by another process now.
+		if !p.lost && now.Before(p.deadline.Add(-l.margin())) {
 			ps = append(ps, p)
+			args = append(args, p.id, p.weight, p.epoch)
 		}
 	}
 	l.mu.Unlock()
 	if len(ps) == 0 {
 		return
 	}
-	args := make([]any, 0, 1+len(ps))
-	args = append(args, l.lease.Milliseconds())
-	for _, p := range ps {
-		args = append(args, p.id)
-	}
 	sent := time.Now()
 	ctx, cancel := l.callCtx()
 	res, err := renewScript.Run(ctx, l.client, l.keys, args...).Slice()
 	cancel()
 	var ok []any
+	var epoch string
 	if err == nil {
 		var used int64
-		used, ok, err = parseRenew(res, len(ps))
+		used, ok, epoch, err = parseRenew(res, len(ps))
 		if err == nil {
 			l.mu.Lock()
 			l.fleetUse = used
@@ -174,8 +187,12 @@ func (l *Limit) renew() {
 		if p.released || p.lost {
 			continue
 		}
-		if n, _ := ok[i].(int64); n == 1 {
+		if n, _ := ok[i].(int64); n == 1 || n == 2 {
+			if n == 2 {
+				l.reentered++
+			}
 			l.renewals++
+			p.epoch = epoch
 			p.deadline = sent.Add(l.lease)
 			p.timer.Reset(time.Until(p.deadline) - l.margin())
 			continue
@@ -190,15 +207,16 @@ func (l *Limit) renew() {
 	}
 }
 
-func parseRenew(res []any, n int) (int64, []any, error) {
-	if len(res) == 2 {
+func parseRenew(res []any, n int) (int64, []any, string, error) {
+	if len(res) == 3 {
 		used, ok1 := res[0].(int64)
 		flags, ok2 := res[1].([]any)
-		if ok1 && ok2 && len(flags) == n {
-			return used, flags, nil
+		epoch, ok3 := res[2].(string)
+		if ok1 && ok2 && ok3 && len(flags) == n {
+			return used, flags, epoch, nil
 		}
 	}
-	return 0, nil, errors.New("redisfleet: unexpected reply from the renew script")
+	return 0, nil, "", errors.New("redisfleet: unexpected reply from the renew script")
 }
 
 // tryPending tries each waiting request once, in priority then request
@@ -237,13 +255,14 @@ func (l *Limit) try(w *waiter) (granted bool, err error) {
 
 	sent := time.Now()
 	ctx, cancel := l.callCtx()
-	res, err := acquireScript.Run(ctx, l.client, l.keys,
+	res, err := acquireScript.Run(ctx, l.client, l.keys, l.graceMs,
 		l.limit, w.id, w.req.Weight, priorityKey(w.req.Priority), l.lease.Milliseconds(), member, l.wake).Slice()
 	cancel()
-	var used int64
+	var used, graceMs int64
+	var epoch string
 	if err == nil {
 		var g int64
-		g, member, used, err = parseAcquire(res)
+		g, member, used, epoch, graceMs, err = parseAcquire(res)
 		granted = g == 1
 	}
 	if err != nil {
@@ -269,6 +288,9 @@ func (l *Limit) try(w *waiter) (granted bool, err error) {
 	l.mu.Lock()
 	l.fleetUse = used
 	w.member = member
+	if g := time.Duration(graceMs) * time.Millisecond; g > l.graceLeft {
+		l.graceLeft = g
+	}
 	switch {
 	case w.canceled && granted:
 		l.releases = append(l.releases, w.id) // the cancel won: give it back
@@ -285,7 +307,7 @@ func (l *Limit) try(w *waiter) (granted bool, err error) {
 	}
 	w.answered = true
 	l.dropPendingLocked(w)
-	p := &permit{l: l, id: w.id, weight: w.req.Weight, lostFn: w.req.Lost, deadline: sent.Add(l.lease)}
+	p := &permit{l: l, id: w.id, weight: w.req.Weight, lostFn: w.req.Lost, epoch: epoch, deadline: sent.Add(l.lease)}
 	p.timer = time.AfterFunc(time.Until(p.deadline)-l.margin(), p.expire)
 	l.held[p.id] = p
 	l.mu.Unlock()
@@ -294,16 +316,18 @@ func (l *Limit) try(w *waiter) (granted bool, err error) {
 	return true, nil
 }
 
-func parseAcquire(res []any) (granted int64, member string, used int64, err error) {
-	if len(res) == 3 {
+func parseAcquire(res []any) (granted int64, member string, used int64, epoch string, graceMs int64, err error) {
+	if len(res) == 5 {
 		g, ok1 := res[0].(int64)
 		m, ok2 := res[1].(string)
 		u, ok3 := res[2].(int64)
-		if ok1 && ok2 && ok3 {
-			return g, m, u, nil
+		e, ok4 := res[3].(string)
+		gr, ok5 := res[4].(int64)
+		if ok1 && ok2 && ok3 && ok4 && ok5 {
+			return g, m, u, e, gr, nil
 		}
 	}
-	return 0, "", 0, errors.New("redisfleet: unexpected reply from the acquire script")
+	return 0, "", 0, "", 0, errors.New("redisfleet: unexpected reply from the acquire script")
 }
 
 // shutdown answers what is left when l is closed, and tells Redis.

@@ -18,6 +18,7 @@ type Option interface {
 
 type config struct {
 	lease    time.Duration
+	grace    time.Duration // below 0: the lease
 	failFast bool
 	hook     func(event) // tests only
 }
@@ -47,6 +48,27 @@ func WithLease(d time.Duration) Option {
 func WithFailFast() Option {
 	return optionFunc(func(c *config) error {
 		c.failFast = true
+		return nil
+	})
+}
+
+// WithRestartGrace sets how long a fresh Redis (one that has no state for
+// the limit: never used, or restarted without its keys) grants nothing, so
+// that the holders of permits granted by the Redis before it can enter
+// them again: they do so at their next renewal, at most lease/3 after
+// Redis is back. Without it, a restart that lost the keys would let the
+// fleet grant the whole limit again while the permits of before are still
+// in use. The default is the lease, which every Limit of the name should
+// share; the first request on a Redis that was never used waits that long
+// too. 0 turns the grace off (for a Redis that keeps its keys across
+// restarts, with AOF persistence): permits held at a restart that lost the
+// keys are then lost. Below 0 is refused ([ErrInvalidArgument]).
+func WithRestartGrace(d time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("%w: WithRestartGrace(%v), want 0 or more", ErrInvalidArgument, d)
+		}
+		c.grace = d
 		return nil
 	})
 }
