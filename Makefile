@@ -10,7 +10,7 @@ TESTFLAGS ?= -race -count=1 -timeout 10m
 CHECKTAGS ?= -tags lazysched_check
 FUZZTIME  ?= 10s
 
-.PHONY: all test vet demo bench stress soak tidy conformance fuzz
+.PHONY: all test vet demo bench bench-fleet stress soak tidy conformance fuzz
 
 all: test
 
@@ -19,6 +19,7 @@ vet:
 	@echo "== go vet, invariant checks on"; $(GO) vet $(CHECKTAGS) ./...
 
 test: vet conformance
+	@command -v redis-server >/dev/null 2>&1 || echo "== redisfleet: redis-server is not on PATH, so the Redis tests are skipped (install it: apt-get install redis-server)"
 	@set -e; for m in $(MODULES); do echo "== go test $$m"; (cd $$m && $(GO) test $(TESTFLAGS) ./...); done
 	@echo "== go test, invariant checks on"
 	$(GO) test $(TESTFLAGS) $(CHECKTAGS) ./scheduler/ ./lazytask/ ./limiter/ ./internal/...
@@ -53,3 +54,8 @@ tidy:
 # Compares lazysched with its peers in one run (see bench/README.md).
 bench:
 	cd bench && ./run.sh
+
+# The fleet cap's cost: a task's latency and the permits per second one
+# redis-server grants, against a local cap only (needs redis-server).
+bench-fleet:
+	cd redisfleet && $(GO) test -run XXX -bench . -benchtime 2s .

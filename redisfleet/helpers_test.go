@@ -28,7 +28,7 @@ func withHook(ch chan<- event) Option {
 func events() chan event { return make(chan event, 10000) }
 
 // newLimit makes a Limit closed at the test's cleanup.
-func newLimit(t *testing.T, c redis.UniversalClient, name string, limit int64, opts ...Option) *Limit {
+func newLimit(t testing.TB, c redis.UniversalClient, name string, limit int64, opts ...Option) *Limit {
 	t.Helper()
 	l, err := New(c, name, limit, opts...)
 	require.NoError(t, err)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -18,13 +19,13 @@ import (
 // redisServer is a real redis-server on 127.0.0.1, started by a test and
 // killed at its cleanup.
 type redisServer struct {
-	t    *testing.T
+	t    testing.TB
 	port int
 	cmd  *exec.Cmd
 }
 
 // freePort returns a port nothing listens on now.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -34,22 +35,25 @@ func freePort(t *testing.T) int {
 }
 
 // needRedis skips the test when redis-server is not installed.
-func needRedis(t *testing.T) {
+func needRedis(t testing.TB) {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("REDISFLEET_REQUIRE_REDIS") != "" {
+			t.Fatal("redis-server is not on PATH, and REDISFLEET_REQUIRE_REDIS says these tests must run")
+		}
 		t.Skip("redis-server is not on PATH: install it (apt-get install redis-server) to run the redisfleet tests")
 	}
 }
 
 // startRedis starts a redis-server on a free port.
-func startRedis(t *testing.T) *redisServer {
+func startRedis(t testing.TB) *redisServer {
 	t.Helper()
 	return startRedisOn(t, freePort(t))
 }
 
 // startRedisOn starts a redis-server on port and returns once it accepts
 // connections (it says so on its log, then answers PING).
-func startRedisOn(t *testing.T, port int) *redisServer {
+func startRedisOn(t testing.TB, port int) *redisServer {
 	t.Helper()
 	needRedis(t)
 	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
@@ -85,17 +89,17 @@ func (s *redisServer) client() *redis.Client {
 	return newClient(s.t, s.addr())
 }
 
-func newClient(t *testing.T, addr string) *redis.Client {
+func newClient(t testing.TB, addr string) *redis.Client {
 	return newClientOpts(t, &redis.Options{Addr: addr, DialTimeout: time.Second, ReadTimeout: 5 * time.Second})
 }
 
 // deadClient returns a client of addr, where nothing listens yet, that
 // gives up on a dial at once rather than retrying.
-func deadClient(t *testing.T, addr string) *redis.Client {
+func deadClient(t testing.TB, addr string) *redis.Client {
 	return newClientOpts(t, &redis.Options{Addr: addr, DialTimeout: time.Second, MaxRetries: -1, DialerRetries: 1})
 }
 
-func newClientOpts(t *testing.T, o *redis.Options) *redis.Client {
+func newClientOpts(t testing.TB, o *redis.Options) *redis.Client {
 	c := redis.NewClient(o)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
