@@ -10,7 +10,7 @@ TESTFLAGS ?= -race -count=1 -timeout 10m
 CHECKTAGS ?= -tags lazysched_check
 FUZZTIME  ?= 10s
 
-.PHONY: all test vet demo bench bench-fleet stress soak tidy conformance fuzz
+.PHONY: all test vet demo demo-fleet bench bench-fleet stress soak tidy conformance fuzz
 
 all: test
 
@@ -38,6 +38,12 @@ conformance:
 
 demo:
 	cd examples && $(GO) run ./jobs
+
+# Three processes share one cap of 8 kept in a redis-server of the demo's
+# own (redis-server must be on PATH); one is killed with SIGKILL while it
+# holds permits, and they come back to the fleet when their leases expire.
+demo-fleet:
+	cd redisfleet && $(GO) run ./cmd/fleetdemo
 
 # 10,000,000 tasks through the randomized stress driver, invariant checks
 # on; prints tasks/s, peak heap, goroutines left and violations (must be 0).
