@@ -25,9 +25,13 @@
 // Waiting requests are kept in Redis in priority order (higher first), then
 // in the order they first reached Redis, across the whole fleet; a request
 // is granted only when it is the first in that order and its weight fits,
-// so a heavy request is not overtaken forever. A waiting entry is a lease
-// too, refreshed while its process asks, and dropped if its process goes
-// away.
+// so a heavy request is not overtaken forever. Whichever process's call
+// finds room grants every request at the head that fits, in order, its own
+// or another's; a grant made for another process waits for it to pick it
+// up (it is told by a message) and its lease runs from the grant, so the
+// request of a process that died holds its slots for one lease at most and
+// does not stop the line. A waiting entry is a lease too, refreshed while
+// its process asks, and dropped if its process goes away.
 //
 // A Limit runs one goroutine of its own, started by [New] and stopped by
 // [Limit.Close]; it makes every call to Redis, so that Acquire and Release
@@ -41,9 +45,22 @@
 // Every key carries the hash tag {name}, so that a Redis Cluster keeps
 // them on one node: {name}:holders (a sorted set of permit ids scored by
 // lease expiry, in milliseconds), {name}:weights (a hash of their weights),
-// {name}:waiters and {name}:waitexp (the waiting requests, in grant order,
-// and their expiries) and {name}:seq (the request counter). All state
+// {name}:waiters, {name}:waitexp and {name}:waitw (the waiting requests, in
+// grant order, their expiries and their weights), {name}:granted (grants
+// made for a request and not yet picked up), {name}:seq (the request
+// counter), and {name}:epoch and {name}:grace (see below). All state
 // changes go through Lua scripts, so each is atomic.
+//
+// # Restarts
+//
+// A Redis that restarts without its keys (no persistence) would forget the
+// permits held. Each state of the keys has an epoch, made by the first
+// script that finds none, with a restart grace (one lease by default, see
+// [WithRestartGrace]) during which nothing is granted; a Limit whose
+// permit is missing from a Redis of another epoch enters it again at its
+// next renewal within the grace, and the task goes on. So the cap holds
+// across the restart; the price is that the first request on a fresh Redis
+// waits for the grace too.
 //
 // # Redis unreachable
 //

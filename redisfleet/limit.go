@@ -52,6 +52,7 @@ type Limit struct {
 	losses    uint64
 	reentered uint64
 	graceLeft time.Duration // the restart grace the last attempt found left
+	renewSoon bool          // a permit was picked up late: renew it at once
 }
 
 // noCopy makes go vet's copylocks check refuse copies of a Limit.

@@ -81,7 +81,12 @@ func (l *Limit) run() {
 			l.graceLeft = 0
 			graceOver.Reset(g)
 		}
+		soon := l.renewSoon
+		l.renewSoon = false
 		l.mu.Unlock()
+		if soon {
+			l.renew()
+		}
 		select {
 		case <-l.done:
 			l.shutdown(msgs)
@@ -258,11 +263,11 @@ func (l *Limit) try(w *waiter) (granted bool, err error) {
 	res, err := acquireScript.Run(ctx, l.client, l.keys, l.graceMs,
 		l.limit, w.id, w.req.Weight, priorityKey(w.req.Priority), l.lease.Milliseconds(), member, l.wake).Slice()
 	cancel()
-	var used, graceMs int64
+	var used, leftMs int64
 	var epoch string
 	if err == nil {
 		var g int64
-		g, member, used, epoch, graceMs, err = parseAcquire(res)
+		g, member, used, epoch, leftMs, err = parseAcquire(res)
 		granted = g == 1
 	}
 	if err != nil {
@@ -288,8 +293,9 @@ func (l *Limit) try(w *waiter) (granted bool, err error) {
 	l.mu.Lock()
 	l.fleetUse = used
 	w.member = member
-	if g := time.Duration(graceMs) * time.Millisecond; g > l.graceLeft {
-		l.graceLeft = g
+	left := time.Duration(leftMs) * time.Millisecond
+	if !granted && left > l.graceLeft {
+		l.graceLeft = left
 	}
 	switch {
 	case w.canceled && granted:
@@ -307,16 +313,20 @@ func (l *Limit) try(w *waiter) (granted bool, err error) {
 	}
 	w.answered = true
 	l.dropPendingLocked(w)
-	p := &permit{l: l, id: w.id, weight: w.req.Weight, lostFn: w.req.Lost, epoch: epoch, deadline: sent.Add(l.lease)}
+	p := &permit{l: l, id: w.id, weight: w.req.Weight, lostFn: w.req.Lost, epoch: epoch, deadline: sent.Add(min(left, l.lease))}
 	p.timer = time.AfterFunc(time.Until(p.deadline)-l.margin(), p.expire)
 	l.held[p.id] = p
+	if left < l.lease/2 {
+		// A grant made for w a while ago: renew before the next tick.
+		l.renewSoon = true
+	}
 	l.mu.Unlock()
 	l.emit(event{kind: evGranted, id: w.id, prio: w.req.Priority})
 	w.req.Granted(p, nil)
 	return true, nil
 }
 
-func parseAcquire(res []any) (granted int64, member string, used int64, epoch string, graceMs int64, err error) {
+func parseAcquire(res []any) (granted int64, member string, used int64, epoch string, leftMs int64, err error) {
 	if len(res) == 5 {
 		g, ok1 := res[0].(int64)
 		m, ok2 := res[1].(string)

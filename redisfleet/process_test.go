@@ -18,7 +18,9 @@ import (
 )
 
 // The environment of a holder process: the Redis address, the limit's
-// name, its lease, and how many permits of weight 1 to take.
+// name, its lease, how many permits of weight 1 to take, and optionally
+// the limit and "wait": then it asks for one permit and says "queued" once
+// its request waits in Redis.
 const holderEnv = "REDISFLEET_TEST_HOLDER"
 
 // TestHolderProcess is not a test: it is the body of the holder process
@@ -35,6 +37,18 @@ func TestHolderProcess(t *testing.T) {
 	n, err := strconv.Atoi(f[3])
 	require.NoError(t, err)
 	c := redis.NewClient(&redis.Options{Addr: f[0]})
+	if len(f) == 6 && f[5] == "wait" {
+		limit, err := strconv.Atoi(f[4])
+		require.NoError(t, err)
+		ev := events()
+		l, err := New(c, f[1], int64(limit), WithLease(lease), withHook(ev))
+		require.NoError(t, err)
+		got := make(chan grant, 1)
+		ask(l, "waits", 0, got)
+		waitEvent(t, ev, evQueued, 0)
+		fmt.Println("queued")
+		select {} // until kill -9
+	}
 	l, err := New(c, f[1], int64(n), WithLease(lease))
 	require.NoError(t, err)
 	got := make(chan grant, n)
@@ -93,5 +107,67 @@ func TestKilledHolderPermitsComeBack(t *testing.T) {
 	// Not before the lease could lapse: the holder renewed at most a
 	// renewal interval (lease/3) before it was killed.
 	assert.Greater(t, since, lease/2, "granted after the kill")
+	g.p.Release()
+}
+
+// A process whose request waits at the head of the line and is killed
+// (-9) does not stop the line: when permits come back, the call that finds
+// room grants its request on its behalf (the slot is held for a lease at
+// most) and grants the next request at once, not when the dead request's
+// entry would have lapsed.
+func TestKilledWaiterDoesNotStopTheLine(t *testing.T) {
+	srv := startRedis(t)
+	name := t.Name()
+	const lease, limit = 2 * time.Second, 2
+	holder := newLimit(t, srv.client(), name, limit, WithLease(lease), WithRestartGrace(0))
+	got := make(chan grant, 4)
+	ask(holder, "h1", 0, got)
+	ask(holder, "h2", 0, got)
+	h1, h2 := recv(t, got, "h1"), recv(t, got, "h2")
+	require.NoError(t, h1.err)
+	require.NoError(t, h2.err)
+
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHolderProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s,%s,%v,%d,%d,wait", holderEnv, srv.addr(), name, lease, 1, limit))
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	exited := make(chan struct{})
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		_ = cmd.Wait()
+	})
+	queued := make(chan struct{})
+	go func() {
+		defer close(exited)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if sc.Text() == "queued" {
+				close(queued)
+			}
+		}
+	}()
+	recv(t, queued, "the waiter process's request in Redis")
+
+	ev := events()
+	next := newLimit(t, srv.client(), name, limit, WithLease(lease), WithRestartGrace(0), withHook(ev))
+	ask(next, "next", 0, got)
+	waitEvent(t, ev, evQueued, 0) // behind the waiter process's request
+	require.NoError(t, cmd.Process.Kill())
+	<-exited
+	released := time.Now()
+	h1.p.Release()
+	h2.p.Release()
+	g := recv(t, got, "the request behind the dead one")
+	since := time.Since(released)
+	require.NoError(t, g.err)
+	require.Equal(t, "next", g.tag)
+	t.Logf("granted %v after the release, behind a dead process's request (lease %v)", since, lease)
+	assert.Less(t, since, lease/4, "granted after the release")
+	inUse, waiting, err := next.InUse(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), inUse, "slots in use: next's and the one granted for the dead request")
+	assert.Zero(t, waiting, "requests waiting")
 	g.p.Release()
 }

@@ -3,7 +3,7 @@ package redisfleet
 import "github.com/redis/go-redis/v9"
 
 // Every script takes the same KEYS: holders, weights, waiters, waitexp,
-// seq, epoch, grace (see keysFor), and ARGV[1], the restart grace in
+// seq, epoch, grace, granted, waitw (see keysFor), and ARGV[1], the restart grace in
 // milliseconds. It starts with prelude:
 //   - the time now, in milliseconds, by Redis's clock;
 //   - the epoch: the id of this Redis's state of the limit, made (with a
@@ -11,8 +11,9 @@ import "github.com/redis/go-redis/v9"
 //     that is on a fresh or restarted Redis; the request counter then
 //     starts above any count an earlier Redis could have reached, so that
 //     requests re-entered from before keep their place;
-//   - expired leases and waiting entries dropped, and the fleet woken if
-//     a lease was (its slots are free);
+//   - expired leases and waiting entries dropped (with the grants made
+//     for them that were not picked up), and the fleet woken if a lease was
+//     (its slots are free);
 //   - the fleet's slots in use, summed from the holders left.
 const prelude = `
 local t = redis.call('TIME')
@@ -29,13 +30,20 @@ else
   graceEnd = tonumber(redis.call('GET', KEYS[7]) or '0')
 end
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
-for _, id in ipairs(dead) do redis.call('HDEL', KEYS[2], id) end
+for _, id in ipairs(dead) do
+  redis.call('HDEL', KEYS[2], id)
+  local m = redis.call('HGET', KEYS[8], '#' .. id)
+  if m then redis.call('HDEL', KEYS[8], m, '#' .. id) end
+end
 if #dead > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
   redis.call('PUBLISH', string.sub(KEYS[1], 1, -8) .. 'wake', 'expired')
 end
 local gone = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now)
-for _, m in ipairs(gone) do redis.call('ZREM', KEYS[3], m) end
+for _, m in ipairs(gone) do
+  redis.call('ZREM', KEYS[3], m)
+  redis.call('HDEL', KEYS[9], m)
+end
 if #gone > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now) end
 local used = 0
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
@@ -43,35 +51,57 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
 end
 `
 
-// acquireScript enters a request in the line (or refreshes its entry, at
-// the place it had) and grants it if it is first and fits, and the restart
-// grace is over.
+// acquireScript picks up a grant made for a request by an earlier call,
+// or enters the request in the line (or refreshes its entry, at the place
+// it had); then, once the restart grace is over, it grants every request
+// at the head of the line that fits, in order, whoever made it. A grant
+// made for another request is kept for it (in granted: member -> permit
+// id, and "#"id -> member) until its process picks it up, woken by a
+// message; its lease runs from the grant, so that a dead process's request
+// holds its slots for one lease at most and never stops the line.
 // ARGV: grace ms, limit, id, weight, priority key, lease ms, member (""
 // the first time), wake channel. Returns {granted 0|1, member, used,
-// epoch, grace ms left}.
+// epoch, ms left: of the lease if granted, else of the grace}.
 var acquireScript = redis.NewScript(prelude + `
 local limit = tonumber(ARGV[2])
-local w = tonumber(ARGV[4])
 local lease = tonumber(ARGV[6])
 local member = ARGV[7]
-if member == '' then
+if member ~= '' then
+  local id = redis.call('HGET', KEYS[8], member)
+  if id then
+    redis.call('HDEL', KEYS[8], member, '#' .. id)
+    local exp = redis.call('ZSCORE', KEYS[1], id)
+    if exp then return {1, member, used, epoch, tonumber(exp) - now} end
+  end
+else
   local seq = redis.call('INCR', KEYS[5])
   member = ARGV[5] .. ':' .. string.format('%016d', seq) .. ':' .. ARGV[3]
 end
 redis.call('ZADD', KEYS[3], 0, member)
-local head = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
-if now >= graceEnd and head == member and used + w <= limit then
-  redis.call('ZREM', KEYS[3], member)
-  redis.call('ZREM', KEYS[4], member)
-  redis.call('ZADD', KEYS[1], now + lease, ARGV[3])
-  redis.call('HSET', KEYS[2], ARGV[3], w)
-  used = used + w
-  if used < limit and redis.call('ZCARD', KEYS[3]) > 0 then
-    redis.call('PUBLISH', ARGV[8], 'grant')
-  end
-  return {1, member, used, epoch, 0}
-end
 redis.call('ZADD', KEYS[4], now + lease, member)
+redis.call('HSET', KEYS[9], member, ARGV[4])
+local mine, others = false, 0
+while now >= graceEnd do
+  local head = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
+  if not head then break end
+  local hw = tonumber(redis.call('HGET', KEYS[9], head) or '1')
+  if used + hw > limit then break end
+  local hid = string.match(head, ':([^:]*)$')
+  redis.call('ZREM', KEYS[3], head)
+  redis.call('ZREM', KEYS[4], head)
+  redis.call('HDEL', KEYS[9], head)
+  redis.call('ZADD', KEYS[1], now + lease, hid)
+  redis.call('HSET', KEYS[2], hid, hw)
+  used = used + hw
+  if head == member then
+    mine = true
+  else
+    redis.call('HSET', KEYS[8], head, hid, '#' .. hid, head)
+    others = others + 1
+  end
+end
+if others > 0 then redis.call('PUBLISH', ARGV[8], 'grant') end
+if mine then return {1, member, used, epoch, lease} end
 return {0, member, used, epoch, math.max(graceEnd - now, 0)}
 `)
 
@@ -102,8 +132,9 @@ end
 return {used, out, epoch}
 `)
 
-// releaseScript gives permits back and removes waiting entries, and wakes
-// the fleet if it did either. ARGV: grace ms, wake channel, number of
+// releaseScript gives permits back and removes waiting entries (and gives
+// back a grant made for one and not picked up), and wakes the fleet if it
+// did either. ARGV: grace ms, wake channel, number of
 // permit ids n, ids... (n of them), members... Returns used.
 var releaseScript = redis.NewScript(prelude + `
 local n = tonumber(ARGV[3])
@@ -117,8 +148,19 @@ for i = 4, 3 + n do
   redis.call('HDEL', KEYS[2], id)
 end
 for i = 4 + n, #ARGV do
-  changed = changed + redis.call('ZREM', KEYS[3], ARGV[i])
-  redis.call('ZREM', KEYS[4], ARGV[i])
+  local m = ARGV[i]
+  changed = changed + redis.call('ZREM', KEYS[3], m)
+  redis.call('ZREM', KEYS[4], m)
+  redis.call('HDEL', KEYS[9], m)
+  local id = redis.call('HGET', KEYS[8], m)
+  if id then
+    redis.call('HDEL', KEYS[8], m, '#' .. id)
+    if redis.call('ZREM', KEYS[1], id) == 1 then
+      used = used - tonumber(redis.call('HGET', KEYS[2], id) or '0')
+      changed = changed + 1
+    end
+    redis.call('HDEL', KEYS[2], id)
+  end
 end
 if changed > 0 then redis.call('PUBLISH', ARGV[2], 'release') end
 return used
@@ -136,5 +178,5 @@ return {used, redis.call('ZCARD', KEYS[3]), math.max(graceEnd - now, 0)}
 // keep "holders" first, and the channel's name the prefix and "wake".
 func keysFor(name string) (keys []string, wake string) {
 	p := "{" + name + "}:"
-	return []string{p + "holders", p + "weights", p + "waiters", p + "waitexp", p + "seq", p + "epoch", p + "grace"}, p + "wake"
+	return []string{p + "holders", p + "weights", p + "waiters", p + "waitexp", p + "seq", p + "epoch", p + "grace", p + "granted", p + "waitw"}, p + "wake"
 }
