@@ -60,7 +60,12 @@ func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) (*
 	if !exiting && !after && s.queued > 0 {
 		next = s.admitOne(core.Finished(c))
 	}
-	s.admitAllLocked()
+	if !after || s.spinning == 0 || len(s.reclaims) > 0 {
+		s.admitAllLocked()
+	}
+	// Else a goroutine lingers (linger): it admits what the freed slots
+	// take, under s.mu, before it stops lingering, and runs it, with no
+	// user code of c's before it and no new goroutine.
 	s.unlock()
 	return next, after
 }
@@ -74,23 +79,33 @@ func (o *owner) Finished(c *core.Task, st core.State, err error) { o.finished(c,
 
 // finished runs Finished's steps from step from on: 0 the handler, 1 the
 // deferred work, 2 the hooks.
+//
+// Its frame is kept small (the failure's steps are in finishedFailed): it runs at
+// the bottom of a task goroutine's stack, which starts small, and a frame
+// that passes the first stack's end costs a stack copy per goroutine.
 func (o *owner) finished(c *core.Task, st core.State, err error, from int) {
 	sc := o.scope()
-	if st == core.Failed {
-		if from == 0 && sc.policy == supervise {
-			sc.reportOr(infoOf(c), err, func() { o.finished(c, st, err, 1) })
-		}
-		if from <= 1 {
-			// The done hooks come after what the failure canceled; if a
-			// callback of that calls runtime.Goexit, they still run, on
-			// the goroutine that goes on.
-			sc.s.flushDeferred(func() { o.finished(c, st, err, 2) })
-			return
-		}
+	if st == core.Failed && from <= 1 {
+		o.finishedFailed(c, err, from)
+		return
 	}
 	if sc.hooked {
 		sc.fire(c, hookDone)
 	}
+}
+
+// finishedFailed runs the steps of finished for a failure, from step from (0 or 1).
+//
+//go:noinline
+func (o *owner) finishedFailed(c *core.Task, err error, from int) {
+	sc := o.scope()
+	if from == 0 && sc.policy == supervise {
+		sc.reportOr(infoOf(c), err, func() { o.finished(c, core.Failed, err, 1) })
+	}
+	// The done hooks come after what the failure canceled; if a callback
+	// of that calls runtime.Goexit, they still run, on the goroutine that
+	// goes on.
+	sc.s.flushDeferred(func() { o.finished(c, core.Failed, err, 2) })
 }
 
 // Starting fires the start hooks. If one calls runtime.Goexit, the others
