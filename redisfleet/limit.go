@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -315,13 +316,39 @@ func (l *Limit) Stats() Stats {
 
 // InUse asks Redis for the number of slots held across the fleet and the
 // number of requests waiting, expired leases left out. On failure it
-// returns Redis's error.
+// returns Redis's error. [Limit.Fleet] tells more.
 func (l *Limit) InUse(ctx context.Context) (inUse int64, waiting int64, err error) {
+	f, err := l.Fleet(ctx)
+	return f.InUse, f.Waiting, err
+}
+
+// FleetStats is the state of a limit across the fleet, from [Limit.Fleet].
+type FleetStats struct {
+	// InUse is the number of slots held, expired leases left out.
+	InUse int64
+	// Waiting is the number of requests waiting, and WaitingProcesses the
+	// number of Limits (one per process, as a rule) they come from.
+	Waiting          int64
+	WaitingProcesses int64
+	// HoldingProcesses is the number of Limits that hold permits.
+	HoldingProcesses int64
+	// Grace is what is left of a fresh Redis's restart grace (see
+	// [WithRestartGrace]); 0 once it is over.
+	Grace time.Duration
+}
+
+// Fleet asks Redis for the limit's state across the fleet. On failure it
+// returns Redis's error.
+func (l *Limit) Fleet(ctx context.Context) (FleetStats, error) {
 	v, err := inUseScript.Run(ctx, l.client, l.keys, l.graceMs).Int64Slice()
 	if err != nil {
-		return 0, 0, err
+		return FleetStats{}, err
 	}
-	return v[0], v[1], nil
+	if len(v) != 5 {
+		return FleetStats{}, errors.New("redisfleet: unexpected reply from the in-use script")
+	}
+	return FleetStats{InUse: v[0], Waiting: v[1], Grace: time.Duration(v[2]) * time.Millisecond,
+		HoldingProcesses: v[3], WaitingProcesses: v[4]}, nil
 }
 
 // Close stops l's goroutine. Requests still waiting get [ErrClosed] and

@@ -363,7 +363,11 @@ func TestRedisRestartKeepsTheCap(t *testing.T) {
 	restarted := time.Now()
 	srv2 := startRedisOn(t, srv.port)
 	l2 := newLimit(t, srv2.client(), name, 1, WithLease(lease))
-	ask(l2, "b", 0, got) // reaches the new Redis first, most likely
+	fs, err := l2.Fleet(t.Context())
+	require.NoError(t, err)
+	assert.Positive(t, fs.Grace, "the new Redis's restart grace")
+	assert.LessOrEqual(t, fs.Grace, lease, "the new Redis's restart grace")
+	ask(l2, "b", 0, got)
 	for l1.Stats().Reentered == 0 {
 		waitEvent(t, ev, evRenewed, 0)
 	}

@@ -91,9 +91,10 @@ func TestKilledHolderPermitsComeBack(t *testing.T) {
 	recv(t, held, "the holder process's permits")
 
 	l := newLimit(t, srv.client(), name, n, WithLease(lease))
-	inUse, _, err := l.InUse(t.Context())
+	fs, err := l.Fleet(t.Context())
 	require.NoError(t, err)
-	require.Equal(t, int64(n), inUse, "InUse while the holder runs")
+	require.Equal(t, int64(n), fs.InUse, "slots in use while the holder runs")
+	require.Equal(t, int64(1), fs.HoldingProcesses, "processes holding permits")
 
 	got := make(chan grant, 1)
 	l.Acquire(limiter.Request{Weight: n, Granted: func(p limiter.Permit, err error) { got <- grant{"all", p, err} }})
@@ -154,6 +155,9 @@ func TestKilledWaiterDoesNotStopTheLine(t *testing.T) {
 	next := newLimit(t, srv.client(), name, limit, WithLease(lease), WithRestartGrace(0), withHook(ev))
 	ask(next, "next", 0, got)
 	waitEvent(t, ev, evQueued, 0) // behind the waiter process's request
+	fs, err := next.Fleet(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, FleetStats{InUse: 2, Waiting: 2, WaitingProcesses: 2, HoldingProcesses: 1}, fs, "the fleet before the kill")
 	require.NoError(t, cmd.Process.Kill())
 	<-exited
 	released := time.Now()

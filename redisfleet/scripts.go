@@ -166,11 +166,22 @@ if changed > 0 then redis.call('PUBLISH', ARGV[2], 'release') end
 return used
 `)
 
-// inUseScript returns the fleet's slots in use, the number of waiting
-// requests and the grace left. ARGV: grace ms.
-// Returns {used, waiting, grace ms left}.
+// inUseScript returns the fleet's state: slots in use, waiting requests,
+// the restart grace left, and the processes (Limits: the prefix of their
+// ids) that hold permits and that wait. ARGV: grace ms.
+// Returns {used, waiting, grace ms left, holding processes, waiting
+// processes}.
 var inUseScript = redis.NewScript(prelude + `
-return {used, redis.call('ZCARD', KEYS[3]), math.max(graceEnd - now, 0)}
+local function owners(ids)
+  local seen, n = {}, 0
+  for _, id in ipairs(ids) do
+    local o = string.match(id, '([^:]*)-[^-]*$')
+    if o and not seen[o] then seen[o] = true; n = n + 1 end
+  end
+  return n
+end
+local waiting = redis.call('ZRANGE', KEYS[3], 0, -1)
+return {used, #waiting, math.max(graceEnd - now, 0), owners(redis.call('ZRANGE', KEYS[1], 0, -1)), owners(waiting)}
 `)
 
 // keysFor returns the keys of the limit named name, in the scripts' order,
