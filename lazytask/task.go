@@ -197,7 +197,7 @@ func (t *Task[T]) Timings() Timings {
 // Info returns a snapshot of the task for hooks, logs and monitors.
 func (t *Task[T]) Info() Info {
 	st := t.State()
-	i := Info{Options: t.Options(), Scope: core.OwnerName(&t.base), State: st, Timings: t.Timings(), OverCap: core.OverCap(&t.base)}
+	i := Info{Options: t.Options(), Scope: core.OwnerName(&t.base), State: st, Timings: t.Timings(), OverCap: core.OverCap(&t.base), Promoted: core.Promoted(&t.base)}
 	if core.IsDone(&t.base) {
 		i.Err = core.Err(&t.base)
 	}
@@ -260,6 +260,9 @@ type Info struct {
 	Err error
 	// OverCap reports that the task was force-run over its scheduler's cap.
 	OverCap bool
+	// Promoted reports that the task was promoted to the head of its
+	// scope's queue (Scheduler.Promote) while it waited.
+	Promoted bool
 }
 
 // Handle is the type-erased view of a *Task[T], for code that holds tasks of

@@ -22,7 +22,9 @@
 // Attributes: lazysched.task.name, lazysched.task.priority,
 // lazysched.task.weight, lazysched.task.label.KEY for each label,
 // lazysched.scope (the scope's path from the root, "root/crawl/example.com"),
-// lazysched.task.forced (force-run over the cap), lazysched.task.outcome
+// lazysched.task.forced (force-run over the cap), lazysched.task.promoted
+// (promoted to the head of its queue while it waited, see
+// lazytask.Info.Promoted), lazysched.task.outcome
 // (succeeded, failed, panicked or canceled), all set when the task ends (a
 // sampler sees the span's name, the task's name or "lazysched.task"; a task
 // that never ran has no queue_time). A failed task's span has status
@@ -32,9 +34,6 @@
 // (exception.stacktrace). A canceled task's status is left unset: the
 // cancellation is the caller's choice, not the task's failure; its cause is
 // in lazysched.task.cancel_cause.
-//
-// Whether a task was promoted (Scheduler.Promote) is not visible from a
-// task's handle, so spans do not say it.
 //
 // # Metrics
 //

@@ -30,6 +30,7 @@ const (
 	keyLabel     = "lazysched.task.label."
 	keyScope     = attribute.Key("lazysched.scope")
 	keyForced    = attribute.Key("lazysched.task.forced")
+	keyPromoted  = attribute.Key("lazysched.task.promoted")
 	keyOutcome   = attribute.Key("lazysched.task.outcome")
 	keyQueueTime = attribute.Key("lazysched.task.queue_time")
 	keyCause     = attribute.Key("lazysched.task.cancel_cause")
@@ -251,8 +252,9 @@ type spanKey struct{}
 // what OnDone needs that it can only learn at the start, in one node.
 type spanCtx struct {
 	context.Context
-	span   trace.Span
-	forced bool
+	span     trace.Span
+	forced   bool
+	promoted bool
 }
 
 // Value answers spanKey; every other key is ctx's.
@@ -278,7 +280,7 @@ func (o *Observer) onStart(ctx context.Context, sc *scheduler.Scope, h lazytask.
 		// it at once.
 		o.queueTime.Record(ctx, wait.Seconds(), si.record...)
 	}
-	return &spanCtx{Context: ctx, span: span, forced: info.OverCap}
+	return &spanCtx{Context: ctx, span: span, forced: info.OverCap, promoted: info.Promoted}
 }
 
 // startSpan starts the span of the task named name at start (now if
@@ -306,9 +308,9 @@ func (o *Observer) onDone(ctx context.Context, sc *scheduler.Scope, h lazytask.H
 		o.runTime.Record(ctx, tm.RunTime().Seconds(), si.recordBy[oc]...)
 	}
 	var span trace.Span
-	var forced bool
+	var forced, promoted bool
 	if sctx, ok := ctx.Value(spanKey{}).(*spanCtx); ok {
-		span, forced = sctx.span, sctx.forced
+		span, forced, promoted = sctx.span, sctx.forced, sctx.promoted
 	} else {
 		// Ended before it ran: its span covers its wait.
 		start := tm.Queued
@@ -329,7 +331,7 @@ func (o *Observer) onDone(ctx context.Context, sc *scheduler.Scope, h lazytask.H
 	opts := h.Options()
 	attrs := make([]attribute.KeyValue, 0, 8+len(opts.Labels))
 	attrs = append(attrs, keyName.String(opts.Name), keyPriority.Int(opts.Priority),
-		keyWeight.Int(opts.Weight), si.attr, keyForced.Bool(forced), keyOutcome.String(oc.String()))
+		keyWeight.Int(opts.Weight), si.attr, keyForced.Bool(forced), keyPromoted.Bool(promoted), keyOutcome.String(oc.String()))
 	if !tm.Started.IsZero() {
 		attrs = append(attrs, keyQueueTime.Float64(tm.QueueTime().Seconds()))
 	}

@@ -99,9 +99,13 @@ func TestTaskSpanCarriesTheTasksOptionsScopeAndWait(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, host.Force(forced), "Force of a queued task")
 	require.NoError(t, forced.Wait(bounded(t)))
+	promoted, err := scheduler.Go(host, func(context.Context) error { return nil }, lazytask.WithName("promoted"))
+	require.NoError(t, err)
+	require.NoError(t, s.Promote(promoted), "Promote of a queued task")
 	close(release)
 	require.NoError(t, holder.Wait(bounded(t)))
 	require.NoError(t, waiter.Wait(bounded(t)))
+	require.NoError(t, promoted.Wait(bounded(t)))
 	shutdown(t, s)
 
 	got := attrs(r.span(t, "fetch"))
@@ -112,6 +116,7 @@ func TestTaskSpanCarriesTheTasksOptionsScopeAndWait(t *testing.T) {
 	assert.Equal(t, "page", got["lazysched.task.label.kind"].AsString(), "label kind")
 	assert.Equal(t, "root/crawl/example.com", got["lazysched.scope"].AsString(), "scope path")
 	assert.False(t, got["lazysched.task.forced"].AsBool(), "forced of a task admitted under the cap")
+	assert.False(t, got["lazysched.task.promoted"].AsBool(), "promoted of a task never promoted")
 	assert.Equal(t, "succeeded", got["lazysched.task.outcome"].AsString(), "outcome")
 	assert.Greater(t, got["lazysched.task.queue_time"].AsFloat64(), 0.0, "queue time of a task that waited for the holder")
 
@@ -127,6 +132,11 @@ func TestTaskSpanCarriesTheTasksOptionsScopeAndWait(t *testing.T) {
 
 	f := attrs(r.span(t, "forced"))
 	assert.True(t, f["lazysched.task.forced"].AsBool(), "forced of a force-run task")
+	pr := attrs(r.span(t, "promoted"))
+	assert.True(t, pr["lazysched.task.promoted"].AsBool(), "promoted of a promoted task")
+	assert.False(t, pr["lazysched.task.forced"].AsBool(), "forced of a promoted task")
+	assert.True(t, promoted.Info().Promoted, "Info().Promoted of a promoted task")
+	assert.False(t, waiter.Info().Promoted, "Info().Promoted of a task never promoted")
 }
 
 func TestUnnamedTasksAndScopesGetDefaultNames(t *testing.T) {
