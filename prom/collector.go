@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"weak"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,6 +53,7 @@ type config struct {
 	namespace string
 	buckets   []float64
 	labels    prometheus.Labels
+	forget    bool
 }
 
 type optionFunc func(*config) error
@@ -102,6 +104,21 @@ func WithConstLabels(labels prometheus.Labels) Option {
 	})
 }
 
+// WithForgetScopes deletes the series of a scope once its program and its
+// scheduler have let it go (the gauges, and its counters and histograms
+// too), unless a scope still alive has the same path. Use it when scopes
+// come and go under names without bound (one per host, per tenant, per
+// request), so that the Collector's series do not grow without bound; a
+// scope's counts then end with it, which a rate() over them survives
+// (Prometheus sees the series end). Without it the counters and
+// histograms of a scope let go stay.
+func WithForgetScopes() Option {
+	return optionFunc(func(c *config) error {
+		c.forget = true
+		return nil
+	})
+}
+
 // Collector is a prometheus.Collector of the schedulers and scopes its
 // Hooks are registered on. Make it with New; the zero value is not usable.
 // It is safe for concurrent use and must not be copied; one Collector may serve several
@@ -113,6 +130,10 @@ type Collector struct {
 	tasks                         *prometheus.CounterVec
 	queueTime, runTime            *prometheus.HistogramVec
 	scopes                        scopeSet
+
+	// With WithForgetScopes: the live scopes of each path, under mu.
+	mu   sync.Mutex
+	refs map[string]int
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -152,11 +173,22 @@ func New(opts ...Option) (*Collector, error) {
 		}, []string{"scope", "outcome"}),
 	}
 	c.scopes.make = c.newScopeInfo
+	if cfg.forget {
+		c.refs = make(map[string]int)
+		c.scopes.release = c.release
+	}
 	return c, nil
 }
 
 func (c *Collector) newScopeInfo(sc *scheduler.Scope, wp weak.Pointer[scheduler.Scope]) *scopeInfo {
 	path := scopePath(sc)
+	if c.refs != nil {
+		// The series are taken under mu, so that release cannot delete
+		// them after this took them.
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.refs[path]++
+	}
 	info := &scopeInfo{wp: wp, path: path, queueTime: c.queueTime.WithLabelValues(path)}
 	for o := range outcome(numOutcomes) {
 		info.tasks[o] = c.tasks.WithLabelValues(path, o.String())
@@ -164,6 +196,28 @@ func (c *Collector) newScopeInfo(sc *scheduler.Scope, wp weak.Pointer[scheduler.
 	}
 	return info
 }
+
+// release is the end of a scope of path (WithForgetScopes): the series of
+// path are deleted with its last scope.
+func (c *Collector) release(path string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.refs[path]--; c.refs[path] > 0 {
+		return
+	}
+	delete(c.refs, path)
+	c.queueTime.DeleteLabelValues(path)
+	for o := range outcome(numOutcomes) {
+		c.tasks.DeleteLabelValues(path, o.String())
+		c.runTime.DeleteLabelValues(path, o.String())
+	}
+	if released != nil {
+		released(path)
+	}
+}
+
+// released, when set (by the tests), is told of each path release deleted.
+var released func(path string)
 
 // Hooks returns the hooks to register with scheduler.WithHooks, on a
 // scheduler or on a scope (its children inherit them).

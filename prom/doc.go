@@ -23,5 +23,6 @@
 // given to Observe, and their ancestors (the root's gauges are the whole
 // scheduler's). Scopes are held weakly: one that its program and its
 // scheduler let go drops out of the gauges; its counters and histograms
-// stay, so give scopes that come and go stable names.
+// stay, so give scopes that come and go stable names, or make the
+// Collector WithForgetScopes: then their series go with them.
 package lazyprom

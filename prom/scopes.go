@@ -30,6 +30,9 @@ type scopeSet struct {
 	last atomic.Pointer[lastScope]
 	m    sync.Map // weak.Pointer[scheduler.Scope] -> *scopeInfo
 	make func(sc *scheduler.Scope, wp weak.Pointer[scheduler.Scope]) *scopeInfo
+	// release, if set, is told of the path of each info dropped (or made
+	// and not kept).
+	release func(path string)
 }
 
 type lastScope struct {
@@ -59,9 +62,18 @@ func (s *scopeSet) add(sc *scheduler.Scope) (*scopeInfo, bool) {
 	if v, ok := s.m.Load(wp); ok {
 		return v.(*scopeInfo), false
 	}
-	v, loaded := s.m.LoadOrStore(wp, s.make(sc, wp))
-	if !loaded {
-		runtime.AddCleanup(sc, func(wp weak.Pointer[scheduler.Scope]) { s.m.Delete(wp) }, wp)
+	made := s.make(sc, wp)
+	v, loaded := s.m.LoadOrStore(wp, made)
+	switch {
+	case !loaded:
+		runtime.AddCleanup(sc, func(wp weak.Pointer[scheduler.Scope]) {
+			s.m.Delete(wp)
+			if s.release != nil {
+				s.release(made.path)
+			}
+		}, wp)
+	case s.release != nil:
+		s.release(made.path) // another call added sc first
 	}
 	return v.(*scopeInfo), !loaded
 }
