@@ -473,8 +473,8 @@ func TestFleetPausedProcessLosesItsLeases(t *testing.T) {
 	require.NoError(t, victim.cmd.Process.Signal(syscall.SIGSTOP))
 	f.stop(victim.proc)
 	f.waitPermitsGone(victim)
+	resumed := time.Now() // before: the process may see its losses before Signal returns
 	require.NoError(t, victim.cmd.Process.Signal(syscall.SIGCONT))
-	resumed := time.Now()
 	var worst time.Duration
 	for range 2 {
 		at := recv(t, victim.lost, "a lost lease in the resumed process")
