@@ -25,11 +25,13 @@ test: vet conformance
 	$(GO) test $(TESTFLAGS) $(CHECKTAGS) ./scheduler/ ./lazytask/ ./limiter/ ./internal/...
 	@$(MAKE) --no-print-directory fuzz
 
-# A short fuzz run of the scheduler's operations and of its queue, each
-# checked against a plain model (seed corpora under testdata/fuzz).
+# A short fuzz run of the scheduler's operations (one scope, and a tree of
+# capped scopes) and of its queue, each checked against a plain model or
+# the invariants (seed corpora under testdata/fuzz).
 fuzz:
 	@echo "== fuzz ($(FUZZTIME) each)"
-	$(GO) test -run XXX -fuzz FuzzSchedulerOps -fuzztime $(FUZZTIME) ./scheduler/
+	$(GO) test -run XXX -fuzz '^FuzzSchedulerOps$$' -fuzztime $(FUZZTIME) ./scheduler/
+	$(GO) test -run XXX -fuzz FuzzSchedulerOpsScopes -fuzztime $(FUZZTIME) ./scheduler/
 	$(GO) test -run XXX -fuzz FuzzQueue -fuzztime $(FUZZTIME) ./internal/core/
 
 # Runs golang.org/x/sync/errgroup's own tests against factory/errgroup.
