@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -174,4 +175,69 @@ func TestKilledWaiterDoesNotStopTheLine(t *testing.T) {
 	assert.Equal(t, int64(2), inUse, "slots in use: next's and the one granted for the dead request")
 	assert.Zero(t, waiting, "requests waiting")
 	g.p.Release()
+}
+
+// A request granted on its behalf by another process's call, and withdrawn
+// before its own process picked the grant up, gives the permit back: the
+// next request is granted, the withdrawn one never is.
+func TestWithdrawnRequestGivesBackAGrantMadeForIt(t *testing.T) {
+	srv := startRedis(t)
+	name := t.Name()
+	const lease = 2 * time.Second
+	a := newLimit(t, srv.client(), name, 1, WithLease(lease), WithRestartGrace(0))
+	got := make(chan grant, 4)
+	ask(a, "a", 0, got)
+	ga := recv(t, got, "a's grant")
+	require.NoError(t, ga.err)
+
+	// b's goroutine stops at its first evQueued, until the test lets it go:
+	// it cannot pick up a grant meanwhile.
+	queued, resume := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	b := newLimit(t, srv.client(), name, 1, WithLease(lease), WithRestartGrace(0), optionFunc(func(c *config) error {
+		c.hook = func(e event) {
+			if e.kind == evQueued {
+				once.Do(func() {
+					close(queued)
+					<-resume
+				})
+			}
+		}
+		return nil
+	}))
+	cancelB := ask(b, "b", 0, got)
+	recv(t, queued, "b's request in the line")
+
+	ev := events()
+	c := newLimit(t, srv.client(), name, 1, WithLease(lease), WithRestartGrace(0), withHook(ev))
+	ask(c, "c", 0, got)
+	waitEvent(t, ev, evQueued, 0) // behind b
+	ga.p.Release()
+	// a's release wakes c, whose call grants the head of the line, b's
+	// request, for b; c waits on.
+	keys, _ := keysFor(name)
+	admin := srv.client()
+	for {
+		waitEvent(t, ev, evQueued, 0)
+		if n, err := admin.HLen(t.Context(), keys[7]).Result(); err == nil && n > 0 {
+			break // the grant made for b is there
+		}
+	}
+	cancelB()
+	close(resume)
+	withdrawn := time.Now()
+	g := recv(t, got, "c's grant once b's is given back")
+	require.NoError(t, g.err)
+	// Not when the grant made for b would have lapsed: given back at once.
+	assert.Less(t, time.Since(withdrawn), lease/4, "c granted after b's request was withdrawn")
+	require.Equal(t, "c", g.tag, "the request granted")
+	fs, err := c.Fleet(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, FleetStats{InUse: 1, HoldingProcesses: 1}, fs, "the fleet with c's permit alone")
+	g.p.Release()
+	select {
+	case x := <-got:
+		t.Fatalf("a withdrawn request was answered: %+v", x)
+	default:
+	}
 }
