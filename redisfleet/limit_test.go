@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -389,4 +390,23 @@ func TestRedisRestartKeepsTheCap(t *testing.T) {
 	require.Equal(t, "b", b.tag)
 	b.p.Release()
 	assert.Zero(t, l1.Stats().Losses, "Stats().Losses of the holder")
+}
+
+// A wake message names the processes it granted for: only those, and
+// every Limit on any other message or a (re)subscription, try again.
+func TestWakeMessagesWakeOnlyTheProcessesNamed(t *testing.T) {
+	l := &Limit{idPrefix: "aa11"}
+	for _, tc := range []struct {
+		m    any
+		want bool
+	}{
+		{&redis.Message{Payload: "grant aa11"}, true},
+		{&redis.Message{Payload: "grant bb22 aa11 cc33"}, true},
+		{&redis.Message{Payload: "grant bb22 cc33"}, false},
+		{&redis.Message{Payload: "grant aa1"}, false},
+		{&redis.Message{Payload: "expired"}, true},
+		{&redis.Subscription{Kind: "subscribe"}, true},
+	} {
+		assert.Equal(t, tc.want, l.wakes(tc.m), "wakes(%+v)", tc.m)
+	}
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/lazysched/lazysched/limiter"
 )
@@ -93,8 +96,8 @@ func (l *Limit) run() {
 			return
 		case <-l.kick:
 			attempt = true
-		case <-msgs: // a wake message, or a (re)subscription after a reconnect
-			attempt = true
+		case m := <-msgs: // a wake message, or a (re)subscription after a reconnect
+			attempt = attempt || l.wakes(m)
 		case <-renew.C:
 			renewDue = true
 		case <-safety.C:
@@ -105,6 +108,25 @@ func (l *Limit) run() {
 			attempt = true
 		}
 	}
+}
+
+// wakes reports whether a message on the wake channel calls for an attempt:
+// every one does but a grant that names other processes only.
+func (l *Limit) wakes(m any) bool {
+	msg, ok := m.(*redis.Message)
+	if !ok {
+		return true // a (re)subscription: messages may have been missed
+	}
+	owners, ok := strings.CutPrefix(msg.Payload, "grant ")
+	if !ok {
+		return true
+	}
+	for o := range strings.FieldsSeq(owners) {
+		if o == l.idPrefix {
+			return true
+		}
+	}
+	return false
 }
 
 func (l *Limit) minBackoff() time.Duration { return max(l.lease/20, 5*time.Millisecond) }
@@ -125,8 +147,8 @@ func (l *Limit) flush() {
 	if len(ids) == 0 && len(members) == 0 {
 		return
 	}
-	args := make([]any, 0, 3+len(ids)+len(members))
-	args = append(args, l.graceMs, l.wake, len(ids))
+	args := make([]any, 0, 4+len(ids)+len(members))
+	args = append(args, l.graceMs, l.limit, l.lease.Milliseconds(), len(ids))
 	for _, id := range ids {
 		args = append(args, id)
 	}
@@ -261,7 +283,7 @@ func (l *Limit) try(w *waiter) (granted bool, err error) {
 	sent := time.Now()
 	ctx, cancel := l.callCtx()
 	res, err := acquireScript.Run(ctx, l.client, l.keys, l.graceMs,
-		l.limit, w.id, w.req.Weight, priorityKey(w.req.Priority), l.lease.Milliseconds(), member, l.wake).Slice()
+		l.limit, w.id, w.req.Weight, priorityKey(w.req.Priority), l.lease.Milliseconds(), member).Slice()
 	cancel()
 	var used, leftMs int64
 	var epoch string

@@ -14,7 +14,9 @@ import "github.com/redis/go-redis/v9"
 //   - expired leases and waiting entries dropped (with the grants made
 //     for them that were not picked up), and the fleet woken if a lease was
 //     (its slots are free);
-//   - the fleet's slots in use, summed from the holders left.
+//   - the fleet's slots in use, summed from the weights of the holders
+//     left (weights holds exactly the holders: every script that adds or
+//     drops a holder sets or deletes its weight).
 const prelude = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -46,8 +48,38 @@ for _, m in ipairs(gone) do
 end
 if #gone > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now) end
 local used = 0
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  used = used + tonumber(redis.call('HGET', KEYS[2], id) or '0')
+for _, w in ipairs(redis.call('HVALS', KEYS[2])) do used = used + tonumber(w) end
+-- grantHeads grants, once the grace is over, every request at the head of
+-- the line that fits under limit, in order, whoever made it, with a lease
+-- of lease ms. A grant for mine (a member, or nil) is the caller's own;
+-- the others wait in granted for their process to pick them up, and one
+-- message on the wake channel names those processes. It returns whether
+-- mine was granted.
+local function grantHeads(limit, lease, mine)
+  local got, owners = false, {}
+  while now >= graceEnd do
+    local head = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
+    if not head then break end
+    local hw = tonumber(redis.call('HGET', KEYS[9], head) or '1')
+    if used + hw > limit then break end
+    local hid = string.match(head, ':([^:]*)$')
+    redis.call('ZREM', KEYS[3], head)
+    redis.call('ZREM', KEYS[4], head)
+    redis.call('HDEL', KEYS[9], head)
+    redis.call('ZADD', KEYS[1], now + lease, hid)
+    redis.call('HSET', KEYS[2], hid, hw)
+    used = used + hw
+    if head == mine then
+      got = true
+    else
+      redis.call('HSET', KEYS[8], head, hid, '#' .. hid, head)
+      owners[#owners + 1] = string.match(hid, '^(.*)-[^-]*$') or hid
+    end
+  end
+  if #owners > 0 then
+    redis.call('PUBLISH', string.sub(KEYS[1], 1, -8) .. 'wake', 'grant ' .. table.concat(owners, ' '))
+  end
+  return got
 end
 `
 
@@ -60,12 +92,13 @@ end
 // message; its lease runs from the grant, so that a dead process's request
 // holds its slots for one lease at most and never stops the line.
 // ARGV: grace ms, limit, id, weight, priority key, lease ms, member (""
-// the first time), wake channel. Returns {granted 0|1, member, used,
+// the first time). Returns {granted 0|1, member, used,
 // epoch, ms left: of the lease if granted, else of the grace}.
 var acquireScript = redis.NewScript(prelude + `
 local limit = tonumber(ARGV[2])
 local lease = tonumber(ARGV[6])
 local member = ARGV[7]
+local w = tonumber(ARGV[4])
 if member ~= '' then
   local id = redis.call('HGET', KEYS[8], member)
   if id then
@@ -74,33 +107,19 @@ if member ~= '' then
     if exp then return {1, member, used, epoch, tonumber(exp) - now} end
   end
 else
+  if now >= graceEnd and used + w <= limit and redis.call('ZCARD', KEYS[3]) == 0 then
+    -- Nobody waits and it fits: granted without entering the line.
+    redis.call('ZADD', KEYS[1], now + lease, ARGV[3])
+    redis.call('HSET', KEYS[2], ARGV[3], w)
+    return {1, '', used + w, epoch, lease}
+  end
   local seq = redis.call('INCR', KEYS[5])
   member = ARGV[5] .. ':' .. string.format('%016d', seq) .. ':' .. ARGV[3]
 end
 redis.call('ZADD', KEYS[3], 0, member)
 redis.call('ZADD', KEYS[4], now + lease, member)
-redis.call('HSET', KEYS[9], member, ARGV[4])
-local mine, others = false, 0
-while now >= graceEnd do
-  local head = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
-  if not head then break end
-  local hw = tonumber(redis.call('HGET', KEYS[9], head) or '1')
-  if used + hw > limit then break end
-  local hid = string.match(head, ':([^:]*)$')
-  redis.call('ZREM', KEYS[3], head)
-  redis.call('ZREM', KEYS[4], head)
-  redis.call('HDEL', KEYS[9], head)
-  redis.call('ZADD', KEYS[1], now + lease, hid)
-  redis.call('HSET', KEYS[2], hid, hw)
-  used = used + hw
-  if head == member then
-    mine = true
-  else
-    redis.call('HSET', KEYS[8], head, hid, '#' .. hid, head)
-    others = others + 1
-  end
-end
-if others > 0 then redis.call('PUBLISH', ARGV[8], 'grant') end
+redis.call('HSET', KEYS[9], member, w)
+local mine = grantHeads(limit, lease, member)
 if mine then return {1, member, used, epoch, lease} end
 return {0, member, used, epoch, math.max(graceEnd - now, 0)}
 `)
@@ -133,13 +152,14 @@ return {used, out, epoch}
 `)
 
 // releaseScript gives permits back and removes waiting entries (and gives
-// back a grant made for one and not picked up), and wakes the fleet if it
-// did either. ARGV: grace ms, wake channel, number of
-// permit ids n, ids... (n of them), members... Returns used.
+// back a grant made for one and not picked up); then it grants what the
+// room made fits (grantHeads), so that only the processes granted are
+// woken. ARGV: grace ms, limit, lease ms, number of permit ids n, ids...
+// (n of them), members... Returns used.
 var releaseScript = redis.NewScript(prelude + `
-local n = tonumber(ARGV[3])
+local n = tonumber(ARGV[4])
 local changed = 0
-for i = 4, 3 + n do
+for i = 5, 4 + n do
   local id = ARGV[i]
   if redis.call('ZREM', KEYS[1], id) == 1 then
     used = used - tonumber(redis.call('HGET', KEYS[2], id) or '0')
@@ -147,7 +167,7 @@ for i = 4, 3 + n do
   end
   redis.call('HDEL', KEYS[2], id)
 end
-for i = 4 + n, #ARGV do
+for i = 5 + n, #ARGV do
   local m = ARGV[i]
   changed = changed + redis.call('ZREM', KEYS[3], m)
   redis.call('ZREM', KEYS[4], m)
@@ -162,7 +182,7 @@ for i = 4 + n, #ARGV do
     redis.call('HDEL', KEYS[2], id)
   end
 end
-if changed > 0 then redis.call('PUBLISH', ARGV[2], 'release') end
+if changed > 0 then grantHeads(tonumber(ARGV[2]), tonumber(ARGV[3]), nil) end
 return used
 `)
 
