@@ -36,9 +36,11 @@
 // A Limit runs one goroutine of its own, started by [New] and stopped by
 // [Limit.Close]; it makes every call to Redis, so that Acquire and Release
 // never block. It waits for wake-ups that the scripts publish on the
-// channel "{name}:wake" when permits come back, and re-checks its waiting
-// requests every lease/2 as a safety net against a lost message. A queued
-// task costs no goroutine and no polling of its own.
+// channel "{name}:wake": a release grants what its room fits, and its
+// message names the processes granted, so only they call Redis to pick
+// their grants up; leases found expired wake everyone. It re-checks its
+// waiting requests every lease/2 as a safety net against a lost message. A
+// queued task costs no goroutine and no polling of its own.
 //
 // # Keys
 //
