@@ -111,6 +111,8 @@ func printTargets(w io.Writer, r *results) {
 	ratio("W6: a submit with 1M queued <= 1.5x pond Go's", "W6", "lazysched", "pond-go", "ns/submit", 1.5)
 	ratio("W7: 1,000 scopes <= 1.3x one scope, per task", "W7", "scopes=1000", "scopes=1", "ns/task", 1.3)
 	ratio("W7: 10,000 scopes <= 1.3x one scope, per task", "W7", "scopes=10000", "scopes=1", "ns/task", 1.3)
+	ratio("W8: 4,000,000 tasks <= 1.10x 10,000, per task", "W8", "tasks=4000000", "tasks=10000", "ns/task", 1.10)
+	ratio("W9: 64 submitters <= 1.10x one, per task", "W9", "subs=64", "subs=1", "ns/task", 1.10)
 	{
 		// W5: efficiency at least the channel pool's: its inverse ratio.
 		x, okA := r.med("W5", "fixedpool", "efficiency")
