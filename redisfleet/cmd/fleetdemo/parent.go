@@ -284,8 +284,8 @@ func (d *demo) kill(ctx context.Context, w *workerProc) error {
 	d.deadIDs = ids
 	w.killed, w.killedAt = true, w.state
 	d.killedPid = w.cmd.Process.Pid
-	d.out.event(fmt.Sprintf("killed worker %d (pid %d) with SIGKILL at %s: it had done %d jobs and held %d permits (%d of the fleet's in Redis)",
-		w.id, d.killedPid, d.since(d.killedAt), w.state.done, w.state.held, len(ids)))
+	d.out.event(fmt.Sprintf("killed worker %d (pid %d) with SIGKILL at %s: it had done %d jobs and held %s (%d of the fleet's in Redis)",
+		w.id, d.killedPid, d.since(d.killedAt), w.state.done, permits(w.state.held), len(ids)))
 	return nil
 }
 
@@ -395,7 +395,7 @@ func (d *demo) summary(stderr io.Writer) int {
 	for _, w := range d.workers {
 		switch {
 		case w.killed:
-			lines = append(lines, fmt.Sprintf("  worker %d: killed with SIGKILL after %d jobs done, holding %d permits", w.id, w.killedAt.done, w.killedAt.held))
+			lines = append(lines, fmt.Sprintf("  worker %d: killed with SIGKILL after %d jobs done, holding %s", w.id, w.killedAt.done, permits(w.killedAt.held)))
 		default:
 			lines = append(lines, fmt.Sprintf("  worker %d: %d of %d jobs done, %d lost", w.id, w.state.done, d.cfg.jobs, w.state.lost))
 			if w.exitErr != nil || !w.finished || w.state.done != d.cfg.jobs {
@@ -461,4 +461,12 @@ func (b *tailBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// permits says n permits, in the singular for one.
+func permits[N int | int64](n N) string {
+	if n == 1 {
+		return "1 permit"
+	}
+	return fmt.Sprintf("%d permits", n)
 }

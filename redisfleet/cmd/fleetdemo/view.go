@@ -127,9 +127,9 @@ func (d *demo) draw() {
 		st := w.state
 		switch {
 		case w.killed && !d.recovered:
-			l = fmt.Sprintf("worker %d  %s  killed by SIGKILL: its %d permits wait for their leases", w.id,
-				strings.ReplaceAll(bar(w.killedAt.held, cfg.limit), "#", "x"), w.killedAt.held)
-			p = fmt.Sprintf("worker %d: killed, %d permits not yet back", w.id, w.killedAt.held)
+			l = fmt.Sprintf("worker %d  %s  killed by SIGKILL: its %s wait for their leases", w.id,
+				strings.ReplaceAll(bar(w.killedAt.held, cfg.limit), "#", "x"), permits(w.killedAt.held))
+			p = fmt.Sprintf("worker %d: killed, %s not yet back", w.id, permits(w.killedAt.held))
 		case w.killed:
 			l = fmt.Sprintf("worker %d  %s  killed by SIGKILL after %d jobs: its permits are back", w.id, bar(0, cfg.limit), w.killedAt.done)
 			p = fmt.Sprintf("worker %d: killed, permits back", w.id)
