@@ -103,8 +103,13 @@ if member ~= '' then
   local id = redis.call('HGET', KEYS[8], member)
   if id then
     redis.call('HDEL', KEYS[8], member, '#' .. id)
-    local exp = redis.call('ZSCORE', KEYS[1], id)
-    if exp then return {1, member, used, epoch, tonumber(exp) - now} end
+    if redis.call('ZSCORE', KEYS[1], id) then
+      -- Picked up: its lease runs from now, at this Limit's length, so
+      -- that a grant made long ago (or with a shorter lease) is not lost
+      -- before its task could start.
+      redis.call('ZADD', KEYS[1], 'XX', now + lease, id)
+      return {1, member, used, epoch, lease}
+    end
   end
 else
   if now >= graceEnd and used + w <= limit and redis.call('ZCARD', KEYS[3]) == 0 then
@@ -166,6 +171,8 @@ for i = 5, 4 + n do
     changed = 1
   end
   redis.call('HDEL', KEYS[2], id)
+  local m = redis.call('HGET', KEYS[8], '#' .. id)
+  if m then redis.call('HDEL', KEYS[8], m, '#' .. id) end
 end
 for i = 5 + n, #ARGV do
   local m = ARGV[i]
