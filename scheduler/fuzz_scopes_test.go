@@ -181,11 +181,8 @@ func (m *fsModel) apply(op, a byte) {
 // markCanceled marks x and its subtree canceled in the model.
 func (m *fsModel) markCanceled(x *fsScope) {
 	for _, y := range m.scopes {
-		for z := y; z != nil; z = z.parent {
-			if z == x {
-				y.canceled = true
-				break
-			}
+		if under(y, x) {
+			y.canceled = true
 		}
 	}
 }
