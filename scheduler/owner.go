@@ -181,6 +181,21 @@ func (o *owner) Lend(c *core.Task) {
 	s.unlock()
 }
 
+// LendWaitingFor records cur as a waiter on c and lends cur's slots, both
+// under s.mu, under which Release ends c: if c ends later, its Release
+// sees the waiter and gives the slots back to it ahead of the queue
+// (reclaimEarlyLocked). If c has ended, nothing is lent.
+func (o *owner) LendWaitingFor(cur, c *core.Task) bool {
+	s := o.s
+	s.lock()
+	ok := core.AddAwaiter(c, cur)
+	if ok {
+		o.lendLocked(cur)
+	}
+	s.unlock()
+	return ok
+}
+
 // LendIdle lends c's slots if c runs and is not waiting already.
 func (o *owner) LendIdle(c *core.Task) bool {
 	s := o.s
