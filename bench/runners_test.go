@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"unsafe"
 
 	"github.com/lazysched/lazysched/lazytask"
 	"github.com/lazysched/lazysched/scheduler"
@@ -166,6 +167,14 @@ func TestFloorAllocatesOnce(t *testing.T) {
 	allocs := testing.AllocsPerRun(5, func() { floorRunner{}.run(n, 8, 1, noop) })
 	perTask := allocs / n
 	if perTask < 1 || perTask > 1.01 {
-		t.Fatalf("floor96 allocations per task = %.4f; want 1", perTask)
+		t.Fatalf("floor64 allocations per task = %.4f; want 1", perTask)
+	}
+}
+
+// The floor's handle is the size of lazysched's, so that the floor is the
+// least a kept handle of that size can cost.
+func TestFloorHandleIsAHandle(t *testing.T) {
+	if got, want := unsafe.Sizeof(floorHandle{}), unsafe.Sizeof(lazytask.Task[struct{}]{}); got != want {
+		t.Fatalf("unsafe.Sizeof(floorHandle{}) = %d; want %d, the size of lazytask.Task[struct{}]", got, want)
 	}
 }

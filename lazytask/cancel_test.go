@@ -19,7 +19,7 @@ func TestCancelLazyTaskNeverRunsIt(t *testing.T) {
 		tk := lazytask.New(func(ctx context.Context) (int, error) {
 			runs.Add(1)
 			return 1, nil
-		})
+		}, lazytask.WithTimings())
 		cause := errors.New("not needed")
 		var cbErr error
 		tk.OnDone(func(_ int, err error) { cbErr = err })

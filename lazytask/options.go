@@ -27,6 +27,11 @@ type Options struct {
 	Deadline time.Time
 	// Labels are key-value metadata for hooks and snapshots.
 	Labels map[string]string
+	// KeepTimings asks for the task's timings (Task.Timings): when it was
+	// created, queued, started and finished. Without it a task reads no
+	// clock and its Timings are zero, unless its scheduler keeps timings
+	// (scheduler.WithTimings, hooks, a clock, aging) or it has a timeout.
+	KeepTimings bool
 
 	ctx     context.Context // WithContext, WithValues
 	cancels bool            // WithContext: ctx's cancellation cancels the task
@@ -64,6 +69,9 @@ func WithWeight(n int) Option {
 // negative (0 means none). When it passes, the task's context is canceled
 // with context.DeadlineExceeded.
 func WithTimeout(d time.Duration) Option { return optionFunc(func(o *Options) { o.Timeout = d }) }
+
+// WithTimings makes the task keep its timings (Options.KeepTimings).
+func WithTimings() Option { return optionFunc(func(o *Options) { o.KeepTimings = true }) }
 
 // WithDeadline bounds the task's run by a point in time. In a scheduler
 // with a clock of its own (scheduler.WithClock) t is a time on that clock.

@@ -208,7 +208,7 @@ func TestDeadlineOptionCancelsTheContext(t *testing.T) {
 func TestTimingsAreOrderedAndFilledStepByStep(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		g := newGate()
-		tk := lazytask.New(g.fn)
+		tk := lazytask.New(g.fn, lazytask.WithTimings())
 		tm := tk.Timings()
 		assert.False(t, tm.Created.IsZero(), "Timings().Created of a Lazy task is zero")
 		assert.True(t, tm.Queued.IsZero() && tm.Started.IsZero() && tm.Finished.IsZero(),
@@ -242,4 +242,27 @@ func TestTimingsHelpers(t *testing.T) {
 	assert.Equal(t, 7*time.Second, tm.RunTime(), "RunTime()")
 	assert.Zero(t, lazytask.Timings{Created: base}.QueueTime(), "QueueTime() with no Queued")
 	assert.Zero(t, lazytask.Timings{Started: base}.RunTime(), "RunTime() with no Finished")
+}
+
+func TestTimingsAreKeptOnlyWhenAskedFor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ok := func(context.Context) (int, error) { time.Sleep(time.Second); return 1, nil }
+		plain := lazytask.New(ok)
+		timed := lazytask.New(ok, lazytask.WithTimings())
+		bounded := lazytask.New(ok, lazytask.WithTimeout(time.Hour)) // a timeout counts from the start
+		assert.False(t, plain.Options().KeepTimings, "Options().KeepTimings of a plain task")
+		assert.True(t, timed.Options().KeepTimings, "Options().KeepTimings with WithTimings")
+		for _, tk := range []*lazytask.Task[int]{plain, timed, bounded} {
+			require.NoError(t, tk.Start())
+			_, err := tk.Await(context.Background())
+			require.NoError(t, err)
+		}
+		assert.Equal(t, lazytask.Timings{}, plain.Timings(), "Timings() of a task that did not ask for them")
+		assert.Equal(t, lazytask.Timings{}, plain.Info().Timings, "Info().Timings of a task that did not ask for them")
+		for name, tk := range map[string]*lazytask.Task[int]{"WithTimings": timed, "WithTimeout": bounded} {
+			tm := tk.Timings()
+			assert.False(t, tm.Created.IsZero(), "%s: Created", name)
+			assert.Equal(t, time.Second, tm.RunTime(), "%s: RunTime()", name)
+		}
+	})
 }

@@ -18,8 +18,16 @@ type base = core.Task
 //
 // All methods are safe for concurrent use.
 type Task[T any] struct {
-	base // first field: the core's address is the task's address
+	// val comes first: a zero-size T (struct{}) at the end would be
+	// padded to a word, and a Task[struct{}] would take 80 bytes, not 64.
 	val  T
+	base // the core: handleOf finds the Task from its address
+}
+
+// handleOf returns the Task whose core is c.
+func handleOf[T any](c *core.Task) *Task[T] {
+	var t *Task[T]
+	return (*Task[T])(unsafe.Add(unsafe.Pointer(c), -int(unsafe.Offsetof(t.base))))
 }
 
 // runner is the user's function seen as a core.Runner; storing it in an
@@ -31,12 +39,12 @@ type runner[T any] func(context.Context) (T, error)
 func (f runner[T]) Call(c *core.Task, ctx context.Context) error {
 	v, err := f(ctx)
 	if err == nil {
-		(*Task[T])(unsafe.Pointer(c)).val = v
+		handleOf[T](c).val = v
 	}
 	return err
 }
 
-func (f runner[T]) Handle(c *core.Task) any { return (*Task[T])(unsafe.Pointer(c)) }
+func (f runner[T]) Handle(c *core.Task) any { return handleOf[T](c) }
 
 // New returns a Lazy task that will run fn once it is started or admitted
 // by a scheduler. Nothing runs now.
@@ -64,8 +72,8 @@ func New[T any](fn func(ctx context.Context) (T, error), opts ...Option) *Task[T
 		core.InitFailed(&t.base, runner[T](fn), err)
 		return t
 	}
-	co := core.Options{Priority: int32(o.Priority), Weight: int64(max(o.Weight, 1)), Timeout: o.Timeout, Deadline: o.Deadline, Ctx: o.ctx, Cancels: o.cancels}
-	if o.Name != "" || len(o.Labels) > 0 || o.Weight > 1 || o.Timeout > 0 || !o.Deadline.IsZero() || o.ctx != nil {
+	co := core.Options{Priority: int32(o.Priority), Weight: int64(max(o.Weight, 1)), Timeout: o.Timeout, Deadline: o.Deadline, Ctx: o.ctx, Cancels: o.cancels, Timed: o.KeepTimings}
+	if o.Name != "" || len(o.Labels) > 0 || o.Weight > 1 || o.Timeout > 0 || !o.Deadline.IsZero() || o.ctx != nil || o.KeepTimings {
 		co.Meta = o
 	}
 	core.Init(&t.base, runner[T](fn), &co)
@@ -188,7 +196,10 @@ func (t *Task[T]) Name() string {
 }
 
 // Timings returns when the task was created, queued, started and finished;
-// steps that have not happened are zero times.
+// steps that have not happened are zero times. Timings are kept only when
+// asked for (WithTimings, a timeout, or the scheduler's: see
+// scheduler.WithTimings); a task that keeps none reads no clock, and its
+// Timings are all zero.
 func (t *Task[T]) Timings() Timings {
 	c, q, s, f := core.Timings(&t.base)
 	return Timings{Created: c, Queued: q, Started: s, Finished: f}

@@ -147,7 +147,7 @@ func TestSubmitNeverBlocksWithManyQueued(t *testing.T) {
 }
 
 func TestScheduledTaskTimingsAreOrdered(t *testing.T) {
-	s := startScheduler(t, scheduler.WithLimit(1))
+	s := startScheduler(t, scheduler.WithLimit(1), scheduler.WithTimings())
 	_, g := hold(t, s)
 	h, err := scheduler.Submit(s, func(context.Context) (int, error) { return 1, nil })
 	require.NoError(t, err)

@@ -296,7 +296,7 @@ func TestClockSnapshotAgeIsOnTheMock(t *testing.T) {
 	// A task made outside the scheduler keeps its creation on the
 	// runtime's clock, and so its age.
 	before := time.Now()
-	foreign := lazytask.New(func(context.Context) (int, error) { return 0, nil }, lazytask.WithName("foreign"))
+	foreign := lazytask.New(func(context.Context) (int, error) { return 0, nil }, lazytask.WithName("foreign"), lazytask.WithTimings())
 	require.NoError(t, s.Enqueue(foreign))
 	mock.Add(time.Minute)
 	snap := s.Snapshot()

@@ -157,7 +157,7 @@ func TestSlowDoneCallbackDoesNotEatTheNextTaskTimeout(t *testing.T) {
 	// timeout and needs 500 ms. Before I11, B was admitted when A ended but
 	// ran after the callback, and its timeout counted from the admission.
 	synctest.Test(t, func(t *testing.T) {
-		s, err := scheduler.New(scheduler.WithLimit(1), scheduler.WithLogger(quietLogger))
+		s, err := scheduler.New(scheduler.WithLimit(1), scheduler.WithLogger(quietLogger), scheduler.WithTimings())
 		require.NoError(t, err, "scheduler.New")
 		defer func() { _ = s.Shutdown(context.Background()) }()
 		ga := &scGate{started: make(chan struct{}), release: make(chan struct{})}

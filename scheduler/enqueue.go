@@ -43,9 +43,14 @@ func (sc *Scope) enqueue(c *core.Task, fresh, made bool) error {
 			s.unlock()
 			return fmt.Errorf("%w: task is bound to another scope", ErrForeignHandle)
 		}
-		at := core.Created(c)
-		if !made {
-			at = s.now()
+		var at int64 // the queued time, for a task that keeps timings
+		if s.timed || sc.hooked {
+			core.MarkTimed(c) // handed over by code that made it without
+		}
+		if core.Timed(c) {
+			if at = core.Created(c); !made || at == 0 {
+				at = s.now()
+			}
 		}
 		if !core.Enqueue(c, &sc.bind, at) {
 			st := core.StateOf(c)
@@ -75,6 +80,7 @@ func (sc *Scope) enqueue(c *core.Task, fresh, made bool) error {
 		s.spawn(c)
 		return nil
 	}
+	core.SetOrder(c, s.orderOf(c))
 	sc.pushLocked(c)
 	if s.spinning == 0 && sc.fitsPath(w) {
 		s.admitAllLocked()
@@ -83,6 +89,18 @@ func (sc *Scope) enqueue(c *core.Task, fresh, made bool) error {
 	return nil
 }
 
+// orderOf is c's FIFO key (core.SetOrder), taken when it is queued: its
+// queued time if aging is on (aging compares waits; every task keeps its
+// timings then), else the next number of a count that every queued task
+// takes, so that FIFO across scopes holds without a clock read.
+func (s *Scheduler) orderOf(c *core.Task) int64 {
+	if s.agingStep > 0 {
+		return core.QueuedAt(c)
+	}
+	return s.seq.Add(1)
+}
+
+// pushLocked links c, its FIFO key set, into sc's queue.
 func (sc *Scope) pushLocked(c *core.Task) {
 	s := sc.s
 	sc.q.Push(c)

@@ -151,6 +151,7 @@ func (sc *Scope) enqueueFast(c *core.Task, fresh bool) bool {
 	if !core.EnqueueInbox(c, &sc.bind, fresh, sc.startHooks) {
 		return false // a hook ended or started it: enqueue says so
 	}
+	core.SetOrder(c, s.orderOf(c)) // at the submit, not when the inbox is taken
 	if !sc.inbox.Push(c) {
 		core.UndoInbox(c)
 		return false

@@ -280,7 +280,7 @@ func TestSubmittedTasksAreQueuedWhenCreated(t *testing.T) {
 		if hooked {
 			opts = append(opts, scheduler.WithHooks(scheduler.Hooks{OnQueue: func(context.Context, *scheduler.Scope, lazytask.Handle) {}}))
 		}
-		s := startScheduler(t, append(opts, scheduler.WithLimit(1))...)
+		s := startScheduler(t, append(opts, scheduler.WithLimit(1), scheduler.WithTimings())...)
 		locked, err := scheduler.Submit(s, func(context.Context) (int, error) { return 0, nil })
 		require.NoError(t, err)
 		_, err = locked.Await(bg)

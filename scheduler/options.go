@@ -49,6 +49,7 @@ type config struct {
 	queueLimit  int
 	logger      *slog.Logger
 	clock       Clock // nil: the runtime's clock
+	timings     bool
 }
 
 func defaults() config {
@@ -211,6 +212,22 @@ func WithoutPanicRecovery() Option {
 func WithExecutor(exec func(run func())) SchedulerOption {
 	return schedOption(func(c *config) error {
 		c.exec = exec
+		return nil
+	})
+}
+
+// WithTimings makes every task of the scheduler keep its timings: when it
+// was created, queued, started and finished (lazytask.Task.Timings, the
+// Timings of lazytask.Info, the ages of Snapshot). Without it a task keeps
+// them only if it asked (lazytask.WithTimings, or a timeout), if its scope
+// or one above has hooks when it is made or handed over (hooks read them),
+// or if the scheduler has a clock (WithClock) or ages priorities
+// (WithAging); other tasks read no clock, and their Timings are zero. It
+// costs up to four clock reads and one allocation per task. A
+// SchedulerOption.
+func WithTimings() SchedulerOption {
+	return schedOption(func(c *config) error {
+		c.timings = true
 		return nil
 	})
 }

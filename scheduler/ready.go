@@ -30,13 +30,13 @@ import (
 // when the scope is placed so that the heaps compare without the tasks.
 type headKey struct {
 	order    int64 // promote order, promoted only
-	queued   int64
+	queued   int64 // the FIFO key (core.Order): a sequence number, or the queued time with aging
 	prio     int32
 	promoted bool
 }
 
 func keyOf(c *core.Task) headKey {
-	k := headKey{queued: core.QueuedAt(c), prio: core.Priority(c), promoted: core.Promoted(c)}
+	k := headKey{queued: core.Order(c), prio: core.Priority(c), promoted: core.Promoted(c)}
 	if k.promoted {
 		k.order = *core.OrderWord(c)
 	}
@@ -347,14 +347,17 @@ func (s *Scheduler) admitOne(now int64) *core.Task {
 		sc.unqueueLocked(c)
 		// now may be a clock read taken before the lock (the finish time
 		// of the previous task): keep start times in admission order, and
-		// never before the task was queued.
-		if now == 0 && s.clk != nil {
-			now = s.clk.Now()
-		} else if now == 0 {
-			now = core.Now()
+		// never before the task was queued. A task that keeps no timings
+		// needs no time.
+		if core.Timed(c) {
+			if now == 0 && s.clk != nil {
+				now = s.clk.Now()
+			} else if now == 0 {
+				now = core.Now()
+			}
+			now = max(now, s.lastStart, core.QueuedAt(c))
+			s.lastStart = now
 		}
-		now = max(now, s.lastStart, core.QueuedAt(c))
-		s.lastStart = now
 		core.Admit(c, false, now)
 		sc.takePath(w)
 		sc.running.PushBack(c)

@@ -35,13 +35,15 @@ type Scheduler struct {
 	hot    atomic.Bool
 	_      [63]byte
 	dirty  atomic.Pointer[Scope] // scopes whose inbox may hold tasks; see inbox.go
-	_      [56]byte
+	seq    atomic.Int64          // the FIFO keys of queued tasks (orderOf)
+	_      [48]byte
 	outbox []func() // calls to make once s.mu is let go; see later
 
 	mu sync.Mutex
 	// under mu
 	ready     scopeHeap // scopes with queued tasks, candidates to admit; see ready.go
 	agingStep int64     // cfg.aging in ns, 0 for none
+	timed     bool      // every task keeps its timings (cfg.timings, a clock, aging)
 	queued    int
 	forced    int64 // slots of tasks running over the cap
 	overTasks int   // tasks running over the cap
@@ -111,6 +113,7 @@ func New(opts ...SchedulerOption) (*Scheduler, error) {
 		}
 	}
 	s := &Scheduler{cfg: cfg, agingStep: int64(cfg.aging), clk: clockTimebase(cfg.clock)}
+	s.timed = cfg.timings || cfg.clock != nil || cfg.aging > 0
 	s.ready.s = s
 	s.root = newScope(s, nil, cfg)
 	if base := cfg.base; base != nil && base.Done() != nil {
@@ -215,8 +218,8 @@ func submit[T any](ctx context.Context, wait bool, sp Spawner, fn func(ctx conte
 		core.EndUnstarted(c, core.Failed, ErrNilScope)
 		return t, ErrNilScope
 	}
-	if tb := sc.s.clk; tb != nil {
-		core.Restamp(c, tb) // made now on the scheduler's clock
+	if sc.s.timed || sc.hooked {
+		core.KeepTimings(c, sc.s.clk) // made now, on the scheduler's clock
 	}
 	if sc.hooked {
 		// The hooks see the handle before the handoff (and might cancel
@@ -275,8 +278,8 @@ func NewTask[T any](sp Spawner, fn func(ctx context.Context) (T, error), opts ..
 		core.EndUnstarted(c, core.Failed, ErrNilScope)
 		return t
 	}
-	if tb := sc.s.clk; tb != nil {
-		core.Restamp(c, tb) // made now on the scheduler's clock
+	if sc.s.timed || sc.hooked {
+		core.KeepTimings(c, sc.s.clk) // made now, on the scheduler's clock
 	}
 	if sc.hooked {
 		sc.fireGuarded(c, hookCreate) // before the task can be seen, and so canceled

@@ -98,7 +98,7 @@ func TestScopeTaskContextDerivesFromItsScopeContext(t *testing.T) {
 
 func TestScopeSnapshotShowsTasksWithStateNameLabelsAndAge(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := scSched(t, scheduler.WithLimit(4))
+		s := scSched(t, scheduler.WithLimit(4), scheduler.WithTimings())
 		jobs := scChild(t, s.Root(), scheduler.WithName("jobs"), scheduler.WithLimit(1))
 		sub := scChild(t, jobs, scheduler.WithName("sub"))
 

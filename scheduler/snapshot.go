@@ -31,7 +31,8 @@ type TaskSnapshot struct {
 	State    lazytask.State
 	Priority int
 	Labels   map[string]string
-	// Age is the time since the task was created.
+	// Age is the time since the task was created; 0 for a task that keeps
+	// no timings (WithTimings).
 	Age     time.Duration
 	OverCap bool
 }
@@ -61,9 +62,13 @@ func (sc *Scope) snapshotLocked(now time.Time) ScopeSnapshot {
 		if sc.s.clk != nil && !core.CreatedOnClock(c) {
 			at = time.Now() // made by lazytask.New: created on the runtime's clock
 		}
+		var age time.Duration
+		if !i.Timings.Created.IsZero() {
+			age = at.Sub(i.Timings.Created)
+		}
 		snap.Tasks = append(snap.Tasks, TaskSnapshot{
 			Name: i.Name, State: i.State, Priority: i.Priority, Labels: i.Labels,
-			Age: at.Sub(i.Timings.Created), OverCap: i.OverCap,
+			Age: age, OverCap: i.OverCap,
 		})
 	}
 	sc.running.Each(add)

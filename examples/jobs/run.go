@@ -39,7 +39,8 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 	// siblings go on. The handler counts the failures rather than logging
 	// each one, as the default handler would.
 	var reported atomic.Int64
-	s, err := scheduler.New(scheduler.WithLimit(cfg.Limit),
+	// WithTimings: the summary reads each job's queue and run times.
+	s, err := scheduler.New(scheduler.WithLimit(cfg.Limit), scheduler.WithTimings(),
 		scheduler.Supervise(func(lazytask.Info, error) { reported.Add(1) }))
 	if err != nil {
 		return summary{}, err

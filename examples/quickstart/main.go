@@ -23,7 +23,8 @@ func main() {
 }
 
 func run(ctx context.Context, out io.Writer) (err error) {
-	s, err := scheduler.New(scheduler.WithLimit(4))
+	// WithTimings: the last lines compare two jobs' start times.
+	s, err := scheduler.New(scheduler.WithLimit(4), scheduler.WithTimings())
 	if err != nil {
 		return err
 	}

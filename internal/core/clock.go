@@ -106,17 +106,6 @@ func timebaseOf(c *Task) *Timebase {
 	return nil
 }
 
-// Restamp stamps a task that nobody else can see yet as created now on
-// tb's clock: a scheduler with a clock calls it for the tasks it makes, so
-// that their timings are all on its clock. A nil tb does nothing.
-func Restamp(c *Task, tb *Timebase) {
-	if tb == nil {
-		return
-	}
-	c.created = tb.now()
-	c.state.Or(flagClockMade)
-}
-
 // CreatedOnClock reports whether c's created time is on its binding's
 // clock (Restamp), rather than on the runtime's.
 func CreatedOnClock(c *Task) bool { return c.state.Load()&flagClockMade != 0 }

@@ -63,7 +63,7 @@ func ownDeadline(c *Task) (time.Time, bool) {
 	}
 	d := x.deadline
 	if x.timeout > 0 {
-		if td := At(c.started.Load()).Add(x.timeout); d.IsZero() || td.Before(d) {
+		if td := At(x.t.started.Load()).Add(x.timeout); d.IsZero() || td.Before(d) {
 			d = td
 		}
 	}

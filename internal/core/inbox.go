@@ -56,7 +56,9 @@ func EnqueueInbox(c *Task, b *Binding, fresh, hooked bool) bool {
 			break
 		}
 	}
-	c.queued = c.created
+	if t := tm(c); t != nil {
+		t.queued = t.created
+	}
 	c.owner.Store(b)
 	return true
 }
@@ -84,7 +86,9 @@ func AwaitPushed(c *Task) {
 // fresh task is seen by nobody, a claimed one is still in transit.
 func UndoInbox(c *Task) {
 	c.owner.Store(nil)
-	c.queued = 0
+	if t := tm(c); t != nil {
+		t.queued = 0
+	}
 	for {
 		s := c.state.Load() // flags such as flagSlow may be set meanwhile
 		if c.state.CompareAndSwap(s, s&^(stateMask|flagInbox|flagHooked)|uint32(Lazy)) {

@@ -12,7 +12,7 @@ import (
 func inboxTask(t *testing.T, b *Binding) *Task {
 	t.Helper()
 	c := &Task{}
-	c.created = Now()
+	KeepTimings(c, nil)
 	require.True(t, EnqueueInbox(c, b, true, false))
 	return c
 }
@@ -115,7 +115,7 @@ func TestInboxUnderConcurrentPushes(t *testing.T) {
 func TestClaimedTaskIsQueuedOnlyOncePushed(t *testing.T) {
 	b := &Binding{}
 	c := &Task{}
-	c.created = Now()
+	KeepTimings(c, nil)
 	require.True(t, EnqueueInbox(c, b, false, true))
 	assert.Equal(t, Lazy, StateOf(c), "public state while claimed")
 	_, queued, _, _ := Timings(c)
@@ -131,7 +131,7 @@ func TestClaimedTaskIsQueuedOnlyOncePushed(t *testing.T) {
 	assert.Equal(t, []*Task{c}, takeAll(&in, false))
 
 	d := &Task{}
-	d.created = Now()
+	KeepTimings(d, nil)
 	require.True(t, EnqueueInbox(d, b, false, false))
 	d.state.Or(flagSlow) // someone asked for the Done channel meanwhile
 	UndoInbox(d)

@@ -61,8 +61,8 @@ func EndUnstarted(c *Task, st State, err error) bool { return EndUnstartedOn(c, 
 // the runtime's), for a task that a scheduler with a clock made.
 func EndUnstartedOn(c *Task, tb *Timebase, st State, err error) bool {
 	if _, ok := transition(c, toCanceled, Lazy); ok {
-		if tb != nil {
-			c.finished = tb.now()
+		if t := tm(c); t != nil && tb != nil {
+			t.finished = tb.now()
 		}
 		publish(c, st, err)
 		return true
@@ -89,7 +89,9 @@ func Start(c *Task) error {
 				return err
 			}
 			if c.state.CompareAndSwap(s, s&^stateMask|uint32(toRunning)) {
-				c.started.Store(Now())
+				if t := tm(c); t != nil {
+					t.started.Store(Now())
+				}
 				setState(c, Running)
 				go Execute(c)
 				return nil
@@ -118,7 +120,9 @@ func Start(c *Task) error {
 func EnqueueFresh(c *Task, b *Binding, run, hooked bool) {
 	st, flags := Queued, uint32(0)
 	if run {
-		c.started.Store(c.created)
+		if t := tm(c); t != nil {
+			t.started.Store(t.created)
+		}
 		st = Running
 	}
 	if hooked {
@@ -134,8 +138,10 @@ func enqueueFresh(c *Task, b *Binding, st State, flags uint32) {
 		flags |= flagClockMade // the scheduler restamped it (Restamp)
 	}
 	c.owner.Store(b)
-	c.queued = c.created
-	c.state.Store(uint32(st) | flags)
+	if t := tm(c); t != nil {
+		t.queued = t.created
+	}
+	c.state.Store(c.state.Load() | uint32(st) | flags)
 }
 
 // Valid reports whether c was made by Init or InitFailed (a zero Task has
@@ -149,7 +155,8 @@ func Bind(c *Task, b *Binding) { c.owner.Store(b) }
 // Bound returns the owner binding of the task (nil if none).
 func Bound(c *Task) *Binding { return c.owner.Load() }
 
-// Enqueue moves a Lazy task to Queued, owned by b. Owners call it under their
+// Enqueue moves a Lazy task to Queued, owned by b, queued at now (for a
+// task that keeps timings; 0: read b's clock). Owners call it under their
 // lock before linking the task; it reports false if the task was not Lazy.
 // A task bound to an owner may only be enqueued there.
 func Enqueue(c *Task, b *Binding, now int64) bool {
@@ -157,16 +164,22 @@ func Enqueue(c *Task, b *Binding, now int64) bool {
 		return false
 	}
 	c.owner.Store(b)
-	c.queued = now
+	if t := tm(c); t != nil {
+		if now == 0 {
+			now = nowFor(b)
+		}
+		t.queued = now
+	}
 	setState(c, Queued)
 	return true
 }
 
-// Admit moves a Queued task to Running, started at now (0: read the
-// clock of its owner). Owners call it under their lock; over marks a
-// force-run over the cap.
+// Admit moves a Queued task to Running, started at now (for a task that
+// keeps timings; 0: read the clock of its owner). Owners call it under
+// their lock; over marks a force-run over the cap.
 func Admit(c *Task, over bool, now int64) bool {
-	if now == 0 {
+	t := tm(c)
+	if t != nil && now == 0 {
 		if b := c.owner.Load(); b != nil && b.Clock != nil {
 			now = b.Clock.now()
 		} else {
@@ -178,7 +191,9 @@ func Admit(c *Task, over bool, now int64) bool {
 		if State(s&stateMask) != Queued {
 			return false
 		}
-		c.started.Store(now)
+		if t != nil {
+			t.started.Store(now)
+		}
 		n := s&^stateMask | uint32(Running)
 		if over {
 			n |= flagOverCap
@@ -196,8 +211,10 @@ func AdmitLazy(c *Task, b *Binding, over bool) bool {
 		return false
 	}
 	c.owner.Store(b)
-	c.queued = nowFor(b)
-	c.started.Store(c.queued)
+	if t := tm(c); t != nil {
+		t.queued = nowFor(b)
+		t.started.Store(t.queued)
+	}
 	if over {
 		c.state.Or(flagOverCap)
 	}
@@ -225,8 +242,14 @@ func Promoted(c *Task) bool { return c.state.Load()&flagPromoted != 0 }
 // scheduler keeps the promote order there).
 func OrderWord(c *Task) *int64 { return &getX(c).order }
 
-// Queued returns the queued time in Now units (an owner's FIFO key).
-func QueuedAt(c *Task) int64 { return c.queued }
+// QueuedAt returns the queued time in Now units, 0 for a task that keeps
+// no timings.
+func QueuedAt(c *Task) int64 {
+	if t := tm(c); t != nil {
+		return t.queued
+	}
+	return 0
+}
 
 // Execute runs a Running task's function on the calling goroutine, captures
 // panics and runtime.Goexit, hands the slot back to the owner and publishes
@@ -268,7 +291,9 @@ func ExecuteStarted(c *Task, ctx context.Context) (next *Task) {
 		// The start hooks have run: the function starts now, and its
 		// start time and timeout count from here (I11), not from its
 		// admission.
-		c.started.Store(nowFor(c.owner.Load()))
+		if t := tm(c); t != nil {
+			t.started.Store(nowFor(c.owner.Load()))
+		}
 	}
 	armTimer(c)
 	var err error
@@ -344,10 +369,12 @@ func blocked(c *Task) (State, error) {
 // owner hands this goroutine a next task only when no such code is left.
 func finish(c *Task, st State, err error, exiting bool) *Task {
 	b := c.owner.Load()
-	if b != nil && b.Clock != nil {
-		c.finished = b.Clock.now()
-	} else {
-		c.finished = Now()
+	if t := tm(c); t != nil {
+		if b != nil && b.Clock != nil {
+			t.finished = b.Clock.now()
+		} else {
+			t.finished = Now()
+		}
 	}
 	endCtx(c)
 	var next *Task
@@ -466,12 +493,23 @@ func BeginWait(ctx context.Context) func() {
 	return func() { l.Reclaim(cur) }
 }
 
-// Created returns the creation time in Now units.
-func Created(c *Task) int64 { return c.created }
+// Created returns the creation time in Now units, 0 if c keeps no timings
+// (or was made without them and handed to an owner that keeps them).
+func Created(c *Task) int64 {
+	if t := tm(c); t != nil {
+		return t.created
+	}
+	return 0
+}
 
 // Finished returns the finish time in Now units; owners read it in Release
 // as the current time, which saves a clock read (55 ns on a kvm-clock VM).
-func Finished(c *Task) int64 { return c.finished }
+func Finished(c *Task) int64 {
+	if t := tm(c); t != nil {
+		return t.finished
+	}
+	return 0
+}
 
 // SetOverCap marks or unmarks a running task as holding its slots over the
 // cap; owners call it under their lock (slot lending).

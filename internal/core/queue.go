@@ -158,10 +158,10 @@ func AgedBefore(a, b *Task, step int64) bool {
 	if d != 0 && (d > math.MaxInt64/step || -d > math.MaxInt64/step) {
 		return d > 0 // a priority gap no wait in int64 ns can close
 	}
-	if x, y := d*step, a.queued-b.queued; x != y {
+	if x, y := d*step, a.order-b.order; x != y {
 		return x > y
 	}
-	return a.queued < b.queued
+	return a.order < b.order
 }
 
 // EffectivePriority is the priority PeekAged gives c at now.
@@ -169,7 +169,7 @@ func EffectivePriority(c *Task, now, step int64) int64 {
 	if step <= 0 {
 		return int64(c.prio)
 	}
-	return int64(c.prio) + (now-c.queued)/step
+	return int64(c.prio) + (now-c.order)/step
 }
 
 // Pop removes and returns the task that is next in line, or nil.

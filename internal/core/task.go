@@ -42,7 +42,8 @@ const (
 	flagPromoted = 1 << 8  // the owner promoted the task to the head of its queue
 	flagLentOver = 1 << 10 // the task lent its slots while running over the cap
 	flagNeverRan = 1 << 11 // admitted, but ended without running its function
-	// 1 << 12 is flagClockMade (clock.go), 1 << 13 flagAwaited (awaiters.go).
+	// 1 << 12 is flagClockMade (clock.go), 1 << 13 flagAwaited (awaiters.go),
+	// 1 << 14 flagTimed (timings.go).
 )
 
 func terminal(s uint32) bool {
@@ -122,17 +123,15 @@ type Task struct {
 	owner      atomic.Pointer[Binding] // written under the owner's lock, read anywhere
 	x          atomic.Pointer[ext]
 	fn         Runner
-	// Timings in Now units. Each is written before the state that makes it
-	// meaningful is stored, so a reader that loaded that state may read it.
-	created, queued, finished int64
-	// started is atomic: a task with start hooks restamps it once they
-	// have run, while other goroutines may read its timings.
-	started atomic.Int64
+	// order is the owner's FIFO key (SetOrder). The timings, for a task
+	// that keeps them, are in the extension (timings.go).
+	order int64
 }
 
 // ext holds what most tasks never need: options beyond the priority, the
 // error, waiters, callbacks and the context's cancellation.
 type ext struct {
+	t        timings // flagTimed only
 	weight   int64
 	timeout  time.Duration
 	deadline time.Time
@@ -194,17 +193,24 @@ type Options struct {
 	// if Cancels is set its cancellation cancels the task.
 	Ctx     context.Context
 	Cancels bool
+	// Timed asks for the task's timings (a timeout implies it: it counts
+	// from the start).
+	Timed bool
 }
 
 // Init prepares a Lazy task. It allocates nothing beyond the task itself
 // unless opts need more than the priority.
 func Init(c *Task, fn Runner, opts *Options) {
 	c.fn = fn
-	c.created = Now()
 	if opts != nil {
 		c.prio = opts.Priority
-		if opts.Weight > 1 || opts.Timeout > 0 || !opts.Deadline.IsZero() || opts.Meta != nil || opts.Ctx != nil {
+		timed := opts.Timed || opts.Timeout > 0
+		if opts.Weight > 1 || timed || !opts.Deadline.IsZero() || opts.Meta != nil || opts.Ctx != nil {
 			x := &ext{weight: opts.Weight, timeout: opts.Timeout, deadline: opts.Deadline, meta: opts.Meta, carried: opts.Ctx}
+			if timed {
+				x.t.created = Now()
+				c.state.Store(flagTimed) // nobody sees c yet
+			}
 			x.cancels = opts.Cancels && opts.Ctx != nil && opts.Ctx.Done() != nil
 			c.x.Store(x)
 			if x.cancels {
@@ -219,10 +225,11 @@ func Init(c *Task, fn Runner, opts *Options) {
 // InitFailed prepares a task that is already Failed with err (bad input).
 func InitFailed(c *Task, fn Runner, err error) {
 	c.fn = fn
-	c.created = Now()
-	c.finished = c.created
-	c.x.Store(&ext{err: err, ended: true})
-	c.state.Store(uint32(Failed))
+	x := &ext{err: err, ended: true}
+	x.t.created = Now()
+	x.t.finished = x.t.created
+	c.x.Store(x)
+	c.state.Store(uint32(Failed) | flagTimed)
 }
 
 func getX(c *Task) *ext {
@@ -321,23 +328,27 @@ func OverCap(c *Task) bool { return c.state.Load()&flagOverCap != 0 }
 // which stays on the runtime's clock.
 func Timings(c *Task) (created, queued, started, finished time.Time) {
 	s := c.state.Load()
-	created = At(c.created)
+	if s&flagTimed == 0 {
+		return
+	}
+	t := &c.x.Load().t
+	created = At(t.created)
 	st := State(s & stateMask)
 	if st == Lazy || st == toQueued || st == toRunning || st == toCanceled {
 		return
 	}
-	queued = At(c.queued)
+	queued = At(t.queued)
 	if st == Queued {
 		return
 	}
 	if st != Running && s&flagNeverRan != 0 {
 		return // admitted, but it never started its function
 	}
-	started = At(c.started.Load())
+	started = At(t.started.Load())
 	if st == Running {
 		return
 	}
-	finished = At(c.finished)
+	finished = At(t.finished)
 	return
 }
 
@@ -557,8 +568,8 @@ func PublishLocked(c *Task, st State, err error) (pending bool) {
 	if err != nil {
 		getX(c).err = err
 	}
-	if c.finished == 0 {
-		c.finished = nowFor(c.owner.Load())
+	if t := tm(c); t != nil && t.finished == 0 {
+		t.finished = nowFor(c.owner.Load())
 	}
 	old := setState(c, st)
 	if check.Enabled {

@@ -89,7 +89,9 @@ func newRound(cfg *Config, seed uint64, n int) *round {
 
 	r.root = newScopeRec(nil, nil, r.baseCap)
 	r.root.failFast = r.rootFailFast
-	opts := []scheduler.SchedulerOption{scheduler.WithLimit(r.baseCap), scheduler.WithLogger(slog.New(r.log))}
+	// The checks read the tasks' timings (the order of starts and ends, a
+	// start time for each task that ran): every task keeps them.
+	opts := []scheduler.SchedulerOption{scheduler.WithLimit(r.baseCap), scheduler.WithLogger(slog.New(r.log)), scheduler.WithTimings()}
 	switch {
 	case r.rootFailFast:
 		opts = append(opts, scheduler.FailFast())
@@ -165,16 +167,16 @@ func (r *round) hookCounts(h lazytask.Handle) *hookCalls {
 }
 
 // handler is a supervisor's error handler that counts what it receives: a
-// failed child scope's report carries an Info made for it (no creation
-// time), a task's its task's Info. (The error does not tell them apart: a
+// failed child scope's report carries an Info made for it (no queued
+// time; a task made by lazytask.New and handed over has no creation time), a task's its task's Info. (The error does not tell them apart: a
 // task may fail with a *ScopeError that reached it as a cancellation cause.)
 func (r *round) handler(sr *scopeRec) func(lazytask.Info, error) {
 	return func(info lazytask.Info, err error) {
 		var se *scheduler.ScopeError
 		switch {
-		case info.Timings.Created.IsZero() && errors.As(err, &se):
+		case info.Timings.Queued.IsZero() && errors.As(err, &se):
 			sr.scopeReports.Add(1)
-		case info.Timings.Created.IsZero():
+		case info.Timings.Queued.IsZero():
 			r.v.add("policy", "a supervisor got %v with an Info of no task: %+v", err, info)
 		default:
 			sr.reports.Add(1)

@@ -52,7 +52,7 @@ func TestReportPrintsRatiosAndTargets(t *testing.T) {
 }
 
 func TestReportSetsLazyschedBesideTheFloor(t *testing.T) {
-	const run = `BenchmarkW1/floor96-2   	1	 100 ns/op	 96 B/task	 1 allocs/task	 100.0 ns/task
+	const run = `BenchmarkW1/floor64-2   	1	 100 ns/op	 96 B/task	 1 allocs/task	 100.0 ns/task
 BenchmarkW1/fixedpool-2 	1	 50 ns/op	 0 B/task	 0 allocs/task	 50.0 ns/task
 BenchmarkW1/lazysched-2 	1	 300 ns/op	 96 B/task	 1 allocs/task	 300.0 ns/task
 `
@@ -62,7 +62,7 @@ BenchmarkW1/lazysched-2 	1	 300 ns/op	 96 B/task	 1 allocs/task	 300.0 ns/task
 	}
 	var out bytes.Buffer
 	printFloor(&out, res)
-	for _, want := range []string{"floor96 100 ns/task", "lazysched 3.00x the floor", "the floor is 2.00x the fixed pool"} {
+	for _, want := range []string{"floor64 100 ns/task", "lazysched 3.00x the floor", "the floor is 2.00x the fixed pool"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("floor output lacks %q:\n%s", want, out.String())
 		}
@@ -70,6 +70,6 @@ BenchmarkW1/lazysched-2 	1	 300 ns/op	 96 B/task	 1 allocs/task	 300.0 ns/task
 	out.Reset()
 	printFloor(&out, &results{})
 	if out.Len() != 0 {
-		t.Errorf("floor output without floor96 figures = %q; want nothing", out.String())
+		t.Errorf("floor output without floor64 figures = %q; want nothing", out.String())
 	}
 }

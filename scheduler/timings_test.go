@@ -1,0 +1,98 @@
+package scheduler_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lazysched/lazysched/lazytask"
+	"github.com/lazysched/lazysched/scheduler"
+)
+
+// Timings are kept only when something asks for them (issue 14: no clock
+// read per task otherwise): the scheduler's WithTimings, the task's own
+// WithTimings, hooks on its scope, aging.
+func TestTasksKeepTimingsOnlyWhenAskedFor(t *testing.T) {
+	noop := func(context.Context) (int, error) { return 0, nil }
+	run := func(t *testing.T, sp scheduler.Spawner, opts ...lazytask.Option) lazytask.Timings {
+		t.Helper()
+		h, err := scheduler.Submit(sp, noop, opts...)
+		require.NoError(t, err, "Submit")
+		_, err = h.Await(bg)
+		require.NoError(t, err, "Await")
+		return h.Timings()
+	}
+	full := func(t *testing.T, what string, tm lazytask.Timings) {
+		t.Helper()
+		for step, at := range map[string]bool{"Created": tm.Created.IsZero(), "Queued": tm.Queued.IsZero(), "Started": tm.Started.IsZero(), "Finished": tm.Finished.IsZero()} {
+			assert.False(t, at, "%s: Timings().%s is zero", what, step)
+		}
+		assert.False(t, tm.Started.Before(tm.Queued), "%s: started %v before queued %v", what, tm.Started, tm.Queued)
+		assert.False(t, tm.Finished.Before(tm.Started), "%s: finished %v before started %v", what, tm.Finished, tm.Started)
+	}
+
+	plain := startScheduler(t, scheduler.WithLimit(2))
+	assert.Equal(t, lazytask.Timings{}, run(t, plain), "Timings() of a task of a scheduler that keeps none")
+	full(t, "lazytask.WithTimings", run(t, plain, lazytask.WithTimings()))
+
+	hooked, err := plain.Root().NewScope(scheduler.WithHooks(scheduler.Hooks{OnStart: func(ctx context.Context, _ *scheduler.Scope, _ lazytask.Handle) context.Context { return ctx }}))
+	require.NoError(t, err, "NewScope with hooks")
+	full(t, "a scope with hooks", run(t, hooked))
+	assert.Equal(t, lazytask.Timings{}, run(t, plain), "Timings() beside a hooked scope")
+
+	full(t, "scheduler.WithTimings", run(t, startScheduler(t, scheduler.WithLimit(2), scheduler.WithTimings())))
+	full(t, "scheduler.WithAging", run(t, startScheduler(t, scheduler.WithLimit(2), scheduler.WithAging(1))))
+
+	// A task made elsewhere without timings and handed to a scheduler
+	// that keeps them has all but its creation.
+	s := startScheduler(t, scheduler.WithLimit(2), scheduler.WithTimings())
+	foreign := lazytask.New(noop)
+	require.NoError(t, s.Enqueue(foreign), "Enqueue")
+	_, err = foreign.Await(bg)
+	require.NoError(t, err)
+	tm := foreign.Timings()
+	assert.True(t, tm.Created.IsZero(), "Created of a task made without timings: %v", tm.Created)
+	assert.False(t, tm.Queued.IsZero() || tm.Started.IsZero() || tm.Finished.IsZero(), "the other timings of a handed-over task: %+v", tm)
+}
+
+// FIFO across scopes needs no clock: each queued task takes the next
+// number of one count, on the lock-free path as on the locked one.
+func TestFIFOAcrossScopesWithoutTimings(t *testing.T) {
+	s := startScheduler(t, scheduler.WithLimit(1))
+	a, err := s.Root().NewScope(scheduler.WithName("a"))
+	require.NoError(t, err)
+	b, err := s.Root().NewScope(scheduler.WithName("b"))
+	require.NoError(t, err)
+	_, g := hold(t, s)
+	var log runLog
+	var hs []*lazytask.Task[int]
+	for i, sp := range []*scheduler.Scope{a, b, a, b, b, a} {
+		name := string(rune('0' + i))
+		h, err := scheduler.Submit(sp, func(context.Context) (int, error) { log.add(name); return 0, nil })
+		require.NoError(t, err)
+		hs = append(hs, h)
+	}
+	g.open()
+	for _, h := range hs {
+		_, err := h.Await(bg)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, []string{"0", "1", "2", "3", "4", "5"}, log.get(), "start order across two scopes")
+}
+
+// A queued task that keeps no timings shows age 0 in a snapshot, not the
+// time since the zero time.
+func TestSnapshotAgeOfATaskWithoutTimingsIsZero(t *testing.T) {
+	s := startScheduler(t, scheduler.WithLimit(1))
+	_, g := hold(t, s, lazytask.WithName("holder"))
+	_, err := scheduler.Submit(s, func(context.Context) (int, error) { return 0, nil }, lazytask.WithName("queued"))
+	require.NoError(t, err)
+	snap := s.Snapshot()
+	require.Len(t, snap.Tasks, 2)
+	for _, ts := range snap.Tasks {
+		assert.Zero(t, ts.Age, "Snapshot age of %q, which keeps no timings", ts.Name)
+	}
+	g.open()
+}
