@@ -226,7 +226,7 @@ func Hooks(opts ...Option) scheduler.Hooks {
 // Hooks returns the hooks to register with scheduler.WithHooks, on a
 // scheduler or on a scope (its children inherit them).
 func (o *Observer) Hooks() scheduler.Hooks {
-	return scheduler.Hooks{OnQueue: o.onQueue, OnStart: o.onStart, OnDone: o.onDone}
+	return scheduler.Hooks{OnQueue: o.onQueue, OnStart: o.onStart, OnDone: o.onDone, Timings: true} // the queue time
 }
 
 // Observe adds scopes to the gauges before the hooks have seen a task of

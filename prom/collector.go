@@ -222,7 +222,7 @@ var released func(path string)
 // Hooks returns the hooks to register with scheduler.WithHooks, on a
 // scheduler or on a scope (its children inherit them).
 func (c *Collector) Hooks() scheduler.Hooks {
-	return scheduler.Hooks{OnQueue: c.onQueue, OnStart: c.onStart, OnDone: c.onDone}
+	return scheduler.Hooks{OnQueue: c.onQueue, OnStart: c.onStart, OnDone: c.onDone, Timings: true} // the histograms
 }
 
 // Observe adds scopes (and their ancestors) to the gauges before the hooks

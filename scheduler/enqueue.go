@@ -44,7 +44,7 @@ func (sc *Scope) enqueue(c *core.Task, fresh, made bool) error {
 			return fmt.Errorf("%w: task is bound to another scope", ErrForeignHandle)
 		}
 		var at int64 // the queued time, for a task that keeps timings
-		if s.timed || sc.hooked {
+		if s.timed || sc.timedHooks {
 			core.MarkTimed(c) // handed over by code that made it without
 		}
 		if core.Timed(c) {

@@ -42,6 +42,12 @@ type Hooks struct {
 	// OnDone: the task has ended; h.Info() gives its state, error and
 	// timings.
 	OnDone func(ctx context.Context, sc *Scope, h lazytask.Handle)
+	// Timings makes the tasks these hooks see keep their timings (the
+	// Timings of h.Info(): a tracer's queue time, a histogram's run time),
+	// as WithTimings does for a whole scheduler. Hooks that read no
+	// timings leave it false: timings cost up to four clock reads and an
+	// allocation per task.
+	Timings bool
 }
 
 type hookKind uint8

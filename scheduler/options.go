@@ -220,8 +220,8 @@ func WithExecutor(exec func(run func())) SchedulerOption {
 // was created, queued, started and finished (lazytask.Task.Timings, the
 // Timings of lazytask.Info, the ages of Snapshot). Without it a task keeps
 // them only if it asked (lazytask.WithTimings, or a timeout), if its scope
-// or one above has hooks when it is made or handed over (hooks read them),
-// or if the scheduler has a clock (WithClock) or ages priorities
+// or one above has hooks that ask for them (Hooks.Timings) when it is made
+// or handed over, or if the scheduler has a clock (WithClock) or ages priorities
 // (WithAging); other tasks read no clock, and their Timings are zero. It
 // costs up to four clock reads and one allocation per task. A
 // SchedulerOption.

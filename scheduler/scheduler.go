@@ -218,7 +218,7 @@ func submit[T any](ctx context.Context, wait bool, sp Spawner, fn func(ctx conte
 		core.EndUnstarted(c, core.Failed, ErrNilScope)
 		return t, ErrNilScope
 	}
-	if sc.s.timed || sc.hooked {
+	if sc.s.timed || sc.timedHooks {
 		core.KeepTimings(c, sc.s.clk) // made now, on the scheduler's clock
 	}
 	if sc.hooked {
@@ -278,7 +278,7 @@ func NewTask[T any](sp Spawner, fn func(ctx context.Context) (T, error), opts ..
 		core.EndUnstarted(c, core.Failed, ErrNilScope)
 		return t
 	}
-	if sc.s.timed || sc.hooked {
+	if sc.s.timed || sc.timedHooks {
 		core.KeepTimings(c, sc.s.clk) // made now, on the scheduler's clock
 	}
 	if sc.hooked {

@@ -34,6 +34,9 @@ type Scope struct {
 	handler func(lazytask.Info, error)
 	hooks   hookTable // inherited and own
 	hooked  bool
+	// timedHooks: hooks of the scope or above asked for timings
+	// (Hooks.Timings); its tasks keep them.
+	timedHooks bool
 	// startHooks: the scope has OnStart hooks (its tasks are MarkHooked).
 	startHooks bool
 	// deadline is the scope's (or an ancestor's) deadline in core.Now
@@ -105,8 +108,12 @@ func newScope(s *Scheduler, parent *Scope, cfg config) *Scope {
 		}
 		sc.bind.NoRecover = parent.bind.NoRecover
 	}
+	if parent != nil {
+		sc.timedHooks = parent.timedHooks
+	}
 	for _, h := range cfg.hooks {
 		sc.hooks.add(h)
+		sc.timedHooks = sc.timedHooks || h.Timings
 	}
 	sc.hooked = sc.hooks.any()
 	if parent != nil {

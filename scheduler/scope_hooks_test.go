@@ -129,7 +129,7 @@ func TestScopeChildInheritsItsParentsHooksPlusItsOwn(t *testing.T) {
 
 func TestScopeOnDoneSeesTheFinalStateErrorAndTimings(t *testing.T) {
 	log := newScHookLog()
-	s := scSched(t, scheduler.WithLimit(1), scheduler.WithHooks(log.hooks()))
+	s := scSched(t, scheduler.WithLimit(1), scheduler.WithHooks(log.hooks()), scheduler.WithTimings())
 	sc := scChild(t, s.Root(), scheduler.WithName("sc"))
 	_, g := scHold(t, sc, lazytask.WithName("holder"))
 	bad := errors.New("bad input")

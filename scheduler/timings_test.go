@@ -13,7 +13,7 @@ import (
 
 // Timings are kept only when something asks for them (issue 14: no clock
 // read per task otherwise): the scheduler's WithTimings, the task's own
-// WithTimings, hooks on its scope, aging.
+// WithTimings, hooks on its scope that ask (Hooks.Timings), aging.
 func TestTasksKeepTimingsOnlyWhenAskedFor(t *testing.T) {
 	noop := func(context.Context) (int, error) { return 0, nil }
 	run := func(t *testing.T, sp scheduler.Spawner, opts ...lazytask.Option) lazytask.Timings {
@@ -37,10 +37,17 @@ func TestTasksKeepTimingsOnlyWhenAskedFor(t *testing.T) {
 	assert.Equal(t, lazytask.Timings{}, run(t, plain), "Timings() of a task of a scheduler that keeps none")
 	full(t, "lazytask.WithTimings", run(t, plain, lazytask.WithTimings()))
 
-	hooked, err := plain.Root().NewScope(scheduler.WithHooks(scheduler.Hooks{OnStart: func(ctx context.Context, _ *scheduler.Scope, _ lazytask.Handle) context.Context { return ctx }}))
+	onStart := func(ctx context.Context, _ *scheduler.Scope, _ lazytask.Handle) context.Context { return ctx }
+	hooked, err := plain.Root().NewScope(scheduler.WithHooks(scheduler.Hooks{OnStart: onStart}))
 	require.NoError(t, err, "NewScope with hooks")
-	full(t, "a scope with hooks", run(t, hooked))
-	assert.Equal(t, lazytask.Timings{}, run(t, plain), "Timings() beside a hooked scope")
+	assert.Equal(t, lazytask.Timings{}, run(t, hooked), "Timings() in a scope whose hooks did not ask for them")
+	timedHooks, err := hooked.NewScope(scheduler.WithHooks(scheduler.Hooks{OnStart: onStart, Timings: true}))
+	require.NoError(t, err, "NewScope with hooks that ask for timings")
+	full(t, "a scope with hooks that ask for timings", run(t, timedHooks))
+	below, err := timedHooks.NewScope()
+	require.NoError(t, err, "NewScope below")
+	full(t, "a scope below hooks that ask for timings", run(t, below))
+	assert.Equal(t, lazytask.Timings{}, run(t, plain), "Timings() beside a scope with timed hooks")
 
 	full(t, "scheduler.WithTimings", run(t, startScheduler(t, scheduler.WithLimit(2), scheduler.WithTimings())))
 	full(t, "scheduler.WithAging", run(t, startScheduler(t, scheduler.WithLimit(2), scheduler.WithAging(1))))

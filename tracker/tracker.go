@@ -29,6 +29,7 @@ func (t *Tracker) Hooks() scheduler.Hooks {
 		OnQueue:  func(context.Context, *scheduler.Scope, lazytask.Handle) { t.queued.Add(1) },
 		OnStart:  func(context.Context, *scheduler.Scope, lazytask.Handle) context.Context { t.started.Add(1); return nil },
 		OnDone:   t.done,
+		Timings:  true, // the queue and run times
 	}
 }
 
