@@ -28,54 +28,53 @@ import (
 
 // headKey is a scope's head task's place in the admission order, cached
 // when the scope is placed so that the heaps compare without the tasks.
+// It is two words, compared in turn when aging is off: hi is 0 for a
+// promoted head, else 1<<32 plus MaxInt32 minus its priority (a higher
+// priority is a smaller hi); lo is the promote order of a promoted head,
+// else its FIFO key (core.Order). With aging, keyBefore takes the priority
+// and the FIFO key (a queued time then) back out of them.
 type headKey struct {
-	order    int64 // promote order, promoted only
-	queued   int64 // the FIFO key (core.Order): a sequence number, or the queued time with aging
-	prio     int32
-	promoted bool
+	hi, lo uint64
 }
 
+const unpromoted = 1 << 32
+
 func keyOf(c *core.Task) headKey {
-	k := headKey{queued: core.Order(c), prio: core.Priority(c), promoted: core.Promoted(c)}
-	if k.promoted {
-		k.order = *core.OrderWord(c)
+	if core.Promoted(c) {
+		return headKey{0, uint64(*core.OrderWord(c))}
 	}
-	return k
+	return headKey{unpromoted + uint64(math.MaxInt32-int64(core.Priority(c))), uint64(core.Order(c))}
 }
+
+// prio is the priority of a head that is not promoted.
+func (k *headKey) prio() int64 { return math.MaxInt32 - int64(k.hi-unpromoted) }
 
 // keyBefore orders two heads. With aging of step ns a task gains one level
 // of priority per step queued, so a is before b if prio_a*step - queued_a
 // is the greater: an order that does not change as time passes.
 func keyBefore(a, b *headKey, step int64) bool {
-	if a.promoted != b.promoted {
-		return a.promoted
+	if step <= 0 || a.hi == 0 || b.hi == 0 {
+		return a.hi < b.hi || a.hi == b.hi && a.lo < b.lo
 	}
-	if a.promoted {
-		return a.order < b.order
+	d := a.prio() - b.prio()
+	if d != 0 && (d > math.MaxInt64/step || -d > math.MaxInt64/step) {
+		return d > 0 // a priority gap no wait in int64 ns can close
 	}
-	if a.prio != b.prio || step > 0 {
-		if step <= 0 {
-			return a.prio > b.prio
-		}
-		d := int64(a.prio) - int64(b.prio)
-		if d != 0 && (d > math.MaxInt64/step || -d > math.MaxInt64/step) {
-			return d > 0 // a priority gap no wait in int64 ns can close
-		}
-		// Queued times are positive ns since a base, so their difference
-		// does not overflow.
-		if x, y := d*step, a.queued-b.queued; x != y {
-			return x > y
-		}
+	// Queued times are positive ns since a base, so their difference
+	// does not overflow.
+	if x, y := d*step, int64(a.lo)-int64(b.lo); x != y {
+		return x > y
 	}
-	return a.queued < b.queued
+	return a.lo < b.lo
 }
 
-// scopeHeap is a binary heap of scopes by head key; each scope knows its
+// scopeHeap is a 4-ary heap of scopes by head key; each scope knows its
 // index (hidx) and the heap it is in (in). The keys are kept in the heap's
 // own array, so that sifting reads contiguous memory, not the scopes.
 type scopeHeap struct {
-	s  *Scheduler
-	xs []heapEnt
+	s     *Scheduler
+	aging bool // s ages priorities: compare with keyBefore
+	xs    []heapEnt
 }
 
 type heapEnt struct {
@@ -90,7 +89,10 @@ type heapEnt struct {
 const heapArity = 4
 
 func (h *scopeHeap) before(a, b *heapEnt) bool {
-	return keyBefore(&a.key, &b.key, h.s.agingStep)
+	if h.aging {
+		return keyBefore(&a.key, &b.key, h.s.agingStep)
+	}
+	return a.key.hi < b.key.hi || a.key.hi == b.key.hi && a.key.lo < b.key.lo
 }
 
 // set puts e at i.
@@ -226,7 +228,7 @@ func (sc *Scope) placeLocked() {
 func (sc *Scope) parkLocked(p *Scope) {
 	s := sc.s
 	s.ready.remove(sc)
-	p.parked.s = s
+	p.parked.s, p.parked.aging = s, s.agingStep > 0
 	p.parked.push(sc)
 	if from := sc.woke; from != nil && from != p {
 		sc.woke = nil
