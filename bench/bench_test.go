@@ -19,7 +19,6 @@ import (
 //
 // Environment:
 //
-//	BENCH_ROUNDS     rounds per benchmark, runner order rotated each round (1)
 //	BENCH_ROUNDS        rounds per benchmark, runner order rotated each round (1)
 //	BENCH_SPAWN_ROUNDS  how many of W6's rounds measure the peers that need a
 //	                    goroutine per pending task too: a million goroutines

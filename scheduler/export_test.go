@@ -19,3 +19,6 @@ func AwaitReclaimWaiters(s *Scheduler, n int) {
 // AwaitTimeouts waits until every armed scope timeout has fired and run its
 // cancellation, or been stopped.
 func AwaitTimeouts(s *Scheduler) { s.ttl.Wait() }
+
+// SpinRounds is how many rounds an idle goroutine lingers (linger.go).
+func SpinRounds() int { return spinRounds }

@@ -46,9 +46,27 @@ func (s *Scheduler) loop(c *core.Task) {
 	}
 }
 
-// spinRounds bounds how long an idle goroutine lingers: each round yields
-// the processor once, about 0.1-1 µs.
-const spinRounds = 32
+// How long an idle goroutine lingers is a rent-or-buy choice: each round
+// of lingering (one yield, one try of the lock) costs its time whether or
+// not work comes, and what lingering saves, if work comes, is one new
+// goroutine for it. Lingering for as long as a new goroutine costs, and
+// no longer, never spends more than twice what the better of the two
+// choices would have, whatever the submitter does (the ski-rental bound).
+// So spinRounds is the cost of a goroutine's start and end over the cost
+// of a round.
+//
+// On the 2-core machine of the bench (2026-12-03) a goroutine's start and
+// end cost 0.27-0.78 µs and a round 0.07-0.2 µs: 4-10 rounds. With 8,
+// empty hooks ran as fast as with the 32 used before (which were tuned to
+// one benchmark), a submitter slower than its tasks (BenchmarkPaced)
+// burned a fifth less CPU, and W1, W3 and W5 did not change; with none,
+// empty hooks ran 1.3x slower. Measuring the two costs when the package
+// loads was tried and dropped: at that moment a start costs a fraction of
+// what it costs later, and the ratio came out at its floor every time.
+// Both costs grow alike with the cores (a start and a yield both go
+// through the run queues), so the ratio should hold on a larger machine;
+// that is not measured yet.
+const spinRounds = 8
 
 func (s *Scheduler) linger() *core.Task {
 	s.lock()
