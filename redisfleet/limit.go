@@ -84,6 +84,10 @@ type permit struct {
 	timer    *time.Timer // declares the permit lost a margin before deadline
 	lost     bool
 	released bool
+	// delivered: Granted has returned. A loss found before (its timer, a
+	// renewal) waits in lostCause, so that Lost never comes before Granted.
+	delivered bool
+	lostCause error
 }
 
 // New returns the Limit of limit slots named name on client's Redis, and
@@ -148,9 +152,12 @@ func graceOf(c config) time.Duration {
 // once; the Limit's goroutine asks Redis and calls req.Granted. A request
 // of weight below 1 is answered at once with [limiter.ErrInvalidWeight],
 // one heavier than the limit with [limiter.ErrWeightTooLarge], and one made
-// after Close with [ErrClosed]. The cancel function withdraws the request;
-// if the grant raced with it, this Limit gives the permit back itself and
-// does not call Granted.
+// after Close with [ErrClosed]; those three answers come before Acquire
+// returns, on the caller's goroutine. The cancel function withdraws a
+// request still unanswered: Granted is then never called for it, and a
+// grant Redis made for it meanwhile is given back by this Limit. Once the
+// request is answered cancel does nothing: Granted has been called, or is
+// being called, and what it hands over is the caller's.
 func (l *Limit) Acquire(req limiter.Request) (cancel func()) {
 	if req.Granted == nil {
 		panic("redisfleet: Acquire with a nil Request.Granted")
@@ -264,6 +271,13 @@ func (l *Limit) markLostLocked(p *permit) {
 }
 
 func (p *permit) notifyLost(cause error) {
+	p.l.mu.Lock()
+	if !p.delivered {
+		p.lostCause = cause // told once Granted has returned
+		p.l.mu.Unlock()
+		return
+	}
+	p.l.mu.Unlock()
 	if p.lostFn != nil {
 		p.lostFn(cause)
 	}

@@ -307,6 +307,9 @@ func (l *Limit) try(w *waiter) (granted bool, err error) {
 		if w.member != "" {
 			l.cancels = append(l.cancels, w.member)
 		}
+		// The call may have reached Redis and only its reply was lost: if
+		// it granted (or entered) the request, the release takes it back.
+		l.releases = append(l.releases, w.id)
 		l.mu.Unlock()
 		w.req.Granted(nil, fmt.Errorf("%w: %v", limiter.ErrSharedUnavailable, err))
 		return false, err
@@ -345,6 +348,13 @@ func (l *Limit) try(w *waiter) (granted bool, err error) {
 	l.mu.Unlock()
 	l.emit(event{kind: evGranted, id: w.id, prio: w.req.Priority})
 	w.req.Granted(p, nil)
+	l.mu.Lock()
+	p.delivered = true
+	cause := p.lostCause
+	l.mu.Unlock()
+	if cause != nil {
+		p.notifyLost(cause) // lost while Granted ran, or before it was called
+	}
 	return true, nil
 }
 

@@ -62,7 +62,16 @@ func WithFailFast() Option {
 // share; the first request on a Redis that was never used waits that long
 // too. 0 turns the grace off (for a Redis that keeps its keys across
 // restarts, with AOF persistence): permits held at a restart that lost the
-// keys are then lost. Below 0 is refused ([ErrInvalidArgument]).
+// keys are then lost. Limits of one name that ask for different graces
+// get the longest, counted from when the Redis's state was made. Below 0
+// is refused ([ErrInvalidArgument]).
+//
+// The grace guards against a restart that lost every key. A Redis that
+// comes back with some of them (a replica promoted before it had the
+// latest writes, an older snapshot, keys evicted under maxmemory) or a
+// step of Redis's clock is not detected: grants made just before may be
+// lost, and the fleet may then run over the limit until their leases end.
+// Run the limit on a Redis with persistence and no eviction of its keys.
 func WithRestartGrace(d time.Duration) Option {
 	return optionFunc(func(c *config) error {
 		if d < 0 {

@@ -241,3 +241,149 @@ func TestWithdrawnRequestGivesBackAGrantMadeForIt(t *testing.T) {
 	default:
 	}
 }
+
+// A script call that drops a waiting request whose entry expired (its
+// process died) wakes the fleet: the requests behind it may fit now, and
+// only a script call grants them.
+func TestAnExpiredWaitingRequestWakesTheFleet(t *testing.T) {
+	srv := startRedis(t)
+	c := srv.client()
+	name := t.Name()
+	l := newLimit(t, c, name, 2, WithRestartGrace(0))
+	_, err := l.Fleet(t.Context()) // makes the epoch
+	require.NoError(t, err)
+	keys, wake := keysFor(name)
+	sub := c.Subscribe(t.Context(), wake)
+	t.Cleanup(func() { _ = sub.Close() })
+	_, err = sub.Receive(t.Context()) // the subscription's confirmation
+	require.NoError(t, err)
+	// A dead process's request, entered long ago and never refreshed.
+	const member = "0:0000000000000001:dead-1"
+	require.NoError(t, c.ZAdd(t.Context(), keys[2], redis.Z{Score: 0, Member: member}).Err())
+	require.NoError(t, c.ZAdd(t.Context(), keys[3], redis.Z{Score: 1, Member: member}).Err())
+	require.NoError(t, c.HSet(t.Context(), keys[8], member, 2).Err())
+	st, err := l.Fleet(t.Context())
+	require.NoError(t, err)
+	assert.Zero(t, st.Waiting, "Fleet().Waiting once the expired request is dropped")
+	select {
+	case m := <-sub.Channel():
+		assert.Equal(t, "expired", m.Payload, "message on the wake channel")
+	case <-time.After(waitFor):
+		t.Fatal("no message on the wake channel after an expired request was dropped")
+	}
+}
+
+// A first acquire whose reply is lost is retried without its member: the
+// retry must find what the first call did (a grant, or an entry in the
+// line) by the request's id, not make a second entry or a second permit.
+func TestARetriedFirstAcquireFindsWhatTheLostReplyDid(t *testing.T) {
+	srv := startRedis(t)
+	c := srv.client()
+	name := t.Name()
+	keys, _ := keysFor(name)
+	const limit, lease = 1, 60_000
+	acquire := func(id string) (granted int64, member string, used int64) {
+		t.Helper()
+		res, err := acquireScript.Run(t.Context(), c, keys, 0, limit, id, 1, priorityKey(0), lease, "").Slice()
+		require.NoError(t, err, "acquire %s", id)
+		g, m, u, _, _, err := parseAcquire(res)
+		require.NoError(t, err)
+		return g, m, u
+	}
+	g, _, used := acquire("p-1")
+	require.Equal(t, int64(1), g, "first request, line empty: granted")
+	g, _, used2 := acquire("p-1") // its reply was lost: the retry
+	assert.Equal(t, int64(1), g, "the retry of a granted request is granted")
+	assert.Equal(t, used, used2, "slots in use after the retry; want the same permit, not a second")
+
+	g, m1, _ := acquire("p-2") // the cap is taken: p-2 enters the line
+	require.Equal(t, int64(0), g)
+	g, m2, _ := acquire("p-2") // its reply was lost: the retry
+	assert.Equal(t, int64(0), g)
+	assert.Equal(t, m1, m2, "the retry's member; want the entry the first call made")
+	n, err := c.ZCard(t.Context(), keys[2]).Result()
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n, "entries in the line after the retry")
+
+	// p-1 ends; p-2's next call (with its member) picks up its grant, and
+	// nothing of its entry is left.
+	_, err = releaseScript.Run(t.Context(), c, keys, 0, limit, lease, 1, "p-1").Result()
+	require.NoError(t, err)
+	g, _, _ = acquire("p-2")
+	assert.Equal(t, int64(1), g, "p-2 after p-1's release")
+	for i, k := range []string{keys[2], keys[3]} {
+		n, err := c.ZCard(t.Context(), k).Result()
+		require.NoError(t, err)
+		assert.Zero(t, n, "entries left in %s", []string{"waiters", "waitexp"}[i])
+	}
+	left, err := c.HLen(t.Context(), keys[8]).Result()
+	require.NoError(t, err)
+	assert.Zero(t, left, "waitw fields left")
+	left, err = c.HLen(t.Context(), keys[7]).Result()
+	require.NoError(t, err)
+	assert.Zero(t, left, "granted fields left")
+}
+
+// A permit whose lease lapses while its Granted call still runs (Granted
+// is slow: nothing renews it meanwhile) is declared lost, but Lost comes
+// only once Granted has returned, never before the permit was handed over.
+func TestLostComesAfterGrantedReturns(t *testing.T) {
+	srv := startRedis(t)
+	l := newLimit(t, srv.client(), t.Name(), 1, WithLease(minLease), WithRestartGrace(0))
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var order []string
+	lost := make(chan error, 1)
+	l.Acquire(limiter.Request{
+		Weight: 1,
+		Granted: func(p limiter.Permit, err error) {
+			mu.Lock()
+			order = append(order, "granted")
+			mu.Unlock()
+			<-release
+			mu.Lock()
+			order = append(order, "granted returns")
+			mu.Unlock()
+		},
+		Lost: func(cause error) {
+			mu.Lock()
+			order = append(order, "lost")
+			mu.Unlock()
+			lost <- cause
+		},
+	})
+	require.Eventually(t, func() bool { return l.Stats().Losses == 1 }, waitFor, time.Millisecond,
+		"the permit declared lost while Granted blocks")
+	mu.Lock()
+	assert.Equal(t, []string{"granted"}, order, "calls while Granted still runs")
+	mu.Unlock()
+	close(release)
+	select {
+	case err := <-lost:
+		assert.ErrorIs(t, err, limiter.ErrLeaseLost)
+	case <-time.After(waitFor):
+		t.Fatal("Lost never came after Granted returned")
+	}
+	mu.Lock()
+	assert.Equal(t, []string{"granted", "granted returns", "lost"}, order)
+	mu.Unlock()
+}
+
+// The restart grace is the longest any Limit of the name asks for: a
+// Limit with none that touches a fresh Redis first does not cut short the
+// grace another needs.
+func TestTheRestartGraceIsTheLongestAsked(t *testing.T) {
+	srv := startRedis(t)
+	name := t.Name()
+	short := newLimit(t, srv.client(), name, 1, WithRestartGrace(0))
+	st, err := short.Fleet(t.Context()) // makes the epoch, with no grace
+	require.NoError(t, err)
+	require.Zero(t, st.Grace, "grace after the Limit without one")
+	long := newLimit(t, srv.client(), name, 1, WithRestartGrace(time.Hour))
+	st, err = long.Fleet(t.Context())
+	require.NoError(t, err)
+	assert.Greater(t, st.Grace, 59*time.Minute, "grace after a Limit that asks for an hour")
+	st, err = short.Fleet(t.Context())
+	require.NoError(t, err)
+	assert.Greater(t, st.Grace, 59*time.Minute, "grace seen by the Limit without one, after")
+}

@@ -3,7 +3,8 @@ package redisfleet
 import "github.com/redis/go-redis/v9"
 
 // Every script takes the same KEYS: holders, weights, waiters, waitexp,
-// seq, epoch, grace, granted, waitw (see keysFor), and ARGV[1], the restart grace in
+// seq, epoch, grace, granted, waitw (member -> weight, and "#"id ->
+// member: a request's entry, found by its id) (see keysFor), and ARGV[1], the restart grace in
 // milliseconds. It starts with prelude:
 //   - the time now, in milliseconds, by Redis's clock;
 //   - the epoch: the id of this Redis's state of the limit, made (with a
@@ -12,8 +13,9 @@ import "github.com/redis/go-redis/v9"
 //     starts above any count an earlier Redis could have reached, so that
 //     requests re-entered from before keep their place;
 //   - expired leases and waiting entries dropped (with the grants made
-//     for them that were not picked up), and the fleet woken if a lease was
-//     (its slots are free);
+//     for them that were not picked up), and the fleet woken if either
+//     was (freed slots, or a request gone from the head of the line, may
+//     let the requests behind it in);
 //   - the fleet's slots in use, summed from the weights of the holders
 //     left (weights holds exactly the holders: every script that adds or
 //     drops a holder sets or deletes its weight).
@@ -29,7 +31,15 @@ if not epoch then
   redis.call('SET', KEYS[7], string.format('%d', graceEnd))
   redis.call('SET', KEYS[5], string.format('%d', now * 1000))
 else
+  -- The grace is the longest that any Limit of the name asked for, from
+  -- the epoch's start: a Limit with a short grace that came first does
+  -- not cut short the wait that holders with longer leases need.
   graceEnd = tonumber(redis.call('GET', KEYS[7]) or '0')
+  local want = tonumber(epoch) + tonumber(ARGV[1])
+  if want > graceEnd and now < want then
+    graceEnd = want
+    redis.call('SET', KEYS[7], string.format('%d', graceEnd))
+  end
 end
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
 for _, id in ipairs(dead) do
@@ -37,16 +47,18 @@ for _, id in ipairs(dead) do
   local m = redis.call('HGET', KEYS[8], '#' .. id)
   if m then redis.call('HDEL', KEYS[8], m, '#' .. id) end
 end
-if #dead > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-  redis.call('PUBLISH', string.sub(KEYS[1], 1, -8) .. 'wake', 'expired')
-end
+if #dead > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) end
 local gone = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now)
 for _, m in ipairs(gone) do
   redis.call('ZREM', KEYS[3], m)
-  redis.call('HDEL', KEYS[9], m)
+  redis.call('HDEL', KEYS[9], m, '#' .. (string.match(m, ':([^:]*)$') or ''))
 end
 if #gone > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now) end
+if #dead > 0 or #gone > 0 then
+  -- Freed slots, or a dead request gone from the head of the line: the
+  -- requests behind may fit now, and only a script call grants them.
+  redis.call('PUBLISH', string.sub(KEYS[1], 1, -8) .. 'wake', 'expired')
+end
 local used = 0
 for _, w in ipairs(redis.call('HVALS', KEYS[2])) do used = used + tonumber(w) end
 -- grantHeads grants, once the grace is over, every request at the head of
@@ -65,7 +77,7 @@ local function grantHeads(limit, lease, mine)
     local hid = string.match(head, ':([^:]*)$')
     redis.call('ZREM', KEYS[3], head)
     redis.call('ZREM', KEYS[4], head)
-    redis.call('HDEL', KEYS[9], head)
+    redis.call('HDEL', KEYS[9], head, '#' .. hid)
     redis.call('ZADD', KEYS[1], now + lease, hid)
     redis.call('HSET', KEYS[2], hid, hw)
     used = used + hw
@@ -83,9 +95,10 @@ local function grantHeads(limit, lease, mine)
 end
 `
 
-// acquireScript picks up a grant made for a request by an earlier call,
-// or enters the request in the line (or refreshes its entry, at the place
-// it had); then, once the restart grace is over, it grants every request
+// acquireScript answers a request that holds its permit already (a grant
+// made for it by another process's call, or one whose reply was lost), or
+// enters the request in the line (or refreshes its entry, at the place it
+// had: a retry whose first reply was lost finds its entry by its id); then, once the restart grace is over, it grants every request
 // at the head of the line that fits, in order, whoever made it. A grant
 // made for another request is kept for it (in granted: member -> permit
 // id, and "#"id -> member) until its process picks it up, woken by a
@@ -99,27 +112,40 @@ local limit = tonumber(ARGV[2])
 local lease = tonumber(ARGV[6])
 local member = ARGV[7]
 local w = tonumber(ARGV[4])
-if member ~= '' then
-  local id = redis.call('HGET', KEYS[8], member)
-  if id then
-    redis.call('HDEL', KEYS[8], member, '#' .. id)
-    if redis.call('ZSCORE', KEYS[1], id) then
-      -- Picked up: its lease runs from now, at this Limit's length, so
-      -- that a grant made long ago (or with a shorter lease) is not lost
-      -- before its task could start.
-      redis.call('ZADD', KEYS[1], 'XX', now + lease, id)
-      return {1, member, used, epoch, lease}
-    end
+local id = ARGV[3]
+if redis.call('ZSCORE', KEYS[1], id) then
+  -- The request holds its permit already: granted for it by another
+  -- process's call (picked up now), or by an earlier call of its own
+  -- whose reply was lost. Its lease runs from now, at this Limit's
+  -- length, so that a grant made long ago (or with a shorter lease) is
+  -- not lost before its task could start; what is left of its entry goes.
+  if member == '' then member = redis.call('HGET', KEYS[9], '#' .. id) or '' end
+  if member ~= '' then
+    redis.call('ZREM', KEYS[3], member)
+    redis.call('ZREM', KEYS[4], member)
+    redis.call('HDEL', KEYS[9], member)
   end
-else
+  redis.call('HDEL', KEYS[9], '#' .. id)
+  local gm = redis.call('HGET', KEYS[8], '#' .. id)
+  if gm then redis.call('HDEL', KEYS[8], gm, '#' .. id) end
+  redis.call('ZADD', KEYS[1], 'XX', now + lease, id)
+  return {1, member, used, epoch, lease}
+end
+if member == '' then
+  -- A first call, or a retry of one whose reply was lost: then the entry
+  -- it made is kept (waitw: "#"id -> member), with its place.
+  member = redis.call('HGET', KEYS[9], '#' .. id) or ''
+end
+if member == '' then
   if now >= graceEnd and used + w <= limit and redis.call('ZCARD', KEYS[3]) == 0 then
     -- Nobody waits and it fits: granted without entering the line.
-    redis.call('ZADD', KEYS[1], now + lease, ARGV[3])
-    redis.call('HSET', KEYS[2], ARGV[3], w)
+    redis.call('ZADD', KEYS[1], now + lease, id)
+    redis.call('HSET', KEYS[2], id, w)
     return {1, '', used + w, epoch, lease}
   end
   local seq = redis.call('INCR', KEYS[5])
-  member = ARGV[5] .. ':' .. string.format('%016d', seq) .. ':' .. ARGV[3]
+  member = ARGV[5] .. ':' .. string.format('%016d', seq) .. ':' .. id
+  redis.call('HSET', KEYS[9], '#' .. id, member)
 end
 redis.call('ZADD', KEYS[3], 0, member)
 redis.call('ZADD', KEYS[4], now + lease, member)
@@ -178,7 +204,7 @@ for i = 5 + n, #ARGV do
   local m = ARGV[i]
   changed = changed + redis.call('ZREM', KEYS[3], m)
   redis.call('ZREM', KEYS[4], m)
-  redis.call('HDEL', KEYS[9], m)
+  redis.call('HDEL', KEYS[9], m, '#' .. (string.match(m, ':([^:]*)$') or ''))
   local id = redis.call('HGET', KEYS[8], m)
   if id then
     redis.call('HDEL', KEYS[8], m, '#' .. id)
