@@ -427,7 +427,21 @@ func TestFleetKilledProcessPermitsComeBack(t *testing.T) {
 	f.start()
 	victim := f.workers[0]
 	victim.waitStarts(40)
-	require.NoError(t, victim.cmd.Process.Signal(syscall.SIGKILL))
+	// Killed while a task of it runs: under the count's lock, which its
+	// tasks take to end, so that the task is still running when the kill
+	// lands (between two tasks, it may hold no permit).
+	for sent := false; !sent; {
+		_, err := updateCount(f.counter, f.n, func(c *fleetCount) {
+			if c.Running[victim.proc] > 0 {
+				require.NoError(t, victim.cmd.Process.Signal(syscall.SIGKILL))
+				sent = true
+			}
+		})
+		require.NoError(t, err)
+		if !sent {
+			victim.waitStarts(1)
+		}
+	}
 	killed := time.Now()
 	<-victim.exited
 	f.stop(victim.proc) // a dead process runs nothing

@@ -42,7 +42,7 @@ func TestHolderProcess(t *testing.T) {
 		limit, err := strconv.Atoi(f[4])
 		require.NoError(t, err)
 		ev := events()
-		l, err := New(c, f[1], int64(limit), WithLease(lease), withHook(ev))
+		l, err := New(c, f[1], int64(limit), WithLease(lease), WithRestartGrace(0), withHook(ev))
 		require.NoError(t, err)
 		got := make(chan grant, 1)
 		ask(l, "waits", 0, got)
@@ -50,7 +50,7 @@ func TestHolderProcess(t *testing.T) {
 		fmt.Println("queued")
 		select {} // until kill -9
 	}
-	l, err := New(c, f[1], int64(n), WithLease(lease))
+	l, err := New(c, f[1], int64(n), WithLease(lease), WithRestartGrace(0))
 	require.NoError(t, err)
 	got := make(chan grant, n)
 	for range n {
