@@ -90,3 +90,20 @@ func ExampleNew_badInput() {
 	// failed true
 	// failed true
 }
+
+// A task keeps its timings only when asked: WithTimings (or a timeout,
+// which counts from the start).
+func ExampleWithTimings() {
+	t := lazytask.New(func(context.Context) (string, error) { return "done", nil }, lazytask.WithTimings())
+	_ = t.Start()
+	_, _ = t.Await(context.Background())
+	fmt.Println("created:", !t.Timings().Created.IsZero(), "finished:", !t.Timings().Finished.IsZero())
+
+	plain := lazytask.New(func(context.Context) (string, error) { return "done", nil })
+	_ = plain.Start()
+	_, _ = plain.Await(context.Background())
+	fmt.Println("plain:", plain.Timings() == lazytask.Timings{})
+	// Output:
+	// created: true finished: true
+	// plain: true
+}

@@ -307,3 +307,29 @@ func ExampleWithSharedLimit() {
 	fmt.Println("tasks run:", total, "at most 2 at once:", peak.Load() <= 2, "permits left:", shared.InUse())
 	// Output: tasks run: 20 at most 2 at once: true permits left: 0
 }
+
+// Timings are kept when asked for: here for every task of the scheduler.
+// Without WithTimings (or lazytask.WithTimings on the task) a task reads
+// no clock, and its Timings are zero.
+func ExampleWithTimings() {
+	s, err := scheduler.New(scheduler.WithLimit(2), scheduler.WithTimings())
+	if err != nil {
+		panic(err)
+	}
+	defer func() { _ = s.Shutdown(context.Background()) }()
+	h, _ := scheduler.Submit(s, func(context.Context) (int, error) { return 42, nil })
+	if _, err := h.Await(context.Background()); err != nil {
+		panic(err)
+	}
+	tm := h.Timings()
+	fmt.Println("started:", !tm.Started.IsZero(), "finished after it started:", !tm.Finished.Before(tm.Started))
+
+	plain, _ := scheduler.New(scheduler.WithLimit(2))
+	defer func() { _ = plain.Shutdown(context.Background()) }()
+	p, _ := scheduler.Submit(plain, func(context.Context) (int, error) { return 0, nil })
+	_, _ = p.Await(context.Background())
+	fmt.Println("without timings:", p.Timings() == lazytask.Timings{})
+	// Output:
+	// started: true finished after it started: true
+	// without timings: true
+}
