@@ -305,6 +305,16 @@ func TestARetriedFirstAcquireFindsWhatTheLostReplyDid(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), n, "entries in the line after the retry")
 
+	// A release by id (what fail-fast sends for a call whose reply was
+	// lost) also takes back the entry that call made.
+	g, _, _ = acquire("p-3")
+	require.Equal(t, int64(0), g, "p-3 waits")
+	_, err = releaseScript.Run(t.Context(), c, keys, 0, limit, lease, 1, "p-3").Result()
+	require.NoError(t, err)
+	n, err = c.ZCard(t.Context(), keys[2]).Result()
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n, "entries in the line after p-3's release by id; want p-2's alone")
+
 	// p-1 ends; p-2's next call (with its member) picks up its grant, and
 	// nothing of its entry is left.
 	_, err = releaseScript.Run(t.Context(), c, keys, 0, limit, lease, 1, "p-1").Result()

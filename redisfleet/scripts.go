@@ -182,8 +182,9 @@ end
 return {used, out, epoch}
 `)
 
-// releaseScript gives permits back and removes waiting entries (and gives
-// back a grant made for one and not picked up); then it grants what the
+// releaseScript gives permits back (with any entry their requests left in
+// the line) and removes waiting entries (and gives back a grant made for
+// one and not picked up); then it grants what the
 // room made fits (grantHeads), so that only the processes granted are
 // woken. ARGV: grace ms, limit, lease ms, number of permit ids n, ids...
 // (n of them), members... Returns used.
@@ -199,6 +200,14 @@ for i = 5, 4 + n do
   redis.call('HDEL', KEYS[2], id)
   local m = redis.call('HGET', KEYS[8], '#' .. id)
   if m then redis.call('HDEL', KEYS[8], m, '#' .. id) end
+  -- An entry the request left in the line (a call whose reply was lost
+  -- entered it, and the caller never learnt its member) goes too.
+  local e = redis.call('HGET', KEYS[9], '#' .. id)
+  if e then
+    changed = changed + redis.call('ZREM', KEYS[3], e)
+    redis.call('ZREM', KEYS[4], e)
+    redis.call('HDEL', KEYS[9], e, '#' .. id)
+  end
 end
 for i = 5 + n, #ARGV do
   local m = ARGV[i]

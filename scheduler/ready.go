@@ -72,9 +72,8 @@ func keyBefore(a, b *headKey, step int64) bool {
 // index (hidx) and the heap it is in (in). The keys are kept in the heap's
 // own array, so that sifting reads contiguous memory, not the scopes.
 type scopeHeap struct {
-	s     *Scheduler
-	aging bool // s ages priorities: compare with keyBefore
-	xs    []heapEnt
+	s  *Scheduler
+	xs []heapEnt
 }
 
 type heapEnt struct {
@@ -89,8 +88,8 @@ type heapEnt struct {
 const heapArity = 4
 
 func (h *scopeHeap) before(a, b *heapEnt) bool {
-	if h.aging {
-		return keyBefore(&a.key, &b.key, h.s.agingStep)
+	if step := h.s.agingStep; step > 0 {
+		return keyBefore(&a.key, &b.key, step)
 	}
 	return a.key.hi < b.key.hi || a.key.hi == b.key.hi && a.key.lo < b.key.lo
 }
@@ -228,7 +227,7 @@ func (sc *Scope) placeLocked() {
 func (sc *Scope) parkLocked(p *Scope) {
 	s := sc.s
 	s.ready.remove(sc)
-	p.parked.s, p.parked.aging = s, s.agingStep > 0
+	p.parked.s = s
 	p.parked.push(sc)
 	if from := sc.woke; from != nil && from != p {
 		sc.woke = nil

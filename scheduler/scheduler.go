@@ -114,7 +114,7 @@ func New(opts ...SchedulerOption) (*Scheduler, error) {
 	}
 	s := &Scheduler{cfg: cfg, agingStep: int64(cfg.aging), clk: clockTimebase(cfg.clock)}
 	s.timed = cfg.timings || cfg.clock != nil || cfg.aging > 0
-	s.ready.s, s.ready.aging = s, s.agingStep > 0
+	s.ready.s = s
 	s.root = newScope(s, nil, cfg)
 	if base := cfg.base; base != nil && base.Done() != nil {
 		s.watchBase(base)

@@ -10,52 +10,20 @@ import (
 // it admits a queued task (TakeAwaiters).
 const flagAwaited = 1 << 13
 
-// WaitLender is a Lender that records a waiter on the task it waits for
-// and lends its slots in one step under the owner's lock, the lock under
-// which the owner also ends its tasks (Release takes the awaiters there).
-// The task awaited then either ended before (nothing is lent: the wait
-// returns at once) or ends after, and finds the waiter recorded and its
-// slots lent. Recording first and lending after (or the reverse) leaves a
-// moment where the awaited task ends unseen and its freed slot goes to a
-// queued task ahead of the waiter.
-type WaitLender interface {
-	Lender
-	// LendWaitingFor records cur, a running task of the owner, as a
-	// waiter on c (AddAwaiter) and lends cur's slots. It reports false,
-	// lending nothing, if c has ended already.
-	LendWaitingFor(cur, c *Task) bool
-}
-
 // BeginWaitFor is BeginWait for a wait on the task c: if the slot is lent,
-// the waiter is also recorded on c, so that c's owner, when c ends, can give
-// the waiter its slots back ahead of the queue (a task back from a wait
-// runs before tasks that were queued meanwhile). The returned function
-// takes the slots back, if they were not given back already, and forgets
-// the record. It returns nil if nothing was lent.
+// the waiter is also recorded on c (Lender.LendWaitingFor), so that c's
+// owner, when c ends, can give the waiter its slots back ahead of the
+// queue (a task back from a wait runs before tasks that were queued
+// meanwhile). The returned function takes the slots back, if they were not
+// given back already, and forgets the record. It returns nil if nothing
+// was lent.
 func BeginWaitFor(ctx context.Context, c *Task) func() {
 	if c == nil {
 		return BeginWait(ctx)
 	}
-	cur := FromContext(ctx)
-	if cur == nil || State(cur.state.Load()&stateMask) != Running {
-		return nil
-	}
-	b := cur.owner.Load()
-	if b == nil {
-		return nil
-	}
-	var l Lender
-	if wl, ok := b.Owner.(WaitLender); ok {
-		if !wl.LendWaitingFor(cur, c) {
-			return nil // c has ended: the wait returns at once
-		}
-		l = wl
-	} else {
-		if l, ok = b.Owner.(Lender); !ok {
-			return nil
-		}
-		l.Lend(cur)
-		AddAwaiter(c, cur)
+	cur, l := lenderOf(ctx)
+	if l == nil || !l.LendWaitingFor(cur, c) {
+		return nil // no lender, or c has ended: the wait returns at once
 	}
 	x := getX(c)
 	return func() {

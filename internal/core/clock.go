@@ -18,7 +18,7 @@ type Clock interface {
 }
 
 // flagClockMade marks a task whose created time is on its scheduler's
-// clock: a scheduler with a clock made it (Restamp). A task made elsewhere
+// clock: a scheduler with a clock made it (KeepTimings). A task made elsewhere
 // and handed over keeps its created time on the runtime's clock. The units
 // are the same either way; only what compares the created time with the
 // scheduler's present (Snapshot's ages) needs to know.
@@ -107,7 +107,7 @@ func timebaseOf(c *Task) *Timebase {
 }
 
 // CreatedOnClock reports whether c's created time is on its binding's
-// clock (Restamp), rather than on the runtime's.
+// clock (KeepTimings with a Timebase), rather than on the runtime's.
 func CreatedOnClock(c *Task) bool { return c.state.Load()&flagClockMade != 0 }
 
 // WithClockDeadline is context.WithDeadline on tb's clock: the context is

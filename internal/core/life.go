@@ -134,14 +134,11 @@ func EnqueueFresh(c *Task, b *Binding, run, hooked bool) {
 // enqueueFresh hands a task nobody else can see to b in st, queued at its
 // creation, with plain stores.
 func enqueueFresh(c *Task, b *Binding, st State, flags uint32) {
-	if b.Clock != nil {
-		flags |= flagClockMade // the scheduler restamped it (Restamp)
-	}
 	c.owner.Store(b)
 	if t := tm(c); t != nil {
 		t.queued = t.created
 	}
-	c.state.Store(c.state.Load() | uint32(st) | flags)
+	c.state.Store(c.state.Load() | uint32(st) | flags) // keeps flagTimed, flagClockMade
 }
 
 // Valid reports whether c was made by Init or InitFailed (a zero Task has
@@ -449,6 +446,14 @@ type Lender interface {
 	// LendIdle is Lend for a task that is Running and not waiting already;
 	// it reports false, lending nothing, for any other.
 	LendIdle(c *Task) bool
+	// LendWaitingFor is Lend for a wait on the task c: in one step under
+	// the lock under which the owner ends its tasks, it records cur as a
+	// waiter on c (AddAwaiter) and lends cur's slots. So c either ended
+	// before (nothing is lent, and it reports false: the wait returns at
+	// once) or ends after, and finds the waiter recorded and its slots
+	// lent. Two steps would leave a moment where c ends unseen and its
+	// freed slot goes to a queued task ahead of the waiter.
+	LendWaitingFor(cur, c *Task) bool
 }
 
 // LendFor lends the slots of c, a running task that is not waiting itself,
@@ -477,20 +482,30 @@ func LendFor(c *Task) func() {
 // task whose owner lends slots, the slot is lent and the returned function
 // takes it back; otherwise it returns nil.
 func BeginWait(ctx context.Context) func() {
-	cur := FromContext(ctx)
-	if cur == nil || State(cur.state.Load()&stateMask) != Running {
-		return nil
-	}
-	b := cur.owner.Load()
-	if b == nil {
-		return nil
-	}
-	l, ok := b.Owner.(Lender)
-	if !ok {
+	cur, l := lenderOf(ctx)
+	if l == nil {
 		return nil
 	}
 	l.Lend(cur)
 	return func() { l.Reclaim(cur) }
+}
+
+// lenderOf returns the running task ctx belongs to and its owner, if the
+// owner lends slots; else nil, nil.
+func lenderOf(ctx context.Context) (*Task, Lender) {
+	cur := FromContext(ctx)
+	if cur == nil || State(cur.state.Load()&stateMask) != Running {
+		return nil, nil
+	}
+	b := cur.owner.Load()
+	if b == nil {
+		return nil, nil
+	}
+	l, ok := b.Owner.(Lender)
+	if !ok {
+		return nil, nil
+	}
+	return cur, l
 }
 
 // Created returns the creation time in Now units, 0 if c keeps no timings
