@@ -122,6 +122,13 @@ func (q *Queue) Peek() *Task {
 		if c := b.list.front(); c != nil {
 			return c
 		}
+		if len(q.heap) == 1 {
+			// The last bucket stays, empty, for the next Push of its
+			// priority: a queue that empties and fills again (a scope
+			// whose tasks are admitted as they come) allocates no bucket
+			// each time.
+			return nil
+		}
 		q.popBucket()
 	}
 	return nil
@@ -139,7 +146,7 @@ func (q *Queue) PeekAged(step int64) *Task {
 	for i := 0; i < len(q.heap); {
 		b := q.heap[i]
 		c := b.list.front()
-		if c == nil && i == 0 {
+		if c == nil && i == 0 && len(q.heap) > 1 { // as in Peek, the last bucket stays
 			q.popBucket()
 			continue
 		}
@@ -197,16 +204,28 @@ func (q *Queue) Each(f func(*Task)) {
 	}
 }
 
+// bucketFor returns the bucket of priority p, made if need be. A queue of
+// one priority (most are) has no map: its one bucket is looked up in the
+// heap; the map is made when a second priority comes.
 func (q *Queue) bucketFor(p int32) *bucket {
-	if b, ok := q.byPrio[p]; ok {
+	if q.byPrio == nil {
+		if len(q.heap) == 1 && q.heap[0].prio == p {
+			return q.heap[0]
+		}
+	} else if b, ok := q.byPrio[p]; ok {
 		return b
 	}
-	if q.byPrio == nil {
-		q.byPrio = make(map[int32]*bucket)
+	if q.byPrio == nil && len(q.heap) > 0 {
+		q.byPrio = make(map[int32]*bucket, 2)
+		for _, b := range q.heap {
+			q.byPrio[b.prio] = b
+		}
 	}
 	b := &bucket{prio: p, idx: len(q.heap)}
 	b.list.init()
-	q.byPrio[p] = b
+	if q.byPrio != nil {
+		q.byPrio[p] = b
+	}
 	q.heap = append(q.heap, b)
 	q.up(b.idx)
 	return b
@@ -222,7 +241,7 @@ func (q *Queue) popBucket() {
 		q.down(0)
 	}
 	b.idx = -1
-	delete(q.byPrio, b.prio)
+	delete(q.byPrio, b.prio) // a no-op without the map
 	if q.last == b {
 		q.last = nil
 	}

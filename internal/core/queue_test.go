@@ -158,3 +158,30 @@ func TestQueueManyPrioritiesPopSorted(t *testing.T) {
 	slices.SortStableFunc(want, func(a, b *Task) int { return int(b.prio) - int(a.prio) })
 	assert.Equal(t, want, drain(&q), "pop order")
 }
+
+// A queue of one priority that empties and fills again, as a scope's does
+// when its tasks are admitted as they come, allocates nothing: its bucket
+// stays, and it has no map until a second priority comes.
+func TestQueueThatEmptiesAndFillsAgainAllocatesNothing(t *testing.T) {
+	var q Queue
+	a, b := qtask(0), qtask(0)
+	q.Push(a)
+	require.Same(t, a, q.Pop())
+	allocs := testing.AllocsPerRun(100, func() {
+		q.Push(a)
+		q.Push(b)
+		if q.Pop() != a || q.Pop() != b || q.Pop() != nil {
+			panic("out of order")
+		}
+	})
+	assert.Zero(t, allocs)
+	assert.Nil(t, q.byPrio, "one priority needs no map")
+
+	// A second priority makes the map, and both are still found.
+	hi := qtask(5)
+	q.Push(a)
+	q.Push(hi)
+	q.Push(b)
+	assert.NotNil(t, q.byPrio)
+	assert.Equal(t, []*Task{hi, a, b}, drain(&q))
+}
