@@ -97,8 +97,19 @@ func (s *Scheduler) lockFor(c *core.Task) {
 }
 
 // drainLocked moves the tasks of every listed inbox into its scope's queue.
+// It takes the scopes in the order they were listed (the list is a stack:
+// it is reversed first), which is the order of their first pending tasks:
+// so the scopes that the drain puts in line come in the order of their
+// heads, and each is appended to the ready run (ready.go) rather than
+// sifted into its heap.
 func (s *Scheduler) drainLocked() {
+	var old *Scope
 	for sc := s.dirty.Swap(nil); sc != nil; {
+		next := sc.dirtyNext
+		sc.dirtyNext = old
+		old, sc = sc, next
+	}
+	for sc := old; sc != nil; {
 		next := sc.dirtyNext
 		sc.dirtyNext = nil
 		sc.inDirty.Store(false)

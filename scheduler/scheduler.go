@@ -42,6 +42,7 @@ type Scheduler struct {
 	mu sync.Mutex
 	// under mu
 	ready     scopeHeap // scopes with queued tasks, candidates to admit; see ready.go
+	hids      heapIDs   // the index of the scopes in s.ready and the parked heaps
 	agingStep int64     // cfg.aging in ns, 0 for none
 	timed     bool      // every task keeps its timings (cfg.timings, a clock, aging)
 	queued    int

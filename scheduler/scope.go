@@ -74,7 +74,7 @@ type Scope struct {
 	head      *core.Task // the head of q when sc was last placed
 	key       headKey    // head's key
 	in        *scopeHeap // s.ready or the parked heap sc is in, or nil
-	hidx      int        // index in in
+	hid       int32      // its id in s.hids while in is not nil, else -1
 	woke      *Scope     // the scope whose room woke sc, until sc uses it
 	parked    scopeHeap  // scopes whose head waits for room (or a permit) here
 	closed    bool
@@ -96,7 +96,7 @@ type Scope struct {
 const farAway = time.Duration(math.MaxInt64 / 2)
 
 func newScope(s *Scheduler, parent *Scope, cfg config) *Scope {
-	sc := &Scope{s: s, parent: parent, name: cfg.name, policy: cfg.policy, handler: cfg.handler, hidx: -1}
+	sc := &Scope{s: s, parent: parent, name: cfg.name, policy: cfg.policy, handler: cfg.handler, hid: -1}
 	pctx := context.Background()
 	if parent == nil && cfg.base != nil {
 		pctx = cfg.base

@@ -2,6 +2,8 @@ package scheduler_test
 
 import (
 	"context"
+	"math/rand/v2"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -102,4 +104,44 @@ func TestSnapshotAgeOfATaskWithoutTimingsIsZero(t *testing.T) {
 		assert.Zero(t, ts.Age, "Snapshot age of %q, which keeps no timings", ts.Name)
 	}
 	g.open()
+}
+
+// Many scopes, tasks submitted to them in a random order through the
+// lock-free inbox path (the cap is held), some with a higher priority:
+// they start by priority, then in submission order, across every scope.
+// The inboxes are drained a batch at a time, the scopes in the order they
+// were listed, and the admission order keeps scopes that come in order in
+// a run and the rest in a heap (ready.go): both must give this order.
+func TestPriorityThenFIFOAcrossManyScopes(t *testing.T) {
+	s := startScheduler(t, scheduler.WithLimit(1))
+	scs := make([]*scheduler.Scope, 40)
+	for i := range scs {
+		var err error
+		scs[i], err = s.Root().NewScope()
+		require.NoError(t, err)
+	}
+	_, g := hold(t, s)
+	r := rand.New(rand.NewPCG(1, 2))
+	var log runLog
+	var hs []*lazytask.Task[int]
+	var hi, lo []string
+	for i := range 600 {
+		name := strconv.Itoa(i)
+		var opts []lazytask.Option
+		if r.IntN(8) == 0 {
+			opts = append(opts, lazytask.WithPriority(1))
+			hi = append(hi, name)
+		} else {
+			lo = append(lo, name)
+		}
+		h, err := scheduler.Submit(scs[r.IntN(len(scs))], func(context.Context) (int, error) { log.add(name); return 0, nil }, opts...)
+		require.NoError(t, err)
+		hs = append(hs, h)
+	}
+	g.open()
+	for _, h := range hs {
+		_, err := h.Await(bg)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, append(hi, lo...), log.get(), "start order: priority, then submission, across 40 scopes")
 }
