@@ -55,6 +55,9 @@ func TestReportSetsLazyschedBesideTheFloor(t *testing.T) {
 	const run = `BenchmarkW1/floor64-2   	1	 100 ns/op	 96 B/task	 1 allocs/task	 100.0 ns/task
 BenchmarkW1/fixedpool-2 	1	 50 ns/op	 0 B/task	 0 allocs/task	 50.0 ns/task
 BenchmarkW1/lazysched-2 	1	 300 ns/op	 96 B/task	 1 allocs/task	 300.0 ns/task
+BenchmarkW5/floor64-2   	1	 100 ns/op	 0.9700 efficiency
+BenchmarkW5/fixedpool-2 	1	 100 ns/op	 0.9800 efficiency
+BenchmarkW5/lazysched-2 	1	 100 ns/op	 0.9700 efficiency
 `
 	res, err := parse(bufio.NewScanner(strings.NewReader(run)))
 	if err != nil {
@@ -62,7 +65,8 @@ BenchmarkW1/lazysched-2 	1	 300 ns/op	 96 B/task	 1 allocs/task	 300.0 ns/task
 	}
 	var out bytes.Buffer
 	printFloor(&out, res)
-	for _, want := range []string{"floor64 100 ns/task", "lazysched 3.00x the floor", "the floor is 2.00x the fixed pool"} {
+	for _, want := range []string{"floor64 100 ns/task", "lazysched 3.00x the floor", "the floor is 2.00x the fixed pool",
+		"W5 efficiency", "floor64 0.97 efficiency", "lazysched 1.00x the floor", "the floor is 0.99x the fixed pool"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("floor output lacks %q:\n%s", want, out.String())
 		}
