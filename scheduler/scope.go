@@ -57,37 +57,42 @@ type Scope struct {
 	dirtyNext *Scope
 	_         [64]byte
 
+	// under s.mu. What every task's queueing, admission and end touch
+	// comes first, together (about five cache lines from here): with
+	// 10,000 scopes each admission is in a scope whose lines have left
+	// the cache, and each line is a miss. What only the scope's own
+	// events touch (closing, errors, children, Snapshot) comes after.
+	//
 	// sharer is the nearest scope on the path to the root (sc itself
 	// included) that has a shared limit, or nil; shared is sc's own.
-	sharer *Scope
-	shared *shared
-
-	// under s.mu
-	lim      limiter.Counter
-	q        core.Queue
-	running  core.List
-	lazy     core.List
-	children map[*Scope]struct{}
-	tasks    int // queued and running tasks of the subtree
-	idle     chan struct{}
+	sharer  *Scope
+	lim     limiter.Counter
+	q       core.Queue
+	running core.List
+	tasks   int // queued and running tasks of the subtree
 	// admission order (ready.go)
-	head      *core.Task // the head of q when sc was last placed
-	key       headKey    // head's key
-	in        *scopeHeap // s.ready or the parked heap sc is in, or nil
-	hid       int32      // its id in s.hids while in is not nil, else -1
-	woke      *Scope     // the scope whose room woke sc, until sc uses it
-	parked    scopeHeap  // scopes whose head waits for room (or a permit) here
+	head     *core.Task // the head of q when sc was last placed
+	key      headKey    // head's key
+	in       *scopeHeap // s.ready or the parked heap sc is in, or nil
+	woke     *Scope     // the scope whose room woke sc, until sc uses it
+	hid      int32      // its id in s.hids while in is not nil, else -1
+	dead     bool       // canceled: nothing more runs here
+	detach   bool       // shut down from inside: detach once the last task ends
+	idle     chan struct{}
+	insiders int       // Wait and Shutdown calls made from tasks of the subtree
+	stats    counters  // totals of the scope's own tasks
+	parked   scopeHeap // scopes whose head waits for room (or a permit) here
+
+	shared    *shared
+	lazy      core.List
+	children  map[*Scope]struct{}
 	closed    bool
-	dead      bool // canceled: nothing more runs here
 	cause     error
 	failed    bool
 	errs      []error
 	shutdowns int
 	made      int      // children made, for default names
-	stats     counters // totals of the scope's own tasks
 	gone      counters // totals of released child scopes' subtrees
-	insiders  int      // Wait and Shutdown calls made from tasks of the subtree
-	detach    bool     // shut down from inside: detach once the last task ends
 }
 
 // farAway is a time left before a deadline that no program waits out (about
