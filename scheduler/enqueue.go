@@ -76,6 +76,11 @@ func (sc *Scope) enqueue(c *core.Task, fresh, made bool) error {
 		sc.running.PushBack(c)
 		s.running++
 		s.wg.Add(1)
+		if len(s.idle) > 0 {
+			s.startLocked(c)
+			s.unlock()
+			return nil
+		}
 		s.unlock()
 		s.spawn(c)
 		return nil
@@ -247,7 +252,7 @@ func (sc *Scope) force(c *core.Task) error {
 	s.running++
 	run.count(cForceRuns)
 	s.wg.Add(1)
-	s.spawn(c)
+	s.startLocked(c)
 	s.admitAllLocked() // taking out the head may let the tasks behind it in
 	s.unlock()
 	return nil

@@ -22,3 +22,20 @@ func AwaitTimeouts(s *Scheduler) { s.ttl.Wait() }
 
 // SpinRounds is how many rounds an idle goroutine lingers (linger.go).
 func SpinRounds() int { return spinRounds }
+
+// Parked is how many goroutines are parked for work (linger.go).
+func Parked(s *Scheduler) int {
+	s.lock()
+	defer s.unlock()
+	return len(s.idle)
+}
+
+// Reaping says whether the reaper of parked goroutines is armed.
+func Reaping(s *Scheduler) bool {
+	s.lock()
+	defer s.unlock()
+	return s.reaping
+}
+
+// ReapPeriod is how often the reaper looks at the parked goroutines.
+const ReapPeriod = reapPeriod

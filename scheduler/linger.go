@@ -1,10 +1,12 @@
 package scheduler
 
 // The goroutines that run tasks: each runs a task and what follows it,
-// then lingers a moment for more before it exits.
+// then lingers a moment for more, then parks until a task is handed to it
+// or the reaper dismisses it.
 
 import (
 	"runtime"
+	"time"
 
 	"github.com/lazysched/lazysched/internal/core"
 )
@@ -28,21 +30,114 @@ func (s *Scheduler) spawn(c *core.Task) {
 }
 
 // work runs c, then whatever the scheduler hands this goroutine next. When
-// nothing is left, one goroutine at a time lingers for a moment before it
-// exits: a submitter slower than the tasks then hands its next task to that
-// goroutine through the queue instead of starting a goroutine per task.
+// nothing is left, one goroutine at a time lingers for a moment (linger):
+// a submitter slower than the tasks then hands its next task to that
+// goroutine through the queue. Then it parks (parkLocked): the next task
+// admitted where no goroutine can run it, as when a task's done hooks or
+// callbacks still run after it (I11), goes to a parked goroutine, whose
+// stack has already grown, instead of a new one.
 func (s *Scheduler) work(c *core.Task) {
 	defer s.wg.Done()
 	s.loop(c)
 }
 
-// loop is work's body: run c and what follows, then linger.
+// loop is work's body: run c and what follows, then linger, then park.
 func (s *Scheduler) loop(c *core.Task) {
+	var ch chan *core.Task
 	for c != nil {
 		for c != nil {
 			c = core.Execute(c)
 		}
-		c = s.linger()
+		var parked bool
+		if c, parked = s.linger(&ch); parked {
+			c = <-ch // whoever sends counts this goroutine in s.wg again
+		}
+	}
+}
+
+// startLocked runs c, admitted, on a parked goroutine (parkLocked), or on
+// a new one. Under s.mu, with s.wg counted for it.
+func (s *Scheduler) startLocked(c *core.Task) {
+	if n := len(s.idle); n > 0 {
+		ch := s.idle[n-1]
+		s.idle[n-1] = nil
+		s.idle = s.idle[:n-1]
+		s.idleLow = min(s.idleLow, n-1)
+		ch <- c
+		return
+	}
+	s.spawn(c)
+}
+
+// parkLocked parks the calling goroutine on *ch (made the first time), to
+// wait there for a task to run (startLocked); it says false if the
+// scheduler is closed or s.maxIdle goroutines are parked already. A parked
+// goroutine is not one of s.wg's (Shutdown, and a Shutdown called from a
+// task, do not wait for it); it gets nil when it is dismissed: by the
+// reaper, once it was not needed for a whole period, or by Shutdown. Under
+// s.mu.
+func (s *Scheduler) parkLocked(ch *chan *core.Task) bool {
+	if len(s.idle) >= s.maxIdle || s.root.closed {
+		return false
+	}
+	if *ch == nil {
+		*ch = make(chan *core.Task, 1)
+	}
+	s.idle = append(s.idle, *ch)
+	s.wg.Done()
+	if s.reaper == nil {
+		s.reaper = time.AfterFunc(reapPeriod, s.reap)
+		s.idleLow = len(s.idle)
+	} else if !s.reaping {
+		s.reaper.Reset(reapPeriod)
+		s.idleLow = len(s.idle)
+	}
+	s.reaping = true
+	return true
+}
+
+// reapPeriod is how often the reaper looks at the parked goroutines. A
+// goroutine parked for a whole period without being needed exits, so that
+// an idle scheduler holds none for long; within a period, a task started
+// by a parked goroutine saves the start of a new one and, for tasks whose
+// hooks or functions grow their stacks, the stack's growth.
+const reapPeriod = 10 * time.Millisecond
+
+// reap dismisses the goroutines that stayed parked for the whole period
+// that ends: as many as the fewest parked in it, the oldest first.
+func (s *Scheduler) reap() {
+	s.lock()
+	if k := s.idleLow; k > 0 {
+		s.dismissLocked(s.idle[:k])
+		n := copy(s.idle, s.idle[k:])
+		clear(s.idle[n:])
+		s.idle = s.idle[:n]
+	}
+	s.idleLow = len(s.idle)
+	if s.reaping = len(s.idle) > 0; s.reaping {
+		s.reaper.Reset(reapPeriod)
+	}
+	s.unlock()
+}
+
+// dismissIdleLocked ends every parked goroutine (Shutdown). Under s.mu.
+func (s *Scheduler) dismissIdleLocked() {
+	s.dismissLocked(s.idle)
+	clear(s.idle)
+	s.idle = s.idle[:0]
+	s.idleLow = 0
+	if s.reaping {
+		s.reaper.Stop()
+		s.reaping = false
+	}
+}
+
+// dismissLocked ends the goroutines parked on chs; s.wg counts them until
+// they have exited.
+func (s *Scheduler) dismissLocked(chs []chan *core.Task) {
+	for _, ch := range chs {
+		s.wg.Add(1)
+		ch <- nil
 	}
 }
 
@@ -68,13 +163,14 @@ func (s *Scheduler) loop(c *core.Task) {
 // that is not measured yet.
 const spinRounds = 8
 
-func (s *Scheduler) linger() *core.Task {
+func (s *Scheduler) linger(ch *chan *core.Task) (*core.Task, bool) {
 	s.lock()
 	// Without a root cap a submit starts its task at once and hands
 	// nothing to a lingering goroutine: lingering would only burn CPU.
 	if s.spinning > 0 || s.root.closed || s.root.lim.Unlimited() {
+		parked := s.parkLocked(ch)
 		s.unlock()
-		return nil
+		return nil, parked
 	}
 	s.spinning++
 	s.unlock()
@@ -86,7 +182,7 @@ func (s *Scheduler) linger() *core.Task {
 					s.spinning--
 					s.admitAllLocked() // submits queued behind us while slots were free
 					s.unlock()
-					return c
+					return c, false
 				}
 			}
 			s.unlock()
@@ -96,6 +192,7 @@ func (s *Scheduler) linger() *core.Task {
 	s.spinning--
 	c := s.admitOne(0)
 	s.admitAllLocked()
+	parked := c == nil && s.parkLocked(ch)
 	s.unlock()
-	return c
+	return c, parked
 }

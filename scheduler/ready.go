@@ -533,6 +533,6 @@ func (s *Scheduler) admitAllLocked() {
 			break
 		}
 		s.wg.Add(1)
-		s.spawn(c)
+		s.startLocked(c)
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/lazysched/lazysched/internal/core"
 	"github.com/lazysched/lazysched/lazytask"
@@ -49,8 +51,13 @@ type Scheduler struct {
 	forced    int64 // slots of tasks running over the cap
 	overTasks int   // tasks running over the cap
 	running   int
-	lazy      int // Lazy tasks bound to scopes (NewTask)
-	spinning  int // goroutines lingering for work (0 or 1)
+	lazy      int               // Lazy tasks bound to scopes (NewTask)
+	spinning  int               // goroutines lingering for work (0 or 1)
+	idle      []chan *core.Task // parked goroutines, newest last; see parkLocked
+	maxIdle   int               // how many may park
+	idleLow   int               // the fewest parked since the reaper last looked
+	reaper    *time.Timer       // runs reap; made at the first park
+	reaping   bool              // reaper is armed
 	promotes  int64
 	lastStart int64         // start time of the last task admitted from a queue
 	room      chan struct{} // closed when the queue shrinks (bounded queue waiters)
@@ -114,6 +121,9 @@ func New(opts ...SchedulerOption) (*Scheduler, error) {
 		}
 	}
 	s := &Scheduler{cfg: cfg, agingStep: int64(cfg.aging), clk: clockTimebase(cfg.clock)}
+	if cfg.exec == nil {
+		s.maxIdle = 4 * runtime.GOMAXPROCS(0)
+	}
 	s.timed = cfg.timings || cfg.clock != nil || cfg.aging > 0
 	s.ready.s = s
 	s.root = newScope(s, nil, cfg)

@@ -230,6 +230,9 @@ func (sc *Scope) detachLocked() {
 // that one exits when its task returns.
 func (s *Scheduler) Shutdown(ctx context.Context) error {
 	err := s.rootScope().Shutdown(ctx)
+	s.lock()
+	s.dismissIdleLocked() // closed: none parks again
+	s.unlock()
 	if c := core.FromContext(ctx); c == nil || s.scopeOf(c) == nil || core.StateOf(c) != core.Running {
 		s.wg.Wait(onSchedulerGoroutine()) // a callback calling Shutdown cannot wait for itself
 		s.stopTimers()
