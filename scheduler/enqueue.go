@@ -98,9 +98,21 @@ func (sc *Scope) enqueue(c *core.Task, fresh, made bool) error {
 // queued time if aging is on (aging compares waits; every task keeps its
 // timings then), else the next number of a count that every queued task
 // takes, so that FIFO across scopes holds without a clock read.
+//
+// With aging the key is also made later than every key before it (by a
+// nanosecond where the clock did not move: a coarse clock, or a fake one),
+// so that tasks queued at one reading still break ties FIFO, across scopes
+// as within one.
 func (s *Scheduler) orderOf(c *core.Task) int64 {
 	if s.agingStep > 0 {
-		return core.QueuedAt(c)
+		at := core.QueuedAt(c)
+		for {
+			last := s.seq.Load()
+			k := max(at, last+1)
+			if s.seq.CompareAndSwap(last, k) {
+				return k
+			}
+		}
 	}
 	return s.seq.Add(1)
 }

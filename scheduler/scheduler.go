@@ -388,6 +388,7 @@ func (s *Scheduler) Promote(h lazytask.Handle) error {
 		*core.OrderWord(c) = s.promotes
 		core.SetPromoted(c, true)
 		sc.q.Promote(c)
+		sc.head = nil // its key changed even if it stays sc's head: place it again
 		sc.placeLocked()
 		sc.count(cPromoted)
 	}

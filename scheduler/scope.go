@@ -331,6 +331,7 @@ func (sc *Scope) Cancel(cause error) {
 	s := sc.s
 	s.lock()
 	ended := sc.cancelTreeLocked(cause)
+	s.admitAllLocked() // a canceled head that held up the others frees them
 	s.unlock()
 	s.finishOutside(ended)
 }

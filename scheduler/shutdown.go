@@ -131,6 +131,7 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 		var ended []*core.Task
 		if top {
 			ended = sc.cancelTreeLocked(ErrClosed)
+			s.admitAllLocked() // what a canceled head held up elsewhere
 		}
 		s.unlock()
 		s.finishOutside(ended)
@@ -171,6 +172,7 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 	} else if err = sc.waitIdle(ctx); err != nil {
 		s.lock()
 		ended := sc.cancelTreeLocked(ErrClosed)
+		s.admitAllLocked() // what a canceled head held up elsewhere
 		s.unlock()
 		s.finishOutside(ended)
 		_ = sc.waitIdle(context.Background())
