@@ -85,14 +85,15 @@ func (s *Scheduler) parkLocked(ch *chan *core.Task) bool {
 	}
 	s.idle = append(s.idle, *ch)
 	s.wg.Done()
-	if s.reaper == nil {
-		s.reaper = time.AfterFunc(reapPeriod, s.reap)
-		s.idleLow = len(s.idle)
-	} else if !s.reaping {
-		s.reaper.Reset(reapPeriod)
+	if !s.reaping {
+		if s.reaper == nil {
+			s.reaper = time.AfterFunc(reapPeriod, s.reap)
+		} else {
+			s.reaper.Reset(reapPeriod)
+		}
+		s.reaping = true
 		s.idleLow = len(s.idle)
 	}
-	s.reaping = true
 	return true
 }
 

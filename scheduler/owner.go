@@ -338,6 +338,9 @@ func (s *Scheduler) grantReclaimsLocked() bool {
 // marked dead, their queued and bound Lazy tasks end Canceled (published
 // under the lock), their contexts are canceled. It returns the ended tasks,
 // whose callbacks and hooks finishOutside runs once the lock is released.
+// The caller admits after it (admitAllLocked): a canceled head may have held
+// up the scopes behind it. A task's end (failLocked) admits once its result
+// is published, not here (I11).
 func (sc *Scope) cancelTreeLocked(cause error) []*core.Task {
 	var ended []*core.Task
 	sc.walk(func(x *Scope) {
