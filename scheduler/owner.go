@@ -54,7 +54,21 @@ func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) (*
 	// supervisor's handler and what a fail-fast error canceled (both only
 	// for a failure), done hooks. Then the tasks the freed slots admit
 	// start on goroutines of their own, not behind that code.
-	after := core.PublishLocked(c, st, err) || st == core.Failed || len(sc.hooks[hookDone]) > 0
+	pending, wake := core.PublishLockedWake(c, st, err)
+	after := pending || st == core.Failed || len(sc.hooks[hookDone]) > 0
+	// c's waiters are woken once s.mu is let go when nothing of c's
+	// follows: closing the channel readies the waiter and may wake an idle
+	// thread for it (a futex call), and under the lock that made the
+	// worker that ended next sleep on s.mu, to be readied later onto this
+	// P's run queue, where the idle P did not steal it for up to 3.5 ms
+	// (a runtime trace of W5 at cap 2). When user code follows, the waiter
+	// is readied first, as before: the goroutine that the freed slot
+	// admits a task to is then readied after it and runs first here (the
+	// other order made empty hooks 10% slower).
+	if after && wake != nil {
+		close(wake)
+		wake = nil
+	}
 	sc.doneTaskLocked()
 	var next *core.Task
 	if !exiting && !after && s.queued > 0 {
@@ -67,6 +81,9 @@ func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) (*
 	// take, under s.mu, before it stops lingering, and runs it, with no
 	// user code of c's before it and no new goroutine.
 	s.unlock()
+	if wake != nil {
+		close(wake)
+	}
 	return next, after
 }
 

@@ -565,6 +565,23 @@ func Spawn(c *Task, f func()) {
 // callbacks are registered: DrainCallbacks (or, on the path that ended the
 // task, AfterEnd) runs them afterwards, outside the lock.
 func PublishLocked(c *Task, st State, err error) (pending bool) {
+	pending, wake := PublishLockedWake(c, st, err)
+	if wake != nil {
+		close(wake)
+	}
+	return pending
+}
+
+// PublishLockedWake is PublishLocked that leaves the done channel for the
+// caller to close, once it has let its lock go: closing a channel that a
+// goroutine waits on readies that goroutine, and may wake an idle thread
+// for it (a system call), which would lengthen the owner's critical
+// section and make the other tasks that end meanwhile sleep on its lock.
+// The task is terminal already, and the end recorded, so a Done or an
+// Await from now on does not wait, and nobody else closes wake; the
+// caller must close it (a waiter already holding the channel waits until
+// then).
+func PublishLockedWake(c *Task, st State, err error) (pending bool, wake chan struct{}) {
 	if err != nil {
 		getX(c).err = err
 	}
@@ -586,16 +603,14 @@ func PublishLocked(c *Task, st State, err error) (pending bool) {
 		x.mu.Lock()
 		if !x.ended {
 			x.ended = true
-			if x.done != nil {
-				close(x.done)
-			}
+			wake = x.done
 		}
 		// A callback registered from now on sees the end and runs on its
 		// registrant's goroutine; one registered before is ours to run.
 		pending = len(x.cbs) > 0
 		x.mu.Unlock()
 	}
-	return pending
+	return pending, wake
 }
 
 // DrainCallbacks runs the done callbacks of a published task.
