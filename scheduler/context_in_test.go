@@ -3,8 +3,10 @@ package scheduler_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -152,4 +154,33 @@ func TestHooksSeeTheTasksContextAndOnStartChoosesTheFunctions(t *testing.T) {
 		seen = append(seen, g)
 	}
 	assert.Equal(t, []string{"create sees r-9", "done sees span-1"}, seen, "what the hooks saw")
+}
+
+// A kept handle does not keep what its start hooks put in the function's
+// context (a tracing span, say) once its done hooks have had it.
+func TestAKeptHandleLetsGoOfTheStartHooksContext(t *testing.T) {
+	type spanKey struct{}
+	var ref weak.Pointer[[4096]byte]
+	seen := make(chan bool, 1)
+	s := scSched(t, scheduler.WithLimit(1), scheduler.WithHooks(scheduler.Hooks{
+		OnStart: func(ctx context.Context, _ *scheduler.Scope, _ lazytask.Handle) context.Context {
+			span := new([4096]byte)
+			ref = weak.Make(span)
+			return context.WithValue(ctx, spanKey{}, span)
+		},
+		OnDone: func(ctx context.Context, _ *scheduler.Scope, _ lazytask.Handle) {
+			seen <- ctx.Value(spanKey{}) != nil
+		},
+	}))
+	h, err := scheduler.Go(s, func(context.Context) error { return nil })
+	require.NoError(t, err)
+	_, err = h.Await(bounded(t))
+	require.NoError(t, err)
+	assert.True(t, <-seen, "the done hook sees the start hook's context")
+	require.NoError(t, s.Shutdown(bounded(t))) // the hooks' goroutine is done with the task
+	for range 3 {
+		runtime.GC()
+	}
+	assert.True(t, ref.Value() == nil, "the start hook's value, collected while the handle is kept")
+	runtime.KeepAlive(h)
 }
