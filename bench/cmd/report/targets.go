@@ -127,6 +127,11 @@ func printTargets(w io.Writer, r *results) {
 	}
 	ratio("hooks: empty hooks <= 1.10x none", "Hooks", "empty", "none", "ns/task", 1.10)
 	ratio("OpenTelemetry (real SDK, no-op export) <= 2x no hooks", "Otel", "otel", "none", "ns/task", 2)
+	// The same two on W5's CPU-bound tasks (DESIGN §10 states the hooks'
+	// target beside W5), and the floor a span per task sets on no-op ones.
+	ratio("hooks on W5's tasks: empty hooks <= 1.10x none", "OtelCPU", "empty", "none", "ns/task", 1.10)
+	ratio("OpenTelemetry on W5's tasks <= 2x no hooks", "OtelCPU", "otel", "none", "ns/task", 2)
+	ratio("(floor, not a target) a bare SDK span per no-op task vs none", "Otel", "sdk-span", "none", "ns/task", 2)
 	for _, op := range []string{"promote", "cancel", "force"} {
 		small, big := r.queueSizes("QueueOps/" + op)
 		ratio(fmt.Sprintf("%s: %s queued <= %dx %s queued", op, big, bigQueueFactor, small),
