@@ -631,3 +631,73 @@ func TestGoexitInCallbackOfTaskCanceledInTheQueueIsContained(t *testing.T) {
 }
 
 var cpErrCancel = errors.New("completion test: canceled")
+
+// When Wait returns, every task it waited for is done, its Done channel
+// closed: a task's waiters are woken once the scheduler's lock is let go,
+// except when a Wait waits on its scope, whose release comes after them.
+func TestWaitReturnsWithEveryHandleDone(t *testing.T) {
+	for round := range 200 {
+		s := scSched(t, scheduler.WithLimit(2))
+		child := scChild(t, s.Root(), scheduler.WithLimit(1))
+		var hs []lazytask.Handle
+		for i := range 8 {
+			sc := s.Root()
+			if i%2 == 1 {
+				sc = child
+			}
+			h, err := scheduler.Go(sc, func(context.Context) error { return nil })
+			require.NoError(t, err)
+			hs = append(hs, h)
+		}
+		if round%2 == 0 {
+			require.NoError(t, child.Wait(bounded(t)))
+			for i := 1; i < len(hs); i += 2 {
+				select {
+				case <-hs[i].Done():
+				default:
+					t.Fatalf("round %d: the child's Wait returned before task %d's Done was closed", round, i)
+				}
+			}
+		}
+		require.NoError(t, s.Wait(bounded(t)))
+		for i, h := range hs {
+			select {
+			case <-h.Done():
+			default:
+				t.Fatalf("round %d: Wait returned before task %d's Done was closed", round, i)
+			}
+		}
+		require.NoError(t, s.Shutdown(bounded(t)))
+	}
+}
+
+// The same, with the window between the lock's release and the wake held
+// open: a Wait that is waiting when the task ends must not return before
+// the task's Done is closed.
+func TestWaitReturnsAfterTheWakeEvenWhenItIsLate(t *testing.T) {
+	s := scSched(t, scheduler.WithLimit(1))
+	gate := make(chan struct{})
+	h, err := scheduler.Go(s, func(context.Context) error { <-gate; return nil })
+	require.NoError(t, err)
+	done := h.Done() // the channel exists before the end: a waiter to wake
+	waited := make(chan error, 1)
+	returned := make(chan struct{})
+	undo := scheduler.SetWakeDelay(func() {
+		select {
+		case <-returned: // Wait returned with the wake still to come
+		case <-time.After(time.Second): // a guard against a hang, not a sync
+		}
+	})
+	defer undo()
+	go func() { waited <- s.Wait(context.Background()) }()
+	scheduler.AwaitWaiting(s.Root())
+	close(gate)
+	require.NoError(t, <-waited)
+	select {
+	case <-done:
+	default:
+		t.Fatal("Wait returned before the task's Done was closed")
+	}
+	close(returned)
+	require.NoError(t, s.Shutdown(bounded(t)))
+}

@@ -39,3 +39,24 @@ func Reaping(s *Scheduler) bool {
 
 // ReapPeriod is how often the reaper looks at the parked goroutines.
 const ReapPeriod = reapPeriod
+
+// AwaitWaiting blocks until a Wait (or Shutdown) waits on sc.
+func AwaitWaiting(sc *Scope) {
+	for {
+		sc.s.lock()
+		got := sc.idle != nil
+		sc.s.unlock()
+		if got {
+			return
+		}
+		runtime.Gosched()
+	}
+}
+
+// SetWakeDelay makes Release call f between letting the scheduler's lock
+// go and waking the waiters of the task that ended, to widen that window;
+// the returned function undoes it.
+func SetWakeDelay(f func()) (undo func()) {
+	wakeDelay = f
+	return func() { wakeDelay = nil }
+}

@@ -64,8 +64,11 @@ func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) (*
 	// (a runtime trace of W5 at cap 2). When user code follows, the waiter
 	// is readied first, as before: the goroutine that the freed slot
 	// admits a task to is then readied after it and runs first here (the
-	// other order made empty hooks 10% slower).
-	if after && wake != nil {
+	// other order made empty hooks 10% slower). And when a Wait waits on
+	// a scope of c's path, c's end may release it (doneTaskLocked): a
+	// Wait that returned must find every handle done, so the channel is
+	// closed before that.
+	if wake != nil && (after || sc.waitedLocked()) {
 		close(wake)
 		wake = nil
 	}
@@ -82,10 +85,17 @@ func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) (*
 	// user code of c's before it and no new goroutine.
 	s.unlock()
 	if wake != nil {
+		if wakeDelay != nil {
+			wakeDelay()
+		}
 		close(wake)
 	}
 	return next, after
 }
+
+// wakeDelay, set by tests only, is called between Release's unlock and the
+// wake of the ended task's waiters.
+var wakeDelay func()
 
 // Finished runs the user code that follows a task's end, after its done
 // callbacks: the supervisor's handler and what a fail-fast error deferred

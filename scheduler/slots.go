@@ -89,6 +89,17 @@ func (sc *Scope) addTaskLocked() {
 	}
 }
 
+// waitedLocked reports whether a Wait (or a Shutdown) waits on a scope
+// of sc's path, which the end of one of sc's tasks may release.
+func (sc *Scope) waitedLocked() bool {
+	for p := sc; p != nil; p = p.parent {
+		if p.idle != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // doneTaskLocked uncounts a task and wakes the waiters of scopes it empties
 // (down to the tasks that are themselves waiting from inside).
 func (sc *Scope) doneTaskLocked() {
