@@ -18,7 +18,10 @@ import (
 // queue, and only when its local caps have room for that task, so a permit
 // never waits on a local slot; it cancels its request, or gives back a
 // permit no task took, as soon as it has no queued task. The scheduler's
-// lock is never held while the limit is called.
+// lock is never held while the limit is called: a task's permit is given
+// back just after its handle reports it done, by the goroutine that ran
+// it, so Scheduler.Shutdown, which waits for those goroutines, is what
+// promises that every permit is back.
 //
 // If the limit gives up on a request (Request.Granted with an error), the
 // task it was for ends Failed with that error. If a permit is lost while

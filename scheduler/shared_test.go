@@ -57,8 +57,10 @@ func TestSharedLimitCapsTwoSchedulersTogether(t *testing.T) {
 		return 1, nil
 	}
 	var hs []*lazytask.Task[int]
+	var ss []*scheduler.Scheduler
 	for range 2 {
 		s := scSched(t, scheduler.WithLimit(8), scheduler.WithSharedLimit(shared))
+		ss = append(ss, s)
 		for range 300 {
 			h, err := scheduler.Submit(s, fn)
 			require.NoError(t, err)
@@ -70,6 +72,13 @@ func TestSharedLimitCapsTwoSchedulersTogether(t *testing.T) {
 		v, err := h.Await(ctx)
 		require.NoError(t, err)
 		require.Equal(t, 1, v)
+	}
+	// A handle is done before its task's permit is back (the permit is
+	// given back once the scheduler's lock is let go, by the goroutine
+	// that ran the task): Shutdown, which waits for those goroutines, is
+	// what promises that every permit is back.
+	for _, s := range ss {
+		require.NoError(t, s.Shutdown(ctx))
 	}
 	assert.LessOrEqual(t, peak.Load(), int64(3), "peak running across both schedulers")
 	assert.Equal(t, int64(0), shared.InUse(), "permits left held")
