@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"expvar"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -17,6 +19,9 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// runs counts the runs of TestTrackerFigures in this process.
+var runs atomic.Int64
 
 func TestTrackerFigures(t *testing.T) {
 	var tr tracker.Tracker
@@ -38,7 +43,10 @@ func TestTrackerFigures(t *testing.T) {
 	assert.Equal(t, int64(30), f.Started, "Started")
 	assert.Equal(t, int64(27), f.Succeeded, "Succeeded")
 	assert.Equal(t, int64(3), f.Failed, "Failed")
-	assert.True(t, tr.Publish("lazysched_tracker_test"), "first Publish")
-	assert.False(t, tr.Publish("lazysched_tracker_test"), "second Publish of the same name")
-	assert.True(t, strings.Contains(expvar.Get("lazysched_tracker_test").String(), `"Succeeded":27`))
+	// expvar names live as long as the process: a name of this run's own,
+	// so that -count=N runs it N times.
+	name := fmt.Sprintf("lazysched_tracker_test_%d", runs.Add(1))
+	assert.True(t, tr.Publish(name), "first Publish")
+	assert.False(t, tr.Publish(name), "second Publish of the same name")
+	assert.True(t, strings.Contains(expvar.Get(name).String(), `"Succeeded":27`))
 }
