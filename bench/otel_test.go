@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +28,44 @@ func (dropSpans) OnEnd(sdktrace.ReadOnlySpan)                     {}
 func (dropSpans) Shutdown(context.Context) error                  { return nil }
 func (dropSpans) ForceFlush(context.Context) error                { return nil }
 
+// endedSpans counts the spans ended into it, by name.
+type endedSpans struct {
+	dropSpans
+	mu    sync.Mutex
+	names map[string]int
+}
+
+func (e *endedSpans) OnEnd(s sdktrace.ReadOnlySpan) {
+	e.mu.Lock()
+	e.names[s.Name()]++
+	e.mu.Unlock()
+}
+
+// TestOtelRunnersEndASpanPerTask checks the runners of BenchmarkOtel that
+// trace: each ends one span per task, so the benchmark times what it says.
+func TestOtelRunnersEndASpanPerTask(t *testing.T) {
+	const n = 300
+	for _, name := range []string{"otel", "sdk-span"} {
+		spans := &endedSpans{names: map[string]int{}}
+		for _, r := range otelRunners(t, spans) {
+			if r.name() == name {
+				var c counter
+				r.run(n, 4, 1, c.task)
+				if got := c.calls.Load(); got != n {
+					t.Fatalf("%s: %d calls; want %d", name, got, n)
+				}
+			}
+		}
+		total := 0
+		for _, k := range spans.names {
+			total += k
+		}
+		if total != n {
+			t.Errorf("%s: %d spans ended (%v) for %d tasks; want %d", name, total, spans.names, n, n)
+		}
+	}
+}
+
 // BenchmarkOtel is W1 (1,000,000 no-op tasks, cap 8, every handle kept
 // and awaited) five ways in rotated rounds: no hooks ("none"), four hooks
 // that do nothing ("empty"), lazyotel's hooks ("otel") over a real SDK
@@ -40,7 +79,7 @@ func (dropSpans) ForceFlush(context.Context) error                { return nil }
 // 1.10x none, otel <= 2x none.
 func BenchmarkOtel(b *testing.B) {
 	n := scaled(1_000_000)
-	otelBench(b, otelRunners(b), func(r runner) { r.run(n, 8, 1, noop) }, n)
+	otelBench(b, otelRunners(b, dropSpans{}), func(r runner) { r.run(n, 8, 1, noop) }, n)
 }
 
 // BenchmarkOtelCPU is BenchmarkOtel's five runners on W5's tasks: 10,000
@@ -54,13 +93,13 @@ func BenchmarkOtelCPU(b *testing.B) {
 	procs := runtime.GOMAXPROCS(0)
 	iters := spinIters()
 	task := func() { spin(iters) }
-	otelBench(b, otelRunners(b), func(r runner) { r.run(n, procs, 1, task) }, n)
+	otelBench(b, otelRunners(b, dropSpans{}), func(r runner) { r.run(n, procs, 1, task) }, n)
 }
 
-// otelRunners makes BenchmarkOtel's runners, their providers closed when
-// b ends.
-func otelRunners(b *testing.B) []runner {
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(dropSpans{}))
+// otelRunners makes BenchmarkOtel's runners, their spans ended into sp
+// and their providers closed when b ends.
+func otelRunners(b testing.TB, sp sdktrace.SpanProcessor) []runner {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sp))
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	b.Cleanup(func() {
