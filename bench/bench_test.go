@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -75,6 +76,7 @@ func measure(b *testing.B, n int, op func()) time.Duration {
 	var m0, m1 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&m0)
+	f0 := minorFaults()
 	b.ResetTimer()
 	t0 := time.Now()
 	for range b.N {
@@ -82,12 +84,25 @@ func measure(b *testing.B, n int, op func()) time.Duration {
 	}
 	el := time.Since(t0)
 	b.StopTimer()
+	f1 := minorFaults()
 	runtime.ReadMemStats(&m1)
 	tasks := float64(b.N) * float64(n)
 	b.ReportMetric(float64(el.Nanoseconds())/tasks, "ns/task")
 	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/tasks, "allocs/task")
 	b.ReportMetric(float64(m1.TotalAlloc-m0.TotalAlloc)/tasks, "B/task")
+	b.ReportMetric(float64(f1-f0)/tasks, "faults/task")
 	return el / time.Duration(b.N)
+}
+
+// minorFaults is the process's page faults so far (getrusage): a page
+// touched for the first time since the runtime had it from the OS, or
+// since it gave it back, is one.
+func minorFaults() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Minflt
 }
 
 func throughput(b *testing.B, n, limit, subs int, task func()) {
