@@ -125,7 +125,11 @@ func (t *Task[T]) wait(ctx context.Context) error {
 
 // Done returns a channel that is closed once the task has ended and its
 // result is visible. The channel is made on first call; a task nobody waits
-// for costs none.
+// for costs none; called once the task has ended, it returns a closed
+// channel. A scheduler closes it before a Wait that waits for the task
+// returns and before a task that the freed slots admit starts; its Stats,
+// and the task's State, may tell of the end a moment before a channel
+// taken earlier is closed.
 func (t *Task[T]) Done() <-chan struct{} { return core.Done(&t.base) }
 
 // Result returns the task's value and error without blocking. Before the

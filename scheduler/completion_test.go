@@ -701,3 +701,90 @@ func TestWaitReturnsAfterTheWakeEvenWhenItIsLate(t *testing.T) {
 	close(returned)
 	require.NoError(t, s.Shutdown(bounded(t)))
 }
+
+// holdWake makes the end of the next task that someone waits on hold the
+// window between the scheduler's unlock and the close of its Done open:
+// inWindow is closed once it is open, and it stays open until the test
+// closes checked (the 5 s are a guard against a hang, not a sync).
+func holdWake(t *testing.T) (inWindow <-chan struct{}, checked chan struct{}) {
+	in := make(chan struct{})
+	chk := make(chan struct{})
+	var once sync.Once
+	undo := scheduler.SetWakeDelay(func() {
+		first := false
+		once.Do(func() { first = true; close(in) })
+		if first {
+			select {
+			case <-chk:
+			case <-time.After(5 * time.Second):
+			}
+		}
+	})
+	t.Cleanup(undo)
+	return in, chk
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// A task that the end of A admits finds A done, the channel Done gave
+// before the end included, whichever goroutine it runs on.
+func TestATaskAdmittedByAnEndFindsItDone(t *testing.T) {
+	s := scSched(t, scheduler.WithLimit(2))
+	gate := make(chan struct{})
+	a, err := scheduler.Go(s, func(context.Context) error { <-gate; return nil }, lazytask.WithWeight(2))
+	require.NoError(t, err)
+	aDone := a.Done()
+	saw := make(chan bool, 2)
+	for range 2 {
+		_, err := scheduler.Go(s, func(context.Context) error { saw <- isClosed(aDone); return nil })
+		require.NoError(t, err)
+	}
+	inWindow, checked := holdWake(t)
+	close(gate)
+	var got []bool
+	select {
+	case <-inWindow: // A's Done is closed late: the tasks must not run before
+	case v := <-saw: // it was closed before they started
+		got = append(got, v)
+	}
+	close(checked)
+	for len(got) < 2 {
+		got = append(got, <-saw)
+	}
+	for i, v := range got {
+		assert.True(t, v, "task %d admitted by A's end found A's Done open", i)
+	}
+	require.NoError(t, s.Wait(bounded(t)))
+}
+
+// A scope shut down from inside its last task is released when that task
+// ends; whoever sees the scope's context end finds the task done.
+func TestAReleasedScopesContextEndsAfterItsLastTaskIsDone(t *testing.T) {
+	s := scSched(t, scheduler.WithLimit(2))
+	child := scChild(t, s.Root())
+	release := make(chan struct{})
+	shut := make(chan struct{})
+	h, err := scheduler.Go(child, func(ctx context.Context) error {
+		_ = child.Shutdown(ctx) // from inside: released when this task ends
+		close(shut)
+		<-release
+		return nil
+	})
+	require.NoError(t, err)
+	done := h.Done()
+	<-shut
+	_, checked := holdWake(t)
+	seen := make(chan bool, 1)
+	go func() { <-child.Context().Done(); seen <- isClosed(done) }()
+	close(release)
+	assert.True(t, <-seen, "the released scope's context ended while its last task's Done was open")
+	close(checked)
+	require.NoError(t, s.Wait(bounded(t)))
+}

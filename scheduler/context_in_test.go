@@ -3,7 +3,9 @@ package scheduler_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 	"weak"
@@ -183,4 +185,87 @@ func TestAKeptHandleLetsGoOfTheStartHooksContext(t *testing.T) {
 	}
 	assert.True(t, ref.Value() == nil, "the start hook's value, collected while the handle is kept")
 	runtime.KeepAlive(h)
+}
+
+type runCtxKey struct{}
+
+// runCtxHooks puts a value in the function's context at the start and
+// sends what each done hook finds; with goexit, its done hook calls
+// runtime.Goexit after sending.
+func runCtxHooks(seen chan<- any, goexit bool) scheduler.Hooks {
+	return scheduler.Hooks{
+		OnStart: func(ctx context.Context, _ *scheduler.Scope, _ lazytask.Handle) context.Context {
+			return context.WithValue(ctx, runCtxKey{}, "span")
+		},
+		OnDone: func(ctx context.Context, _ *scheduler.Scope, _ lazytask.Handle) {
+			seen <- ctx.Value(runCtxKey{})
+			if goexit {
+				runtime.Goexit()
+			}
+		},
+	}
+}
+
+// Every done hook sees the context the start hooks gave the function,
+// whatever goroutine it runs on: after a done hook, a done callback or the
+// function called runtime.Goexit, after a fail-fast error whose canceled
+// task's callback did, and with a callback registered late.
+func TestDoneHooksSeeTheStartContextOnEveryPath(t *testing.T) {
+	for _, mode := range []string{"hook-goexit", "callback-goexit", "function-goexit", "failfast-goexit", "late-callback"} {
+		t.Run(mode, func(t *testing.T) {
+			seen := make(chan any, 16)
+			opts := []scheduler.SchedulerOption{scheduler.WithLimit(1), scheduler.WithHooks(runCtxHooks(seen, false)),
+				scheduler.WithLogger(slog.New(slog.DiscardHandler))}
+			if mode == "hook-goexit" {
+				opts = append(opts, scheduler.WithHooks(runCtxHooks(seen, true)), scheduler.WithHooks(runCtxHooks(seen, false)))
+			}
+			if mode == "failfast-goexit" {
+				opts = append(opts, scheduler.FailFast())
+			}
+			s, err := scheduler.New(opts...)
+			require.NoError(t, err)
+			gate := make(chan struct{})
+			h, err := scheduler.Go(s, func(ctx context.Context) error {
+				<-gate
+				switch mode {
+				case "function-goexit":
+					runtime.Goexit()
+				case "failfast-goexit":
+					return errors.New("boom")
+				}
+				return nil
+			})
+			require.NoError(t, err)
+			var calls atomic.Int32
+			switch mode {
+			case "callback-goexit":
+				h.OnDone(func(struct{}, error) { calls.Add(1); runtime.Goexit() })
+				h.OnDone(func(struct{}, error) { calls.Add(1) })
+			case "failfast-goexit":
+				q, err := scheduler.Go(s, func(context.Context) error { return nil })
+				require.NoError(t, err)
+				q.OnDone(func(struct{}, error) { runtime.Goexit() })
+			}
+			close(gate)
+			if mode == "late-callback" {
+				go h.OnDone(func(struct{}, error) { calls.Add(1) })
+			}
+			_ = s.Shutdown(context.Background())
+			close(seen)
+			var got []any
+			for v := range seen {
+				got = append(got, v)
+			}
+			require.NotEmpty(t, got)
+			for _, v := range got {
+				if mode == "failfast-goexit" && v == nil {
+					continue // the queued task it canceled never started
+				}
+				assert.Equal(t, "span", v, "what a done hook found (all: %v)", got)
+			}
+			if mode == "callback-goexit" {
+				assert.Equal(t, int32(2), calls.Load(), "callbacks run")
+			}
+		})
+	}
 }

@@ -73,16 +73,35 @@ func (s *Scheduler) unlock() {
 			s.admitAllLocked()
 		}
 	}
-	if out := s.outbox; len(out) > 0 {
-		s.outbox = nil
-		s.mu.Unlock()
-		for _, f := range out {
-			f()
-		}
+	if s.wake != nil || len(s.outbox) > 0 {
+		s.unlockThen()
 		return
 	}
 	s.mu.Unlock()
 }
+
+// unlockThen lets the lock go, then closes the done channel Release left
+// (its waiters are woken outside the lock, and before any call of the
+// outbox, which may take a network round trip to a shared limit), then
+// makes the outbox's calls.
+func (s *Scheduler) unlockThen() {
+	wake, out := s.wake, s.outbox
+	s.wake, s.outbox = nil, nil
+	s.mu.Unlock()
+	if wake != nil {
+		if wakeDelay != nil {
+			wakeDelay()
+		}
+		close(wake)
+	}
+	for _, f := range out {
+		f()
+	}
+}
+
+// wakeDelay, set by tests only, is called between unlockThen's unlock and
+// the close of the done channel Release left.
+var wakeDelay func()
 
 // lockFor is lock for an operation on the queued task c: if c waits in an
 // inbox of this scheduler still (its submitter has not pushed it yet; only

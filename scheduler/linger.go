@@ -58,6 +58,12 @@ func (s *Scheduler) loop(c *core.Task) {
 // startLocked runs c, admitted, on a parked goroutine (parkLocked), or on
 // a new one. Under s.mu, with s.wg counted for it.
 func (s *Scheduler) startLocked(c *core.Task) {
+	if w := s.wake; w != nil {
+		// The task whose end freed the slot is done before anything
+		// starts on another goroutine: c may look at it.
+		s.wake = nil
+		close(w)
+	}
 	if n := len(s.idle); n > 0 {
 		ch := s.idle[n-1]
 		s.idle[n-1] = nil

@@ -56,22 +56,30 @@ func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) (*
 	// start on goroutines of their own, not behind that code.
 	pending, wake := core.PublishLockedWake(c, st, err)
 	after := pending || st == core.Failed || len(sc.hooks[hookDone]) > 0
-	// c's waiters are woken once s.mu is let go when nothing of c's
-	// follows: closing the channel readies the waiter and may wake an idle
-	// thread for it (a futex call), and under the lock that made the
+	// c's waiters are woken once s.mu is let go (unlock) when nothing of
+	// c's follows: closing the channel readies the waiter and may wake an
+	// idle thread for it (a futex call), and under the lock that made the
 	// worker that ended next sleep on s.mu, to be readied later onto this
 	// P's run queue, where the idle P did not steal it for up to 3.5 ms
-	// (a runtime trace of W5 at cap 2). When user code follows, the waiter
-	// is readied first, as before: the goroutine that the freed slot
-	// admits a task to is then readied after it and runs first here (the
-	// other order made empty hooks 10% slower). And when a Wait waits on
-	// a scope of c's path, c's end may release it (doneTaskLocked): a
-	// Wait that returned must find every handle done, so the channel is
-	// closed before that.
-	if wake != nil && (after || sc.waitedLocked()) {
+	// (a runtime trace of W5 at cap 2). The channel is closed under the
+	// lock, before what could tell of c's end:
+	//   - when user code follows: the waiter is readied first, as before;
+	//     the goroutine that the freed slot admits a task to is readied
+	//     after it and runs first here (the other order made empty hooks
+	//     10% slower);
+	//   - when c's end releases a Wait or a scope (doneTaskLocked): a Wait
+	//     that returns, or a released scope's canceled context, must find
+	//     c done;
+	//   - when a task starts on another goroutine (startLocked closes it
+	//     then): it may look at c.
+	// A Stats call, or a Wait begun as c ends, may see c counted a moment
+	// before a channel that Done gave before the end is closed (Done
+	// called from then on gives a closed one).
+	if wake != nil && (after || sc.releasesLocked()) {
 		close(wake)
 		wake = nil
 	}
+	s.wake = wake
 	sc.doneTaskLocked()
 	var next *core.Task
 	if !exiting && !after && s.queued > 0 {
@@ -83,19 +91,9 @@ func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) (*
 	// Else a goroutine lingers (linger): it admits what the freed slots
 	// take, under s.mu, before it stops lingering, and runs it, with no
 	// user code of c's before it and no new goroutine.
-	s.unlock()
-	if wake != nil {
-		if wakeDelay != nil {
-			wakeDelay()
-		}
-		close(wake)
-	}
+	s.unlock() // closes s.wake, if startLocked did not
 	return next, after
 }
-
-// wakeDelay, set by tests only, is called between Release's unlock and the
-// wake of the ended task's waiters.
-var wakeDelay func()
 
 // Finished runs the user code that follows a task's end, after its done
 // callbacks: the supervisor's handler and what a fail-fast error deferred

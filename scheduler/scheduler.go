@@ -40,6 +40,10 @@ type Scheduler struct {
 	seq    atomic.Int64          // the FIFO keys of queued tasks (orderOf)
 	_      [48]byte
 	outbox []func() // calls to make once s.mu is let go; see later
+	// wake is the done channel of a task that Release ended, to close
+	// once s.mu is let go (unlock), or before a task starts on another
+	// goroutine (startLocked), whichever comes first; see Release.
+	wake chan struct{}
 
 	mu sync.Mutex
 	// under mu
@@ -434,7 +438,9 @@ type Stats struct {
 	Submitted, Succeeded, Failed, Canceled, ForceRuns, Promoted uint64
 }
 
-// Stats returns the scheduler's counters.
+// Stats returns the scheduler's counters. They count a task's end as soon
+// as it is decided, which may be a moment before a Done channel taken
+// before the end is closed (see lazytask.Task.Done).
 func (s *Scheduler) Stats() Stats {
 	s.lock()
 	defer s.unlock()

@@ -89,11 +89,13 @@ func (sc *Scope) addTaskLocked() {
 	}
 }
 
-// waitedLocked reports whether a Wait (or a Shutdown) waits on a scope
-// of sc's path, which the end of one of sc's tasks may release.
-func (sc *Scope) waitedLocked() bool {
+// releasesLocked reports whether the end of one of sc's tasks may release
+// something on sc's path (doneTaskLocked): a Wait (or a Shutdown) waiting
+// on a scope, or a scope shut down from inside, released with its last
+// task.
+func (sc *Scope) releasesLocked() bool {
 	for p := sc; p != nil; p = p.parent {
-		if p.idle != nil {
+		if p.idle != nil || p.detach {
 			return true
 		}
 	}
