@@ -5,6 +5,7 @@ package scheduler_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"runtime"
 	"testing"
 	"testing/synctest"
@@ -140,4 +141,30 @@ func TestShutdownReportsTheGraceEndWhenAChildTaskWasCanceled(t *testing.T) {
 	grace, cancel := context.WithCancel(context.Background())
 	cancel()
 	require.ErrorIs(t, s.Shutdown(grace), context.Canceled, "Shutdown(ended grace)")
+}
+
+// A scheduler without panic recovery whose executor recovers panics (as a
+// pond pool does by default) does not lose the task: it has ended Failed
+// with the panic, and its slot is free.
+func TestAPanicThatTheExecutorRecoversEndsTheTask(t *testing.T) {
+	exec := func(run func()) {
+		go func() {
+			defer func() { _ = recover() }()
+			run()
+		}()
+	}
+	s, err := scheduler.New(scheduler.WithLimit(1), scheduler.WithoutPanicRecovery(), scheduler.WithExecutor(exec),
+		scheduler.WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(t, err)
+	h, err := scheduler.Go(s, func(context.Context) error { panic("boom") })
+	require.NoError(t, err)
+	next, err := scheduler.Go(s, func(context.Context) error { return nil })
+	require.NoError(t, err)
+	err = h.Wait(bounded(t)) // the task's error, once it has ended
+	var pe *lazytask.PanicError
+	require.ErrorAs(t, err, &pe, "the task's error")
+	assert.Equal(t, "boom", pe.Value)
+	assert.Equal(t, lazytask.Failed, h.State())
+	require.NoError(t, next.Wait(bounded(t)), "the next task, in the slot the panic freed")
+	require.NoError(t, s.Shutdown(bounded(t)))
 }

@@ -12,8 +12,12 @@
 // The errgroup authors' reasons hold (quoting errgroup.go): propagating a
 // panic to Wait "delays panics arbitrarily, making bugs harder to detect;
 // turns f's panic stack into a mere value, hiding it from crash-monitoring
-// tools; risks deadlocks that hide the panic entirely". A function that
-// calls runtime.Goexit ends without an error, as in x/sync.
+// tools; risks deadlocks that hide the panic entirely". If something above
+// the function recovers the panic all the same (the pool of a scheduler
+// made with factory/pondexec, which recovers by default), the group fails
+// with a *lazytask.PanicError, its task ends Failed, and Wait returns that
+// error: never a hang. A function that calls runtime.Goexit ends without
+// an error, as in x/sync.
 //
 // What lazysched adds: every function runs as a lazytask task of a
 // scheduler. A Group made with In runs them in a child scope of a scope of
@@ -342,6 +346,15 @@ func (c *call) run(ctx context.Context) (struct{}, error) {
 		g.mu.Lock()
 		delete(g.calls, c)
 		g.mu.Unlock()
+	}()
+	defer func() {
+		// A panic goes on to crash the program; if something above the
+		// task recovers it (an executor such as a pond pool), the group
+		// still fails with it instead of returning as if f had.
+		if r := recover(); r != nil {
+			g.fail(core.NewPanicError(r))
+			panic(r)
+		}
 	}()
 	return struct{}{}, g.call(c.f)
 }

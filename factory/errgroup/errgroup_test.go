@@ -13,10 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alitto/pond/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lazysched/lazysched/factory/errgroup"
+	"github.com/lazysched/lazysched/factory/pondexec"
 	"github.com/lazysched/lazysched/lazytask"
 	"github.com/lazysched/lazysched/scheduler"
 )
@@ -303,4 +305,30 @@ func TestNestedInGroupsCompleteAtCapOne(t *testing.T) {
 	require.NoError(t, err, "outer.Await: nested groups at cap 1")
 	assert.Equal(t, int32(6), leaves.Load(), "leaves run")
 	assert.Zero(t, s.Stats().ForceRuns, "Stats().ForceRuns")
+}
+
+// A Group does not recover panics, but a pool that does (pond's, by
+// default) must not leave the group waiting forever: the group fails with
+// the panic, and Wait returns it.
+func TestAPanicRecoveredByThePoolFailsTheGroup(t *testing.T) {
+	pool := pond.NewPool(4)
+	defer pool.StopAndWait()
+	s, err := pondexec.New(pool)
+	require.NoError(t, err)
+	g, ctx := errgroup.In(context.Background(), s)
+	g.Go(func() error { panic("boom") })
+	waited := make(chan error, 1)
+	go func() { waited <- g.Wait() }()
+	select {
+	case err := <-waited:
+		var pe *lazytask.PanicError
+		require.ErrorAs(t, err, &pe, "Wait's error")
+		assert.Equal(t, "boom", pe.Value)
+		assert.ErrorIs(t, context.Cause(ctx), err, "the group's context's cause")
+	case <-time.After(10 * time.Second): // a guard against the hang, not a sync
+		// No Shutdown: it would wait for the task left Running forever.
+		t.Fatalf("Wait hung after a panic that the pool recovered: %+v", s.Stats())
+	}
+	assert.Equal(t, 0, s.Stats().Running, "tasks left running")
+	require.NoError(t, s.Shutdown(bounded(t)))
 }

@@ -322,6 +322,12 @@ func ExecuteStarted(c *Task, ctx context.Context) (next *Task) {
 					// runtime.Goexit recovers nil and is handled below.
 					if r := recover(); r != nil {
 						crashing = true
+						// The task ends Failed first, its user code left
+						// to a goroutine of its own (as for a Goexit): if
+						// something above recovers the panic (an executor
+						// such as a pond pool, which does by default), no
+						// task stays Running and no slot is lost.
+						finish(c, Failed, NewPanicError(r), true)
 						panic(r)
 					}
 					return
