@@ -8,8 +8,9 @@ import (
 	"github.com/lazysched/lazysched/lazytask"
 )
 
-// Completed yields the given tasks in the order they end, each once: tasks
-// that have ended already come first. It is AsCompleted for handles the
+// Completed yields the given tasks in the order they end, each argument
+// once (a handle given twice is yielded twice): tasks that have ended
+// already come first. Nil handles are skipped. It is AsCompleted for handles the
 // caller already holds (tasks submitted anywhere, with any options), and it
 // leaves them alone: it starts none (a Lazy task is yielded once something
 // else starts or cancels it) and cancels none, not even when the loop
