@@ -192,7 +192,10 @@ func WithHooks(h Hooks) Option {
 
 // WithoutPanicRecovery lets a panic in a task of the scope crash the
 // program, as a panic in a plain goroutine would, instead of ending the
-// task Failed with a *lazytask.PanicError. Child scopes inherit it.
+// task Failed with a *lazytask.PanicError. Child scopes inherit it. With
+// WithExecutor, whose goroutines may recover panics, the task ends Failed
+// with the *lazytask.PanicError before the panic goes on, so that an
+// executor that recovers it leaves no task Running and no slot taken.
 //
 // The default recovers: x/sync's errgroup does not, so that a crash points
 // straight at the bug; a scheduler that runs millions of independent jobs

@@ -131,6 +131,7 @@ func newScope(s *Scheduler, parent *Scope, cfg config) *Scope {
 	sc.startHooks = len(sc.hooks[hookStart]) > 0 || s.cfg.pprofLabels
 	sc.bind.NoRecover = sc.bind.NoRecover || cfg.noRecover
 	sc.bind.Owner = (*owner)(sc)
+	sc.bind.Foreign = s.cfg.exec != nil
 	sc.bind.Clock = s.clk
 	sc.ctx, sc.cancel = context.WithCancelCause(pctx)
 	deadline := cfg.deadline

@@ -37,9 +37,10 @@ import (
 //
 // The scheduler's cap, not pool's, bounds the scheduler's tasks; give pool
 // at least that many workers for its tasks to run there. With
-// scheduler.WithoutPanicRecovery the pool must not recover panics either
-// (pond.WithoutPanicRecovery): a panic pond recovers would leave the task
-// Running forever.
+// scheduler.WithoutPanicRecovery, give the pool pond.WithoutPanicRecovery
+// too for a panic to crash the program: a panic that pond recovers ends
+// the task Failed with a *lazytask.PanicError (never Running forever), and
+// the program goes on.
 func WithPool(pool pond.Pool) scheduler.SchedulerOption {
 	return scheduler.WithExecutor(func(run func()) { submit(pool, run) })
 }

@@ -88,7 +88,7 @@ func Start(c *Task) error {
 				}
 				return err
 			}
-			if c.state.CompareAndSwap(s, s&^stateMask|uint32(toRunning)) {
+			if c.state.CompareAndSwap(s, s&^stateMask|uint32(toRunning)|flagAlone) {
 				if t := tm(c); t != nil {
 					t.started.Store(Now())
 				}
@@ -151,6 +151,10 @@ func Bind(c *Task, b *Binding) { c.owner.Store(b) }
 
 // Bound returns the owner binding of the task (nil if none).
 func Bound(c *Task) *Binding { return c.owner.Load() }
+
+// StartedAlone reports whether Start ran c with no owner, on a goroutine of
+// its own (whether or not it has ended since).
+func StartedAlone(c *Task) bool { return c.state.Load()&flagAlone != 0 }
 
 // Enqueue moves a Lazy task to Queued, owned by b, queued at now (for a
 // task that keeps timings; 0: read b's clock). Owners call it under their
@@ -322,12 +326,16 @@ func ExecuteStarted(c *Task, ctx context.Context) (next *Task) {
 					// runtime.Goexit recovers nil and is handled below.
 					if r := recover(); r != nil {
 						crashing = true
-						// The task ends Failed first, its user code left
-						// to a goroutine of its own (as for a Goexit): if
-						// something above recovers the panic (an executor
-						// such as a pond pool, which does by default), no
-						// task stays Running and no slot is lost.
-						finish(c, Failed, NewPanicError(r), true)
+						if b.Foreign {
+							// The task ends Failed first, its user code
+							// left to a goroutine of its own (as for a
+							// Goexit): if the executor recovers the panic
+							// (a pond pool does by default), no task stays
+							// Running and no slot is lost. On goroutines
+							// of the owner's own nothing recovers it: the
+							// program crashes before anyone sees the end.
+							finish(c, Failed, NewPanicError(r), true)
+						}
 						panic(r)
 					}
 					return

@@ -42,8 +42,9 @@ const (
 	flagPromoted = 1 << 8  // the owner promoted the task to the head of its queue
 	flagLentOver = 1 << 10 // the task lent its slots while running over the cap
 	flagNeverRan = 1 << 11 // admitted, but ended without running its function
-	// 1 << 12 is flagClockMade (clock.go), 1 << 13 flagAwaited (awaiters.go),
-	// 1 << 14 flagTimed (timings.go).
+	// 1 << 9 is flagInbox (inbox.go), 1 << 12 flagClockMade (clock.go),
+	// 1 << 13 flagAwaited (awaiters.go), 1 << 14 flagTimed (timings.go).
+	flagAlone = 1 << 15 // started by Start with no owner, on a goroutine of its own
 )
 
 func terminal(s uint32) bool {
@@ -109,6 +110,10 @@ type Binding struct {
 	// NoRecover lets panics in the owner's tasks crash the program instead
 	// of ending the task with a PanicError.
 	NoRecover bool
+	// Foreign: the owner's tasks run on goroutines of an executor, which
+	// may recover a panic that NoRecover lets through; such a task ends
+	// Failed before its panic goes on, so that it cannot stay Running.
+	Foreign bool
 	// Clock, if not nil, is the owner's clock: the timings of its tasks,
 	// their timeouts and deadlines follow it. Nil is the runtime's clock.
 	Clock *Timebase
