@@ -7,6 +7,8 @@ import (
 	"errors"
 	"log/slog"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -167,4 +169,68 @@ func TestAPanicThatTheExecutorRecoversEndsTheTask(t *testing.T) {
 	assert.Equal(t, lazytask.Failed, h.State())
 	require.NoError(t, next.Wait(bounded(t)), "the next task, in the slot the panic freed")
 	require.NoError(t, s.Shutdown(bounded(t)))
+}
+
+// A hook that sees a task before its handoff and hands it over itself
+// (Force, Start, Enqueue here or in another scope) makes no refusal: Submit
+// returns no error, the task runs once, and the done hooks see it end once,
+// after the end.
+func TestAHookThatHandsTheTaskOverItselfIsNoRefusal(t *testing.T) {
+	for _, mode := range []string{"force", "start", "enqueue", "enqueue-other", "newtask-start"} {
+		t.Run(mode, func(t *testing.T) {
+			var s *scheduler.Scheduler
+			var other *scheduler.Scope
+			var mu sync.Mutex
+			var doneStates []lazytask.State
+			var done atomic.Bool // Enqueue fires the hooks again: hand over once
+			handOver := func(sc *scheduler.Scope, h lazytask.Handle) {
+				if !done.CompareAndSwap(false, true) {
+					return
+				}
+				switch mode {
+				case "force":
+					_ = s.Force(h)
+				case "start", "newtask-start":
+					_ = h.Start()
+				case "enqueue":
+					_ = sc.Enqueue(h)
+				case "enqueue-other":
+					_ = other.Enqueue(h)
+				}
+			}
+			hooks := scheduler.Hooks{
+				OnDone: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
+					mu.Lock()
+					doneStates = append(doneStates, h.State())
+					mu.Unlock()
+				},
+			}
+			if mode == "newtask-start" {
+				hooks.OnCreate = func(_ context.Context, sc *scheduler.Scope, h lazytask.Handle) { handOver(sc, h) }
+			} else {
+				hooks.OnQueue = func(_ context.Context, sc *scheduler.Scope, h lazytask.Handle) { handOver(sc, h) }
+			}
+			s = scSched(t, scheduler.WithLimit(1), scheduler.WithHooks(hooks))
+			other = scChild(t, s.Root())
+			var runs atomic.Int32
+			fn := func(context.Context) (int, error) { runs.Add(1); return 1, nil }
+			var h *lazytask.Task[int]
+			if mode == "newtask-start" {
+				h = scheduler.NewTask(s, fn)
+			} else {
+				var err error
+				h, err = scheduler.Submit(s, fn)
+				require.NoError(t, err, "Submit, though a hook handed the task over")
+			}
+			v, err := h.Await(bounded(t))
+			require.NoError(t, err)
+			assert.Equal(t, 1, v)
+			require.NoError(t, s.Wait(bounded(t)))
+			mu.Lock()
+			defer mu.Unlock()
+			assert.Equal(t, int32(1), runs.Load(), "runs")
+			assert.Equal(t, []lazytask.State{lazytask.Succeeded}, doneStates, "what the done hooks saw, once each")
+			assert.Zero(t, s.Stats().Rejected, "rejected")
+		})
+	}
 }

@@ -251,10 +251,32 @@ func submit[T any](ctx context.Context, wait bool, sp Spawner, fn func(ctx conte
 		err = sc.enqueue(c, !sc.hooked, true)
 	}
 	if err != nil {
+		if sc.handedOver(c) {
+			return t, nil
+		}
 		sc.abandon(c, err)
 		return t, err
 	}
 	return t, nil
+}
+
+// handedOver reports whether a hook that saw c before its handoff handed it
+// over itself, so that the handoff that failed because of it is no
+// refusal: c was queued or force-run (here or in another scope), whose
+// owner reports its end, or started on a goroutine of its own (Start),
+// whose end sc's done hooks then see, once, as they would have (at once
+// if it has ended already). A task a hook canceled is left to abandon.
+func (sc *Scope) handedOver(c *core.Task) bool {
+	if core.Bound(c) != nil {
+		return true
+	}
+	if !core.StartedAlone(c) {
+		return false
+	}
+	if sc.hooked {
+		core.OnDone(c, func() { sc.fire(c, hookDone) })
+	}
+	return true
 }
 
 // Go is Submit for a function with no result.
@@ -299,7 +321,7 @@ func NewTask[T any](sp Spawner, fn func(ctx context.Context) (T, error), opts ..
 	if sc.hooked {
 		sc.fireGuarded(c, hookCreate) // before the task can be seen, and so canceled
 	}
-	if err := sc.bindLazy(c); err != nil {
+	if err := sc.bindLazy(c); err != nil && !sc.handedOver(c) {
 		sc.abandon(c, err)
 	}
 	return t
