@@ -724,6 +724,7 @@ func holdWake(t *testing.T) (inWindow <-chan struct{}, checked chan struct{}) {
 	return in, chk
 }
 
+// isClosed reports whether ch is closed, without blocking.
 func isClosed(ch <-chan struct{}) bool {
 	select {
 	case <-ch:

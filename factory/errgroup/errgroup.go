@@ -346,8 +346,6 @@ func (c *call) run(ctx context.Context) (struct{}, error) {
 		g.mu.Lock()
 		delete(g.calls, c)
 		g.mu.Unlock()
-	}()
-	defer func() {
 		// A panic goes on to crash the program; if something above the
 		// task recovers it (an executor such as a pond pool), the group
 		// still fails with it instead of returning as if f had.
