@@ -2,6 +2,8 @@ package scheduler_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"runtime/debug"
 	"sync/atomic"
 	"testing"
@@ -461,4 +463,145 @@ func TestNestedFanOutThroughScopeWaitKeepsTheCap(t *testing.T) {
 	assert.LessOrEqualf(t, own.max.Load(), int64(2), "peak tasks running their own code = %d; want <= 2", own.max.Load())
 	assert.Equal(t, int64(0), maxOver.Load(), "peak Stats().OverCap seen inside tasks")
 	assert.Equal(t, uint64(0), s.Stats().ForceRuns, "Stats().ForceRuns")
+}
+
+// lnCutShort runs, at cap 1, an outer task that submits a child blocked on
+// its context and a queued task behind it, then waits for the child with
+// wait, giving it a context that the child itself cancels once it runs, so
+// the wait is cut short while the child holds the only slot. Then after
+// runs in the outer task (with its own context); it must not hang. It
+// returns the child and the queued task.
+func lnCutShort(t *testing.T, s *scheduler.Scheduler,
+	wait func(wctx context.Context, child *lazytask.Task[struct{}]) error,
+	after func(ctx context.Context, child, queued *lazytask.Task[struct{}]) error,
+) (*lazytask.Task[struct{}], *lazytask.Task[struct{}]) {
+	t.Helper()
+	var child, queued *lazytask.Task[struct{}]
+	err := lnInside(t, s, func(ctx context.Context) error {
+		wctx, cut := context.WithCancel(ctx)
+		defer cut()
+		var err error
+		child, err = scheduler.Go(s, func(cctx context.Context) error {
+			cut()
+			<-cctx.Done()
+			return context.Cause(cctx)
+		}, lazytask.WithName("child"))
+		if err != nil {
+			return err
+		}
+		if queued, err = scheduler.Go(s, func(context.Context) error { return nil }, lazytask.WithName("queued")); err != nil {
+			return err
+		}
+		if err := wait(wctx, child); !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("wait cut short = %v; want context.Canceled", err)
+		}
+		if st := s.Stats(); st.OverCap != 1 || st.InUse != 1 {
+			return fmt.Errorf("after the cut-short wait: OverCap %d, InUse %d; want 1 and 1 (the child's slot)", st.OverCap, st.InUse)
+		}
+		if queued.State() != lazytask.Queued {
+			return fmt.Errorf("queued task %v while its caller runs over the cap; want Queued", queued.State())
+		}
+		return after(ctx, child, queued)
+	})
+	require.NoError(t, err, "outer task")
+	return child, queued
+}
+
+func TestTaskWhoseAwaitIsCutShortCancelsTheChildAtCapOne(t *testing.T) {
+	// Await with a timeout, then cancel the straggler: the child holds the
+	// slot the parent lent, so the parent goes on over the cap, and takes
+	// the slot back the moment the child ends, ahead of the queued task.
+	s := cpSched(t, scheduler.WithLimit(1))
+	child, queued := lnCutShort(t, s,
+		func(wctx context.Context, child *lazytask.Task[struct{}]) error { return child.Wait(wctx) },
+		func(ctx context.Context, child, queued *lazytask.Task[struct{}]) error {
+			child.Cancel(nil)
+			<-child.Done() // a plain receive: nothing is lent
+			if st := s.Stats(); st.OverCap != 0 || st.InUse != 1 {
+				return fmt.Errorf("after the child ended: OverCap %d, InUse %d; want 0 and 1 (the slot back to the parent)", st.OverCap, st.InUse)
+			}
+			if queued.State() != lazytask.Queued {
+				return fmt.Errorf("queued task %v while the parent holds the slot; want Queued", queued.State())
+			}
+			return nil
+		})
+	assert.Equal(t, lazytask.Canceled, child.State(), "child.State()")
+	_, err := cpAwait(t, queued)
+	require.NoError(t, err, "the queued task runs once the parent ends")
+	st := s.Stats()
+	assert.Equal(t, 0, st.OverCap, "Stats().OverCap at the end")
+	assert.Equal(t, 0, st.InUse, "Stats().InUse at the end")
+}
+
+func TestTaskBackOverTheCapWaitsAgainAndTakesTheSlotBack(t *testing.T) {
+	// After a cut-short wait the parent, over the cap, waits for the child
+	// again with its own context: that wait lends nothing it does not
+	// hold, and its end gives the parent the child's slot.
+	s := cpSched(t, scheduler.WithLimit(1))
+	lnCutShort(t, s,
+		func(wctx context.Context, child *lazytask.Task[struct{}]) error { return child.Wait(wctx) },
+		func(ctx context.Context, child, queued *lazytask.Task[struct{}]) error {
+			child.Cancel(nil)
+			if err := child.Wait(ctx); !errors.Is(err, context.Canceled) {
+				return fmt.Errorf("child.Wait(ctx) = %v; want context.Canceled", err)
+			}
+			if st := s.Stats(); st.OverCap != 0 || st.InUse != 1 {
+				return fmt.Errorf("after the second wait: OverCap %d, InUse %d; want 0 and 1", st.OverCap, st.InUse)
+			}
+			if queued.State() != lazytask.Queued {
+				return fmt.Errorf("queued task %v while the parent holds the slot; want Queued", queued.State())
+			}
+			return nil
+		})
+	require.NoError(t, s.Wait(context.Background()))
+	st := s.Stats()
+	assert.Equal(t, 0, st.OverCap, "Stats().OverCap at the end")
+	assert.Equal(t, 0, st.InUse, "Stats().InUse at the end")
+	assert.Equal(t, uint64(0), st.ForceRuns, "Stats().ForceRuns")
+}
+
+func TestTaskEndingOverTheCapGivesNothingBack(t *testing.T) {
+	// The parent ends while still over the cap (the child still runs): it
+	// gives back no slot it does not hold, and the child's end frees the
+	// one slot for the queued task.
+	s := cpSched(t, scheduler.WithLimit(1))
+	var kid *lazytask.Task[struct{}]
+	child, queued := lnCutShort(t, s,
+		func(wctx context.Context, child *lazytask.Task[struct{}]) error { return child.Wait(wctx) },
+		func(ctx context.Context, child, queued *lazytask.Task[struct{}]) error { kid = child; return nil })
+	st := s.Stats()
+	assert.Equal(t, 0, st.OverCap, "Stats().OverCap once the parent ended")
+	assert.Equal(t, 1, st.InUse, "Stats().InUse: the child's slot")
+	assert.Equal(t, lazytask.Queued, queued.State(), "queued task while the child holds the slot")
+	kid.Cancel(nil)
+	_, err := cpAwait(t, queued)
+	require.NoError(t, err, "the queued task runs once the child ends")
+	assert.Equal(t, lazytask.Canceled, child.State(), "child.State()")
+}
+
+func TestScopeWaitCutShortLetsTheTaskCancelTheScopeAtCapOne(t *testing.T) {
+	// Scope.Wait with a deadline, then cancel what is left: the same for
+	// a scope's tasks.
+	s := cpSched(t, scheduler.WithLimit(1))
+	var kids *scheduler.Scope
+	lnCutShort(t, s,
+		func(wctx context.Context, child *lazytask.Task[struct{}]) error {
+			return s.Root().Wait(wctx)
+		},
+		func(ctx context.Context, child, queued *lazytask.Task[struct{}]) error {
+			var err error
+			kids, err = s.Root().NewScope(scheduler.WithName("kids"))
+			if err != nil {
+				return err
+			}
+			child.Cancel(nil)
+			<-child.Done()
+			if st := s.Stats(); st.OverCap != 0 {
+				return fmt.Errorf("after the child ended: OverCap %d; want 0", st.OverCap)
+			}
+			return nil
+		})
+	require.NotNil(t, kids)
+	require.NoError(t, s.Wait(context.Background()))
+	assert.Equal(t, 0, s.Stats().OverCap, "Stats().OverCap at the end")
 }

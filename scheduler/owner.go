@@ -30,6 +30,9 @@ func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) (*
 	if core.OverCap(c) {
 		s.forced -= w
 		s.overTasks--
+		if len(s.reclaims) > 0 {
+			s.dropOverLocked(c) // it ends before a slot came back to it
+		}
 	} else if core.PeekOwnerWord(c) == 0 {
 		sc.putPath(w)
 	}
@@ -244,7 +247,12 @@ func (o *owner) lendLocked(c *core.Task) {
 			s.forced -= w
 			s.overTasks--
 			core.SetOverCap(c, false)
-			core.SetLentOver(c, true)
+			// Over the cap only until a slot came back (ReclaimNow), c
+			// holds none to lend: its next Reclaim asks for one again.
+			// Force-run, it goes back over the cap.
+			if len(s.reclaims) == 0 || !s.dropOverLocked(c) {
+				core.SetLentOver(c, true)
+			}
 		} else {
 			sc.putPath(w)
 		}
@@ -261,12 +269,25 @@ func (o *owner) lendLocked(c *core.Task) {
 // admission hands them over (admitOne serves such tasks first), so that
 // tasks running their own code never exceed the cap. A task that was
 // force-run over the cap goes back over it without waiting.
-func (o *owner) Reclaim(c *core.Task) {
+func (o *owner) Reclaim(c *core.Task) { o.reclaim(c, false) }
+
+// ReclaimNow is Reclaim for a wait cut short by its context (I9): c may
+// mean to cancel the very tasks that hold the slots it lent (await with a
+// timeout, then cancel the straggler), so it does not wait for them. If
+// they are not free it goes on over the cap, counted in Stats.OverCap, and
+// keeps its place at the head of the reclaims: the first slots to free up
+// are its own again, and its run over the cap ends there.
+func (o *owner) ReclaimNow(c *core.Task) { o.reclaim(c, true) }
+
+func (o *owner) reclaim(c *core.Task, now bool) {
 	sc := o.scope()
 	s := sc.s
 	w := core.Weight(c)
 	s.lock()
 	if r, ok := s.takeEarlyLocked(c); ok {
+		if r != nil && now && s.goOverLocked(r) {
+			r = nil
+		}
 		s.unlock()
 		if r != nil {
 			s.awaitReclaim(c, r)
@@ -294,6 +315,9 @@ func (o *owner) Reclaim(c *core.Task) {
 		r := &reclaim{c: c, sc: sc, w: w, ch: make(chan struct{})}
 		s.reclaims = append(s.reclaims, r)
 		s.grantReclaimsLocked() // the slots may be free, with others waiting ahead
+		if now && s.goOverLocked(r) {
+			break
+		}
 		s.unlock()
 		s.awaitReclaim(c, r)
 		return
@@ -310,12 +334,7 @@ func (s *Scheduler) awaitReclaim(c *core.Task, r *reclaim) {
 		// grace): it only has to return, so it goes on over the cap,
 		// counted, rather than wait behind running tasks.
 		s.lock()
-		if i := slices.Index(s.reclaims, r); i >= 0 {
-			s.reclaims = slices.Delete(s.reclaims, i, i+1)
-			core.SetOverCap(c, true)
-			s.forced += r.w
-			s.overTasks++
-		}
+		s.goOverLocked(r)
 		s.unlock()
 	}
 }
@@ -326,6 +345,39 @@ type reclaim struct {
 	sc *Scope
 	w  int64
 	ch chan struct{} // closed once the slots are taken for it
+	// over: the task went on over the cap instead of waiting
+	// (goOverLocked); granting the slots ends its run over the cap.
+	over bool
+}
+
+// goOverLocked lets the task of r, a reclaim not yet granted, go on over
+// the cap at once, counted as such, keeping r's place among the reclaims:
+// when r is granted, the task holds its slots again and is no longer over
+// the cap. It reports false, changing nothing, if r was granted already.
+func (s *Scheduler) goOverLocked(r *reclaim) bool {
+	select {
+	case <-r.ch:
+		return false
+	default:
+	}
+	r.over = true
+	core.SetOverCap(r.c, true)
+	s.forced += r.w
+	s.overTasks++
+	return true
+}
+
+// dropOverLocked forgets the reclaim of c, a task over the cap after
+// goOverLocked, when it ends or lends again before its slots came back. It
+// reports whether there was one.
+func (s *Scheduler) dropOverLocked(c *core.Task) bool {
+	for i, r := range s.reclaims {
+		if r.c == c && r.over {
+			s.reclaims = slices.Delete(s.reclaims, i, i+1)
+			return true
+		}
+	}
+	return false
 }
 
 // grantReclaimsLocked hands free slots to the tasks waiting to take theirs
@@ -339,13 +391,20 @@ func (s *Scheduler) grantReclaimsLocked() bool {
 		switch {
 		case ok && r.sc.fitsPath(r.w):
 			r.sc.takePath(r.w)
+			if r.over {
+				core.SetOverCap(r.c, false)
+				s.forced -= r.w
+				s.overTasks--
+			}
 			close(r.ch)
 		case r.sc.tooHeavyLocked(r.w) != nil:
 			// A Resize made a cap on its path smaller than its weight:
 			// waiting would never end, so it goes on over the cap.
-			core.SetOverCap(r.c, true)
-			s.forced += r.w
-			s.overTasks++
+			if !r.over {
+				core.SetOverCap(r.c, true)
+				s.forced += r.w
+				s.overTasks++
+			}
 			close(r.ch)
 		default:
 			if !s.root.lim.Fits(r.w) {

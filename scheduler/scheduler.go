@@ -439,8 +439,10 @@ type Stats struct {
 	// Queued and Running count tasks waiting and running now; Running
 	// includes the OverCap tasks.
 	Queued, Running int
-	// OverCap is the number of tasks force-run over the cap, running now,
-	// and OverCapSlots their slots.
+	// OverCap is the number of tasks running over the cap now, and
+	// OverCapSlots their slots: tasks force-run, and tasks back from a
+	// wait cut short by its context while their slots were taken, until
+	// those slots are free again (I9).
 	OverCap, OverCapSlots int
 	// Lazy counts the tasks made with NewTask that are still Lazy, bound
 	// to a scope.

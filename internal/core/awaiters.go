@@ -32,7 +32,11 @@ func BeginWaitFor(ctx context.Context, c *Task) func() {
 			x.awaiters = slices.Delete(x.awaiters, i, i+1)
 		}
 		x.mu.Unlock()
-		l.Reclaim(cur)
+		if ctx.Err() != nil && !IsDone(c) {
+			l.ReclaimNow(cur) // cut short: c may hold the slots cur needs
+		} else {
+			l.Reclaim(cur)
+		}
 	}
 }
 

@@ -475,6 +475,12 @@ type Lender interface {
 	// wait ends.
 	Lend(c *Task)
 	Reclaim(c *Task)
+	// ReclaimNow is Reclaim for a wait that ended before what it waited
+	// for, because its context ended: c goes on at once, over the cap if
+	// its slots are taken (they may be held by the very tasks it means to
+	// cancel next), and takes them back, ahead of the queue, as soon as
+	// they are free, which ends its run over the cap.
+	ReclaimNow(c *Task)
 	// LendIdle is Lend for a task that is Running and not waiting already;
 	// it reports false, lending nothing, for any other.
 	LendIdle(c *Task) bool
@@ -519,7 +525,13 @@ func BeginWait(ctx context.Context) func() {
 		return nil
 	}
 	l.Lend(cur)
-	return func() { l.Reclaim(cur) }
+	return func() {
+		if ctx.Err() != nil {
+			l.ReclaimNow(cur) // the wait may have been cut short
+		} else {
+			l.Reclaim(cur)
+		}
+	}
 }
 
 // lenderOf returns the running task ctx belongs to and its owner, if the
