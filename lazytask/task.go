@@ -87,7 +87,10 @@ func New[T any](fn func(ctx context.Context) (T, error), opts ...Option) *Task[T
 //
 // If ctx is (or derives from) the context of a task running in a scheduler
 // that lends slots, that task's slot is lent while Await waits, so nested
-// fan-out on one cap cannot deadlock.
+// fan-out on one cap cannot deadlock. When the wait ends the task takes its
+// slot back ahead of every queued task; if ctx ended first (await with a
+// timeout, then cancel the straggler) and the slot is taken, the task goes
+// on at once, over the cap, until a slot is free again.
 func (t *Task[T]) Await(ctx context.Context) (T, error) {
 	if !core.IsDone(&t.base) {
 		if err := t.wait(ctx); err != nil {
