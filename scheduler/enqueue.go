@@ -30,8 +30,10 @@ func (sc *Scope) enqueue(c *core.Task, fresh, made bool) error {
 		return ErrQueueFull
 	}
 	// A lingering goroutine takes the next task through the queue; with no
-	// cap there is nothing to wait for, so the task starts at once.
-	run := s.queued == 0 && (s.spinning == 0 || s.root.lim.Unlimited()) && sc.sharer == nil && sc.fitsPath(w)
+	// cap there is nothing to wait for, so the task starts at once. A task
+	// back from a wait that waits for its slots (or runs over the cap until
+	// they come back) goes first: admitOne serves it.
+	run := s.queued == 0 && (s.spinning == 0 || s.root.lim.Unlimited()) && sc.sharer == nil && len(s.reclaims) == 0 && sc.fitsPath(w)
 	startHooks := sc.startHooks
 	switch {
 	case fresh:

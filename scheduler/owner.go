@@ -279,11 +279,27 @@ func (o *owner) Reclaim(c *core.Task) { o.reclaim(c, false) }
 // are its own again, and its run over the cap ends there.
 func (o *owner) ReclaimNow(c *core.Task) { o.reclaim(c, true) }
 
+// ReclaimWaitFor ends the wait of cur on c that LendWaitingFor began:
+// under s.mu, under which Release ends c and gives c's waiters their slots
+// back, so c's end and the wait's are ordered: either c's Release saw cur
+// waiting, and cur's slots came back there (early), or cur is forgotten
+// before c ends. A wait cut short while c still runs is ReclaimNow's.
+func (o *owner) ReclaimWaitFor(cur, c *core.Task, cut bool) {
+	o.s.lock()
+	core.ForgetAwaiter(c, cur)
+	o.reclaimLocked(cur, cut && !core.IsDone(c))
+}
+
 func (o *owner) reclaim(c *core.Task, now bool) {
+	o.s.lock()
+	o.reclaimLocked(c, now)
+}
+
+// reclaimLocked is reclaim with s.mu held; it lets go of it.
+func (o *owner) reclaimLocked(c *core.Task, now bool) {
 	sc := o.scope()
 	s := sc.s
 	w := core.Weight(c)
-	s.lock()
 	if r, ok := s.takeEarlyLocked(c); ok {
 		if r != nil && now && s.goOverLocked(r) {
 			r = nil
@@ -399,12 +415,16 @@ func (s *Scheduler) grantReclaimsLocked() bool {
 			close(r.ch)
 		case r.sc.tooHeavyLocked(r.w) != nil:
 			// A Resize made a cap on its path smaller than its weight:
-			// waiting would never end, so it goes on over the cap.
-			if !r.over {
-				core.SetOverCap(r.c, true)
-				s.forced += r.w
-				s.overTasks++
+			// waiting would never end, so it goes on over the cap. One
+			// over the cap already keeps its place, for when a Resize
+			// makes room again, but holds nobody up meanwhile.
+			if r.over {
+				kept = append(kept, r)
+				continue
 			}
+			core.SetOverCap(r.c, true)
+			s.forced += r.w
+			s.overTasks++
 			close(r.ch)
 		default:
 			if !s.root.lim.Fits(r.w) {

@@ -64,10 +64,12 @@ func (sc *Scope) enter(ctx context.Context) func() {
 // waitLending is waitIdle for a wait that may come from inside a task: the
 // task's slots are lent while it waits (I9).
 func (sc *Scope) waitLending(ctx context.Context) error {
-	if reclaim := core.BeginWait(ctx); reclaim != nil {
-		defer reclaim()
+	reclaim := core.BeginWait(ctx)
+	err := sc.waitIdle(ctx)
+	if reclaim != nil {
+		reclaim(err != nil) // cut short: its context ended first
 	}
-	return sc.waitIdle(ctx)
+	return err
 }
 
 // waitIdle waits until the subtree's only tasks are those waiting from
@@ -112,7 +114,10 @@ func (sc *Scope) waitIdle(ctx context.Context) error {
 func (sc *Scope) Shutdown(ctx context.Context) error {
 	sc.sched() // a nil *Scope panics with a message naming it
 	if reclaim := core.BeginWait(ctx); reclaim != nil {
-		defer reclaim() // a task shutting its own scope down lends its slot (I9)
+		// A task shutting its own scope down lends its slot (I9). Past
+		// the grace period Shutdown still waits for the subtree's tasks to
+		// return: the wait is never cut short.
+		defer reclaim(false)
 	}
 	return sc.shutdown(ctx, true)
 }

@@ -14,30 +14,31 @@ const flagAwaited = 1 << 13
 // the waiter is also recorded on c (Lender.LendWaitingFor), so that c's
 // owner, when c ends, can give the waiter its slots back ahead of the
 // queue (a task back from a wait runs before tasks that were queued
-// meanwhile). The returned function takes the slots back, if they were not
-// given back already, and forgets the record. It returns nil if nothing
-// was lent.
+// meanwhile). The returned function forgets the record and takes the slots
+// back, if they were not given back already (Lender.ReclaimWaitFor), under
+// the lock under which c ends: so c either ended before, and gave them
+// back, or ends after, and finds no waiter. It returns nil if nothing was
+// lent.
 func BeginWaitFor(ctx context.Context, c *Task) func() {
 	if c == nil {
-		return BeginWait(ctx)
+		return nil
 	}
 	cur, l := lenderOf(ctx)
 	if l == nil || !l.LendWaitingFor(cur, c) {
 		return nil // no lender, or c has ended: the wait returns at once
 	}
+	return func() { l.ReclaimWaitFor(cur, c, ctx.Err() != nil) }
+}
+
+// ForgetAwaiter undoes AddAwaiter(c, cur), if TakeAwaiters has not taken
+// it; owners call it under their lock.
+func ForgetAwaiter(c, cur *Task) {
 	x := getX(c)
-	return func() {
-		x.mu.Lock()
-		if i := slices.Index(x.awaiters, cur); i >= 0 {
-			x.awaiters = slices.Delete(x.awaiters, i, i+1)
-		}
-		x.mu.Unlock()
-		if ctx.Err() != nil && !IsDone(c) {
-			l.ReclaimNow(cur) // cut short: c may hold the slots cur needs
-		} else {
-			l.Reclaim(cur)
-		}
+	x.mu.Lock()
+	if i := slices.Index(x.awaiters, cur); i >= 0 {
+		x.awaiters = slices.Delete(x.awaiters, i, i+1)
 	}
+	x.mu.Unlock()
 }
 
 // AddAwaiter records cur as a running task that lent its slots to wait

@@ -481,6 +481,12 @@ type Lender interface {
 	// cancel next), and takes them back, ahead of the queue, as soon as
 	// they are free, which ends its run over the cap.
 	ReclaimNow(c *Task)
+	// ReclaimWaitFor ends a wait of cur on c that LendWaitingFor began: in
+	// one step under the lock under which c ends, it forgets cur as c's
+	// waiter (ForgetAwaiter) and takes cur's slots back, with ReclaimNow
+	// if cut (the wait's context ended) and c has not ended, else with
+	// Reclaim.
+	ReclaimWaitFor(cur, c *Task, cut bool)
 	// LendIdle is Lend for a task that is Running and not waiting already;
 	// it reports false, lending nothing, for any other.
 	LendIdle(c *Task) bool
@@ -516,18 +522,19 @@ func LendFor(c *Task) func() {
 	return func() { l.Reclaim(c) }
 }
 
-// BeginWait is called by Await before it blocks. If ctx belongs to a running
-// task whose owner lends slots, the slot is lent and the returned function
-// takes it back; otherwise it returns nil.
-func BeginWait(ctx context.Context) func() {
+// BeginWait is called by a wait made with ctx before it blocks. If ctx
+// belongs to a running task whose owner lends slots, the slot is lent and
+// the returned function takes it back (with cut true if ctx ended before
+// what was waited for: Lender.ReclaimNow); otherwise it returns nil.
+func BeginWait(ctx context.Context) func(cut bool) {
 	cur, l := lenderOf(ctx)
 	if l == nil {
 		return nil
 	}
 	l.Lend(cur)
-	return func() {
-		if ctx.Err() != nil {
-			l.ReclaimNow(cur) // the wait may have been cut short
+	return func(cut bool) {
+		if cut {
+			l.ReclaimNow(cur)
 		} else {
 			l.Reclaim(cur)
 		}

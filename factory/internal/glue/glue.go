@@ -17,7 +17,7 @@ import (
 func Block(ctx context.Context, wait func()) {
 	if ctx != nil {
 		if reclaim := core.BeginWait(ctx); reclaim != nil {
-			defer reclaim()
+			defer reclaim(false) // wait ends when what it waits for does
 		}
 	}
 	wait()
@@ -35,15 +35,17 @@ func Recv[T any](ctx context.Context, ch <-chan T) (v T, err error) {
 	if err := ctx.Err(); err != nil {
 		return v, context.Cause(ctx)
 	}
-	if reclaim := core.BeginWait(ctx); reclaim != nil {
-		defer reclaim()
-	}
+	reclaim := core.BeginWait(ctx)
 	select {
 	case v = <-ch:
-		return v, nil
+		err = nil
 	case <-ctx.Done():
-		return v, context.Cause(ctx)
+		err = context.Cause(ctx)
 	}
+	if reclaim != nil {
+		reclaim(err != nil) // cut short: ctx ended first
+	}
+	return v, err
 }
 
 // Scope returns the scope behind sp: the root scope of a *Scheduler, or
