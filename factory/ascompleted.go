@@ -34,17 +34,17 @@ func AsCompleted[T any](ctx context.Context, f Factory, fns ...func(ctx context.
 			}
 			return
 		}
-		tasks, ended := submitAll(ctx, f, fns)
+		tasks, ended, g := submitAll(ctx, f, fns)
 		left := len(tasks)
 		defer func() {
 			if left > 0 {
 				cancelAll(tasks, ErrNotNeeded)
-				drain(ctx, ended, left)
+				drain(ctx, g, ended, left)
 			}
 		}()
 		wait := ctx
 		for left > 0 {
-			i, err := recvOrCancel(&wait, ended, tasks)
+			i, err := recvOrCancel(&wait, g, ended, tasks)
 			if err != nil {
 				continue
 			}

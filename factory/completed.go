@@ -5,6 +5,7 @@ import (
 	"iter"
 
 	"github.com/lazysched/lazysched/factory/internal/glue"
+	"github.com/lazysched/lazysched/internal/core"
 	"github.com/lazysched/lazysched/lazytask"
 )
 
@@ -21,6 +22,7 @@ func Completed[T any](ctx context.Context, tasks ...*lazytask.Task[T]) iter.Seq[
 		// Each task's callback sends its index once; the buffer takes them
 		// all, so callbacks never block, even after the loop has stopped.
 		ended := make(chan int, len(tasks))
+		g := core.NewGate(ctx)
 		left := 0
 		for i, t := range tasks {
 			if t == nil {
@@ -28,9 +30,10 @@ func Completed[T any](ctx context.Context, tasks ...*lazytask.Task[T]) iter.Seq[
 			}
 			left++
 			t.OnDone(func(T, error) { ended <- i })
+			g.Watch(core.Of(t))
 		}
 		for ; left > 0; left-- {
-			i, err := glue.Recv(ctx, ended)
+			i, err := glue.RecvOn(ctx, g, ended)
 			if err != nil || !yield(tasks[i]) {
 				return
 			}

@@ -4,27 +4,36 @@ import (
 	"context"
 
 	"github.com/lazysched/lazysched/factory/internal/glue"
+	"github.com/lazysched/lazysched/internal/core"
 	"github.com/lazysched/lazysched/lazytask"
 )
 
 // submitAll submits every fn to f; each task sends its index on the
-// returned channel when it ends (a refused one at once).
-func submitAll[T any](ctx context.Context, f Factory, fns []func(ctx context.Context) (T, error)) ([]*lazytask.Task[T], chan int) {
+// returned channel when it ends (a refused one at once). The gate (nil
+// unless ctx is a running task's) watches them all: waits on the channel
+// made on the gate (glue.RecvOn) get the caller's slot back ahead of the
+// queue when one of them ends (I9).
+func submitAll[T any](ctx context.Context, f Factory, fns []func(ctx context.Context) (T, error)) ([]*lazytask.Task[T], chan int, *core.Gate) {
 	ended := make(chan int, len(fns))
 	tasks := make([]*lazytask.Task[T], len(fns))
+	g := core.NewGate(ctx)
 	for i, fn := range fns {
-		tasks[i] = submitNotify(ctx, f, fn, ended, i)
+		tasks[i] = submitNotify(ctx, f, g, fn, ended, i)
 	}
-	return tasks, ended
+	return tasks, ended, g
 }
 
 // submitNotify submits fn to f and sends i on ended when its task ends.
 // ended must have room for the send. The task carries ctx's values (a trace
 // span, a request id), so that hooks and fn see them; the combinators
 // cancel their tasks themselves when ctx ends.
-func submitNotify[T any](ctx context.Context, f Factory, fn func(ctx context.Context) (T, error), ended chan<- int, i int) *lazytask.Task[T] {
+// g, if not nil, watches the task.
+func submitNotify[T any](ctx context.Context, f Factory, g *core.Gate, fn func(ctx context.Context) (T, error), ended chan<- int, i int) *lazytask.Task[T] {
 	t, _ := Submit(f, fn, lazytask.WithValues(ctx))
 	t.OnDone(func(T, error) { ended <- i })
+	if g != nil {
+		g.Watch(core.Of(t))
+	}
 	return t
 }
 
@@ -41,10 +50,10 @@ func cancelAll[T any](tasks []*lazytask.Task[T], cause error) {
 
 // drain waits for n more tasks to end, whatever happens to ctx: it keeps
 // ctx's values, so that the calling task still lends its slot meanwhile.
-func drain(ctx context.Context, ended <-chan int, n int) {
+func drain(ctx context.Context, g *core.Gate, ended <-chan int, n int) {
 	ctx = context.WithoutCancel(ctx)
 	for range n {
-		_, _ = glue.Recv(ctx, ended)
+		_, _ = glue.RecvOn(ctx, g, ended)
 	}
 }
 
@@ -52,8 +61,8 @@ func drain(ctx context.Context, ended <-chan int, n int) {
 // first, it cancels the tasks with its cause, makes *wait a context that
 // no longer ends (so that the canceled tasks are still received), and
 // returns the cause.
-func recvOrCancel[T any](wait *context.Context, ended <-chan int, tasks []*lazytask.Task[T]) (int, error) {
-	i, err := glue.Recv(*wait, ended)
+func recvOrCancel[T any](wait *context.Context, g *core.Gate, ended <-chan int, tasks []*lazytask.Task[T]) (int, error) {
+	i, err := glue.RecvOn(*wait, g, ended)
 	if err != nil {
 		cancelAll(tasks, err)
 		*wait = context.WithoutCancel(*wait)

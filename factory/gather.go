@@ -19,11 +19,11 @@ func Gather[T any](ctx context.Context, f Factory, fns ...func(ctx context.Conte
 	if err := ctx.Err(); err != nil {
 		return make([]T, len(fns)), context.Cause(ctx)
 	}
-	tasks, ended := submitAll(ctx, f, fns)
+	tasks, ended, g := submitAll(ctx, f, fns)
 	for left := len(tasks); left > 0; left-- {
-		if _, err := glue.Recv(ctx, ended); err != nil {
+		if _, err := glue.RecvOn(ctx, g, ended); err != nil {
 			cancelAll(tasks, err)
-			drain(ctx, ended, left)
+			drain(ctx, g, ended, left)
 			break
 		}
 	}

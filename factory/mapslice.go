@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/lazysched/lazysched/factory/internal/glue"
+	"github.com/lazysched/lazysched/internal/core"
 	"github.com/lazysched/lazysched/lazytask"
 	"github.com/lazysched/lazysched/scheduler"
 )
@@ -34,11 +35,12 @@ func Map[In, Out any](ctx context.Context, f Factory, in []In, limit int, fn fun
 	ended := make(chan int, min(limit, len(in)))
 	next, inflight := 0, 0
 	wait := ctx
+	g := core.NewGate(ctx)
 	for next < len(in) || inflight > 0 {
 		if next < len(in) && inflight < limit {
 			if err := ctx.Err(); err == nil {
 				v := in[next]
-				tasks[next] = submitNotify(ctx, f, func(ctx context.Context) (Out, error) { return fn(ctx, v) }, ended, next)
+				tasks[next] = submitNotify(ctx, f, g, func(ctx context.Context) (Out, error) { return fn(ctx, v) }, ended, next)
 				next++
 				inflight++
 				continue
@@ -48,7 +50,7 @@ func Map[In, Out any](ctx context.Context, f Factory, in []In, limit int, fn fun
 			}
 			continue
 		}
-		i, err := glue.Recv(wait, ended)
+		i, err := glue.RecvOn(wait, g, ended)
 		if err != nil {
 			cancelAll(tasks[:next], err)
 			wait = context.WithoutCancel(ctx)

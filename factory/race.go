@@ -24,19 +24,19 @@ func Race[T any](ctx context.Context, f Factory, fns ...func(ctx context.Context
 	if err := ctx.Err(); err != nil {
 		return zero, context.Cause(ctx)
 	}
-	tasks, ended := submitAll(ctx, f, fns)
+	tasks, ended, g := submitAll(ctx, f, fns)
 	errs := make([]error, len(tasks))
 	for left := len(tasks); left > 0; left-- {
-		i, err := glue.Recv(ctx, ended)
+		i, err := glue.RecvOn(ctx, g, ended)
 		if err != nil {
 			cancelAll(tasks, err)
-			drain(ctx, ended, left)
+			drain(ctx, g, ended, left)
 			return zero, err
 		}
 		v, err := tasks[i].Result()
 		if err == nil {
 			cancelAll(tasks, ErrNotNeeded)
-			drain(ctx, ended, left-1)
+			drain(ctx, g, ended, left-1)
 			return v, nil
 		}
 		errs[i] = err

@@ -290,6 +290,30 @@ func (o *owner) ReclaimWaitFor(cur, c *core.Task, cut bool) {
 	o.reclaimLocked(cur, cut && !core.IsDone(c))
 }
 
+// LendGate lends the slots of g's task for a wait on g (core.Gate): the
+// wait is counted under s.mu, so a watched task that ends while it lasts
+// sees it in its Release and gives the slots back there (early), ahead of
+// the queue.
+func (o *owner) LendGate(g *core.Gate) bool {
+	s := o.s
+	s.lock()
+	cur := core.Gated(g, 0)
+	ok := core.StateOf(cur) == core.Running
+	if ok {
+		core.Gated(g, 1)
+		o.lendLocked(cur)
+	}
+	s.unlock()
+	return ok
+}
+
+// ReclaimGate ends a wait on g; see LendGate.
+func (o *owner) ReclaimGate(g *core.Gate, cut bool) {
+	o.s.lock()
+	cur := core.Gated(g, -1)
+	o.reclaimLocked(cur, cut)
+}
+
 func (o *owner) reclaim(c *core.Task, now bool) {
 	o.s.lock()
 	o.reclaimLocked(c, now)

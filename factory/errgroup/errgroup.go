@@ -78,7 +78,13 @@ type Group struct {
 	// outer is the group of In whose context In was given: this group's
 	// waits are made from inside one of outer's functions.
 	outer *Group
-	calls map[*call]struct{} // In: the functions running now, under mu
+	// gate and all watch the group's tasks, for In called from inside a
+	// task (lend is its context), so that the end that ends a wait hands
+	// that task its slot back ahead of the queue (core.Gate): for Go
+	// blocked at the limit any end (gate), for Wait the last (all, held
+	// while functions are active).
+	gate, all *core.Gate
+	calls     map[*call]struct{} // In: the functions running now, under mu
 }
 
 // groupKey is the context key under which In's context holds its group.
@@ -114,6 +120,9 @@ func In(ctx context.Context, sp scheduler.Spawner) (*Group, context.Context) {
 	}
 	g.parent = sc
 	g.outer, _ = ctx.Value(groupKey{}).(*Group)
+	if g.outer == nil {
+		g.gate, g.all = core.NewGate(ctx), core.NewGate(ctx)
+	}
 	gctx = context.WithValue(gctx, groupKey{}, g)
 	cancel := g.cancel
 	sctx := sc.Context()
@@ -126,7 +135,7 @@ func In(ctx context.Context, sp scheduler.Spawner) (*Group, context.Context) {
 // group's context, the only one its functions have) lends the slot of one
 // of the outer group's running functions, all of one scope and weight;
 // other groups lend the slot of the task whose context they were given.
-func (g *Group) block(wait func()) {
+func (g *Group) block(gate *core.Gate, wait func()) {
 	if g.outer != nil {
 		if reclaim := g.outer.lendACall(); reclaim != nil {
 			defer reclaim()
@@ -134,7 +143,7 @@ func (g *Group) block(wait func()) {
 			return
 		}
 	}
-	glue.Block(g.lend, wait)
+	glue.BlockOn(g.lend, gate, wait)
 }
 
 // lendACall lends the slot of one of g's running functions that is not
@@ -154,13 +163,14 @@ func (g *Group) done() {
 	if g.sem != nil {
 		<-g.sem
 	}
+	g.all.Hold(-1) // before the Done that can end Wait, so the last end gives the slot back
 	g.wg.Done()
 }
 
 // Wait blocks until all function calls from the Go method have returned,
 // then returns the first non-nil error (if any) from them.
 func (g *Group) Wait() error {
-	g.block(g.wg.Wait)
+	g.block(g.all, g.wg.Wait)
 	if g.cancel != nil {
 		g.cancel(g.err)
 	}
@@ -184,10 +194,11 @@ func (g *Group) Go(f func() error) {
 		select {
 		case g.sem <- token{}:
 		default:
-			g.block(func() { g.sem <- token{} })
+			g.block(g.gate, func() { g.sem <- token{} })
 		}
 	}
 
+	g.all.Hold(1)
 	g.wg.Add(1)
 	g.start(f)
 }
@@ -206,6 +217,7 @@ func (g *Group) TryGo(f func() error) bool {
 		}
 	}
 
+	g.all.Hold(1)
 	g.wg.Add(1)
 	g.start(f)
 	return true
@@ -264,6 +276,8 @@ func (g *Group) start(f func() error) {
 	c := &call{g: g, f: f}
 	t, _ := scheduler.Submit(sp, c.run)
 	t.OnDone(c.ended)
+	g.gate.Watch(core.Of(t))
+	g.all.Watch(core.Of(t))
 }
 
 // call runs f and records its error.

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"slices"
+	"sync/atomic"
 )
 
 // flagAwaited marks a task that running tasks, which lent their slots,
@@ -67,8 +68,92 @@ func TakeAwaiters(c *Task) []*Task {
 	x.mu.Lock()
 	ws := x.awaiters
 	x.awaiters = nil
+	for _, g := range x.gates {
+		if g.waiting.Load() > 0 && g.hold.Load() <= 0 {
+			ws = append(ws[:len(ws):len(ws)], g.cur)
+		}
+	}
+	x.gates = nil
 	x.mu.Unlock()
 	return ws
+}
+
+// A Gate is a running task's wait for whichever of several tasks ends
+// first, through a channel that their done callbacks feed (the factory's
+// combinators, errgroup's Wait), where BeginWaitFor cannot name the one
+// task waited for. The tasks are watched (Watch) before the wait begins;
+// while the waiter waits on the gate (Begin), the first watched task to
+// end gives it its slots back in its Release, ahead of the queue, as for
+// Await: otherwise the freed slot would go to a queued task before the
+// waiter, woken by the callback, could take it back (I9).
+type Gate struct {
+	cur *Task
+	l   Lender
+	// waiting counts the waits on the gate now; changed under cur's
+	// owner's lock, read by owners that end watched tasks (atomic: those
+	// may be of another scheduler, which reclaim nothing for cur).
+	waiting atomic.Int32
+	// hold, while above 0, keeps watched tasks' ends from ending the wait
+	// (Hold): a wait for all of them (errgroup's Wait) ends at the last.
+	hold atomic.Int64
+}
+
+// Hold adds d to g's count of what a wait on g waits for besides a
+// watched task's end: while it is above 0 a watched task's end gives no
+// slot back. A wait for every watched task counts each one up before it
+// can end and down before its end can wake the wait. A nil g is ignored.
+func (g *Gate) Hold(d int64) {
+	if g != nil {
+		g.hold.Add(d)
+	}
+}
+
+// NewGate returns a gate for waits made with ctx, or nil if ctx belongs
+// to no running task whose owner lends slots (a nil gate watches nothing,
+// and Begin on it is BeginWait).
+func NewGate(ctx context.Context) *Gate {
+	cur, l := lenderOf(ctx)
+	if l == nil {
+		return nil
+	}
+	return &Gate{cur: cur, l: l}
+}
+
+// Watch adds c to the tasks whose end ends a wait on g; call it before
+// the wait that c's end is to end begins. A nil g, a nil c or a c that has
+// ended is ignored.
+func (g *Gate) Watch(c *Task) {
+	if g == nil || c == nil || c == g.cur {
+		return
+	}
+	x := getX(c)
+	x.mu.Lock()
+	if !x.ended {
+		x.gates = append(x.gates, g)
+		c.state.Or(flagAwaited)
+	}
+	x.mu.Unlock()
+}
+
+// Begin is BeginWait for a wait on g, made with ctx: the slot is lent, and
+// the returned function (nil if nothing was lent) takes it back, with cut
+// true if ctx ended before what was waited for.
+func (g *Gate) Begin(ctx context.Context) func(cut bool) {
+	if g == nil {
+		return BeginWait(ctx)
+	}
+	cur, l := lenderOf(ctx)
+	if cur != g.cur || !l.LendGate(g) {
+		return BeginWait(ctx) // another task's context, or g's task not running
+	}
+	return func(cut bool) { l.ReclaimGate(g, cut) }
+}
+
+// Gated returns g's task, and adds w to g's count of waits: owners call it
+// under their lock in LendGate and, with w -1, in ReclaimGate.
+func Gated(g *Gate, w int32) *Task {
+	g.waiting.Add(w)
+	return g.cur
 }
 
 // LentOnce reports whether c has lent its slots once, not in a nested wait;

@@ -487,6 +487,16 @@ type Lender interface {
 	// if cut (the wait's context ended) and c has not ended, else with
 	// Reclaim.
 	ReclaimWaitFor(cur, c *Task, cut bool)
+	// LendGate is Lend for a wait on g (Gate.Begin): in one step under the
+	// lock under which the owner ends its tasks, it counts the wait on g
+	// (Gated) and lends the slots of g's task, so that a watched task's
+	// Release sees the wait. It reports false, lending nothing, if g's
+	// task is not running.
+	LendGate(g *Gate) bool
+	// ReclaimGate ends a wait on g: under that lock it uncounts the wait
+	// and takes the slots back (ReclaimNow if cut, else Reclaim), unless a
+	// watched task's end gave them back already.
+	ReclaimGate(g *Gate, cut bool)
 	// LendIdle is Lend for a task that is Running and not waiting already;
 	// it reports false, lending nothing, for any other.
 	LendIdle(c *Task) bool

@@ -166,6 +166,9 @@ type ext struct {
 	// one (flagAwaited), for the owner to hand them back first when it
 	// ends; see awaiters.go.
 	awaiters []*Task
+	// gates are waits of running tasks on this task among others (Gate):
+	// TakeAwaiters returns the task of each one that is waiting.
+	gates []*Gate
 
 	// runCtx is the context the function ran with when start hooks gave
 	// it one (written before the function runs, by the running goroutine).

@@ -14,9 +14,14 @@ import (
 // ctx belongs to a task running in a scheduler, that task's slot is lent
 // while wait runs and taken back after, so that a task waiting for work of
 // its own scheduler cannot deadlock the cap. A nil ctx lends nothing.
-func Block(ctx context.Context, wait func()) {
+func Block(ctx context.Context, wait func()) { BlockOn(ctx, nil, wait) }
+
+// BlockOn is Block for a wait that the end of one of the tasks that g
+// watches ends (core.Gate): that task's end hands the slot back to ctx's
+// task ahead of the queue. A nil g is Block.
+func BlockOn(ctx context.Context, g *core.Gate, wait func()) {
 	if ctx != nil {
-		if reclaim := core.BeginWait(ctx); reclaim != nil {
+		if reclaim := g.Begin(ctx); reclaim != nil {
 			defer reclaim(false) // wait ends when what it waits for does
 		}
 	}
@@ -27,6 +32,13 @@ func Block(ctx context.Context, wait func()) {
 // (see Block). If ctx ends first it returns context.Cause(ctx); a value
 // already there wins over a done ctx.
 func Recv[T any](ctx context.Context, ch <-chan T) (v T, err error) {
+	return RecvOn(ctx, nil, ch)
+}
+
+// RecvOn is Recv for a channel that the done callbacks of the tasks that g
+// watches feed (core.Gate): the first of them to end hands the slot back
+// to ctx's task ahead of the queue. A nil g is Recv.
+func RecvOn[T any](ctx context.Context, g *core.Gate, ch <-chan T) (v T, err error) {
 	select {
 	case v = <-ch:
 		return v, nil
@@ -35,7 +47,7 @@ func Recv[T any](ctx context.Context, ch <-chan T) (v T, err error) {
 	if err := ctx.Err(); err != nil {
 		return v, context.Cause(ctx)
 	}
-	reclaim := core.BeginWait(ctx)
+	reclaim := g.Begin(ctx)
 	select {
 	case v = <-ch:
 		err = nil
