@@ -276,7 +276,10 @@ type Info struct {
 	Timings Timings
 	// Err is the task's error once it has ended; nil before.
 	Err error
-	// OverCap reports that the task was force-run over its scheduler's cap.
+	// OverCap reports that the task runs over its scheduler's cap (or, once
+	// it has ended, ended so): it was force-run, or it is back from a wait
+	// cut short by its context while its slot was taken, until the slot is
+	// free again (then OverCap turns false).
 	OverCap bool
 	// Promoted reports that the task was promoted to the head of its
 	// scope's queue (Scheduler.Promote) while it waited.
