@@ -28,7 +28,11 @@
 //
 // The combinators wait the way lazytask's Await does: called from inside a
 // task of a scheduler, the calling task lends its slot while it waits, so
-// a task that fans out on its own scheduler cannot deadlock the cap.
+// a task that fans out on its own scheduler cannot deadlock the cap; when
+// one of the combinator's tasks ends and so ends the wait, the slot it
+// frees goes back to the caller ahead of every queued task (Race at cap 1
+// can then cancel a loser that would run forever). A wait cut short by
+// ctx while the slot is taken goes on over the cap until it is free.
 //
 // Serve and ServeHTTP run servers in scopes: the accept loop in one, the
 // connection or request handlers in a child scope with a cap. Shutdown
