@@ -29,8 +29,10 @@ func Completed[T any](ctx context.Context, tasks ...*lazytask.Task[T]) iter.Seq[
 				continue
 			}
 			left++
-			t.OnDone(func(T, error) { ended <- i })
-			g.Watch(core.Of(t))
+			// g watches t only where this callback is its first: a
+			// callback of the caller's before it could wait for the other
+			// tasks, and the slot given back would hold them up.
+			g.OnDone(core.Of(t), func() { ended <- i })
 		}
 		for ; left > 0; left-- {
 			i, err := glue.RecvOn(ctx, g, ended)

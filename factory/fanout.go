@@ -30,10 +30,7 @@ func submitAll[T any](ctx context.Context, f Factory, fns []func(ctx context.Con
 // g, if not nil, watches the task.
 func submitNotify[T any](ctx context.Context, f Factory, g *core.Gate, fn func(ctx context.Context) (T, error), ended chan<- int, i int) *lazytask.Task[T] {
 	t, _ := Submit(f, fn, lazytask.WithValues(ctx))
-	t.OnDone(func(T, error) { ended <- i })
-	if g != nil {
-		g.Watch(core.Of(t))
-	}
+	g.OnDone(core.Of(t), func() { ended <- i }) // the first callback: g watches t
 	return t
 }
 

@@ -11,7 +11,8 @@ import "github.com/lazysched/lazysched/internal/core"
 // reclaimEarlyLocked takes back, for each task that waited for the task
 // now ending, the slots it lent, as Reclaim would: at once if they are
 // free and no one waits ahead, else at the head of the queue (s.reclaims).
-func (s *Scheduler) reclaimEarlyLocked(waiters []*core.Task) {
+// If freeOnly (waits on a core.Gate), only where they are free at once.
+func (s *Scheduler) reclaimEarlyLocked(waiters []*core.Task, freeOnly bool) {
 	for _, c := range waiters {
 		sc := s.scopeOf(c)
 		if sc == nil || core.StateOf(c) != core.Running || *core.OwnerWord(c) != 1 {
@@ -20,10 +21,13 @@ func (s *Scheduler) reclaimEarlyLocked(waiters []*core.Task) {
 		if _, ok := s.early[c]; ok {
 			continue
 		}
+		w := core.Weight(c)
+		if freeOnly && !core.LentOver(c) && (len(s.reclaims) > 0 || !sc.fitsPath(w)) {
+			continue
+		}
 		if s.early == nil {
 			s.early = make(map[*core.Task]*reclaim)
 		}
-		w := core.Weight(c)
 		s.lent--
 		var r *reclaim
 		switch {

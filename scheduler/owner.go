@@ -36,8 +36,9 @@ func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) (*
 	} else if core.PeekOwnerWord(c) == 0 {
 		sc.putPath(w)
 	}
-	if ws := core.TakeAwaiters(c); ws != nil {
-		s.reclaimEarlyLocked(ws) // the slots go back to who waited for c first
+	if ws, gated := core.TakeAwaiters(c); ws != nil || gated != nil {
+		s.reclaimEarlyLocked(ws, false) // the slots go back to who waited for c first
+		s.reclaimEarlyLocked(gated, true)
 	}
 	s.running--
 	sc.running.Remove(c)
@@ -307,11 +308,17 @@ func (o *owner) LendGate(g *core.Gate) bool {
 	return ok
 }
 
-// ReclaimGate ends a wait on g; see LendGate.
-func (o *owner) ReclaimGate(g *core.Gate, cut bool) {
+// ReclaimGate ends a wait on g; see LendGate. It never waits for the
+// slots (as ReclaimNow): a wait on a gate is a fan-out's (a combinator's,
+// an errgroup's), whose slots its own tasks hold, and they may wait for
+// one another (a child that waits for a sibling still queued). A waiter
+// held up at the head of the reclaims would hold the sibling up with it;
+// going on over the cap, counted, it holds nobody up, and the first slots
+// to free up are its own again, which ends its run over the cap.
+func (o *owner) ReclaimGate(g *core.Gate, _ bool) {
 	o.s.lock()
 	cur := core.Gated(g, -1)
-	o.reclaimLocked(cur, cut)
+	o.reclaimLocked(cur, true)
 }
 
 func (o *owner) reclaim(c *core.Task, now bool) {

@@ -182,7 +182,8 @@ func TestAHookThatHandsTheTaskOverItselfIsNoRefusal(t *testing.T) {
 			var other *scheduler.Scope
 			var mu sync.Mutex
 			var doneStates []lazytask.State
-			var done atomic.Bool // Enqueue fires the hooks again: hand over once
+			hooked := make(chan struct{}, 4) // a done hook ran (it may run after Wait returns)
+			var done atomic.Bool             // Enqueue fires the hooks again: hand over once
 			handOver := func(sc *scheduler.Scope, h lazytask.Handle) {
 				if !done.CompareAndSwap(false, true) {
 					return
@@ -203,6 +204,7 @@ func TestAHookThatHandsTheTaskOverItselfIsNoRefusal(t *testing.T) {
 					mu.Lock()
 					doneStates = append(doneStates, h.State())
 					mu.Unlock()
+					hooked <- struct{}{}
 				},
 			}
 			if mode == "newtask-start" {
@@ -226,6 +228,12 @@ func TestAHookThatHandsTheTaskOverItselfIsNoRefusal(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, 1, v)
 			require.NoError(t, s.Wait(bounded(t)))
+			select {
+			case <-hooked:
+			case <-bounded(t).Done():
+				t.Fatal("no done hook ran")
+			}
+			require.NoError(t, s.Shutdown(bounded(t))) // waits for the goroutines that run hooks
 			mu.Lock()
 			defer mu.Unlock()
 			assert.Equal(t, int32(1), runs.Load(), "runs")

@@ -43,8 +43,6 @@ import (
 	"github.com/lazysched/lazysched/scheduler"
 )
 
-type token struct{}
-
 // A Group is a collection of goroutines working on subtasks that are part
 // of the same overall task. A Group should not be reused for different
 // tasks.
@@ -58,7 +56,8 @@ type Group struct {
 
 	wg sync.WaitGroup
 
-	sem chan token
+	// lim is the limit of SetLimit (limit.go); nil: none.
+	lim *tokens
 
 	errOnce sync.Once
 	err     error
@@ -78,13 +77,17 @@ type Group struct {
 	// outer is the group of In whose context In was given: this group's
 	// waits are made from inside one of outer's functions.
 	outer *Group
-	// gate and all watch the group's tasks, for In called from inside a
-	// task (lend is its context), so that the end that ends a wait hands
-	// that task its slot back ahead of the queue (core.Gate): for Go
-	// blocked at the limit any end (gate), for Wait the last (all, held
-	// while functions are active).
-	gate, all *core.Gate
-	calls     map[*call]struct{} // In: the functions running now, under mu
+	// all and gos watch the group's tasks, for In called from inside a
+	// task (lend is its context), so that the end that ends a wait of that
+	// task hands it its slot back ahead of the queue (core.Gate): for Wait
+	// the last end (all is held while functions are active), for a Go
+	// blocked at the limit the end that hands it its token (gos is held
+	// while such a Go has none; limit.go).
+	all, gos *core.Gate
+	// waits counts the Wait calls blocked now: a Go that blocks meanwhile
+	// comes from another goroutine, most likely a function of the group.
+	waits atomic.Int32
+	calls map[*call]struct{} // In: the functions running now, under mu
 }
 
 // groupKey is the context key under which In's context holds its group.
@@ -121,7 +124,7 @@ func In(ctx context.Context, sp scheduler.Spawner) (*Group, context.Context) {
 	g.parent = sc
 	g.outer, _ = ctx.Value(groupKey{}).(*Group)
 	if g.outer == nil {
-		g.gate, g.all = core.NewGate(ctx), core.NewGate(ctx)
+		g.all, g.gos = core.NewGate(ctx), core.NewGate(ctx)
 	}
 	gctx = context.WithValue(gctx, groupKey{}, g)
 	cancel := g.cancel
@@ -146,6 +149,35 @@ func (g *Group) block(gate *core.Gate, wait func()) {
 	glue.BlockOn(g.lend, gate, wait)
 }
 
+// blockGo waits, for a Go blocked at the limit, until an end hands it a
+// token, lending a slot meanwhile. While Wait blocks, the slot of the task
+// whose context the group was given is lent already, and such a Go comes
+// from another goroutine, most likely one of the group's functions: it
+// lends the slot of a running function of the group (all of one scope and
+// weight), so that a queued function, which would free the limit, can run
+// (x/sync allows Go from a function while Wait blocks). Otherwise it lends
+// that task's slot, on the gate gos.
+func (g *Group) blockGo() {
+	inner := g.parent != nil && g.waits.Load() > 0
+	var gate *core.Gate
+	if !inner {
+		gate = g.gos
+	}
+	ch := g.lim.wait(gate)
+	if ch == nil {
+		return // a token came free meanwhile
+	}
+	wait := func() { <-ch }
+	if inner {
+		if reclaim := g.lendACall(); reclaim != nil {
+			defer reclaim()
+			wait()
+			return
+		}
+	}
+	g.block(gate, wait)
+}
+
 // lendACall lends the slot of one of g's running functions that is not
 // waiting itself; nil if there is none.
 func (g *Group) lendACall() func() {
@@ -160,8 +192,8 @@ func (g *Group) lendACall() func() {
 }
 
 func (g *Group) done() {
-	if g.sem != nil {
-		<-g.sem
+	if g.lim != nil {
+		g.lim.put()
 	}
 	g.all.Hold(-1) // before the Done that can end Wait, so the last end gives the slot back
 	g.wg.Done()
@@ -170,7 +202,9 @@ func (g *Group) done() {
 // Wait blocks until all function calls from the Go method have returned,
 // then returns the first non-nil error (if any) from them.
 func (g *Group) Wait() error {
+	g.waits.Add(1)
 	g.block(g.all, g.wg.Wait)
+	g.waits.Add(-1)
 	if g.cancel != nil {
 		g.cancel(g.err)
 	}
@@ -190,12 +224,8 @@ func (g *Group) Wait() error {
 // cancel the associated Context, if any. The error will be returned
 // by Wait.
 func (g *Group) Go(f func() error) {
-	if g.sem != nil {
-		select {
-		case g.sem <- token{}:
-		default:
-			g.block(g.gate, func() { g.sem <- token{} })
-		}
+	if g.lim != nil && !g.lim.take() {
+		g.blockGo()
 	}
 
 	g.all.Hold(1)
@@ -208,13 +238,8 @@ func (g *Group) Go(f func() error) {
 //
 // The return value reports whether the goroutine was started.
 func (g *Group) TryGo(f func() error) bool {
-	if g.sem != nil {
-		select {
-		case g.sem <- token{}:
-			// Note: this allows barging if and only if channels in general allow barging.
-		default:
-			return false
-		}
+	if g.lim != nil && !g.lim.take() {
+		return false
 	}
 
 	g.all.Hold(1)
@@ -233,13 +258,15 @@ func (g *Group) TryGo(f func() error) bool {
 // The limit must not be modified while any goroutines in the group are active.
 func (g *Group) SetLimit(n int) {
 	if n < 0 {
-		g.sem = nil
+		g.lim = nil
 		return
 	}
-	if active := len(g.sem); active != 0 {
-		panic(fmt.Errorf("errgroup: modify limit while %v goroutines in the group are still active", active))
+	if g.lim != nil {
+		if active := g.lim.active(); active != 0 {
+			panic(fmt.Errorf("errgroup: modify limit while %v goroutines in the group are still active", active))
+		}
 	}
-	g.sem = make(chan token, n)
+	g.lim = &tokens{max: n}
 }
 
 // fail records the first error and cancels the group's context with it.
@@ -276,8 +303,8 @@ func (g *Group) start(f func() error) {
 	c := &call{g: g, f: f}
 	t, _ := scheduler.Submit(sp, c.run)
 	t.OnDone(c.ended)
-	g.gate.Watch(core.Of(t))
 	g.all.Watch(core.Of(t))
+	g.gos.Watch(core.Of(t))
 }
 
 // call runs f and records its error.

@@ -60,32 +60,42 @@ func AddAwaiter(c, cur *Task) bool {
 // TakeAwaiters returns, and forgets, the running tasks that lent their
 // slots to wait for c; owners call it in Release, under their lock. It
 // costs one load for a task nobody waits for that way.
-func TakeAwaiters(c *Task) []*Task {
+//
+// gated are the tasks waiting on a gate that watches c (Gate) and is not
+// held: owners give them their slots back only where they are free at
+// once (see Gate).
+func TakeAwaiters(c *Task) (ws, gated []*Task) {
 	if c.state.Load()&flagAwaited == 0 {
-		return nil
+		return nil, nil
 	}
 	x := c.x.Load()
 	x.mu.Lock()
-	ws := x.awaiters
+	ws = x.awaiters
 	x.awaiters = nil
 	for _, g := range x.gates {
 		if g.waiting.Load() > 0 && g.hold.Load() <= 0 {
-			ws = append(ws[:len(ws):len(ws)], g.cur)
+			gated = append(gated, g.cur)
 		}
 	}
 	x.gates = nil
 	x.mu.Unlock()
-	return ws
+	return ws, gated
 }
 
 // A Gate is a running task's wait for whichever of several tasks ends
 // first, through a channel that their done callbacks feed (the factory's
 // combinators, errgroup's Wait), where BeginWaitFor cannot name the one
-// task waited for. The tasks are watched (Watch) before the wait begins;
-// while the waiter waits on the gate (Begin), the first watched task to
-// end gives it its slots back in its Release, ahead of the queue, as for
-// Await: otherwise the freed slot would go to a queued task before the
-// waiter, woken by the callback, could take it back (I9).
+// task waited for. The tasks are watched before the wait begins (OnDone,
+// Watch); while the waiter waits on the gate (Begin), the first watched
+// task to end gives it its slots back in its Release, ahead of the queue,
+// if they are free at once: otherwise the freed slot would go to a queued
+// task before the waiter, woken by the callback, could take it back (I9).
+// A watched task's end must end the wait at once: its callback must be the
+// first (OnDone), or the wait held until it is so (Hold). Where the slots
+// are not free at once nothing is given back there (a heavy waiter taking
+// its place at the head of the reclaims while it still waits could hold up
+// the very tasks it waits for); the wait's own Reclaim then queues for
+// them.
 type Gate struct {
 	cur *Task
 	l   Lender
@@ -128,11 +138,32 @@ func (g *Gate) Watch(c *Task) {
 	}
 	x := getX(c)
 	x.mu.Lock()
+	g.watchLocked(c, x)
+	x.mu.Unlock()
+}
+
+func (g *Gate) watchLocked(c *Task, x *ext) {
 	if !x.ended {
 		x.gates = append(x.gates, g)
 		c.state.Or(flagAwaited)
 	}
+}
+
+// OnDone is core's OnDone(c, f) for a callback f that ends a wait on g
+// (it feeds the channel the wait receives from): c is also watched on g,
+// if f is c's first callback. Then no other callback (user code that may
+// wait for other tasks) runs between c's end and the wait's. A nil g is
+// OnDone(c, f).
+func (g *Gate) OnDone(c *Task, f func()) {
+	x := getX(c)
+	x.mu.Lock()
+	if g != nil && x.registered == 0 && c != g.cur {
+		g.watchLocked(c, x)
+	}
+	x.cbs = append(x.cbs, f)
+	x.registered++
 	x.mu.Unlock()
+	markSlow(c)
 }
 
 // Begin is BeginWait for a wait on g, made with ctx: the slot is lent, and
