@@ -229,7 +229,7 @@ func (o *owner) LendWaitingFor(cur, c *core.Task) bool {
 func (o *owner) LendIdle(c *core.Task) bool {
 	s := o.s
 	s.lock()
-	ok := core.StateOf(c) == core.Running && core.PeekOwnerWord(c) == 0
+	ok := core.StateOf(c) == core.Running && core.PeekOwnerWord(c) == 0 && !s.reclaimingLocked(c)
 	if ok {
 		o.lendLocked(c)
 	}
@@ -308,17 +308,19 @@ func (o *owner) LendGate(g *core.Gate) bool {
 	return ok
 }
 
-// ReclaimGate ends a wait on g; see LendGate. It never waits for the
-// slots (as ReclaimNow): a wait on a gate is a fan-out's (a combinator's,
-// an errgroup's), whose slots its own tasks hold, and they may wait for
-// one another (a child that waits for a sibling still queued). A waiter
-// held up at the head of the reclaims would hold the sibling up with it;
-// going on over the cap, counted, it holds nobody up, and the first slots
-// to free up are its own again, which ends its run over the cap.
-func (o *owner) ReclaimGate(g *core.Gate, _ bool) {
+// ReclaimGate ends a wait on g; see LendGate. Unless g is patient it
+// never waits for the slots (as ReclaimNow): a combinator's wait, woken by
+// one of its tasks' callbacks, whose other tasks hold the slots and may
+// wait for one another (a child that waits for a sibling still queued). A
+// waiter held up at the head of the reclaims would hold the sibling up
+// with it; going on over the cap, counted, it holds nobody up, and the
+// first slots to free up are its own again, which ends its run over the
+// cap. A patient gate's wait (errgroup's) ends before the task that ends
+// it gives its slot back, which it then waits for, at the head.
+func (o *owner) ReclaimGate(g *core.Gate, cut bool) {
 	o.s.lock()
 	cur := core.Gated(g, -1)
-	o.reclaimLocked(cur, true)
+	o.reclaimLocked(cur, cut || !core.Patient(g))
 }
 
 func (o *owner) reclaim(c *core.Task, now bool) {
@@ -395,6 +397,17 @@ type reclaim struct {
 	// over: the task went on over the cap instead of waiting
 	// (goOverLocked); granting the slots ends its run over the cap.
 	over bool
+}
+
+// reclaimingLocked reports whether c waits to take its slots back (a
+// reclaim not granted, or one over the cap): it holds none to lend.
+func (s *Scheduler) reclaimingLocked(c *core.Task) bool {
+	for _, r := range s.reclaims {
+		if r.c == c {
+			return true
+		}
+	}
+	return false
 }
 
 // goOverLocked lets the task of r, a reclaim not yet granted, go on over

@@ -28,7 +28,12 @@
 // lazytask's Await does, so that a task that fans out on its own cap cannot
 // deadlock it. That holds for groups nested in the functions of a group
 // made with In, given that group's context (the only one its functions
-// have): their waits lend the slot of a function of the outer group.
+// have): their waits lend the slot of a function of the outer group. One
+// wait lends nothing: a Go that blocks at the limit from inside one of the
+// group's own functions keeps that function's slot (x/sync gives the
+// function no context that names its task), so with In, a scope's cap at
+// or below the group's limit and Go called from inside functions, Go can
+// wait for a function that waits for a slot; keep the limit below the cap.
 package errgroup
 
 import (
@@ -124,7 +129,7 @@ func In(ctx context.Context, sp scheduler.Spawner) (*Group, context.Context) {
 	g.parent = sc
 	g.outer, _ = ctx.Value(groupKey{}).(*Group)
 	if g.outer == nil {
-		g.all, g.gos = core.NewGate(ctx), core.NewGate(ctx)
+		g.all, g.gos = core.NewPatientGate(ctx), core.NewPatientGate(ctx)
 	}
 	gctx = context.WithValue(gctx, groupKey{}, g)
 	cancel := g.cancel
@@ -150,32 +155,27 @@ func (g *Group) block(gate *core.Gate, wait func()) {
 }
 
 // blockGo waits, for a Go blocked at the limit, until an end hands it a
-// token, lending a slot meanwhile. While Wait blocks, the slot of the task
-// whose context the group was given is lent already, and such a Go comes
-// from another goroutine, most likely one of the group's functions: it
-// lends the slot of a running function of the group (all of one scope and
-// weight), so that a queued function, which would free the limit, can run
-// (x/sync allows Go from a function while Wait blocks). Otherwise it lends
-// that task's slot, on the gate gos.
+// token, lending the slot of the task whose context the group was given
+// meanwhile, on the gate gos. While Wait blocks that slot is lent already:
+// such a Go comes from another goroutine, and nothing more is lent. If it
+// is one of the group's functions, at a cap its slot stays taken while it
+// blocks: x/sync gives a function no context that would name its task, and
+// lending another function's slot would let a task run over the cap
+// uncounted (that pattern, Go at the limit from a function while Wait
+// blocks, needs a cap above the group's limit).
 func (g *Group) blockGo() {
-	inner := g.parent != nil && g.waits.Load() > 0
+	// While Wait blocks, the task of lend has lent its slot already, and
+	// a Go that blocks comes from another goroutine (a function of the
+	// group, most likely): it lends nothing, and waits on no gate.
 	var gate *core.Gate
-	if !inner {
+	if g.waits.Load() == 0 {
 		gate = g.gos
 	}
 	ch := g.lim.wait(gate)
 	if ch == nil {
 		return // a token came free meanwhile
 	}
-	wait := func() { <-ch }
-	if inner {
-		if reclaim := g.lendACall(); reclaim != nil {
-			defer reclaim()
-			wait()
-			return
-		}
-	}
-	g.block(gate, wait)
+	g.block(gate, func() { <-ch })
 }
 
 // lendACall lends the slot of one of g's running functions that is not

@@ -106,7 +106,24 @@ type Gate struct {
 	// hold, while above 0, keeps watched tasks' ends from ending the wait
 	// (Hold): a wait for all of them (errgroup's Wait) ends at the last.
 	hold atomic.Int64
+	// patient: see NewPatientGate.
+	patient bool
 }
+
+// NewPatientGate is NewGate for waits that end before the watched task
+// that ends them gives its slots back (errgroup's: its functions signal
+// their end from inside): the wait then waits for those slots, ahead of
+// the queue, rather than go on over the cap (Lender.ReclaimGate).
+func NewPatientGate(ctx context.Context) *Gate {
+	g := NewGate(ctx)
+	if g != nil {
+		g.patient = true
+	}
+	return g
+}
+
+// Patient reports whether g was made by NewPatientGate.
+func Patient(g *Gate) bool { return g.patient }
 
 // Hold adds d to g's count of what a wait on g waits for besides a
 // watched task's end: while it is above 0 a watched task's end gives no
