@@ -1123,6 +1123,41 @@ func hiBackground(s *scheduler.Scheduler, bg **lazytask.Task[struct{}], signal c
 // the outer task's signal: a deadlock. Await (the control below) gives the
 // outer task the slot first.
 func TestHostileGatherGetsTheSlotBackAheadOfTasksQueuedMeanwhile(t *testing.T) {
+	hiSlotBackAheadOfB(t, "Gather", func(ctx context.Context, s *scheduler.Scheduler, body func(context.Context) (int, error)) error {
+		vs, err := factory.Gather(ctx, s, body)
+		if err != nil || vs[0] != 1 {
+			return fmt.Errorf("Gather = %v, %v", vs, err)
+		}
+		return nil
+	})
+}
+
+// Hung before core.Gate, the same cause through Map.
+func TestHostileMapGetsTheSlotBackAheadOfTasksQueuedMeanwhile(t *testing.T) {
+	hiSlotBackAheadOfB(t, "Map", func(ctx context.Context, s *scheduler.Scheduler, body func(context.Context) (int, error)) error {
+		_, err := factory.Map(ctx, s, []int{0}, 1, func(ctx context.Context, _ int) (int, error) { return body(ctx) })
+		return err
+	})
+}
+
+// Control: the same through Await keeps the promise of I9.
+func TestHostileAwaitGetsTheSlotBackAheadOfTasksQueuedMeanwhile(t *testing.T) {
+	hiSlotBackAheadOfB(t, "Await", func(ctx context.Context, s *scheduler.Scheduler, body func(context.Context) (int, error)) error {
+		c, err := factory.Submit(s, body)
+		if err != nil {
+			return err
+		}
+		_, err = c.Await(ctx)
+		return err
+	})
+}
+
+// hiSlotBackAheadOfB runs, at cap 1, an outer task that waits (with wait)
+// for one child whose body launches a background task B that waits for the
+// outer task's signal; once the wait returns, B must still be Queued: the
+// freed slot went back to the outer task first (I9).
+func hiSlotBackAheadOfB(t *testing.T, what string, wait func(ctx context.Context, s *scheduler.Scheduler, body func(context.Context) (int, error)) error) {
+	t.Helper()
 	s := newScheduler(t, scheduler.WithLimit(1))
 	signal := make(chan struct{})
 	defer func() {
@@ -1134,69 +1169,11 @@ func TestHostileGatherGetsTheSlotBackAheadOfTasksQueuedMeanwhile(t *testing.T) {
 	}()
 	var b *lazytask.Task[struct{}]
 	_, err := hiOuter(t, s, func(ctx context.Context) error {
-		vs, err := factory.Gather(ctx, s, hiBackground(s, &b, signal))
-		if err != nil || vs[0] != 1 {
-			return fmt.Errorf("Gather = %v, %v", vs, err)
-		}
-		if st := b.State(); st != lazytask.Queued {
-			return fmt.Errorf("B is %v once Gather returned; want Queued (the slot back to the outer task first)", st)
-		}
-		close(signal)
-		return nil
-	})
-	require.NoError(t, err)
-	hiIdle(t, s)
-}
-
-// Hung before core.Gate, the same cause through Map.
-func TestHostileMapGetsTheSlotBackAheadOfTasksQueuedMeanwhile(t *testing.T) {
-	s := newScheduler(t, scheduler.WithLimit(1))
-	signal := make(chan struct{})
-	defer func() {
-		select {
-		case <-signal:
-		default:
-			close(signal)
-		}
-	}()
-	var b *lazytask.Task[struct{}]
-	_, err := hiOuter(t, s, func(ctx context.Context) error {
-		body := hiBackground(s, &b, signal)
-		if _, err := factory.Map(ctx, s, []int{0}, 1, func(ctx context.Context, _ int) (int, error) { return body(ctx) }); err != nil {
+		if err := wait(ctx, s, hiBackground(s, &b, signal)); err != nil {
 			return err
 		}
 		if st := b.State(); st != lazytask.Queued {
-			return fmt.Errorf("B is %v once Map returned; want Queued", st)
-		}
-		close(signal)
-		return nil
-	})
-	require.NoError(t, err)
-	hiIdle(t, s)
-}
-
-// Control: the same through Await keeps the promise of I9.
-func TestHostileAwaitGetsTheSlotBackAheadOfTasksQueuedMeanwhile(t *testing.T) {
-	s := newScheduler(t, scheduler.WithLimit(1))
-	signal := make(chan struct{})
-	defer func() {
-		select {
-		case <-signal:
-		default:
-			close(signal)
-		}
-	}()
-	var b *lazytask.Task[struct{}]
-	_, err := hiOuter(t, s, func(ctx context.Context) error {
-		c, err := factory.Submit(s, hiBackground(s, &b, signal))
-		if err != nil {
-			return err
-		}
-		if _, err := c.Await(ctx); err != nil {
-			return err
-		}
-		if st := b.State(); st != lazytask.Queued {
-			return fmt.Errorf("B is %v once Await returned; want Queued", st)
+			return fmt.Errorf("B is %v once %s returned; want Queued (the slot back to the outer task first)", st, what)
 		}
 		close(signal)
 		return nil
