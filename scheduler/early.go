@@ -28,21 +28,7 @@ func (s *Scheduler) reclaimEarlyLocked(waiters []*core.Task, freeOnly bool) {
 		if s.early == nil {
 			s.early = make(map[*core.Task]*reclaim)
 		}
-		s.lent--
-		var r *reclaim
-		switch {
-		case core.LentOver(c):
-			core.SetLentOver(c, false)
-			core.SetOverCap(c, true)
-			s.forced += w
-			s.overTasks++
-		case len(s.reclaims) == 0 && sc.fitsPath(w):
-			sc.takePath(w)
-		default:
-			r = &reclaim{c: c, sc: sc, w: w, ch: make(chan struct{})}
-			s.reclaims = append(s.reclaims, r)
-		}
-		s.early[c] = r
+		s.early[c] = s.takeBackLocked(c, sc, w)
 	}
 }
 
@@ -116,10 +102,8 @@ func (s *Scheduler) relendEarlyLocked(sc *Scope, c *core.Task) {
 	s.lent++
 	if held {
 		if core.OverCap(c) {
-			core.SetOverCap(c, false)
+			s.underCapLocked(c, w)
 			core.SetLentOver(c, true)
-			s.forced -= w
-			s.overTasks--
 		} else {
 			sc.putPath(w)
 		}

@@ -245,9 +245,7 @@ func (o *owner) lendLocked(c *core.Task) {
 	*n++
 	if *n == 1 {
 		if core.OverCap(c) {
-			s.forced -= w
-			s.overTasks--
-			core.SetOverCap(c, false)
+			s.underCapLocked(c, w)
 			// Over the cap only until a slot came back (ReclaimNow), c
 			// holds none to lend: its next Reclaim asks for one again.
 			// Force-run, it goes back over the cap.
@@ -298,10 +296,10 @@ func (o *owner) ReclaimWaitFor(cur, c *core.Task, cut bool) {
 func (o *owner) LendGate(g *core.Gate) bool {
 	s := o.s
 	s.lock()
-	cur := core.Gated(g, 0)
+	cur := g.Task()
 	ok := core.StateOf(cur) == core.Running
 	if ok {
-		core.Gated(g, 1)
+		g.AddWait(1)
 		o.lendLocked(cur)
 	}
 	s.unlock()
@@ -319,8 +317,8 @@ func (o *owner) LendGate(g *core.Gate) bool {
 // it gives its slot back, which it then waits for, at the head.
 func (o *owner) ReclaimGate(g *core.Gate, cut bool) {
 	o.s.lock()
-	cur := core.Gated(g, -1)
-	o.reclaimLocked(cur, cut || !core.Patient(g))
+	g.AddWait(-1)
+	o.reclaimLocked(g.Task(), cut || !g.Patient())
 }
 
 func (o *owner) reclaim(c *core.Task, now bool) {
@@ -351,27 +349,37 @@ func (o *owner) reclaimLocked(c *core.Task, now bool) {
 		s.unlock()
 		return
 	}
+	r := s.takeBackLocked(c, sc, w)
+	if r != nil {
+		s.grantReclaimsLocked() // the slots may be free, with others waiting ahead
+		if now && s.goOverLocked(r) {
+			r = nil
+		}
+	}
+	s.unlock()
+	if r != nil {
+		s.awaitReclaim(c, r)
+	}
+}
+
+// takeBackLocked ends the lend of c, a running task of sc of weight w,
+// as its Reclaim would: a task force-run goes back over the cap, one whose
+// slots are free with no one waiting ahead takes them, and any other is
+// put in line among the reclaims, whose entry it returns (nil otherwise).
+func (s *Scheduler) takeBackLocked(c *core.Task, sc *Scope, w int64) *reclaim {
 	s.lent--
 	switch {
 	case core.LentOver(c):
 		core.SetLentOver(c, false)
-		core.SetOverCap(c, true)
-		s.forced += w
-		s.overTasks++
+		s.overCapLocked(c, w)
 	case len(s.reclaims) == 0 && sc.fitsPath(w):
 		sc.takePath(w)
 	default:
 		r := &reclaim{c: c, sc: sc, w: w, ch: make(chan struct{})}
 		s.reclaims = append(s.reclaims, r)
-		s.grantReclaimsLocked() // the slots may be free, with others waiting ahead
-		if now && s.goOverLocked(r) {
-			break
-		}
-		s.unlock()
-		s.awaitReclaim(c, r)
-		return
+		return r
 	}
-	s.unlock()
+	return nil
 }
 
 // awaitReclaim waits until r's slots are handed to c.
@@ -421,9 +429,7 @@ func (s *Scheduler) goOverLocked(r *reclaim) bool {
 	default:
 	}
 	r.over = true
-	core.SetOverCap(r.c, true)
-	s.forced += r.w
-	s.overTasks++
+	s.overCapLocked(r.c, r.w)
 	return true
 }
 
@@ -452,9 +458,7 @@ func (s *Scheduler) grantReclaimsLocked() bool {
 		case ok && r.sc.fitsPath(r.w):
 			r.sc.takePath(r.w)
 			if r.over {
-				core.SetOverCap(r.c, false)
-				s.forced -= r.w
-				s.overTasks--
+				s.underCapLocked(r.c, r.w)
 			}
 			close(r.ch)
 		case r.sc.tooHeavyLocked(r.w) != nil:
@@ -466,9 +470,7 @@ func (s *Scheduler) grantReclaimsLocked() bool {
 				kept = append(kept, r)
 				continue
 			}
-			core.SetOverCap(r.c, true)
-			s.forced += r.w
-			s.overTasks++
+			s.overCapLocked(r.c, r.w)
 			close(r.ch)
 		default:
 			if !s.root.lim.Fits(r.w) {

@@ -10,6 +10,7 @@ import (
 	"math"
 
 	"github.com/lazysched/lazysched/internal/check"
+	"github.com/lazysched/lazysched/internal/core"
 )
 
 // refuseLocked says why sc takes no task of weight w (0: no task, a scope).
@@ -115,4 +116,20 @@ func (sc *Scope) doneTaskLocked() {
 			p.detachLocked()
 		}
 	}
+}
+
+// overCapLocked counts c, of weight w, as running over the cap (Stats.OverCap,
+// Info.OverCap) until underCapLocked.
+func (s *Scheduler) overCapLocked(c *core.Task, w int64) {
+	core.SetOverCap(c, true)
+	s.forced += w
+	s.overTasks++
+}
+
+// underCapLocked ends overCapLocked's count: c holds slots under the cap
+// again, or lends them.
+func (s *Scheduler) underCapLocked(c *core.Task, w int64) {
+	core.SetOverCap(c, false)
+	s.forced -= w
+	s.overTasks--
 }

@@ -34,6 +34,10 @@ type tokenWait struct {
 func (l *tokens) take() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.takeLocked()
+}
+
+func (l *tokens) takeLocked() bool {
 	if l.held < l.max && len(l.waiters) == 0 {
 		l.held++
 		return true
@@ -47,8 +51,7 @@ func (l *tokens) take() bool {
 func (l *tokens) wait(gate *core.Gate) chan struct{} {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.held < l.max && len(l.waiters) == 0 {
-		l.held++
+	if l.takeLocked() {
 		return nil
 	}
 	w := &tokenWait{ch: make(chan struct{}), gate: gate}

@@ -123,7 +123,10 @@ func NewPatientGate(ctx context.Context) *Gate {
 }
 
 // Patient reports whether g was made by NewPatientGate.
-func Patient(g *Gate) bool { return g.patient }
+func (g *Gate) Patient() bool { return g.patient }
+
+// Task returns the task whose waits g is for.
+func (g *Gate) Task() *Task { return g.cur }
 
 // Hold adds d to g's count of what a wait on g waits for besides a
 // watched task's end: while it is above 0 a watched task's end gives no
@@ -197,12 +200,9 @@ func (g *Gate) Begin(ctx context.Context) func(cut bool) {
 	return func(cut bool) { l.ReclaimGate(g, cut) }
 }
 
-// Gated returns g's task, and adds w to g's count of waits: owners call it
-// under their lock in LendGate and, with w -1, in ReclaimGate.
-func Gated(g *Gate, w int32) *Task {
-	g.waiting.Add(w)
-	return g.cur
-}
+// AddWait adds d to g's count of waits now: owners call it under their
+// lock, with 1 in LendGate and -1 in ReclaimGate.
+func (g *Gate) AddWait(d int32) { g.waiting.Add(d) }
 
 // LentOnce reports whether c has lent its slots once, not in a nested wait;
 // owners call it under their lock.

@@ -489,7 +489,7 @@ type Lender interface {
 	ReclaimWaitFor(cur, c *Task, cut bool)
 	// LendGate is Lend for a wait on g (Gate.Begin): in one step under the
 	// lock under which the owner ends its tasks, it counts the wait on g
-	// (Gated) and lends the slots of g's task, so that a watched task's
+	// (Gate.AddWait) and lends the slots of g's task, so that a watched task's
 	// Release sees the wait. It reports false, lending nothing, if g's
 	// task is not running.
 	LendGate(g *Gate) bool
