@@ -60,3 +60,11 @@ func SetWakeDelay(f func()) (undo func()) {
 	wakeDelay = f
 	return func() { wakeDelay = nil }
 }
+
+// DoneQueue tells how many tasks' done hooks went to the done queue's
+// runner, and how many times a runner handed the queue over (donehooks.go).
+func DoneQueue(s *Scheduler) (pushed, handed int) {
+	s.lock()
+	defer s.unlock()
+	return s.done.pushed, s.done.handed
+}

@@ -21,10 +21,20 @@ import (
 // context, so it can end the span.
 //
 // Hooks run on the goroutine where the step happens: OnCreate and OnQueue on
-// the submitter's, OnStart and OnDone on the goroutine that runs the task
-// (OnDone after the result is published, the slot freed and the done
-// callbacks run; for a task canceled before it ran, on the canceler's).
-// They should be quick. A hook that panics is recovered and logged with the
+// the submitter's, OnStart on the goroutine that runs the task, OnDone
+// after the result is published, the slot freed and the done callbacks run
+// (for a task canceled before it ran, on the canceler's goroutine). When a
+// task's done hooks are all that follows its end and a queued task takes
+// its slot, its goroutine goes on with that task at once and OnDone runs
+// on a goroutine of the scheduler's that runs the done hooks of such tasks
+// in the order they ended; otherwise OnDone runs on the goroutine that ran
+// the task, and the next task starts on another. Either way no hook delays
+// a task (I11), and Shutdown waits for every OnDone. The Timings of
+// h.Info() tell when each step happened, whenever the hook runs.
+//
+// Hooks should be quick. One that blocks holds up only the hooks behind
+// it, for at most a millisecond: then the others go on on another
+// goroutine. A hook that panics is recovered and logged with the
 // scheduler's logger, and one that calls runtime.Goexit ends only its
 // goroutine: the other hooks, and the task, go on on another (I11).
 type Hooks struct {

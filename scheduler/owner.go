@@ -16,7 +16,7 @@ func (o *owner) scope() *Scope { return (*Scope)(o) }
 
 func (o *owner) Context() context.Context { return o.ctx }
 
-func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) (*core.Task, bool) {
+func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) (*core.Task, core.After) {
 	sc := o.scope()
 	s := sc.s
 	w := core.Weight(c)
@@ -59,7 +59,14 @@ func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) (*
 	// for a failure), done hooks. Then the tasks the freed slots admit
 	// start on goroutines of their own, not behind that code.
 	pending, wake := core.PublishLockedWake(c, st, err)
-	after := pending || st == core.Failed || len(sc.hooks[hookDone]) > 0
+	hooks := len(sc.hooks[hookDone]) > 0
+	// When done hooks alone follow and a task is queued, this goroutine
+	// may go on with that task and leave the hooks to the done queue's
+	// runner (donehooks.go).
+	// Not once Shutdown has begun: the hooks of the tasks that end then
+	// run where they end, on goroutines Shutdown waits for.
+	handoff := hooks && !pending && st != core.Failed && !exiting && s.queued > 0 && s.done.room() && !s.root.closed
+	after := !handoff && (pending || st == core.Failed || hooks)
 	// c's waiters are woken once s.mu is let go (unlock) when nothing of
 	// c's follows: closing the channel readies the waiter and may wake an
 	// idle thread for it (a futex call), and under the lock that made the
@@ -89,6 +96,13 @@ func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) (*
 	if !exiting && !after && s.queued > 0 {
 		next = s.admitOne(core.Finished(c))
 	}
+	res := core.AfterNone
+	if handoff && next != nil {
+		s.pushDoneLocked(doneEntry{c: c, sc: sc, st: st, err: err})
+		res = core.AfterElsewhere
+	} else if after = after || hooks; after {
+		res = core.AfterHere // nothing this goroutine can go on with: the hooks run here
+	}
 	if !after || s.spinning == 0 || len(s.reclaims) > 0 {
 		s.admitAllLocked()
 	}
@@ -96,7 +110,7 @@ func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) (*
 	// take, under s.mu, before it stops lingering, and runs it, with no
 	// user code of c's before it and no new goroutine.
 	s.unlock() // closes s.wake, if startLocked did not
-	return next, after
+	return next, res
 }
 
 // Finished runs the user code that follows a task's end, after its done

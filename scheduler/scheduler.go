@@ -71,6 +71,7 @@ type Scheduler struct {
 	lent      int                     // tasks whose slots are lent while they wait
 	early     map[*core.Task]*reclaim // waits whose slots came back when their task ended; see early.go
 	reports   []deferredReport        // supervisor handler calls still to make
+	done      doneQueue               // done hooks run off the next task's path; see donehooks.go
 }
 
 // counters are the running totals of Stats, by kind: the scheduler keeps

@@ -241,7 +241,15 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 	s.dismissIdleLocked() // closed: none parks again
 	s.unlock()
 	if c := core.FromContext(ctx); c == nil || s.scopeOf(c) == nil || core.StateOf(c) != core.Running {
-		s.wg.Wait(onSchedulerGoroutine()) // a callback calling Shutdown cannot wait for itself
+		own := onSchedulerGoroutine()
+		if own {
+			// A done hook on the done queue's runner may be the caller:
+			// the hooks behind it go to a new runner, waited for below.
+			s.lock()
+			s.handStuckDoneLocked()
+			s.unlock()
+		}
+		s.wg.Wait(own) // a callback calling Shutdown cannot wait for itself
 		s.stopTimers()
 		if s.stopBase != nil {
 			s.stopBase()

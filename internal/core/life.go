@@ -290,6 +290,14 @@ func dropRunCtx(c *Task) {
 	}
 }
 
+// DropRunCtx is dropRunCtx for an owner that ran a task's done hooks on a
+// goroutine of its own (AfterElsewhere).
+func DropRunCtx(c *Task) {
+	if x := c.x.Load(); x != nil && x.runCtx != nil {
+		x.runCtx = nil
+	}
+}
+
 // TaskContext returns the context of c's function before the start hooks
 // have seen it.
 func TaskContext(c *Task) context.Context { return (*taskCtx)(c) }
@@ -401,13 +409,13 @@ func finish(c *Task, st State, err error, exiting bool) *Task {
 	}
 	endCtx(c)
 	var next *Task
-	var after bool
+	after := AfterNone
 	if b != nil {
 		next, after = b.Owner.Release(c, st, err, exiting)
-	} else {
-		after = PublishLocked(c, st, err)
+	} else if PublishLocked(c, st, err) {
+		after = AfterHere
 	}
-	if after {
+	if after == AfterHere {
 		if exiting {
 			Spawn(c, func() {
 				AfterEnd(c, st, err)
@@ -417,7 +425,7 @@ func finish(c *Task, st State, err error, exiting bool) *Task {
 			AfterEnd(c, st, err)
 		}
 	}
-	if !exiting {
+	if !exiting && after != AfterElsewhere {
 		dropRunCtx(c)
 	}
 	// A goroutine the function left behind may have asked for the

@@ -72,13 +72,18 @@ type Owner interface {
 	// Under its lock it frees the task's slots, counts the outcome and calls
 	// PublishLocked(c, st, err). It reports in after whether user code is
 	// to run for the ended task (done callbacks, which PublishLocked
-	// reports, an error handler, done hooks): then Finished must be called,
-	// and the owner starts the tasks its freed slots admit on goroutines of
-	// their own, so that no user code of c delays them (invariant I11).
-	// Otherwise it may return the next task for this goroutine to Execute,
-	// already Running. If exiting is true the calling goroutine is about to
-	// exit (runtime.Goexit) and next is nil.
-	Release(c *Task, st State, err error, exiting bool) (next *Task, after bool)
+	// reports, an error handler, done hooks), and where:
+	//   - AfterHere: Finished must be called on this goroutine, and the
+	//     owner starts the tasks its freed slots admit on goroutines of
+	//     their own, so that no user code of c delays them (I11);
+	//   - AfterElsewhere: the owner runs that code on a goroutine of its
+	//     own (then drops c's run context, DropRunCtx), and next may be a
+	//     task for this goroutine;
+	//   - AfterNone: nothing is to run for c.
+	// Unless after is AfterHere it may return the next task for this
+	// goroutine to Execute, already Running. If exiting is true the calling
+	// goroutine is about to exit (runtime.Goexit) and next is nil.
+	Release(c *Task, st State, err error, exiting bool) (next *Task, after After)
 	// Finished runs the owner's user code for an ended task (error policy,
 	// done hooks), after its done callbacks, outside any lock.
 	Finished(c *Task, st State, err error)
@@ -103,6 +108,19 @@ type Owner interface {
 	// work to such a goroutine.
 	Go(f func())
 }
+
+// After says where the user code that follows a task's end runs (see
+// Owner.Release).
+type After uint8
+
+const (
+	// AfterNone: no user code follows the end.
+	AfterNone After = iota
+	// AfterHere: it runs on the goroutine that ended the task (Finished).
+	AfterHere
+	// AfterElsewhere: the owner runs it on a goroutine of its own.
+	AfterElsewhere
+)
 
 // Binding lets a task refer to its owner with one word.
 type Binding struct {
