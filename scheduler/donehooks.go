@@ -88,6 +88,8 @@ func (s *Scheduler) pushDoneLocked(e doneEntry) {
 	if !d.running {
 		d.running = true
 		s.goTracked(s.runDone)
+	} else if !d.armed && d.batch != nil {
+		s.armDoneLocked() // the watchdog had nothing to watch behind the runner
 	}
 }
 
@@ -229,7 +231,9 @@ func (s *Scheduler) watchDone() {
 		s.handStuckDoneLocked()
 	}
 	d.seen = d.claim.Load()
-	if d.running {
+	// It looks again while hooks wait behind the runner's current entry;
+	// else pushDoneLocked sets it again when one comes.
+	if d.running && (len(d.q) > 0 || d.batch == nil || int(uint32(d.seen)-d.base) < len(d.batch)) {
 		d.dog.Reset(doneStuck)
 	} else {
 		d.armed = false

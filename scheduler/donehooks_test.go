@@ -103,11 +103,11 @@ func TestDoneHooksOnTheRunnerSeeTheRunContextAndHoldNothingUp(t *testing.T) {
 			if o.of(h) == 1 {
 				close(nextStarted)
 			}
-			return context.WithValue(ctx, runCtxKey{}, o.of(h))
+			return context.WithValue(ctx, runCtxKey{}, h) // not its id: task 0 starts before it has one
 		},
 		OnDone: func(ctx context.Context, _ *scheduler.Scope, h lazytask.Handle) {
 			i := o.of(h)
-			if ctx.Value(runCtxKey{}) != i {
+			if ctx.Value(runCtxKey{}) != h {
 				seenBad.Add(1)
 			}
 			if i == 0 {

@@ -33,7 +33,7 @@ import (
 // h.Info() tell when each step happened, whenever the hook runs.
 //
 // Hooks should be quick. One that blocks holds up only the hooks behind
-// it, for at most a millisecond: then the others go on on another
+// it, for one to two milliseconds: then the others go on on another
 // goroutine. A hook that panics is recovered and logged with the
 // scheduler's logger, and one that calls runtime.Goexit ends only its
 // goroutine: the other hooks, and the task, go on on another (I11).

@@ -74,7 +74,9 @@ func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) (*
 	// P's run queue, where the idle P did not steal it for up to 3.5 ms
 	// (a runtime trace of W5 at cap 2). The channel is closed under the
 	// lock, before what could tell of c's end:
-	//   - when user code follows: the waiter is readied first, as before;
+	//   - when user code follows: the waiter is readied first, as before
+	//     (also when the done queue's runner runs that code: it could take
+	//     it as soon as s.mu is let go, before unlock closes the channel);
 	//     the goroutine that the freed slot admits a task to is readied
 	//     after it and runs first here (the other order made empty hooks
 	//     10% slower);
@@ -86,7 +88,7 @@ func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) (*
 	// A Stats call, or a Wait begun as c ends, may see c counted a moment
 	// before a channel that Done gave before the end is closed (Done
 	// called from then on gives a closed one).
-	if wake != nil && (after || sc.releasesLocked()) {
+	if wake != nil && (after || handoff || sc.releasesLocked()) {
 		close(wake)
 		wake = nil
 	}

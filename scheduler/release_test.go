@@ -83,7 +83,10 @@ func TestTimedOutScopesAreReleased(t *testing.T) {
 	churn(n)
 	after := heapInUse()
 	t.Logf("heap before %d B, after %d timed-out scopes %d B (%+.1f B per scope)", before, n, after, float64(int64(after)-int64(before))/n)
-	assert.Less(t, int64(after)-int64(before), int64(n*64), "heap growth over %d timed-out scopes (about 1.5 KB each before)", n)
+	// 256 B a scope: the leak this guards against kept 1.5 KB; at
+	// GOMAXPROCS 1 the runtime's timer and goroutine caches alone grew
+	// 82 B a scope once (2026-12-05).
+	assert.Less(t, int64(after)-int64(before), int64(n*256), "heap growth over %d timed-out scopes (about 1.5 KB each before)", n)
 	require.NoError(t, s.Wait(bg))
 }
 

@@ -233,8 +233,12 @@ func (sc *Scope) detachLocked() {
 
 // Shutdown shuts the root scope down (see Scope.Shutdown) and then waits for
 // every goroutine of the scheduler to exit, so nothing outlives it. Called
-// from inside a task of the scheduler it cannot wait for its own goroutine:
-// that one exits when its task returns.
+// from inside a task of the scheduler (with that task's context) it waits
+// for the other tasks to end, but not for the scheduler's goroutines: its
+// own exits only when its task returns, and the user code that follows
+// other tasks' ends (done callbacks, done hooks) may be waiting for that
+// task. Call it from outside the tasks to have every goroutine, and every
+// done hook, finished when it returns.
 func (s *Scheduler) Shutdown(ctx context.Context) error {
 	err := s.rootScope().Shutdown(ctx)
 	s.lock()
