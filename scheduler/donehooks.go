@@ -80,7 +80,8 @@ func claimWord(gen, n uint32) uint64 { return uint64(gen)<<32 | uint64(n) }
 // room says whether a task's done hooks may go to the queue.
 func (d *doneQueue) room() bool { return len(d.q) < maxDoneQueue }
 
-// pushLocked queues c's done hooks and starts a runner if none is.
+// pushDoneLocked queues a task's done hooks and starts a runner if none
+// is.
 func (s *Scheduler) pushDoneLocked(e doneEntry) {
 	d := &s.done
 	d.q = append(d.q, e)

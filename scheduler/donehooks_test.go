@@ -2,6 +2,7 @@ package scheduler_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"strconv"
@@ -23,41 +24,44 @@ import (
 // behind it, so that every end but the last has a task queued: the path
 // under test is taken, and the tests check that it was (DoneQueue).
 
-// dhOrder labels tasks by the order they were submitted in.
-type dhOrder struct {
-	mu  sync.Mutex
-	ids map[lazytask.Handle]int
-}
-
-func (o *dhOrder) set(h lazytask.Handle, i int) {
-	o.mu.Lock()
-	o.ids[h] = i
-	o.mu.Unlock()
-}
-
-func (o *dhOrder) of(h lazytask.Handle) int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if i, ok := o.ids[h]; ok {
-		return i
+// hdID is the id a task was named with by hdQueue, -1 for any other.
+func hdID(h lazytask.Handle) int {
+	i, err := strconv.Atoi(h.Name())
+	if err != nil {
+		return -1
 	}
-	return -1
+	return i
 }
 
-// dhQueue holds the cap-1 slot with a gated task (id 0), submits n more
-// (ids 1..n) behind it, and returns them all with the gate.
-func dhQueue(t *testing.T, s *scheduler.Scheduler, o *dhOrder, n int) ([]*lazytask.Task[int], *gate) {
+// hdQueue holds the cap-1 slot of s with a gated task (id 0), submits n
+// more (ids 1..n) behind it, each named by its id (hdID), and returns them
+// all with the gate. spOf, if set, picks each task's spawner; fn, if set,
+// may give task i a function of its own.
+func hdQueue(t *testing.T, s *scheduler.Scheduler, n int, spOf func(i int) scheduler.Spawner,
+	fn func(i int) func(context.Context) (int, error)) ([]*lazytask.Task[int], *gate) {
 	t.Helper()
 	g := newGate(t)
-	first, err := scheduler.Submit(s, g.fn)
+	sp0 := scheduler.Spawner(s)
+	if spOf != nil {
+		sp0 = spOf(0)
+	}
+	first, err := scheduler.Submit(sp0, g.fn, lazytask.WithName("0"))
 	require.NoError(t, err)
-	o.set(first, 0)
 	cpWithin(t, g.started, "the gated task's start")
 	hs := []*lazytask.Task[int]{first}
 	for i := 1; i <= n; i++ {
-		h, err := scheduler.Submit(s, func(context.Context) (int, error) { return i, nil })
+		f := func(context.Context) (int, error) { return i, nil }
+		if fn != nil {
+			if ff := fn(i); ff != nil {
+				f = ff
+			}
+		}
+		sp := scheduler.Spawner(s)
+		if spOf != nil {
+			sp = spOf(i)
+		}
+		h, err := scheduler.Submit(sp, f, lazytask.WithName(strconv.Itoa(i)))
 		require.NoError(t, err)
-		o.set(h, i)
 		hs = append(hs, h)
 	}
 	return hs, g
@@ -86,7 +90,18 @@ func (c *dhCounts) each(t *testing.T, n int, what string) {
 	assert.Len(t, c.n, n+1, "%s: tasks counted", what)
 }
 
-func newDhOrder() *dhOrder   { return &dhOrder{ids: map[lazytask.Handle]int{}} }
+// dhAwaitAll awaits every task of hs (failing the test on a hang) and
+// returns their errors, joined.
+func dhAwaitAll(t *testing.T, hs []*lazytask.Task[int]) error {
+	t.Helper()
+	var errs []error
+	for _, h := range hs {
+		_, err := cpAwait(t, h)
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
 func newDhCounts() *dhCounts { return &dhCounts{n: map[int]int{}} }
 
 // Every task's done hook runs once, with the context its start hook gave
@@ -94,19 +109,19 @@ func newDhCounts() *dhCounts { return &dhCounts{n: map[int]int{}} }
 // while a done hook still waits: a done hook that waits for the next task
 // to start does not stop it (I11).
 func TestDoneHooksOnTheRunnerSeeTheRunContextAndHoldNothingUp(t *testing.T) {
-	o, counts := newDhOrder(), newDhCounts()
+	counts := newDhCounts()
 	const n = 50
 	nextStarted := make(chan struct{})
 	var seenBad atomic.Int32
 	s := startScheduler(t, scheduler.WithLimit(1), scheduler.WithHooks(scheduler.Hooks{
 		OnStart: func(ctx context.Context, _ *scheduler.Scope, h lazytask.Handle) context.Context {
-			if o.of(h) == 1 {
+			if hdID(h) == 1 {
 				close(nextStarted)
 			}
 			return context.WithValue(ctx, runCtxKey{}, h) // not its id: task 0 starts before it has one
 		},
 		OnDone: func(ctx context.Context, _ *scheduler.Scope, h lazytask.Handle) {
-			i := o.of(h)
+			i := hdID(h)
 			if ctx.Value(runCtxKey{}) != h {
 				seenBad.Add(1)
 			}
@@ -116,12 +131,9 @@ func TestDoneHooksOnTheRunnerSeeTheRunContextAndHoldNothingUp(t *testing.T) {
 			counts.add(i)
 		},
 	}))
-	hs, g := dhQueue(t, s, o, n)
+	hs, g := hdQueue(t, s, n, nil, nil)
 	g.open()
-	for _, h := range hs {
-		_, err := cpAwait(t, h)
-		require.NoError(t, err)
-	}
+	require.NoError(t, dhAwaitAll(t, hs))
 	require.NoError(t, s.Shutdown(bounded(t)), "Shutdown waits for the runner")
 	counts.each(t, n, "done hooks")
 	assert.Zero(t, seenBad.Load(), "done hooks that did not see the start hook's context")
@@ -133,12 +145,12 @@ func TestDoneHooksOnTheRunnerSeeTheRunContextAndHoldNothingUp(t *testing.T) {
 // does not wait forever: that hook is queued behind it on the same runner,
 // and the watchdog hands the rest of the queue to a new runner.
 func TestADoneHookThatWaitsForALaterOneDoesNotHoldItUp(t *testing.T) {
-	o, counts := newDhOrder(), newDhCounts()
+	counts := newDhCounts()
 	const n = 4
 	twoDone := make(chan struct{})
 	s := startScheduler(t, scheduler.WithLimit(1), scheduler.WithHooks(scheduler.Hooks{
 		OnDone: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
-			i := o.of(h)
+			i := hdID(h)
 			switch i {
 			case 0:
 				cpWithin(t, twoDone, "task 2's done hook, while task 0's waits for it")
@@ -148,12 +160,9 @@ func TestADoneHookThatWaitsForALaterOneDoesNotHoldItUp(t *testing.T) {
 			counts.add(i)
 		},
 	}))
-	hs, g := dhQueue(t, s, o, n)
+	hs, g := hdQueue(t, s, n, nil, nil)
 	g.open()
-	for _, h := range hs {
-		_, err := cpAwait(t, h)
-		require.NoError(t, err)
-	}
+	require.NoError(t, dhAwaitAll(t, hs))
 	require.NoError(t, s.Shutdown(bounded(t)))
 	counts.each(t, n, "done hooks")
 	pushed, handed := scheduler.DoneQueue(s)
@@ -167,12 +176,12 @@ func TestADoneHookThatWaitsForALaterOneDoesNotHoldItUp(t *testing.T) {
 func TestADoneHookOnTheRunnerThatExitsOrPanicsStopsNoOtherHook(t *testing.T) {
 	for _, mode := range []string{"goexit", "panic"} {
 		t.Run(mode, func(t *testing.T) {
-			o, first, second := newDhOrder(), newDhCounts(), newDhCounts()
+			first, second := newDhCounts(), newDhCounts()
 			const n = 12
 			s := startScheduler(t, scheduler.WithLimit(1),
 				scheduler.WithHooks(scheduler.Hooks{
 					OnDone: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
-						i := o.of(h)
+						i := hdID(h)
 						first.add(i)
 						if i%3 == 1 {
 							if mode == "goexit" {
@@ -183,14 +192,11 @@ func TestADoneHookOnTheRunnerThatExitsOrPanicsStopsNoOtherHook(t *testing.T) {
 					},
 				}),
 				scheduler.WithHooks(scheduler.Hooks{
-					OnDone: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) { second.add(o.of(h)) },
+					OnDone: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) { second.add(hdID(h)) },
 				}))
-			hs, g := dhQueue(t, s, o, n)
+			hs, g := hdQueue(t, s, n, nil, nil)
 			g.open()
-			for _, h := range hs {
-				_, err := cpAwait(t, h)
-				require.NoError(t, err)
-			}
+			require.NoError(t, dhAwaitAll(t, hs))
 			require.NoError(t, s.Shutdown(bounded(t)))
 			first.each(t, n, "first hooks")
 			second.each(t, n, "second hooks")
@@ -205,7 +211,7 @@ func TestADoneHookOnTheRunnerThatExitsOrPanicsStopsNoOtherHook(t *testing.T) {
 // which a new runner takes over. When it returns, every other task's done
 // hook has run.
 func TestADoneHookOnTheRunnerThatShutsDownWaitsForTheHooksBehindIt(t *testing.T) {
-	o, counts := newDhOrder(), newDhCounts()
+	counts := newDhCounts()
 	const n = 20
 	release := make(chan struct{})
 	var atReturn atomic.Int64
@@ -213,7 +219,7 @@ func TestADoneHookOnTheRunnerThatShutsDownWaitsForTheHooksBehindIt(t *testing.T)
 	var s *scheduler.Scheduler
 	s = startScheduler(t, scheduler.WithLimit(1), scheduler.WithHooks(scheduler.Hooks{
 		OnDone: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
-			i := o.of(h)
+			i := hdID(h)
 			if i == 1 {
 				_ = s.Shutdown(context.Background())
 				counts.mu.Lock()
@@ -224,12 +230,9 @@ func TestADoneHookOnTheRunnerThatShutsDownWaitsForTheHooksBehindIt(t *testing.T)
 			counts.add(i)
 		},
 	}))
-	hs, g := dhQueue(t, s, o, n)
+	hs, g := hdQueue(t, s, n, nil, nil)
 	g.open()
-	for _, h := range hs {
-		_, err := cpAwait(t, h)
-		require.NoError(t, err)
-	}
+	require.NoError(t, dhAwaitAll(t, hs))
 	cpWithin(t, release, "the Shutdown called from task 1's done hook")
 	assert.Equal(t, int64(n), atReturn.Load(), "done hooks run when that Shutdown returned (all but its own)")
 	_ = s.Shutdown(bounded(t))
@@ -248,8 +251,7 @@ func TestDoneHooksThatWaitForLaterOnesRunOnceEach(t *testing.T) {
 	}
 	s := startScheduler(t, scheduler.WithLimit(2), scheduler.WithHooks(scheduler.Hooks{
 		OnDone: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
-			i, err := strconv.Atoi(h.Name()) // tasks run while others are still submitted
-			require.NoError(t, err)
+			i := hdID(h)
 			if i%100 == 7 && i+50 <= n {
 				cpWithin(t, fired[i+50], fmt.Sprintf("task %d's done hook, from task %d's", i+50, i))
 			}
@@ -263,10 +265,7 @@ func TestDoneHooksThatWaitForLaterOnesRunOnceEach(t *testing.T) {
 		require.NoError(t, err)
 		hs = append(hs, h)
 	}
-	for _, h := range hs {
-		_, err := cpAwait(t, h)
-		require.NoError(t, err)
-	}
+	require.NoError(t, dhAwaitAll(t, hs))
 	require.NoError(t, s.Shutdown(bounded(t)))
 	counts.each(t, n, "done hooks")
 	pushed, handed := scheduler.DoneQueue(s)

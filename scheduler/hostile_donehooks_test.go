@@ -21,16 +21,8 @@ import (
 )
 
 // Hostile tests of the done queue (donehooks.go): each holds a cap-1 slot
-// with a gated task and queues tasks behind it (dhQueue), so that the ends
+// with a gated task and queues tasks behind it (hdQueue), so that the ends
 // hand their done hooks to the runner, and checks DoneQueue says so.
-
-// hdAwaitAll awaits every handle, failing on a hang.
-func hdAwaitAll(t *testing.T, hs []*lazytask.Task[int]) {
-	t.Helper()
-	for _, h := range hs {
-		_, _ = cpAwait(t, h)
-	}
-}
 
 // hdPushed fails the test unless at least min tasks' hooks went to the
 // runner.
@@ -47,17 +39,16 @@ func hdPushed(t *testing.T, s *scheduler.Scheduler, min int) (pushed, handed int
 // once s.mu was let go, and the runner could take the hooks in between
 // (Release now closes it under the lock when hooks go to the runner).
 func TestHostileDoneHookOnTheRunnerFindsDoneClosed(t *testing.T) {
-	o := newDhOrder()
 	saw := make(chan bool, 1)
 	var doneCh <-chan struct{}
 	s := startScheduler(t, scheduler.WithLimit(1), scheduler.WithHooks(scheduler.Hooks{
 		OnDone: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
-			if o.of(h) == 0 {
+			if hdID(h) == 0 {
 				saw <- isClosed(doneCh)
 			}
 		},
 	}))
-	hs, g := dhQueue(t, s, o, 2)
+	hs, g := hdQueue(t, s, 2, nil, nil)
 	doneCh = hs[0].Done() // a waiter's channel, made before the end
 	inWindow, checked := holdWake(t)
 	g.open()
@@ -69,7 +60,7 @@ func TestHostileDoneHookOnTheRunnerFindsDoneClosed(t *testing.T) {
 		closedInHook = cpRecv(t, saw, "task 0's done hook")
 	}
 	close(checked)
-	hdAwaitAll(t, hs)
+	_ = dhAwaitAll(t, hs)
 	require.NoError(t, s.Shutdown(bounded(t)))
 	hdPushed(t, s, 1)
 	assert.True(t, closedInHook, "task 0's Done channel was closed when its OnDone hook ran")
@@ -90,48 +81,6 @@ func cpRecv[T any](t *testing.T, ch <-chan T, what string) T {
 
 // hangGuard is the 10 s guard against a hang; never a synchronisation.
 func hangGuard() <-chan time.Time { return time.After(cpHang) }
-
-// hdID is the id a task was named with by hdQueue, -1 for any other.
-func hdID(h lazytask.Handle) int {
-	i, err := strconv.Atoi(h.Name())
-	if err != nil {
-		return -1
-	}
-	return i
-}
-
-// hdQueue is dhQueue with tasks named by their ids, submitted to sp (the
-// gated one, id 0, holds the cap-1 slot of the scheduler); fns[i], if
-// set, is the function of task i, and spOf picks each task's spawner.
-func hdQueue(t *testing.T, s *scheduler.Scheduler, n int, spOf func(i int) scheduler.Spawner,
-	fn func(i int) func(context.Context) (int, error)) ([]*lazytask.Task[int], *gate) {
-	t.Helper()
-	g := newGate(t)
-	sp0 := scheduler.Spawner(s)
-	if spOf != nil {
-		sp0 = spOf(0)
-	}
-	first, err := scheduler.Submit(sp0, g.fn, lazytask.WithName("0"))
-	require.NoError(t, err)
-	cpWithin(t, g.started, "the gated task's start")
-	hs := []*lazytask.Task[int]{first}
-	for i := 1; i <= n; i++ {
-		f := func(context.Context) (int, error) { return i, nil }
-		if fn != nil {
-			if ff := fn(i); ff != nil {
-				f = ff
-			}
-		}
-		sp := scheduler.Spawner(s)
-		if spOf != nil {
-			sp = spOf(i)
-		}
-		h, err := scheduler.Submit(sp, f, lazytask.WithName(strconv.Itoa(i)))
-		require.NoError(t, err)
-		hs = append(hs, h)
-	}
-	return hs, g
-}
 
 // Hooks registered on a child scope only: the child's tasks, ending with
 // root tasks (no hooks) queued behind them, hand their hooks to the
@@ -163,7 +112,7 @@ func TestHostileDoneHooksOnAChildScopeOnly(t *testing.T) {
 		return s
 	}, nil)
 	g.open()
-	hdAwaitAll(t, hs)
+	_ = dhAwaitAll(t, hs)
 	require.NoError(t, s.Shutdown(bounded(t)))
 	counts.mu.Lock()
 	for i := 1; i <= n; i += 2 {
@@ -209,7 +158,7 @@ func TestHostileDoneHooksNestedScopesWithTheirOwnHooks(t *testing.T) {
 		return s
 	}, nil)
 	g.open()
-	hdAwaitAll(t, hs)
+	_ = dhAwaitAll(t, hs)
 	require.NoError(t, s.Shutdown(bounded(t)))
 	inherited.each(t, n, "inherited hooks")
 	own.mu.Lock()
@@ -241,7 +190,7 @@ func TestHostileDoneHooksWithPprofLabelsSeeTheTasksLabels(t *testing.T) {
 	}))
 	hs, g := hdQueue(t, s, n, nil, nil)
 	g.open()
-	hdAwaitAll(t, hs)
+	_ = dhAwaitAll(t, hs)
 	require.NoError(t, s.Shutdown(bounded(t)))
 	counts.each(t, n, "done hooks")
 	assert.Zero(t, bad.Load(), "done hooks whose context lacked the task's pprof label")
@@ -271,7 +220,7 @@ func TestHostileDoneHooksWithAnExecutor(t *testing.T) {
 		}))
 	hs, g := hdQueue(t, s, n, nil, nil)
 	g.open()
-	hdAwaitAll(t, hs)
+	_ = dhAwaitAll(t, hs)
 	require.NoError(t, s.Shutdown(bounded(t)))
 	counts.each(t, n, "done hooks")
 	assert.Zero(t, bad.Load(), "done hooks without the run context")
@@ -315,7 +264,7 @@ func TestHostileDoneHooksThatAwaitAndSubmit(t *testing.T) {
 	hs, g := hdQueue(t, s, n, nil, nil)
 	close(ready)
 	g.open()
-	hdAwaitAll(t, hs)
+	_ = dhAwaitAll(t, hs)
 	cpWithin(t, oneDone, "task 1's done hook") // before Shutdown refuses its Submit
 	require.NoError(t, s.Shutdown(bounded(t)))
 	assert.Nil(t, subErr.Load(), "an Await or Submit from a done hook failed")
@@ -356,7 +305,7 @@ func TestHostileDoneHookShutdownWhileATaskWaitsForALaterHook(t *testing.T) {
 		}
 	})
 	g.open()
-	hdAwaitAll(t, hs)
+	_ = dhAwaitAll(t, hs)
 	require.NoError(t, cpRecv(t, shutDone, "the Shutdown called from task 1's done hook"))
 	_ = s.Shutdown(bounded(t)) // a second call: ErrClosed
 
@@ -391,7 +340,7 @@ func TestHostileDoneHooksShutdownWaitsForAHookStillInside(t *testing.T) {
 	close(lazyReady)
 	hs, g := hdQueue(t, s, n, nil, nil)
 	g.open()
-	hdAwaitAll(t, hs)
+	_ = dhAwaitAll(t, hs)
 	require.NoError(t, s.Shutdown(bounded(t)))
 	counts.each(t, n, "done hooks")
 	assert.ErrorIs(t, lazy.Err(), lazytask.ErrScopeClosed)
@@ -444,7 +393,7 @@ func TestHostileDoneHooksMixLeavesNothingAfterShutdown(t *testing.T) {
 	require.NoError(t, err)
 	hs, g := hdQueue(t, s, n, nil, nil)
 	g.open()
-	hdAwaitAll(t, hs)
+	_ = dhAwaitAll(t, hs)
 	require.NoError(t, s.Shutdown(bounded(t)))
 	first.each(t, n, "first hooks")
 	second.each(t, n, "second hooks")
@@ -480,7 +429,7 @@ func TestHostileDoneHooksSeeTheirTasksEndAndCounters(t *testing.T) {
 	}))
 	hs, g := hdQueue(t, s, n, nil, nil)
 	g.open()
-	hdAwaitAll(t, hs)
+	_ = dhAwaitAll(t, hs)
 	require.NoError(t, s.Shutdown(bounded(t)))
 	counts.each(t, n, "done hooks")
 	bad.Range(func(k, v any) bool {
@@ -517,7 +466,7 @@ func TestHostileDoneHooksOfTasksCanceledWhileRunning(t *testing.T) {
 		}
 	})
 	g.open()
-	hdAwaitAll(t, hs)
+	_ = dhAwaitAll(t, hs)
 	require.NoError(t, s.Shutdown(bounded(t)))
 	counts.each(t, n, "done hooks")
 	assert.Zero(t, bad.Load(), "hooks that did not see Canceled with the cause")
@@ -542,7 +491,7 @@ func TestHostileDoneHooksWithFailuresInBetween(t *testing.T) {
 		return func(context.Context) (int, error) { return 0, fmt.Errorf("task %d fails", i) }
 	})
 	g.open()
-	hdAwaitAll(t, hs)
+	_ = dhAwaitAll(t, hs)
 	require.NoError(t, s.Shutdown(bounded(t)))
 	counts.each(t, n, "done hooks")
 	assert.EqualValues(t, n/3, handled.Load(), "error handler calls")
@@ -584,7 +533,7 @@ func TestHostileDoneHooksAtGOMAXPROCS1(t *testing.T) {
 	}))
 	hs, g := hdQueue(t, s, n, nil, nil)
 	g.open()
-	hdAwaitAll(t, hs)
+	_ = dhAwaitAll(t, hs)
 	require.NoError(t, s.Shutdown(bounded(t)))
 	counts.each(t, n, "done hooks")
 	_, handed := hdPushed(t, s, n)
@@ -615,7 +564,7 @@ func TestHostileDoneHooksTwoShutdownsFromHooks(t *testing.T) {
 	}))
 	hs, g := hdQueue(t, s, n, nil, nil)
 	g.open()
-	hdAwaitAll(t, hs)
+	_ = dhAwaitAll(t, hs)
 	cpRecv(t, returned, "a Shutdown called from a done hook")
 	cpRecv(t, returned, "the other Shutdown called from a done hook")
 	_ = s.Shutdown(bounded(t))
@@ -653,7 +602,7 @@ func TestHostileDoneHooksThatWaitForScopes(t *testing.T) {
 		return s
 	}, nil)
 	g.open()
-	hdAwaitAll(t, hs)
+	_ = dhAwaitAll(t, hs)
 	require.NoError(t, cpRecv(t, waitErr, "a Wait from a done hook"))
 	require.NoError(t, cpRecv(t, waitErr, "a Wait from a done hook"))
 	require.NoError(t, s.Shutdown(bounded(t)))
@@ -681,7 +630,7 @@ func TestHostileDoneHooksAddingDoneCallbacks(t *testing.T) {
 	}))
 	hs, g := hdQueue(t, s, n, nil, nil)
 	g.open()
-	hdAwaitAll(t, hs)
+	_ = dhAwaitAll(t, hs)
 	require.NoError(t, s.Shutdown(bounded(t)))
 	counts.each(t, n, "done hooks")
 	for i := 0; i <= n; i++ {
@@ -713,7 +662,7 @@ func TestHostileDoneHooksWithCallbacksAddedWhileTasksEnd(t *testing.T) {
 		}
 	}()
 	cpWithin(t, added, "the callbacks' registration")
-	hdAwaitAll(t, hs)
+	_ = dhAwaitAll(t, hs)
 	require.NoError(t, s.Shutdown(bounded(t)))
 	counts.each(t, n, "done hooks")
 	for i := 0; i <= n; i++ {
@@ -793,7 +742,7 @@ func TestHostileDoneHookShutsDownThenExits(t *testing.T) {
 	require.NoError(t, err)
 	hs, g := hdQueue(t, s, n, nil, nil)
 	g.open()
-	hdAwaitAll(t, hs)
+	_ = dhAwaitAll(t, hs)
 	cpWithin(t, exited, "task 2's done hook's exit")
 	_ = s.Shutdown(bounded(t))
 	counts.each(t, n, "done hooks")
@@ -841,7 +790,7 @@ func TestHostileDoneHooksOfACanceledChildScope(t *testing.T) {
 		}
 	})
 	g.open()
-	hdAwaitAll(t, hs)
+	_ = dhAwaitAll(t, hs)
 	require.NoError(t, s.Shutdown(bounded(t)))
 	counts.each(t, n, "done hooks")
 	assert.Zero(t, bad.Load(), "hooks that did not get the child as their scope")

@@ -60,13 +60,14 @@ func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) (*
 	// start on goroutines of their own, not behind that code.
 	pending, wake := core.PublishLockedWake(c, st, err)
 	hooks := len(sc.hooks[hookDone]) > 0
+	after := pending || st == core.Failed || hooks
 	// When done hooks alone follow and a task is queued, this goroutine
 	// may go on with that task and leave the hooks to the done queue's
-	// runner (donehooks.go).
-	// Not once Shutdown has begun: the hooks of the tasks that end then
-	// run where they end, on goroutines Shutdown waits for.
+	// runner (donehooks.go); here says they run on this goroutine. Not
+	// once Shutdown has begun: the hooks of the tasks that end then run
+	// where they end, on goroutines Shutdown waits for.
 	handoff := hooks && !pending && st != core.Failed && !exiting && s.queued > 0 && s.done.room() && !s.root.closed
-	after := !handoff && (pending || st == core.Failed || hooks)
+	here := after && !handoff
 	// c's waiters are woken once s.mu is let go (unlock) when nothing of
 	// c's follows: closing the channel readies the waiter and may wake an
 	// idle thread for it (a futex call), and under the lock that made the
@@ -88,24 +89,26 @@ func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) (*
 	// A Stats call, or a Wait begun as c ends, may see c counted a moment
 	// before a channel that Done gave before the end is closed (Done
 	// called from then on gives a closed one).
-	if wake != nil && (after || handoff || sc.releasesLocked()) {
+	if wake != nil && (after || sc.releasesLocked()) {
 		close(wake)
 		wake = nil
 	}
 	s.wake = wake
 	sc.doneTaskLocked()
 	var next *core.Task
-	if !exiting && !after && s.queued > 0 {
+	if !exiting && !here && s.queued > 0 {
 		next = s.admitOne(core.Finished(c))
 	}
 	res := core.AfterNone
-	if handoff && next != nil {
+	switch {
+	case handoff && next != nil:
 		s.pushDoneLocked(doneEntry{c: c, sc: sc, st: st, err: err})
 		res = core.AfterElsewhere
-	} else if after = after || hooks; after {
-		res = core.AfterHere // nothing this goroutine can go on with: the hooks run here
+	case after:
+		here = true // nothing this goroutine can go on with: the hooks run here
+		res = core.AfterHere
 	}
-	if !after || s.spinning == 0 || len(s.reclaims) > 0 {
+	if !here || s.spinning == 0 || len(s.reclaims) > 0 {
 		s.admitAllLocked()
 	}
 	// Else a goroutine lingers (linger): it admits what the freed slots

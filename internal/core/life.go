@@ -292,11 +292,7 @@ func dropRunCtx(c *Task) {
 
 // DropRunCtx is dropRunCtx for an owner that ran a task's done hooks on a
 // goroutine of its own (AfterElsewhere).
-func DropRunCtx(c *Task) {
-	if x := c.x.Load(); x != nil && x.runCtx != nil {
-		x.runCtx = nil
-	}
-}
+func DropRunCtx(c *Task) { dropRunCtx(c) }
 
 // TaskContext returns the context of c's function before the start hooks
 // have seen it.
