@@ -68,3 +68,10 @@ func DoneQueue(s *Scheduler) (pushed, handed int) {
 	defer s.unlock()
 	return s.done.pushed, s.done.handed
 }
+
+// Spawned is how many goroutines the scheduler has started to run tasks.
+func Spawned(s *Scheduler) int {
+	s.lock()
+	defer s.unlock()
+	return s.spawned
+}

@@ -22,6 +22,7 @@ func (s *Scheduler) goTracked(f func()) {
 
 // spawn runs c and what follows it on a new goroutine, or on the executor.
 func (s *Scheduler) spawn(c *core.Task) {
+	s.spawned++
 	if s.cfg.exec != nil {
 		s.cfg.exec(func() { s.work(c) })
 		return
@@ -76,14 +77,18 @@ func (s *Scheduler) startLocked(c *core.Task) {
 }
 
 // parkLocked parks the calling goroutine on *ch (made the first time), to
-// wait there for a task to run (startLocked); it says false if the
-// scheduler is closed or s.maxIdle goroutines are parked already. A parked
+// wait there for a task to run (startLocked); it says false if
+// s.maxIdle goroutines are parked already, once Shutdown has dismissed the
+// parked goroutines, and once the root scope is closed with nothing left
+// queued (while Shutdown drains the queue, a goroutine whose task's done
+// callbacks ran after it still parks for the next one, instead of one
+// goroutine started per task). A parked
 // goroutine is not one of s.wg's (Shutdown, and a Shutdown called from a
 // task, do not wait for it); it gets nil when it is dismissed: by the
 // reaper, once it was not needed for a whole period, or by Shutdown. Under
 // s.mu.
 func (s *Scheduler) parkLocked(ch *chan *core.Task) bool {
-	if len(s.idle) >= s.maxIdle || s.root.closed {
+	if len(s.idle) >= s.maxIdle || s.dismissed || (s.root.closed && s.queued == 0) {
 		return false
 	}
 	if *ch == nil {
@@ -129,6 +134,7 @@ func (s *Scheduler) reap() {
 
 // dismissIdleLocked ends every parked goroutine (Shutdown). Under s.mu.
 func (s *Scheduler) dismissIdleLocked() {
+	s.dismissed = true
 	s.dismissLocked(s.idle)
 	clear(s.idle)
 	s.idle = s.idle[:0]

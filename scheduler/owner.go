@@ -63,10 +63,11 @@ func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) (*
 	after := pending || st == core.Failed || hooks
 	// When done hooks alone follow and a task is queued, this goroutine
 	// may go on with that task and leave the hooks to the done queue's
-	// runner (donehooks.go); here says they run on this goroutine. Not
-	// once Shutdown has begun: the hooks of the tasks that end then run
-	// where they end, on goroutines Shutdown waits for.
-	handoff := hooks && !pending && st != core.Failed && !exiting && s.queued > 0 && s.done.room() && !s.root.closed
+	// runner (donehooks.go); here says they run on this goroutine. Also
+	// while Shutdown drains the queue: the runner is one of the goroutines
+	// Shutdown waits for, and the other way puts a goroutine's wake (or
+	// start) on every next task's path.
+	handoff := hooks && !pending && st != core.Failed && !exiting && s.queued > 0 && s.done.room()
 	here := after && !handoff
 	// c's waiters are woken once s.mu is let go (unlock) when nothing of
 	// c's follows: closing the channel readies the waiter and may wake an

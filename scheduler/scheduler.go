@@ -59,6 +59,8 @@ type Scheduler struct {
 	spinning  int               // goroutines lingering for work (0 or 1)
 	idle      []chan *core.Task // parked goroutines, newest last; see parkLocked
 	maxIdle   int               // how many may park
+	dismissed bool              // Shutdown dismissed the parked: none parks again
+	spawned   int               // goroutines started for tasks (spawn), for the tests
 	idleLow   int               // the fewest parked since the reaper last looked
 	reaper    *time.Timer       // runs reap; made at the first park
 	reaping   bool              // reaper is armed
