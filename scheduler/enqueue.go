@@ -83,6 +83,7 @@ func (sc *Scope) enqueue(c *core.Task, fresh, made bool) error {
 			s.unlock()
 			return nil
 		}
+		s.spawned++
 		s.unlock()
 		s.spawn(c)
 		return nil

@@ -21,8 +21,8 @@ func (s *Scheduler) goTracked(f func()) {
 }
 
 // spawn runs c and what follows it on a new goroutine, or on the executor.
+// Its callers count it in s.spawned under s.mu.
 func (s *Scheduler) spawn(c *core.Task) {
-	s.spawned++
 	if s.cfg.exec != nil {
 		s.cfg.exec(func() { s.work(c) })
 		return
@@ -73,6 +73,7 @@ func (s *Scheduler) startLocked(c *core.Task) {
 		ch <- c
 		return
 	}
+	s.spawned++
 	s.spawn(c)
 }
 
