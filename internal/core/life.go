@@ -8,9 +8,24 @@ import (
 // Cancel cancels the task with cause (context.Canceled if nil). A Lazy or
 // Queued task ends Canceled without running; a Running task sees its context
 // canceled. It reports whether the call changed anything.
-func Cancel(c *Task, cause error) bool {
+func Cancel(c *Task, cause error) bool { return cancelAs(c, context.Canceled, cause, false) }
+
+// cancelCarried cancels the task because ctx, the context it carries, is
+// done: a Running task's context then reads ctx's error (DeadlineExceeded
+// once a carried deadline passed) and cause, and the task, if it returns
+// them, ends Canceled, not Failed as for its own timeout.
+func cancelCarried(c *Task, ctx context.Context) bool {
+	return cancelAs(c, ctx.Err(), context.Cause(ctx), true)
+}
+
+// cancelAs is Cancel where a Running task's context reads err (nil:
+// context.Canceled); outside is cancelCtxFrom's.
+func cancelAs(c *Task, err, cause error, outside bool) bool {
+	if err == nil {
+		err = context.Canceled
+	}
 	if cause == nil {
-		cause = context.Canceled
+		cause = err
 	}
 	for {
 		s := c.state.Load()
@@ -32,7 +47,7 @@ func Cancel(c *Task, cause error) bool {
 				return true
 			}
 		case Running:
-			return cancelCtx(c, context.Canceled, cause)
+			return cancelCtxFrom(c, err, cause, outside)
 		case toQueued, toRunning:
 			// another goroutine is moving the task; its move is short
 			// and ends in a state this loop handles.
@@ -353,6 +368,11 @@ func ExecuteStarted(c *Task, ctx context.Context) (next *Task) {
 		err = c.fn.Call(c, ctx)
 		normal = true
 	}()
+	if recovered {
+		// A panic is a failure whatever its value: a task that panics
+		// with its context's error after a cancellation still crashed.
+		return finish(c, Failed, err, false)
+	}
 	st, err := classify(c, err)
 	return finish(c, st, err, false)
 }
