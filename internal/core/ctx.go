@@ -206,7 +206,12 @@ func closeCtx(x *ext) {
 
 // cancelCtx cancels a running task's context with err and cause. It reports
 // false if the context was already canceled.
-func cancelCtx(c *Task, err, cause error) bool {
+func cancelCtx(c *Task, err, cause error) bool { return cancelCtxFrom(c, err, cause, false) }
+
+// cancelCtxFrom is cancelCtx; outside says the cancellation came from
+// outside the task (the context it carries) even where cause is err, so
+// that a carried deadline does not read as the task's own timeout.
+func cancelCtxFrom(c *Task, err, cause error, outside bool) bool {
 	if c.state.Load()&flagCtxDone != 0 {
 		return false
 	}
@@ -226,7 +231,7 @@ func cancelCtx(c *Task, err, cause error) bool {
 		return false
 	}
 	x.ctxErr = err
-	if cause != nil && cause != err {
+	if cause != nil && (cause != err || outside) {
 		cc, cancel := context.WithCancelCause(context.Background())
 		cancel(cause)
 		x.ctxCause = cc

@@ -241,7 +241,7 @@ func Init(c *Task, fn Runner, opts *Options) {
 			c.x.Store(x)
 			if x.cancels {
 				ctx := opts.Ctx
-				stop := context.AfterFunc(ctx, func() { Cancel(c, context.Cause(ctx)) })
+				stop := context.AfterFunc(ctx, func() { cancelCarried(c, ctx) })
 				x.carryStop.Store(&stop)
 			}
 		}
