@@ -95,7 +95,7 @@ func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) (*
 		wake = nil
 	}
 	s.wake = wake
-	sc.doneTaskLocked()
+	sc.doneTaskLocked(c)
 	var next *core.Task
 	if !exiting && !here && s.queued > 0 {
 		next = s.admitOne(core.Finished(c))
@@ -197,7 +197,7 @@ func (sc *Scope) endUnstartedLocked(c *core.Task, st core.State, err error) bool
 	}
 	if was == core.Queued {
 		sc.unqueueLocked(c)
-		sc.doneTaskLocked()
+		sc.doneTaskLocked(c)
 	} else if core.Bound(c) == &sc.bind {
 		sc.unbindLocked(c) // a bound Lazy task is in sc's lazy list
 	}

@@ -79,7 +79,10 @@ type Scope struct {
 	dead     bool       // canceled: nothing more runs here
 	detach   bool       // shut down from inside: detach once the last task ends
 	idle     chan struct{}
-	insiders int       // Wait and Shutdown calls made from tasks of the subtree
+	// insiders counts, per running task of the subtree, the Wait and
+	// Shutdown calls it makes (from any of its goroutines): waits leave
+	// those tasks out, each once, until the calls return or the task ends.
+	insiders map[*core.Task]int32
 	stats    counters  // totals of the scope's own tasks
 	parked   scopeHeap // scopes whose head waits for room (or a permit) here
 

@@ -44,21 +44,42 @@ func (sc *Scope) enter(ctx context.Context) func() {
 	s := sc.s
 	s.lock()
 	defer s.unlock()
+	if core.StateOf(c) != core.Running {
+		// It ended meanwhile: its end, published under s.mu, has
+		// uncounted it already (doneTaskLocked).
+		return func() {}
+	}
 	for p := s.scopeOf(c); p != nil; p = p.parent {
 		if p == sc {
-			sc.insiders++
-			if sc.idle != nil && sc.tasks <= sc.insiders {
-				close(sc.idle)
-				sc.idle = nil
+			if sc.insiders == nil {
+				sc.insiders = make(map[*core.Task]int32)
 			}
+			sc.insiders[c]++
+			sc.wakeIdleLocked()
 			return func() {
 				s.lock()
-				sc.insiders--
+				// The task's end may have dropped it already.
+				if n, ok := sc.insiders[c]; ok {
+					if n > 1 {
+						sc.insiders[c] = n - 1
+					} else {
+						delete(sc.insiders, c)
+					}
+				}
 				s.unlock()
 			}
 		}
 	}
 	return func() {}
+}
+
+// wakeIdleLocked wakes the waits on sc if the only tasks left in its
+// subtree are those waiting from inside.
+func (sc *Scope) wakeIdleLocked() {
+	if sc.idle != nil && sc.tasks <= len(sc.insiders) {
+		close(sc.idle)
+		sc.idle = nil
+	}
 }
 
 // waitLending is waitIdle for a wait that may come from inside a task: the
@@ -78,7 +99,7 @@ func (sc *Scope) waitIdle(ctx context.Context) error {
 	s := sc.s
 	for {
 		s.lock()
-		if sc.tasks <= sc.insiders {
+		if sc.tasks <= len(sc.insiders) {
 			s.unlock()
 			return nil
 		}

@@ -103,15 +103,17 @@ func (sc *Scope) releasesLocked() bool {
 	return false
 }
 
-// doneTaskLocked uncounts a task and wakes the waiters of scopes it empties
-// (down to the tasks that are themselves waiting from inside).
-func (sc *Scope) doneTaskLocked() {
+// doneTaskLocked uncounts c, a task of sc that ended, and wakes the waiters
+// of scopes it empties (down to the tasks that are themselves waiting from
+// inside). A Wait that c left behind on another goroutine no longer counts
+// c as waiting from inside.
+func (sc *Scope) doneTaskLocked(c *core.Task) {
 	for p := sc; p != nil; p = p.parent {
 		p.tasks--
-		if p.idle != nil && p.tasks <= p.insiders {
-			close(p.idle)
-			p.idle = nil
+		if len(p.insiders) > 0 {
+			delete(p.insiders, c)
 		}
+		p.wakeIdleLocked()
 		if p.detach && p.tasks == 0 {
 			p.detachLocked()
 		}
