@@ -1091,7 +1091,12 @@ func TestHostileStructuredGatherInAFailFastScope(t *testing.T) {
 	vs, err := factory.Gather(context.Background(), sc,
 		func(context.Context) (int, error) { close(oneRan); return 1, nil },
 		func(context.Context) (int, error) { <-release; return 0, hsErrA },
-		func(ctx context.Context) (int, error) { <-oneRan; close(release); <-ctx.Done(); return 3, context.Cause(ctx) },
+		func(ctx context.Context) (int, error) {
+			<-oneRan
+			close(release)
+			<-ctx.Done()
+			return 3, context.Cause(ctx)
+		},
 	)
 	assert.Equal(t, []int{1, 0, 0}, vs, "values in order, zero for failures")
 	assert.ErrorIs(t, err, hsErrA)

@@ -71,14 +71,14 @@ type Scope struct {
 	running core.List
 	tasks   int // queued and running tasks of the subtree
 	// admission order (ready.go)
-	head     *core.Task // the head of q when sc was last placed
-	key      headKey    // head's key
-	in       *scopeHeap // s.ready or the parked heap sc is in, or nil
-	woke     *Scope     // the scope whose room woke sc, until sc uses it
-	hid      int32      // its id in s.hids while in is not nil, else -1
-	dead     bool       // canceled: nothing more runs here
-	detach   bool       // shut down from inside: detach once the last task ends
-	idle     chan struct{}
+	head   *core.Task // the head of q when sc was last placed
+	key    headKey    // head's key
+	in     *scopeHeap // s.ready or the parked heap sc is in, or nil
+	woke   *Scope     // the scope whose room woke sc, until sc uses it
+	hid    int32      // its id in s.hids while in is not nil, else -1
+	dead   bool       // canceled: nothing more runs here
+	detach bool       // shut down from inside: detach once the last task ends
+	idle   chan struct{}
 	// insiders counts, per running task of the subtree, the Wait and
 	// Shutdown calls it makes (from any of its goroutines): waits leave
 	// those tasks out, each once, until the calls return or the task ends.
