@@ -91,9 +91,10 @@ func WithLabel(key, value string) Option {
 // it (a request handler's, say): ctx's values reach the task's context
 // (before its scope's), so a trace span or request id follows the task, and
 // ctx's cancellation cancels the task: a Lazy or Queued task then ends
-// Canceled without running, and a running one sees its context canceled
-// with context.Cause(ctx). The task's context reports ctx's deadline too.
-// A nil ctx carries nothing.
+// Canceled without running, and a running one sees its context done with
+// ctx's error (context.DeadlineExceeded once ctx's deadline passed) and
+// context.Cause(ctx); if it returns them, it ends Canceled. The task's
+// context reports ctx's deadline too. A nil ctx carries nothing.
 func WithContext(ctx context.Context) Option {
 	return optionFunc(func(o *Options) { o.ctx, o.cancels = ctx, ctx != nil })
 }
