@@ -46,15 +46,16 @@ func (sc *Scope) enqueue(c *core.Task, fresh, made bool) error {
 			return fmt.Errorf("%w: task is bound to another scope", ErrForeignHandle)
 		}
 		var at int64 // the queued time, for a task that keeps timings
-		if s.timed || sc.timedHooks {
-			core.MarkTimed(c) // handed over by code that made it without
-		}
-		if core.Timed(c) {
+		// A task handed over by code that made it without timings keeps
+		// them from its handoff on, if this scope keeps them; a refused
+		// handoff leaves it without.
+		mark := s.timed || sc.timedHooks
+		if mark || core.Timed(c) {
 			if at = core.Created(c); !made || at == 0 {
 				at = s.now()
 			}
 		}
-		if !core.Enqueue(c, &sc.bind, at) {
+		if !core.Enqueue(c, &sc.bind, at, mark) {
 			st := core.StateOf(c)
 			s.unlock()
 			return fmt.Errorf("%w: task is %v", ErrNotQueued, lazytask.State(st))

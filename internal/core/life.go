@@ -174,10 +174,17 @@ func StartedAlone(c *Task) bool { return c.state.Load()&flagAlone != 0 }
 // Enqueue moves a Lazy task to Queued, owned by b, queued at now (for a
 // task that keeps timings; 0: read b's clock). Owners call it under their
 // lock before linking the task; it reports false if the task was not Lazy.
-// A task bound to an owner may only be enqueued there.
-func Enqueue(c *Task, b *Binding, now int64) bool {
+// A task bound to an owner may only be enqueued there. timed makes a task
+// made without timings keep them from now on (an owner that keeps timings
+// for its tasks): it is marked only once the handoff is sure, so a refused
+// handoff leaves the task as it was; its created time stays zero.
+func Enqueue(c *Task, b *Binding, now int64, timed bool) bool {
 	if _, ok := transition(c, toQueued, Lazy); !ok {
 		return false
+	}
+	if timed && c.state.Load()&flagTimed == 0 {
+		getX(c)
+		c.state.Or(flagTimed)
 	}
 	c.owner.Store(b)
 	if t := tm(c); t != nil {

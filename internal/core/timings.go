@@ -49,17 +49,6 @@ func KeepTimings(c *Task, tb *Timebase) {
 	c.state.Or(flags)
 }
 
-// MarkTimed makes a task handed to an owner that keeps timings keep them
-// from now on; its created time, not taken when it was made, stays zero.
-// The owner calls it before it enqueues the task.
-func MarkTimed(c *Task) {
-	if c.state.Load()&flagTimed != 0 {
-		return
-	}
-	getX(c)
-	c.state.Or(flagTimed)
-}
-
 // Order is the owner's FIFO key for c, as SetOrder stored it.
 func Order(c *Task) int64 { return c.order }
 
