@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/lazysched/lazysched/internal/core"
 	"github.com/lazysched/lazysched/lazytask"
 	"github.com/lazysched/lazysched/scheduler"
 )
@@ -26,8 +27,9 @@ import (
 // which hooks see, carries the request's values too (a tracer's hook finds
 // the request's span there as the parent). A request canceled
 // before its handler ran gets 503 Service Unavailable. A panicking handler
-// fails its task with a *lazytask.PanicError, which the handler scope's
-// policy reports, and its connection is aborted, as net/http does.
+// fails its task with a *lazytask.PanicError, and one that calls
+// runtime.Goexit with lazytask.ErrGoexit; the handler scope's policy
+// reports it, and the connection is aborted, as net/http does.
 //
 // Like Start, StartHTTP takes ln over.
 func StartHTTP(ln net.Listener, srv *http.Server, opts ...ServeOption) (*Server, error) {
@@ -123,7 +125,10 @@ func (s *Server) wrap(h http.Handler) http.Handler {
 			http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
 			return
 		}
-		if _, ok := errors.AsType[*lazytask.PanicError](t.Err()); ok {
+		// A handler that panicked, or called runtime.Goexit, wrote a
+		// response that may be cut short: the connection is aborted, as
+		// net/http does when its handler goroutine panics or exits.
+		if _, ok := errors.AsType[*lazytask.PanicError](t.Err()); ok || errors.Is(t.Err(), lazytask.ErrGoexit) {
 			panic(http.ErrAbortHandler)
 		}
 	})
@@ -137,12 +142,19 @@ type merged struct {
 	task context.Context
 }
 
-// Value answers from the request's context, then from the task's. Once
-// the server has canceled the task, the task's context answers first, so
-// that context.Cause reports the server's cause even if closing the
-// connection canceled the request's context a moment earlier. The task's
-// context holds no values of the user's: only the task's own.
+// Value answers from the request's context, then from the task's. The
+// task's own key comes from the task alone: a request's context made from
+// another task's (an http.Server whose BaseContext or ConnContext returns
+// a task's context) names that task, and lazytask.HandleOf and slot
+// lending must find the request's. Once the server has canceled the
+// task, the task's context answers first, so that context.Cause reports
+// the server's cause even if closing the connection canceled the
+// request's context a moment earlier. The task's context holds no values
+// of the user's: only the task's own.
 func (m merged) Value(key any) any {
+	if core.IsTaskKey(key) {
+		return m.task.Value(key)
+	}
 	if m.task.Err() != nil {
 		if v := m.task.Value(key); v != nil {
 			return v

@@ -31,6 +31,11 @@ func FromContext(ctx context.Context) *Task {
 	return c
 }
 
+// IsTaskKey reports whether key is the context key under which a task's
+// context names its task (FromContext): a context that merges a task's
+// context with another must answer it from the task's.
+func IsTaskKey(key any) bool { return key == taskKey }
+
 func (t *taskCtx) task() *Task { return (*Task)(t) }
 
 func (t *taskCtx) parent() context.Context {
