@@ -274,7 +274,7 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 			s.handStuckDoneLocked()
 			s.unlock()
 		}
-		s.wg.Wait(own) // a callback calling Shutdown cannot wait for itself
+		s.waitGoroutines(own) // a callback calling Shutdown cannot wait for itself
 		s.stopTimers()
 		if s.stopBase != nil {
 			s.stopBase()
@@ -305,5 +305,38 @@ func (s *Scheduler) stopTimers() {
 	s.unlock()
 	for _, stop := range stops {
 		stop()
+	}
+}
+
+// waitGoroutines waits for the scheduler's goroutines (see goroutines.Wait)
+// and, from outside them, for the done queue's hooks too: Shutdown
+// returns only once every done hook has run. The two waits agree when
+// the runner is counted, as it is from its start; the queue is looked at
+// again anyway, since a CI run under load once saw Shutdown return with
+// ten tasks' hooks still in the queue and a runner started by the
+// watchdog just after the wait (its cause is not found). A batch left by
+// a runner that is gone is handed to a new one, as the watchdog does; its
+// claims keep an entry from running twice.
+func (s *Scheduler) waitGoroutines(own bool) {
+	for {
+		s.wg.Wait(own)
+		if own {
+			return
+		}
+		s.lock()
+		d := &s.done
+		pending := d.running
+		switch {
+		case !pending:
+		case d.batch != nil:
+			w := d.claim.Load()
+			s.handDoneOnLocked(uint32(w>>32), uint32(w))
+		case s.wg.n.Load() == 0:
+			s.goTracked(s.runDone) // none runs the queue: one does now
+		}
+		s.unlock()
+		if !pending {
+			return
+		}
 	}
 }
