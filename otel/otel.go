@@ -245,13 +245,16 @@ func (o *Observer) Observe(scopes ...*scheduler.Scope) {
 func (o *Observer) Close() error { return o.reg.Unregister() }
 
 // spanKey is the context key of the task's span, so that OnDone finds
-// this Observer's span even under the spans of hooks registered after it.
-type spanKey struct{}
+// this Observer's span even under the spans of hooks registered after it,
+// another Observer's among them: each Observer has its own key.
+type spanKey struct{ o *Observer }
 
 // spanCtx is the context OnStart returns: ctx with the task's span, and
 // what OnDone needs that it can only learn at the start, in one node.
 type spanCtx struct {
 	context.Context
+	o        *Observer
+	h        lazytask.Handle // the task the span is of
 	span     trace.Span
 	forced   bool
 	promoted bool
@@ -259,7 +262,7 @@ type spanCtx struct {
 
 // Value answers spanKey; every other key is ctx's.
 func (c *spanCtx) Value(key any) any {
-	if key == (spanKey{}) {
+	if k, ok := key.(spanKey); ok && k.o == c.o {
 		return c
 	}
 	return c.Context.Value(key)
@@ -280,7 +283,7 @@ func (o *Observer) onStart(ctx context.Context, sc *scheduler.Scope, h lazytask.
 		// it at once.
 		o.queueTime.Record(ctx, wait.Seconds(), si.record...)
 	}
-	return &spanCtx{Context: ctx, span: span, forced: info.OverCap, promoted: info.Promoted}
+	return &spanCtx{Context: ctx, o: o, h: h, span: span, forced: info.OverCap, promoted: info.Promoted}
 }
 
 // startSpan starts the span of the task named name at start (now if
@@ -309,7 +312,9 @@ func (o *Observer) onDone(ctx context.Context, sc *scheduler.Scope, h lazytask.H
 	}
 	var span trace.Span
 	var forced, promoted bool
-	if sctx, ok := ctx.Value(spanKey{}).(*spanCtx); ok {
+	// The span this Observer started for this task: a task that never
+	// ran may carry another task's context, and with it that task's span.
+	if sctx, ok := ctx.Value(spanKey{o}).(*spanCtx); ok && sctx.h == h {
 		span, forced, promoted = sctx.span, sctx.forced, sctx.promoted
 	} else {
 		// Ended before it ran: its span covers its wait.
