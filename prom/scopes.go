@@ -91,7 +91,9 @@ func (s *scopeSet) each(f func(*scheduler.Scope, *scopeInfo)) {
 
 // scopePath returns the names of sc and its ancestors from the root, joined
 // by "/". A default child name ("root/2") already starts with its parent's
-// name, so that part is not repeated.
+// name, so that part is not repeated. Bytes that are not UTF-8 become
+// U+FFFD: Prometheus refuses such a label value, and the scope's tasks
+// would go uncounted.
 func scopePath(sc *scheduler.Scope) string {
 	var names []string
 	for x := sc; x != nil; x = x.Parent() {
@@ -112,5 +114,5 @@ func scopePath(sc *scheduler.Scope) string {
 		}
 		parent = n
 	}
-	return b.String()
+	return strings.ToValidUTF8(b.String(), "\uFFFD")
 }
