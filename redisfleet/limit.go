@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -39,7 +40,7 @@ type Limit struct {
 	kick    chan struct{} // wakes the loop; capacity 1
 	done    chan struct{} // closed by Close
 	stopped chan struct{} // closed when the loop has ended
-	close   sync.Once
+	loopID  atomic.Uint64 // the loop's goroutine, for Close (see goid)
 
 	mu        sync.Mutex
 	closed    bool
@@ -370,16 +371,21 @@ func (l *Limit) Fleet(ctx context.Context) (FleetStats, error) {
 // [limiter.ErrLeaseLost] and [ErrClosed]), and are given back, with those
 // released but not yet told to Redis. Those last calls to Redis are given
 // at most one lease; if Redis does not answer, the leases expire on their
-// own. Shut the schedulers that use l down first. A second call does
-// nothing.
+// own. Shut the schedulers that use l down first. Close returns once all
+// that is done, except when it is called from inside a Granted or Lost
+// that l's goroutine runs (a request's answer, ErrClosed included): then
+// it returns at once, and l stops as soon as that callback has returned.
+// Calling Close again does no more (it waits like the first call).
 func (l *Limit) Close() error {
-	l.close.Do(func() {
-		l.mu.Lock()
+	l.mu.Lock()
+	if !l.closed {
 		l.closed = true
-		l.mu.Unlock()
 		close(l.done)
+	}
+	l.mu.Unlock()
+	if id := goid(); id == 0 || id != l.loopID.Load() {
 		<-l.stopped
-	})
+	}
 	return nil
 }
 
