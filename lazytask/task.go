@@ -215,7 +215,7 @@ func (t *Task[T]) Timings() Timings {
 // Info returns a snapshot of the task for hooks, logs and monitors.
 func (t *Task[T]) Info() Info {
 	st := t.State()
-	i := Info{Options: t.Options(), Scope: core.OwnerName(&t.base), State: st, Timings: t.Timings(), OverCap: core.OverCap(&t.base), Promoted: core.Promoted(&t.base)}
+	i := Info{Options: t.Options(), Scope: core.OwnerName(&t.base), State: st, Timings: t.Timings(), OverCap: core.OverCap(&t.base), Promoted: core.Promoted(&t.base), Rejected: core.Rejected(&t.base)}
 	if core.IsDone(&t.base) {
 		i.Err = core.Err(&t.base)
 	}
@@ -284,6 +284,12 @@ type Info struct {
 	// Promoted reports that the task was promoted to the head of its
 	// scope's queue (Scheduler.Promote) while it waited.
 	Promoted bool
+	// Rejected reports that the scheduler the task was made for refused it
+	// (Submit returned it ended, with its error: bad input, a closed scope,
+	// a full queue, a weight above the cap): it was never queued. Its
+	// State is Failed or Canceled, and the scheduler's Stats count it
+	// under Rejected, not under that state.
+	Rejected bool
 }
 
 // Handle is the type-erased view of a *Task[T], for code that holds tasks of

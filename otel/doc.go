@@ -25,7 +25,8 @@
 // lazysched.task.forced (force-run over the cap), lazysched.task.promoted
 // (promoted to the head of its queue while it waited, see
 // lazytask.Info.Promoted), lazysched.task.outcome
-// (succeeded, failed, panicked or canceled), all set when the task ends (a
+// (succeeded, failed, panicked, canceled, or rejected for a task its
+// scheduler refused, see lazytask.Info.Rejected), all set when the task ends (a
 // sampler sees the span's name, the task's name or "lazysched.task"; a task
 // that never ran has no queue_time). A failed task's span has status
 // Error and the error recorded as an "exception" event; a task that
@@ -33,7 +34,9 @@
 // (exception.type, exception.message) and the stack of the panic
 // (exception.stacktrace). A canceled task's status is left unset: the
 // cancellation is the caller's choice, not the task's failure; its cause is
-// in lazysched.task.cancel_cause.
+// in lazysched.task.cancel_cause. A rejected task's status is Error, with
+// the refusal ("rejected: scheduler: queue full"): the work was asked for
+// and will not be done.
 //
 // # Metrics
 //

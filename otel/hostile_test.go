@@ -90,6 +90,9 @@ func hHistCounts(t *testing.T, r *rig, name string) map[scopeOutcome]uint64 {
 
 // hOutcome is the outcome the otel package must report for a handle.
 func hOutcome(h lazytask.Handle) string {
+	if h.State() != lazytask.Succeeded && h.Info().Rejected {
+		return "rejected"
+	}
 	switch h.State() {
 	case lazytask.Succeeded:
 		return "succeeded"
@@ -693,4 +696,46 @@ func TestHostileConcurrentSubmittersSpanAndCountEveryTask(t *testing.T) {
 		runs += n
 	}
 	assert.Equal(t, uint64(submitters*each), runs, "run times recorded: every task ran")
+}
+
+func TestHostileRefusedTasksAreRejectedInSpansAndCounts(t *testing.T) {
+	r := newRig(t)
+	s := r.sched(t, scheduler.WithLimit(1), scheduler.WithQueueLimit(1))
+	hold, release := make(chan struct{}), make(chan struct{})
+	holder, err := scheduler.Go(s, func(context.Context) error { close(hold); <-release; return nil }, lazytask.WithName("holder"))
+	require.NoError(t, err)
+	<-hold
+	queued, err := scheduler.Go(s, func(context.Context) error { return nil }, lazytask.WithName("queued"))
+	require.NoError(t, err)
+	full, err := scheduler.Go(s, func(context.Context) error { return nil }, lazytask.WithName("queue-full"))
+	require.ErrorIs(t, err, scheduler.ErrQueueFull)
+	heavy, err := scheduler.Go(s, func(context.Context) error { return nil }, lazytask.WithName("too-heavy"), lazytask.WithWeight(2))
+	require.ErrorIs(t, err, scheduler.ErrWeightTooLarge)
+	close(release)
+	for _, h := range []lazytask.Handle{holder, queued} {
+		require.NoError(t, h.Wait(bounded(t)))
+	}
+	shutdown(t, s)
+	closed, err := scheduler.Go(s, func(context.Context) error { return nil }, lazytask.WithName("after-close"))
+	require.ErrorIs(t, err, scheduler.ErrClosed)
+
+	hNoLeak(t, r)
+	for _, c := range []struct {
+		name string
+		h    lazytask.Handle
+	}{{"queue-full", full}, {"too-heavy", heavy}, {"after-close", closed}} {
+		require.True(t, c.h.Info().Rejected, "Info().Rejected of %s", c.name)
+		sp := r.span(t, c.name)
+		a := attrs(sp)
+		assert.Equal(t, "rejected", a["lazysched.task.outcome"].AsString(), "outcome of %s", c.name)
+		assert.Equal(t, codes.Error, sp.Status().Code, "status of %s", c.name)
+		assert.Contains(t, sp.Status().Description, c.h.Err().Error(), "status of %s names the refusal", c.name)
+		_, ran := a["lazysched.task.queue_time"]
+		assert.False(t, ran, "a refused task has no queue_time (%s)", c.name)
+	}
+	assert.Equal(t, map[scopeOutcome]int64{{"root", "succeeded"}: 2, {"root", "rejected"}: 3},
+		hTaskCounts(t, r), "tasks by outcome agree with Stats")
+	st := s.Stats()
+	assert.Equal(t, uint64(3), st.Rejected, "Stats().Rejected")
+	assert.Equal(t, uint64(0), st.Canceled+st.Failed, "Stats() Canceled+Failed")
 }

@@ -50,18 +50,24 @@ const (
 	failed
 	panicked
 	canceled
+	rejected
 	numOutcomes
 )
 
 func (o outcome) String() string {
-	return [...]string{"succeeded", "failed", "panicked", "canceled"}[o]
+	return [...]string{"succeeded", "failed", "panicked", "canceled", "rejected"}[o]
 }
 
-func outcomeOf(state lazytask.State, err error) (outcome, *lazytask.PanicError) {
-	switch state {
-	case lazytask.Succeeded:
+// outcomeOf tells how h ended; err is its error. A task its scheduler
+// refused is "rejected" whatever its state, as Stats counts it.
+func outcomeOf(h lazytask.Handle, err error) (outcome, *lazytask.PanicError) {
+	if h.State() == lazytask.Succeeded {
 		return succeeded, nil
-	case lazytask.Canceled:
+	}
+	if h.Info().Rejected {
+		return rejected, nil
+	}
+	if h.State() == lazytask.Canceled {
 		return canceled, nil
 	}
 	if pe, ok := errors.AsType[*lazytask.PanicError](err); ok {
@@ -304,7 +310,7 @@ func (o *Observer) startSpan(ctx context.Context, name string, start time.Time) 
 func (o *Observer) onDone(ctx context.Context, sc *scheduler.Scope, h lazytask.Handle) {
 	si := o.scopes.get(sc)
 	err := h.Err()
-	oc, pe := outcomeOf(h.State(), err)
+	oc, pe := outcomeOf(h, err)
 	tm := h.Timings()
 	o.tasks.Add(ctx, 1, si.add[oc]...)
 	if !tm.Started.IsZero() {
@@ -340,7 +346,7 @@ func (o *Observer) onDone(ctx context.Context, sc *scheduler.Scope, h lazytask.H
 	if !tm.Started.IsZero() {
 		attrs = append(attrs, keyQueueTime.Float64(tm.QueueTime().Seconds()))
 	}
-	if oc == canceled {
+	if oc == canceled || oc == rejected && h.State() == lazytask.Canceled {
 		attrs = append(attrs, keyCause.String(err.Error()))
 	}
 	for k, v := range opts.Labels {
@@ -348,6 +354,8 @@ func (o *Observer) onDone(ctx context.Context, sc *scheduler.Scope, h lazytask.H
 	}
 	span.SetAttributes(attrs...)
 	switch oc {
+	case rejected:
+		span.SetStatus(codes.Error, "rejected: "+err.Error())
 	case failed:
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())

@@ -22,20 +22,27 @@ const (
 	failed
 	panicked
 	canceled
+	rejected
 	numOutcomes
 )
 
 func (o outcome) String() string {
-	return [...]string{"succeeded", "failed", "panicked", "canceled"}[o]
+	return [...]string{"succeeded", "failed", "panicked", "canceled", "rejected"}[o]
 }
 
-func outcomeOf(state lazytask.State, err error) outcome {
-	switch state {
-	case lazytask.Succeeded:
+// outcomeOf tells how h ended. A task its scheduler refused is "rejected"
+// whatever its state, as Stats counts it.
+func outcomeOf(h lazytask.Handle) outcome {
+	if h.State() == lazytask.Succeeded {
 		return succeeded
-	case lazytask.Canceled:
+	}
+	if h.Info().Rejected {
+		return rejected
+	}
+	if h.State() == lazytask.Canceled {
 		return canceled
 	}
+	err := h.Err()
 	if _, ok := errors.AsType[*lazytask.PanicError](err); ok {
 		return panicked
 	}
@@ -248,7 +255,7 @@ func (c *Collector) onStart(_ context.Context, sc *scheduler.Scope, h lazytask.H
 
 func (c *Collector) onDone(_ context.Context, sc *scheduler.Scope, h lazytask.Handle) {
 	info := c.scopes.get(sc)
-	o := outcomeOf(h.State(), h.Err())
+	o := outcomeOf(h)
 	info.tasks[o].Inc()
 	if tm := h.Timings(); !tm.Started.IsZero() {
 		info.runTime[o].Observe(tm.RunTime().Seconds())

@@ -160,8 +160,8 @@ func TestScrapeCountsAndTimesTasksByScopeAndOutcome(t *testing.T) {
 		counts[[2]string{l["scope"], l["outcome"]}] = m.GetCounter().GetValue()
 	}
 	assert.Equal(t, map[[2]string]float64{
-		{"root/jobs", "succeeded"}: 2, {"root/jobs", "failed"}: 1, {"root/jobs", "panicked"}: 1, {"root/jobs", "canceled"}: 1,
-		{"root", "succeeded"}: 0, {"root", "failed"}: 0, {"root", "panicked"}: 0, {"root", "canceled"}: 0,
+		{"root/jobs", "succeeded"}: 2, {"root/jobs", "failed"}: 1, {"root/jobs", "panicked"}: 1, {"root/jobs", "canceled"}: 1, {"root/jobs", "rejected"}: 0,
+		{"root", "succeeded"}: 0, {"root", "failed"}: 0, {"root", "panicked"}: 0, {"root", "canceled"}: 0, {"root", "rejected"}: 0,
 	}, counts, "tasks by scope and outcome")
 
 	runs := map[[2]string]uint64{}

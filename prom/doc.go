@@ -12,7 +12,8 @@
 //     subtree's tasks take; lazysched_scope_limit_slots: the scope's own
 //     cap, absent for a scope without one.
 //   - lazysched_tasks_total: tasks ended, by scope and outcome (succeeded,
-//     failed, panicked, canceled).
+//     failed, panicked, canceled, and rejected: refused by the scheduler,
+//     as Stats.Rejected counts them, see lazytask.Info.Rejected).
 //   - lazysched_task_queue_seconds: histogram of the time tasks waited
 //     between being queued and starting, by scope, observed at the start.
 //   - lazysched_task_run_seconds: histogram of the time tasks ran, by scope

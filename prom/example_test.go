@@ -51,5 +51,6 @@ func Example() {
 	// lazysched_tasks_total{outcome="canceled",scope="root"} 0
 	// lazysched_tasks_total{outcome="failed",scope="root"} 0
 	// lazysched_tasks_total{outcome="panicked",scope="root"} 0
+	// lazysched_tasks_total{outcome="rejected",scope="root"} 0
 	// lazysched_tasks_total{outcome="succeeded",scope="root"} 10
 }

@@ -80,6 +80,9 @@ func hCounts(fams map[string]*dto.MetricFamily) map[[2]string]float64 {
 
 // hOutcome is the outcome label the collector must give a handle's end.
 func hOutcome(h lazytask.Handle) string {
+	if h.State() != lazytask.Succeeded && h.Info().Rejected {
+		return "rejected"
+	}
 	switch h.State() {
 	case lazytask.Succeeded:
 		return "succeeded"
@@ -519,4 +522,40 @@ func TestHostileConcurrentSubmittersCountExactlyWhileScraped(t *testing.T) {
 	st := s.Stats()
 	assert.Equal(t, uint64(submitters*each), st.Succeeded+st.Failed+st.Canceled, "the scheduler's own totals")
 	runtime.KeepAlive(parts)
+}
+
+func TestHostileRefusedTasksAreCountedRejectedAsStatsCountsThem(t *testing.T) {
+	c := newCollector(t)
+	scrape := served(t, c)
+	s := newSched(t, c, scheduler.WithLimit(1), scheduler.WithQueueLimit(1))
+	hold, release := make(chan struct{}), make(chan struct{})
+	holder, err := scheduler.Go(s, func(context.Context) error { close(hold); <-release; return nil })
+	require.NoError(t, err)
+	<-hold
+	queued, err := scheduler.Go(s, func(context.Context) error { return nil })
+	require.NoError(t, err)
+	var refused []lazytask.Handle
+	for range 3 {
+		h, err := scheduler.Go(s, func(context.Context) error { return nil })
+		require.ErrorIs(t, err, scheduler.ErrQueueFull)
+		refused = append(refused, h)
+	}
+	h, err := scheduler.Go(s, func(context.Context) error { return nil }, lazytask.WithWeight(2))
+	require.ErrorIs(t, err, scheduler.ErrWeightTooLarge)
+	refused = append(refused, h)
+	close(release)
+	require.NoError(t, holder.Wait(bounded(t)))
+	require.NoError(t, queued.Wait(bounded(t)))
+	require.NoError(t, s.Shutdown(bounded(t)))
+	h, err = scheduler.Go(s, func(context.Context) error { return nil })
+	require.ErrorIs(t, err, scheduler.ErrClosed)
+	refused = append(refused, h)
+
+	for _, h := range refused {
+		assert.Equal(t, "rejected", hOutcome(h), "outcome of a refused task")
+	}
+	st := s.Stats()
+	assert.Equal(t, map[[2]string]float64{{"root", "succeeded"}: 2, {"root", "rejected"}: float64(st.Rejected)},
+		hCounts(scrape()), "tasks by outcome, as Stats counts them")
+	assert.Equal(t, uint64(5), st.Rejected, "Stats().Rejected")
 }

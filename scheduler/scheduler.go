@@ -227,12 +227,14 @@ func submit[T any](ctx context.Context, wait bool, sp Spawner, fn func(ctx conte
 	c := core.Of(t)
 	sc := targetOf(sp)
 	if core.IsDone(c) {
+		core.MarkRejected(c) // bad input; nobody else sees c yet
 		if sc != nil {
-			sc.countRejected() // bad input
+			sc.countRejected()
 		}
 		return t, t.Err()
 	}
 	if sc == nil {
+		core.MarkRejected(c)
 		core.EndUnstarted(c, core.Failed, ErrNilScope)
 		return t, ErrNilScope
 	}
@@ -309,12 +311,14 @@ func NewTask[T any](sp Spawner, fn func(ctx context.Context) (T, error), opts ..
 	c := core.Of(t)
 	sc := targetOf(sp)
 	if core.IsDone(c) {
+		core.MarkRejected(c) // bad input; nobody else sees c yet
 		if sc != nil {
-			sc.countRejected() // bad input
+			sc.countRejected()
 		}
 		return t
 	}
 	if sc == nil {
+		core.MarkRejected(c)
 		core.EndUnstarted(c, core.Failed, ErrNilScope)
 		return t
 	}
@@ -337,6 +341,9 @@ func (sc *Scope) abandon(c *core.Task, err error) {
 	if errors.Is(err, ErrWeightTooLarge) || err == core.ErrCallbackGoexit {
 		st = core.Failed
 	}
+	// Marked first, so that whoever sees it end sees the refusal; a task
+	// a hook canceled meanwhile is counted Rejected too, and so marked.
+	core.MarkRejected(c)
 	core.EndUnstartedOn(c, sc.s.clk, st, err)
 	sc.countRejected()
 	if sc.hooked {

@@ -44,7 +44,8 @@ const (
 	flagNeverRan = 1 << 11 // admitted, but ended without running its function
 	// 1 << 9 is flagInbox (inbox.go), 1 << 12 flagClockMade (clock.go),
 	// 1 << 13 flagAwaited (awaiters.go), 1 << 14 flagTimed (timings.go).
-	flagAlone = 1 << 15 // started by Start with no owner, on a goroutine of its own
+	flagAlone    = 1 << 15 // started by Start with no owner, on a goroutine of its own
+	flagRejected = 1 << 16 // refused by the scheduler it was made for: never queued
 )
 
 func terminal(s uint32) bool {
@@ -345,6 +346,15 @@ func OwnerName(c *Task) string {
 
 // OverCap reports whether the task was force-run over its owner's cap.
 func OverCap(c *Task) bool { return c.state.Load()&flagOverCap != 0 }
+
+// MarkRejected records that the scheduler c was made for refused it (bad
+// input, a closed scope, a full queue, a weight above the cap), so that
+// hooks and Info tell a refusal from a task that was canceled or failed
+// once taken. Call it before c ends, or before anyone else can see c.
+func MarkRejected(c *Task) { c.state.Or(flagRejected) }
+
+// Rejected reports whether MarkRejected was called on c.
+func Rejected(c *Task) bool { return c.state.Load()&flagRejected != 0 }
 
 // Timings returns created, queued, started and finished as times; a zero
 // time means the step has not happened (or never will).
