@@ -1,13 +1,17 @@
 package redisfleet
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -242,4 +246,178 @@ func TestHostileLimitClosedUnderItsScheduler(t *testing.T) {
 	assert.Equal(t, 2, lost, "tasks that ran and lost their permits")
 	assert.Equal(t, 8, closed, "tasks that never ran")
 	require.NoError(t, s.Shutdown(ctx))
+}
+
+// killClients drops every connection of the server but admin's own: the
+// Limit's commands and its wake subscription alike (CLIENT KILL, as an
+// operator or a proxy's failover does it).
+func killClients(t *testing.T, admin *redis.Client) {
+	t.Helper()
+	ctx := context.Background()
+	for _, typ := range []string{"normal", "pubsub"} {
+		require.NoError(t, admin.Do(ctx, "CLIENT", "KILL", "TYPE", typ, "SKIPME", "yes").Err(), "CLIENT KILL TYPE %s", typ)
+	}
+}
+
+// Connections killed under the Limit while it holds a permit and a request
+// waits in Redis: the waiter is still granted once the permit is released,
+// and nothing is left in Redis. With a client that retries (go-redis's
+// default) and with one that never does, whose next command then fails and
+// goes to the loop's retry.
+func TestHostileClientKillWhileHoldingAndWaiting(t *testing.T) {
+	srv := startRedis(t)
+	admin := srv.client()
+	for _, c := range []struct {
+		name string
+		opts *redis.Options
+	}{
+		{"retrying", &redis.Options{Addr: srv.addr(), DialTimeout: time.Second, ReadTimeout: 5 * time.Second}},
+		{"no retries", &redis.Options{Addr: srv.addr(), DialTimeout: time.Second, ReadTimeout: 5 * time.Second, MaxRetries: -1}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			name := t.Name()
+			ev := events()
+			l := newLimit(t, newClientOpts(t, c.opts), name, 1, WithLease(time.Second), withHook(ev))
+			out := make(chan grant, 2)
+			ask(l, "first", 0, out)
+			g := recv(t, out, "the first grant")
+			require.NoError(t, g.err)
+			for i := range 8 {
+				ask(l, "next", int32(i), out)
+				waitEvent(t, ev, evQueued, int32(i)) // it waits in Redis
+				killClients(t, admin)
+				select {
+				case extra := <-out:
+					t.Fatalf("round %d: granted %q while the one slot was held (err %v)", i, extra.tag, extra.err)
+				default:
+				}
+				g.p.Release()
+				g = recv(t, out, "the grant after CLIENT KILL")
+				require.NoError(t, g.err, "round %d", i)
+				require.NotNil(t, g.p, "round %d", i)
+			}
+			g.p.Release()
+			require.NoError(t, l.Close())
+			holders, waiters := fleetKeys(t, admin, name)
+			assert.Zero(t, holders, "holders left in Redis after Close")
+			assert.Zero(t, waiters, "waiters left in Redis after Close")
+			t.Logf("%s: stats %+v", c.name, l.Stats())
+		})
+	}
+}
+
+// FLUSHALL under a running Limit (an operator's mistake) looks like a
+// restart that lost the keys. With the restart grace (the default) the
+// permit held enters itself again and keeps the slot: the request that
+// waited, whose entry went with the rest, is granted only once it is
+// released. With no grace the held permit is told Lost, since its slot may
+// now go to another, and the waiter is granted at once.
+func TestHostileFlushAllUnderALimit(t *testing.T) {
+	srv := startRedis(t)
+	admin := srv.client()
+	for _, grace := range []bool{true, false} {
+		t.Run(map[bool]string{true: "grace", false: "no grace"}[grace], func(t *testing.T) {
+			name := t.Name()
+			ev := events()
+			opts := []Option{WithLease(900 * time.Millisecond), withHook(ev)}
+			if !grace {
+				opts = append(opts, WithRestartGrace(0))
+			}
+			l := newLimit(t, srv.client(), name, 1, opts...)
+			lost := make(chan error, 1)
+			held := make(chan grant, 1)
+			l.Acquire(limiter.Request{Weight: 1,
+				Granted: func(p limiter.Permit, err error) { held <- grant{"held", p, err} },
+				Lost:    func(cause error) { lost <- cause },
+			})
+			g := recv(t, held, "the first grant")
+			require.NoError(t, g.err)
+			out := make(chan grant, 1)
+			ask(l, "waiting", 3, out)
+			waitEvent(t, ev, evQueued, 3)
+			require.NoError(t, admin.FlushAll(context.Background()).Err(), "FLUSHALL")
+
+			if grace {
+				// Renewals go on: the permit re-entered itself.
+				waitEvent(t, ev, evRenewed, 0)
+				waitEvent(t, ev, evRenewed, 0)
+				select {
+				case w := <-out:
+					t.Fatalf("the waiter was granted (err %v) while the re-entered permit held the one slot", w.err)
+				case cause := <-lost:
+					t.Fatalf("the held permit was lost (%v) though the grace lets it re-enter", cause)
+				default:
+				}
+				assert.Equal(t, uint64(1), l.Stats().Reentered, "Stats().Reentered")
+				g.p.Release()
+			} else {
+				require.ErrorIs(t, recv(t, lost, "Lost of the permit held"), limiter.ErrLeaseLost)
+			}
+			w := recv(t, out, "the waiting request's grant")
+			require.NoError(t, w.err)
+			g.p.Release() // a second Release, or a lost permit's: it does nothing
+			holders, _ := fleetKeys(t, admin, name)
+			assert.Equal(t, int64(1), holders, "holders in Redis: the waiter only")
+			w.p.Release()
+			require.NoError(t, l.Close())
+			holders, waiters := fleetKeys(t, admin, name)
+			assert.Zero(t, holders+waiters, "entries left in Redis after Close")
+		})
+	}
+}
+
+// A Granted and a Lost that panic on the Limit's goroutine end neither it
+// nor the program: the permit whose Granted panicked is released (else it
+// would be renewed, its slot taken from the fleet, until Close), and the
+// next request is granted.
+func TestHostilePanickingCallbacksAreRecovered(t *testing.T) {
+	srv := startRedis(t)
+	admin := srv.client()
+	l := newLimit(t, srv.client(), t.Name(), 1, WithLease(600*time.Millisecond), WithRestartGrace(0))
+	var log bytes.Buffer
+	var logMu sync.Mutex
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(lockedWriter{&logMu, &log}, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+
+	granted := make(chan struct{})
+	l.Acquire(limiter.Request{Weight: 1, Granted: func(limiter.Permit, error) {
+		close(granted)
+		panic("boom in Granted")
+	}})
+	recv(t, granted, "the panicking Granted")
+	out := make(chan grant, 1)
+	lost := make(chan struct{})
+	l.Acquire(limiter.Request{Weight: 1,
+		Granted: func(p limiter.Permit, err error) { out <- grant{"second", p, err} },
+		Lost:    func(error) { close(lost); panic("boom in Lost") },
+	})
+	g := recv(t, out, "the grant after a panicking Granted released its permit")
+	require.NoError(t, g.err)
+	keys, _ := keysFor(t.Name())
+	// The lease and its weight gone, as when it lapsed: Redis has room.
+	require.NoError(t, admin.Del(context.Background(), keys[0], keys[1]).Err(), "DEL holders weights")
+	recv(t, lost, "the panicking Lost")
+	ask(l, "third", 0, out)
+	g3 := recv(t, out, "a grant after a panicking Lost")
+	require.NoError(t, g3.err)
+	g.p.Release()
+	g3.p.Release()
+	require.NoError(t, l.Close())
+	logMu.Lock()
+	defer logMu.Unlock()
+	assert.Contains(t, log.String(), "boom in Granted", "the Granted panic is logged")
+	assert.Contains(t, log.String(), "boom in Lost", "the Lost panic is logged")
+}
+
+// lockedWriter serialises the writes of a logger shared by goroutines.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }

@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
@@ -159,6 +161,12 @@ func graceOf(c config) time.Duration {
 // grant Redis made for it meanwhile is given back by this Limit. Once the
 // request is answered cancel does nothing: Granted has been called, or is
 // being called, and what it hands over is the caller's.
+//
+// Granted and Lost should not panic. One that does on the Limit's
+// goroutine is recovered and logged (slog's default logger, with the
+// stack), and the Limit goes on with its other requests; a permit whose
+// Granted panicked is released at once, since nothing can be trusted to
+// hold it.
 func (l *Limit) Acquire(req limiter.Request) (cancel func()) {
 	if req.Granted == nil {
 		panic("redisfleet: Acquire with a nil Request.Granted")
@@ -280,11 +288,27 @@ func (p *permit) notifyLost(cause error) {
 	}
 	p.l.mu.Unlock()
 	if p.lostFn != nil {
-		p.lostFn(cause)
+		p.l.guard("Lost", func() { p.lostFn(cause) })
 	}
 	if h := p.l.hook; h != nil {
 		h(event{kind: evLost, id: p.id, err: cause})
 	}
+}
+
+// guard runs f, which calls a request's Granted or Lost (named what) on a
+// goroutine of l's, and reports whether it panicked. The panic is logged
+// with slog's default logger, with its stack, and goes no further: it ends
+// neither l's goroutine, whose other requests would never be answered,
+// nor the program.
+func (l *Limit) guard(what string, f func()) (panicked bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			panicked = true
+			slog.Error("redisfleet: a request's "+what+" panicked", "limit", l.name, "panic", v, "stack", string(debug.Stack()))
+		}
+	}()
+	f()
+	return false
 }
 
 // margin is how long before its lease could lapse a permit is declared

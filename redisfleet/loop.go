@@ -312,7 +312,7 @@ func (l *Limit) try(w *waiter) (granted bool, err error) {
 		// it granted (or entered) the request, the release takes it back.
 		l.releases = append(l.releases, w.id)
 		l.mu.Unlock()
-		w.req.Granted(nil, fmt.Errorf("%w: %v", limiter.ErrSharedUnavailable, err))
+		l.guard("Granted", func() { w.req.Granted(nil, fmt.Errorf("%w: %v", limiter.ErrSharedUnavailable, err)) })
 		return false, err
 	}
 
@@ -348,7 +348,11 @@ func (l *Limit) try(w *waiter) (granted bool, err error) {
 	}
 	l.mu.Unlock()
 	l.emit(event{kind: evGranted, id: w.id, prio: w.req.Priority})
-	w.req.Granted(p, nil)
+	if l.guard("Granted", func() { w.req.Granted(p, nil) }) {
+		// Nobody can be trusted to hold p: kept, it would be renewed,
+		// and its slots taken from the fleet, until Close.
+		p.Release()
+	}
 	l.mu.Lock()
 	p.delivered = true
 	cause := p.lostCause
@@ -401,7 +405,7 @@ func (l *Limit) shutdown(msgs <-chan any) {
 		p.notifyLost(fmt.Errorf("%w: %w", limiter.ErrLeaseLost, closed))
 	}
 	for _, w := range ws {
-		w.req.Granted(nil, closed)
+		l.guard("Granted", func() { w.req.Granted(nil, closed) })
 	}
 	l.flush()
 	l.mu.Lock()
