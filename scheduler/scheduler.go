@@ -462,7 +462,8 @@ type Stats struct {
 	// of lazytask.New that Enqueue or Force took. Rejected counts those it
 	// never took (bad input, ErrClosed, ErrQueueFull, ErrScopeCanceled,
 	// ErrWeightTooLarge at submit); they are not counted in Failed or
-	// Canceled. At any moment
+	// Canceled, and their handles say so (lazytask.Info.Rejected). At any
+	// moment
 	//
 	//	Created = Succeeded + Failed + Canceled + Rejected + Queued + Running + Lazy
 	//

@@ -19,6 +19,7 @@ import (
 type Tracker struct {
 	created, queued, started           atomic.Int64
 	succeeded, failed, canceled        atomic.Int64
+	rejected                           atomic.Int64
 	queueNanos, runNanos, maxQueueNano atomic.Int64
 }
 
@@ -34,10 +35,12 @@ func (t *Tracker) Hooks() scheduler.Hooks {
 }
 
 func (t *Tracker) done(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
-	switch h.State() {
-	case lazytask.Succeeded:
+	switch st := h.State(); {
+	case st == lazytask.Succeeded:
 		t.succeeded.Add(1)
-	case lazytask.Failed:
+	case h.Info().Rejected:
+		t.rejected.Add(1)
+	case st == lazytask.Failed:
 		t.failed.Add(1)
 	default:
 		t.canceled.Add(1)
@@ -54,10 +57,13 @@ func (t *Tracker) done(_ context.Context, _ *scheduler.Scope, h lazytask.Handle)
 	}
 }
 
-// Figures are a Tracker's counts and durations at one moment.
+// Figures are a Tracker's counts and durations at one moment. Rejected
+// counts the tasks their scheduler refused (lazytask.Info.Rejected), as
+// Scheduler.Stats does; they are not counted in Failed or Canceled.
 type Figures struct {
 	Created, Queued, Started         int64
 	Succeeded, Failed, Canceled      int64
+	Rejected                         int64
 	QueueTime, RunTime, MaxQueueTime time.Duration
 }
 
@@ -66,6 +72,7 @@ func (t *Tracker) Figures() Figures {
 	return Figures{
 		Created: t.created.Load(), Queued: t.queued.Load(), Started: t.started.Load(),
 		Succeeded: t.succeeded.Load(), Failed: t.failed.Load(), Canceled: t.canceled.Load(),
+		Rejected:  t.rejected.Load(),
 		QueueTime: time.Duration(t.queueNanos.Load()), RunTime: time.Duration(t.runNanos.Load()),
 		MaxQueueTime: time.Duration(t.maxQueueNano.Load()),
 	}

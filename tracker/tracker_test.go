@@ -50,3 +50,34 @@ func TestTrackerFigures(t *testing.T) {
 	assert.False(t, tr.Publish(name), "second Publish of the same name")
 	assert.True(t, strings.Contains(expvar.Get(name).String(), `"Succeeded":27`))
 }
+
+func TestTrackerCountsRefusalsAsStatsDoes(t *testing.T) {
+	var tr tracker.Tracker
+	s, err := scheduler.New(scheduler.WithLimit(1), scheduler.WithQueueLimit(1), scheduler.WithHooks(tr.Hooks()))
+	require.NoError(t, err)
+	hold, release := make(chan struct{}), make(chan struct{})
+	holder, err := scheduler.Go(s, func(context.Context) error { close(hold); <-release; return nil })
+	require.NoError(t, err)
+	<-hold
+	queued, err := scheduler.Go(s, func(context.Context) error { return nil })
+	require.NoError(t, err)
+	require.True(t, queued.Cancel(nil), "Cancel of a queued task")
+	again, err := scheduler.Go(s, func(context.Context) error { return nil })
+	require.NoError(t, err, "Submit once the canceled task left the queue")
+	_, err = scheduler.Go(s, func(context.Context) error { return nil })
+	require.ErrorIs(t, err, scheduler.ErrQueueFull)
+	_, err = scheduler.Go(s, func(context.Context) error { return nil }, lazytask.WithWeight(2))
+	require.ErrorIs(t, err, scheduler.ErrWeightTooLarge)
+	close(release)
+	require.NoError(t, holder.Wait(context.Background()))
+	require.NoError(t, again.Wait(context.Background()))
+	require.NoError(t, s.Shutdown(context.Background()))
+
+	f, st := tr.Figures(), s.Stats()
+	assert.Equal(t, int64(2), f.Rejected, "Rejected")
+	assert.Equal(t, int64(1), f.Canceled, "Canceled: the refusals are not in it")
+	assert.Equal(t, int64(0), f.Failed, "Failed: the refusals are not in it")
+	assert.Equal(t, int64(2), f.Succeeded, "Succeeded")
+	assert.Equal(t, st.Rejected, uint64(f.Rejected), "Rejected against Stats")
+	assert.Equal(t, st.Canceled, uint64(f.Canceled), "Canceled against Stats")
+}
