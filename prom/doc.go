@@ -13,7 +13,9 @@
 //     cap, absent for a scope without one.
 //   - lazysched_tasks_total: tasks ended, by scope and outcome (succeeded,
 //     failed, panicked, canceled, and rejected: refused by the scheduler,
-//     as Stats.Rejected counts them, see lazytask.Info.Rejected).
+//     see lazytask.Info.Rejected; Stats.Rejected counts the same tasks,
+//     and also those refused for bad input, such as a nil function, that
+//     no hook sees).
 //   - lazysched_task_queue_seconds: histogram of the time tasks waited
 //     between being queued and starting, by scope, observed at the start.
 //   - lazysched_task_run_seconds: histogram of the time tasks ran, by scope
