@@ -170,6 +170,10 @@ type ext struct {
 	ended    bool
 	cbs      []func()
 	draining bool
+	// claimed: the path that ended the task holds the drain (draining is
+	// set for it) and has yet to run the callbacks registered before the
+	// end; nobody else runs them (PublishLockedWake, drainEnded).
+	claimed bool
 	// registered and ran count callbacks for the invariant checks.
 	registered, ran int
 
@@ -490,7 +494,7 @@ func markSlow(c *Task) {
 	for {
 		s := c.state.Load()
 		if terminal(s) {
-			finishSlow(c, false)
+			finishLate(c, s&flagSlow != 0)
 			return
 		}
 		if s&flagSlow != 0 || c.state.CompareAndSwap(s, s|flagSlow) {
@@ -499,24 +503,51 @@ func markSlow(c *Task) {
 	}
 }
 
-// finishSlow closes the done channel and drains the callbacks. It is
-// idempotent; one goroutine drains at a time, in registration order.
-// ending is true on the path that ended the task: the owner's Finished
-// follows the callbacks there, also when a callback calls runtime.Goexit.
-func finishSlow(c *Task, ending bool) {
+// finishLate is finishSlow for a goroutine that did not end the task and
+// found it ended (a Done, an Await or an OnDone that came as it ended).
+// flagged says that the end found flagSlow set: then the path that ended
+// the task closes the done channel and runs the callbacks registered
+// before it (PublishLockedWake claims them), and if it has yet to, the
+// late comer leaves both to it. Before, it ran them itself, on its own
+// goroutine: the goroutine of a waiter, which a callback could then block
+// or end with runtime.Goexit.
+func finishLate(c *Task, flagged bool) {
 	x := c.x.Load()
 	x.mu.Lock()
+	if flagged && !x.ended {
+		x.mu.Unlock() // the ender's PublishLockedWake is on its way
+		return
+	}
+	finishLocked(c, x, false, false)
+}
+
+// finishSlow closes the done channel and drains the callbacks, on the path
+// that ended the task (ender), or for a late comer. It is idempotent; one
+// goroutine drains at a time, in registration order. ending is true on
+// the path that ended the task and runs its owner's Finished after the
+// callbacks, also when a callback calls runtime.Goexit.
+func finishSlow(c *Task, ending, ender bool) {
+	x := c.x.Load()
+	x.mu.Lock()
+	finishLocked(c, x, ending, ender)
+}
+
+// finishLocked is finishSlow with x.mu held; it releases it.
+func finishLocked(c *Task, x *ext, ending, ender bool) {
 	if !x.ended {
 		x.ended = true
 		if x.done != nil {
 			close(x.done)
 		}
 	}
-	if x.draining {
+	if ender && x.claimed {
+		x.claimed = false // the drain PublishLockedWake claimed for us
+	} else if x.draining {
 		x.mu.Unlock()
 		return
+	} else {
+		x.draining = true
 	}
-	x.draining = true
 	drainLocked(c, x, ending)
 }
 
@@ -642,17 +673,23 @@ func PublishLockedWake(c *Task, st State, err error) (pending bool, wake chan st
 			wake = x.done
 		}
 		// A callback registered from now on sees the end and runs on its
-		// registrant's goroutine; one registered before is ours to run.
+		// registrant's goroutine (or after ours, if ours still run); one
+		// registered before is ours to run: the drain is claimed for
+		// DrainCallbacks or AfterEnd, so that no late comer runs it.
 		pending = len(x.cbs) > 0
+		if pending && !x.draining {
+			x.draining, x.claimed = true, true
+		}
 		x.mu.Unlock()
 	}
 	return pending, wake
 }
 
-// DrainCallbacks runs the done callbacks of a published task.
+// DrainCallbacks runs the done callbacks of a published task, on the path
+// that published it.
 func DrainCallbacks(c *Task) {
 	if c.state.Load()&flagSlow != 0 {
-		finishSlow(c, false)
+		finishSlow(c, false, true)
 	}
 }
 
@@ -663,7 +700,7 @@ func AfterEnd(c *Task, st State, err error) {
 	if c.state.Load()&flagSlow != 0 {
 		// A callback that calls runtime.Goexit ends this goroutine here;
 		// resumeDrain then runs the rest and Finished.
-		finishSlow(c, true)
+		finishSlow(c, true, true)
 	}
 	if b := c.owner.Load(); b != nil {
 		b.Owner.Finished(c, st, err)

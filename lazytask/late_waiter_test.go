@@ -1,0 +1,105 @@
+package lazytask_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lazysched/lazysched/lazytask"
+	"github.com/lazysched/lazysched/scheduler"
+)
+
+// goroutineID reads the running goroutine's number from its stack header.
+func goroutineID() uint64 {
+	var buf [64]byte
+	n := runtime.Stack(buf[:], false)
+	b := bytes.TrimPrefix(buf[:n], []byte("goroutine "))
+	if i := bytes.IndexByte(b, ' '); i >= 0 {
+		b = b[:i]
+	}
+	id, _ := strconv.ParseUint(string(b), 10, 64)
+	return id
+}
+
+// spinDone polls h.Done() until it is closed, so that some polls land in
+// the moment between the task's end and its callbacks.
+func spinDone(h lazytask.Handle) {
+	for {
+		select {
+		case <-h.Done():
+			return
+		default:
+		}
+	}
+}
+
+// A waiter that calls Done just as its task ends must not run the
+// callbacks registered before the end: they run on the goroutine that
+// ends the task (OnDone's doc). Before the fix the late waiter ran them on
+// its own goroutine, so that a slow callback held its wait and a
+// callback's runtime.Goexit ended it. Standalone tasks and tasks of a
+// scheduler both.
+func TestHostileLateWaiterNeverRunsEarlierCallbacks(t *testing.T) {
+	s, err := scheduler.New(scheduler.WithLimit(2))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Shutdown(context.Background())) })
+	const rounds = 2000
+	for _, mode := range []string{"standalone", "scheduler"} {
+		t.Run(mode, func(t *testing.T) {
+			me := goroutineID()
+			for i := range rounds {
+				gate := make(chan struct{})
+				fn := func(context.Context) (struct{}, error) { <-gate; return struct{}{}, nil }
+				var h *lazytask.Task[struct{}]
+				if mode == "standalone" {
+					h = lazytask.New(fn)
+				} else {
+					h, err = scheduler.Submit(s, fn)
+					require.NoError(t, err)
+				}
+				ran := make(chan uint64, 1)
+				h.OnDone(func(struct{}, error) { ran <- goroutineID() })
+				if mode == "standalone" {
+					require.NoError(t, h.Start())
+				}
+				close(gate)
+				spinDone(h)
+				g := <-ran
+				require.NotEqual(t, me, g, "round %d: a callback registered before the end ran on the waiter's goroutine", i)
+			}
+		})
+	}
+}
+
+// The same with a callback that calls runtime.Goexit: it ends the
+// goroutine that runs it, which must be the ender's, never a waiter's.
+func TestHostileLateWaiterSurvivesACallbackGoexit(t *testing.T) {
+	s, err := scheduler.New(scheduler.WithLimit(2), scheduler.WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Shutdown(context.Background())) })
+	var killed atomic.Int32
+	for range 1000 {
+		gate := make(chan struct{})
+		h, err := scheduler.Go(s, func(context.Context) error { <-gate; return nil })
+		require.NoError(t, err)
+		h.OnDone(func(struct{}, error) { runtime.Goexit() })
+		waited := make(chan bool)
+		go func() {
+			returned := false
+			defer func() { waited <- returned }()
+			close(gate)
+			spinDone(h)
+			returned = true
+		}()
+		if !<-waited {
+			killed.Add(1)
+		}
+	}
+	require.Zero(t, killed.Load(), "waiters ended by another task's callback")
+}
