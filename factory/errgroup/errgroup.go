@@ -28,8 +28,12 @@
 // lazytask's Await does, so that a task that fans out on its own cap cannot
 // deadlock it. That holds for groups nested in the functions of a group
 // made with In, given that group's context (the only one its functions
-// have): their waits lend the slot of a function of the outer group. One
-// wait lends nothing: a Go that blocks at the limit from inside one of the
+// have): their waits lend the slot of a function of the outer group. The
+// other waits a function of an In group makes with the group's context
+// (lazytask's Await, the factory combinators, a scope's Wait) lend that
+// function's own slot; made with it from a goroutine that runs none of the
+// group's functions, they lend as they would with the context In was
+// given. One wait lends nothing: a Go that blocks at the limit from inside one of the
 // group's own functions keeps that function's slot (x/sync gives the
 // function no context that names its task), so with In, a scope's cap at
 // or below the group's limit and Go called from inside functions, Go can
@@ -132,6 +136,9 @@ func In(ctx context.Context, sp scheduler.Spawner) (*Group, context.Context) {
 		g.all, g.gos = core.NewPatientGate(ctx), core.NewPatientGate(ctx)
 	}
 	gctx = context.WithValue(gctx, groupKey{}, g)
+	// A wait that a function makes with gctx (an Await, a combinator, a
+	// scope's Wait) lends a function's slot, as a nested group's does.
+	gctx = core.WithWaitLender(gctx, g.lendCaller)
 	cancel := g.cancel
 	sctx := sc.Context()
 	g.unwatch = context.AfterFunc(sctx, func() { cancel(context.Cause(sctx)) })
@@ -186,6 +193,21 @@ func (g *Group) lendACall() func() {
 	for c := range g.calls {
 		if reclaim := core.LendFor(c.task); reclaim != nil {
 			return reclaim
+		}
+	}
+	return nil
+}
+
+// lendCaller lends the slot of the function of g that the calling
+// goroutine runs; nil if it runs none (a wait made with g's context from
+// elsewhere lends as before, the slot of the task that context came from).
+func (g *Group) lendCaller() func() {
+	me := glue.Goid()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for c := range g.calls {
+		if c.gid == me {
+			return core.LendFor(c.task)
 		}
 	}
 	return nil
@@ -370,6 +392,7 @@ type call struct {
 	f    func() error
 	ran  bool
 	task *core.Task // the task running f, while it runs
+	gid  uint64     // the goroutine running f, while it runs
 }
 
 func (c *call) run(ctx context.Context) (struct{}, error) {
@@ -381,6 +404,9 @@ func (c *call) run(ctx context.Context) (struct{}, error) {
 		g.calls = make(map[*call]struct{})
 	}
 	c.task = core.FromContext(ctx)
+	if g.parent != nil {
+		c.gid = glue.Goid() // for lendCaller: In's context lends through it
+	}
 	g.calls[c] = struct{}{}
 	g.mu.Unlock()
 	defer func() {

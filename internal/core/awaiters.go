@@ -24,6 +24,9 @@ func BeginWaitFor(ctx context.Context, c *Task) func() {
 	if c == nil {
 		return nil
 	}
+	if reclaim, ok := groupLend(ctx); ok && reclaim != nil {
+		return reclaim
+	}
 	cur, l := lenderOf(ctx)
 	if l == nil || !l.LendWaitingFor(cur, c) {
 		return nil // no lender, or c has ended: the wait returns at once
@@ -191,6 +194,11 @@ func (g *Gate) OnDone(c *Task, f func()) {
 // true if ctx ended before what was waited for.
 func (g *Gate) Begin(ctx context.Context) func(cut bool) {
 	if g == nil {
+		return BeginWait(ctx)
+	}
+	if _, ok := groupLend(ctx); ok {
+		// Not g's task that waits, but a function of a group (WithWaitLender).
+		// groupLend lent already if it could; see BeginWait.
 		return BeginWait(ctx)
 	}
 	cur, l := lenderOf(ctx)

@@ -31,6 +31,40 @@ func FromContext(ctx context.Context) *Task {
 	return c
 }
 
+// waitLenderKey is the key of WithWaitLender's lend function.
+var waitLenderKey = &ctxKey{}
+
+// WithWaitLender returns ctx with lend as the way a wait made with it (or
+// with a context derived from it) lends a slot, for code that runs as a
+// task but is given a context that names no task of its own: an errgroup
+// made with In hands its functions the group's context, and a wait made
+// with it from inside one of them lends, through lend, the slot of one of
+// the group's functions that is not waiting (LendFor), instead of nothing
+// or the slot of the task the group's context came from. lend returns the
+// function that takes the slot back, or nil if it lent nothing. A task's
+// own context hides the lender: a wait made with it lends that task's
+// slot as before.
+func WithWaitLender(ctx context.Context, lend func() func()) context.Context {
+	return context.WithValue(ctx, waitLenderKey, lend)
+}
+
+// groupLend lends through ctx's WithWaitLender, if ctx has one nearer than
+// any task's context. ok says whether it has one; reclaim is nil if it lent
+// nothing.
+func groupLend(ctx context.Context) (reclaim func(), ok bool) {
+	if ctx == nil {
+		return nil, false
+	}
+	if _, direct := ctx.(*taskCtx); direct {
+		return nil, false
+	}
+	lend, _ := ctx.Value(waitLenderKey).(func() func())
+	if lend == nil {
+		return nil, false
+	}
+	return lend(), true
+}
+
 // IsTaskKey reports whether key is the context key under which a task's
 // context names its task (FromContext): a context that merges a task's
 // context with another must answer it from the task's.
@@ -130,6 +164,9 @@ func (t *taskCtx) Err() error {
 func (t *taskCtx) Value(key any) any {
 	if key == taskKey {
 		return t.task()
+	}
+	if key == waitLenderKey {
+		return nil // a task's own context names its waiter: it hides a group's lender above it
 	}
 	c := t.task()
 	x := c.x.Load()
