@@ -29,7 +29,13 @@ func submitAll[T any](ctx context.Context, f Factory, fns []func(ctx context.Con
 // cancel their tasks themselves when ctx ends.
 // g, if not nil, watches the task.
 func submitNotify[T any](ctx context.Context, f Factory, g *core.Gate, fn func(ctx context.Context) (T, error), ended chan<- int, i int) *lazytask.Task[T] {
-	t, _ := Submit(f, fn, lazytask.WithValues(ctx))
+	// ctx's values go first: a WithOptions factory's own WithContext or
+	// WithValues (a request's context, its cancellation with it) wins.
+	opts := []lazytask.Option{lazytask.WithValues(ctx)}
+	if of, ok := f.(*optioned); ok {
+		f, opts = of.f, append(opts, of.opts...)
+	}
+	t, _ := Submit(f, fn, opts...)
 	g.OnDone(core.Of(t), func() { ended <- i }) // the first callback: g watches t
 	return t
 }
