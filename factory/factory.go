@@ -2,6 +2,8 @@ package factory
 
 import (
 	"context"
+	"fmt"
+	"reflect"
 	"slices"
 
 	"github.com/lazysched/lazysched/factory/internal/glue"
@@ -46,6 +48,9 @@ func (Goroutines) Enqueue(h lazytask.Handle) error {
 	if h == nil {
 		return scheduler.ErrForeignHandle
 	}
+	if v := reflect.ValueOf(h); v.Kind() == reflect.Pointer && v.IsNil() {
+		return fmt.Errorf("%w: nil %T", scheduler.ErrForeignHandle, h) // as a scheduler's Enqueue says
+	}
 	return h.Start()
 }
 
@@ -56,7 +61,8 @@ func (Goroutines) Enqueue(h lazytask.Handle) error {
 // On bad input or refusal Submit returns a handle that has already ended,
 // and the error: lazytask.ErrNilFunc or lazytask.ErrInvalidOption (the task
 // is Failed), or f's refusal (the task is Canceled with it as the cause, and
-// never runs).
+// never runs); a typed nil f, such as a nil *scheduler.Scope, is refused
+// with scheduler.ErrNilScope.
 func Submit[T any](f Factory, fn func(ctx context.Context) (T, error), opts ...lazytask.Option) (*lazytask.Task[T], error) {
 	if of, ok := f.(*optioned); ok {
 		f, opts = of.f, slices.Concat(of.opts, opts)
@@ -67,6 +73,13 @@ func Submit[T any](f Factory, fn func(ctx context.Context) (T, error), opts ...l
 	}
 	if f == nil {
 		f = Goroutines{}
+	}
+	if v := reflect.ValueOf(f); v.Kind() == reflect.Pointer && v.IsNil() {
+		// A typed nil (*scheduler.Scope)(nil), say, whose methods panic:
+		// refused as scheduler.Submit refuses a nil scope.
+		err := fmt.Errorf("%w: nil %T", scheduler.ErrNilScope, f)
+		t.Cancel(err)
+		return t, err
 	}
 	if err := f.Enqueue(t); err != nil {
 		t.Cancel(err)

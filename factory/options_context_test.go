@@ -72,3 +72,19 @@ func TestWithOptionsContextReachesTheCombinatorsTasks(t *testing.T) {
 		assert.Equal(t, []string{"caller"}, vs)
 	})
 }
+
+// A typed nil scope or scheduler given as a Factory is refused with
+// scheduler.ErrNilScope by Submit and the combinators, as scheduler.Submit
+// refuses a nil one, instead of panicking in its methods; a typed nil
+// handle given to Goroutines is ErrForeignHandle, as a scheduler says.
+func TestTypedNilFactoriesAndHandlesAreRefused(t *testing.T) {
+	fn := func(context.Context) (int, error) { return 1, nil }
+	for _, f := range []factory.Factory{(*scheduler.Scope)(nil), (*scheduler.Scheduler)(nil)} {
+		h, err := factory.Submit(f, fn)
+		require.ErrorIs(t, err, scheduler.ErrNilScope, "%T", f)
+		assert.Equal(t, lazytask.Canceled, h.State(), "the refused task never runs")
+		_, err = factory.Gather(context.Background(), f, fn)
+		require.ErrorIs(t, err, scheduler.ErrNilScope, "Gather %T", f)
+	}
+	require.ErrorIs(t, factory.Goroutines{}.Enqueue((*lazytask.Task[int])(nil)), scheduler.ErrForeignHandle)
+}
