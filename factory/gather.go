@@ -13,8 +13,11 @@ import (
 // nothing: give Gather a fail-fast scope for that.
 //
 // If ctx ends first, Gather cancels the tasks still unfinished with ctx's
-// cause and waits for them; their errors are that cause. A context already
-// done starts nothing and returns its cause.
+// cause and waits for them. Each keeps its true outcome: a task canceled
+// before it ran, or one that returns its context's error, fails with that
+// cause; one that ignores its cancellation and returns a value keeps it
+// (then Gather may return nil although ctx ended). A context already done
+// starts nothing and returns its cause.
 func Gather[T any](ctx context.Context, f Factory, fns ...func(ctx context.Context) (T, error)) ([]T, error) {
 	if err := ctx.Err(); err != nil {
 		return make([]T, len(fns)), context.Cause(ctx)
