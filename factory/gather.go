@@ -14,10 +14,10 @@ import (
 //
 // If ctx ends first, Gather cancels the tasks still unfinished with ctx's
 // cause and waits for them. Each keeps its true outcome: a task canceled
-// before it ran, or one that returns its context's error, fails with that
-// cause; one that ignores its cancellation and returns a value keeps it
-// (then Gather may return nil although ctx ended). A context already done
-// starts nothing and returns its cause.
+// before it ran ends with that cause; a running one ends with what it
+// returns, so one that ignores its cancellation and returns a value keeps
+// it (then Gather may return nil although ctx ended). A context already
+// done starts nothing and returns its cause.
 func Gather[T any](ctx context.Context, f Factory, fns ...func(ctx context.Context) (T, error)) ([]T, error) {
 	if err := ctx.Err(); err != nil {
 		return make([]T, len(fns)), context.Cause(ctx)
