@@ -64,9 +64,7 @@ func (Goroutines) Enqueue(h lazytask.Handle) error {
 // never runs); a typed nil f, such as a nil *scheduler.Scope, is refused
 // with scheduler.ErrNilScope.
 func Submit[T any](f Factory, fn func(ctx context.Context) (T, error), opts ...lazytask.Option) (*lazytask.Task[T], error) {
-	if of, ok := f.(*optioned); ok {
-		f, opts = of.f, slices.Concat(of.opts, opts)
-	}
+	f, opts = unwrapOptions(f, nil, opts)
 	t := lazytask.New(fn, opts...)
 	if t.State().Terminal() {
 		return t, t.Err()
@@ -107,6 +105,19 @@ func WithOptions(f Factory, opts ...lazytask.Option) Factory {
 		return &optioned{f: of.f, opts: slices.Concat(of.opts, opts)}
 	}
 	return &optioned{f: f, opts: opts}
+}
+
+// unwrapOptions returns the Factory a task made through f goes to, and its
+// options: first, then those of f if it is a WithOptions factory, then
+// opts; later options override earlier ones.
+func unwrapOptions(f Factory, first, opts []lazytask.Option) (Factory, []lazytask.Option) {
+	if of, ok := f.(*optioned); ok {
+		return of.f, slices.Concat(first, of.opts, opts)
+	}
+	if len(first) == 0 {
+		return f, opts // a plain Submit copies nothing
+	}
+	return f, slices.Concat(first, opts)
 }
 
 // optioned is WithOptions' Factory.

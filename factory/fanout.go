@@ -31,10 +31,7 @@ func submitAll[T any](ctx context.Context, f Factory, fns []func(ctx context.Con
 func submitNotify[T any](ctx context.Context, f Factory, g *core.Gate, fn func(ctx context.Context) (T, error), ended chan<- int, i int) *lazytask.Task[T] {
 	// ctx's values go first: a WithOptions factory's own WithContext or
 	// WithValues (a request's context, its cancellation with it) wins.
-	opts := []lazytask.Option{lazytask.WithValues(ctx)}
-	if of, ok := f.(*optioned); ok {
-		f, opts = of.f, append(opts, of.opts...)
-	}
+	f, opts := unwrapOptions(f, []lazytask.Option{lazytask.WithValues(ctx)}, nil)
 	t, _ := Submit(f, fn, opts...)
 	g.OnDone(core.Of(t), func() { ended <- i }) // the first callback: g watches t
 	return t

@@ -17,6 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/lazysched/lazysched/internal/goid"
 	"github.com/lazysched/lazysched/limiter"
 )
 
@@ -42,7 +43,7 @@ type Limit struct {
 	kick    chan struct{} // wakes the loop; capacity 1
 	done    chan struct{} // closed by Close
 	stopped chan struct{} // closed when the loop has ended
-	loopID  atomic.Uint64 // the loop's goroutine, for Close (see goid)
+	loopID  atomic.Uint64 // the loop's goroutine (goid.ID): Close, called from a callback it runs, cannot wait for it
 
 	mu        sync.Mutex
 	closed    bool
@@ -407,7 +408,7 @@ func (l *Limit) Close() error {
 		close(l.done)
 	}
 	l.mu.Unlock()
-	if id := goid(); id == 0 || id != l.loopID.Load() {
+	if id := goid.ID(); id == 0 || id != l.loopID.Load() {
 		<-l.stopped
 	}
 	return nil

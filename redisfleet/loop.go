@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/lazysched/lazysched/internal/goid"
 	"github.com/lazysched/lazysched/limiter"
 )
 
@@ -43,7 +44,7 @@ func (l *Limit) emit(e event) {
 // channel, the renewal tick (lease/3), the safety re-check (lease/2), or
 // the retry after Redis could not be reached.
 func (l *Limit) run() {
-	l.loopID.Store(goid())
+	l.loopID.Store(goid.ID())
 	defer close(l.stopped)
 	// The PubSub keeps the channel even if this fails, and subscribes to it
 	// when it (re)connects.

@@ -33,11 +33,12 @@
 // (lazytask's Await, the factory combinators, a scope's Wait) lend that
 // function's own slot; made with it from a goroutine that runs none of the
 // group's functions, they lend as they would with the context In was
-// given. One wait lends nothing: a Go that blocks at the limit from inside one of the
-// group's own functions keeps that function's slot (x/sync gives the
-// function no context that names its task), so with In, a scope's cap at
-// or below the group's limit and Go called from inside functions, Go can
-// wait for a function that waits for a slot; keep the limit below the cap.
+// given. One wait lends nothing: a Go that blocks at the limit from inside
+// one of the group's own functions keeps that function's slot (x/sync
+// gives the function no context that names its task), so with In, a
+// scope's cap at or below the group's limit and Go called from inside
+// functions, Go can wait for a function that waits for a slot; keep the
+// limit below the cap.
 package errgroup
 
 import (
@@ -48,6 +49,7 @@ import (
 
 	"github.com/lazysched/lazysched/factory/internal/glue"
 	"github.com/lazysched/lazysched/internal/core"
+	"github.com/lazysched/lazysched/internal/goid"
 	"github.com/lazysched/lazysched/lazytask"
 	"github.com/lazysched/lazysched/scheduler"
 )
@@ -202,7 +204,7 @@ func (g *Group) lendACall() func() {
 // goroutine runs; nil if it runs none (a wait made with g's context from
 // elsewhere lends as before, the slot of the task that context came from).
 func (g *Group) lendCaller() func() {
-	me := glue.Goid()
+	me := goid.ID()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for c := range g.calls {
@@ -405,7 +407,7 @@ func (c *call) run(ctx context.Context) (struct{}, error) {
 	}
 	c.task = core.FromContext(ctx)
 	if g.parent != nil {
-		c.gid = glue.Goid() // for lendCaller: In's context lends through it
+		c.gid = goid.ID() // for lendCaller: In's context lends through it
 	}
 	g.calls[c] = struct{}{}
 	g.mu.Unlock()

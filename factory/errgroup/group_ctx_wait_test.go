@@ -58,7 +58,9 @@ func TestHostileFunctionWaitsWithTheGroupContextAtCapOne(t *testing.T) {
 				require.NoError(t, err)
 			}
 			require.Equal(t, int32(1), most.Load(), "tasks running their own code at once, at cap 1")
-			require.Zero(t, s.Stats().OverCap)
+			st := s.Stats()
+			require.Zero(t, st.OverCap)
+			require.Zero(t, st.InUse, "every slot lent was taken back and freed")
 		})
 	}
 }

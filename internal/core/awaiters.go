@@ -24,7 +24,7 @@ func BeginWaitFor(ctx context.Context, c *Task) func() {
 	if c == nil {
 		return nil
 	}
-	if reclaim, ok := groupLend(ctx); ok && reclaim != nil {
+	if reclaim := groupLend(ctx); reclaim != nil {
 		return reclaim
 	}
 	cur, l := lenderOf(ctx)
@@ -196,9 +196,9 @@ func (g *Gate) Begin(ctx context.Context) func(cut bool) {
 	if g == nil {
 		return BeginWait(ctx)
 	}
-	if _, ok := groupLend(ctx); ok {
-		// Not g's task that waits, but a function of a group (WithWaitLender).
-		// groupLend lent already if it could; see BeginWait.
+	if waitLender(ctx) != nil {
+		// Not g's task that waits, but a function of a group
+		// (WithWaitLender): BeginWait lends through it.
 		return BeginWait(ctx)
 	}
 	cur, l := lenderOf(ctx)

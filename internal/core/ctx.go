@@ -48,21 +48,26 @@ func WithWaitLender(ctx context.Context, lend func() func()) context.Context {
 	return context.WithValue(ctx, waitLenderKey, lend)
 }
 
-// groupLend lends through ctx's WithWaitLender, if ctx has one nearer than
-// any task's context. ok says whether it has one; reclaim is nil if it lent
-// nothing.
-func groupLend(ctx context.Context) (reclaim func(), ok bool) {
+// waitLender returns ctx's WithWaitLender function, if ctx has one nearer
+// than any task's context; else nil.
+func waitLender(ctx context.Context) func() func() {
 	if ctx == nil {
-		return nil, false
+		return nil
 	}
 	if _, direct := ctx.(*taskCtx); direct {
-		return nil, false
+		return nil // a task's own context: the common wait, one type check
 	}
 	lend, _ := ctx.Value(waitLenderKey).(func() func())
-	if lend == nil {
-		return nil, false
+	return lend
+}
+
+// groupLend lends through ctx's WithWaitLender, if it has one; nil if it
+// lent nothing.
+func groupLend(ctx context.Context) (reclaim func()) {
+	if lend := waitLender(ctx); lend != nil {
+		return lend()
 	}
-	return lend(), true
+	return nil
 }
 
 // IsTaskKey reports whether key is the context key under which a task's

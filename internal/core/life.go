@@ -568,7 +568,7 @@ func LendFor(c *Task) func() {
 // the returned function takes it back (with cut true if ctx ended before
 // what was waited for: Lender.ReclaimNow); otherwise it returns nil.
 func BeginWait(ctx context.Context) func(cut bool) {
-	if reclaim, ok := groupLend(ctx); ok && reclaim != nil {
+	if reclaim := groupLend(ctx); reclaim != nil {
 		return func(bool) { reclaim() }
 	}
 	cur, l := lenderOf(ctx)

@@ -172,7 +172,7 @@ type ext struct {
 	draining bool
 	// claimed: the path that ended the task holds the drain (draining is
 	// set for it) and has yet to run the callbacks registered before the
-	// end; nobody else runs them (PublishLockedWake, drainEnded).
+	// end; nobody else runs them (PublishLockedWake, finishLocked).
 	claimed bool
 	// registered and ran count callbacks for the invariant checks.
 	registered, ran int
