@@ -673,10 +673,23 @@ func rawHTTP(t *testing.T, addr net.Addr, req string) *client {
 // connection with half a request, and one that never sent a byte, hold it
 // until the grace ends, then are closed, and Shutdown returns the grace
 // context's cause.
+//
+// Shutdown begins only once the server has accepted both (ConnState's
+// StateNew): a connection the kernel completed but the server had not yet
+// accepted is not the server's to wait for, and closing the listener
+// resets it (a flake under load, 2026-12-06).
 func TestHostileServeHTTPIdleHalfAndSilentConnectionsAtShutdown(t *testing.T) {
-	srv, err := factory.StartHTTP(listen(t), &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, "pong")
-	})})
+	accepted := make(chan string, 8)
+	srv, err := factory.StartHTTP(listen(t), &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, "pong")
+		}),
+		ConnState: func(c net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				accepted <- c.RemoteAddr().String()
+			}
+		},
+	})
 	require.NoError(t, err, "StartHTTP")
 	idle := rawHTTP(t, srv.Addr(), "GET /ping HTTP/1.1\r\nHost: test\r\n\r\n")
 	resp, err := http.ReadResponse(idle.r, nil)
@@ -686,6 +699,16 @@ func TestHostileServeHTTPIdleHalfAndSilentConnectionsAtShutdown(t *testing.T) {
 	assert.Equal(t, "pong", string(body), "the idle client's body")
 	silent := dialBounded(t, srv.Addr())
 	half := rawHTTP(t, srv.Addr(), "GET /ping HTTP/1.1\r\nHost: te")
+	want := map[string]bool{idle.conn.LocalAddr().String(): true, silent.conn.LocalAddr().String(): true, half.conn.LocalAddr().String(): true}
+	guard := bounded(t)
+	for len(want) > 0 {
+		select {
+		case a := <-accepted:
+			delete(want, a)
+		case <-guard.Done():
+			t.Fatalf("the server never accepted %v", want)
+		}
+	}
 
 	grace, over := context.WithCancelCause(bg)
 	defer over(nil)
