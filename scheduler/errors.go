@@ -30,9 +30,10 @@ var (
 	// scheduler.
 	ErrForeignHandle = errors.New("scheduler: handle not usable here")
 	// ErrNilScope is returned by Submit, Go and SubmitWait (and is the
-	// error of NewTask's task) for a nil Spawner, *Scheduler or *Scope.
-	// Methods called on a nil *Scheduler or *Scope panic with a message
-	// that names it.
+	// error of NewTask's task) for a nil Spawner, *Scheduler or *Scope, and
+	// for a zero Scheduler or Scope (not made by New or NewScope). Methods
+	// called on a nil or zero *Scheduler or *Scope panic with a message that
+	// names it.
 	ErrNilScope = errors.New("scheduler: nil scheduler or scope")
 	// ErrInvalidOption wraps errors of options given bad values. It is
 	// lazytask.ErrInvalidOption: one sentinel for every option of the

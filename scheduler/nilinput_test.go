@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"context"
 	"math"
+	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -68,6 +69,52 @@ func TestMethodsOnNilReceiversPanicNamingThem(t *testing.T) {
 	} {
 		assert.PanicsWithValue(t, "scheduler: method called on a nil *Scope", call, name)
 	}
+}
+
+// Every exported method of a nil or zero *Scheduler and *Scope panics
+// with the message that names the mistake (a zero Stats used to panic
+// with a nil dereference); a zero one given as a Spawner is ErrNilScope.
+func TestEveryMethodOnNilOrZeroReceiversPanicsNamingIt(t *testing.T) {
+	h := lazytask.New(func(context.Context) (int, error) { return 1, nil })
+	arg := func(ty reflect.Type) reflect.Value {
+		switch {
+		case ty == reflect.TypeFor[context.Context]():
+			return reflect.ValueOf(context.Background())
+		case ty == reflect.TypeFor[lazytask.Handle]():
+			return reflect.ValueOf(h)
+		case ty.Kind() == reflect.Int:
+			return reflect.ValueOf(2).Convert(ty)
+		}
+		return reflect.Zero(ty)
+	}
+	for _, rc := range []struct {
+		name string
+		recv any
+		want string
+	}{
+		{"nil *Scheduler", (*scheduler.Scheduler)(nil), "scheduler: method called on a nil *Scheduler"},
+		{"zero Scheduler", new(scheduler.Scheduler), "scheduler: method called on a zero Scheduler (make one with New)"},
+		{"nil *Scope", (*scheduler.Scope)(nil), "scheduler: method called on a nil *Scope"},
+		{"zero Scope", new(scheduler.Scope), "scheduler: method called on a zero Scope (make one with Scope.NewScope)"},
+	} {
+		v := reflect.ValueOf(rc.recv)
+		require.Positive(t, v.NumMethod(), rc.name)
+		for i := range v.NumMethod() {
+			m, name := v.Method(i), v.Type().Method(i).Name
+			in := make([]reflect.Value, m.Type().NumIn())
+			for j := range in {
+				in[j] = arg(m.Type().In(j))
+			}
+			if m.Type().IsVariadic() {
+				in = in[:len(in)-1]
+			}
+			assert.PanicsWithValue(t, rc.want, func() { m.Call(in) }, "%s.%s", rc.name, name)
+		}
+		sp := rc.recv.(scheduler.Spawner)
+		_, err := scheduler.Submit(sp, func(context.Context) (int, error) { return 1, nil })
+		assert.ErrorIs(t, err, scheduler.ErrNilScope, "Submit(%s)", rc.name)
+	}
+	assert.Equal(t, lazytask.Lazy, h.State(), "the handle given to the methods")
 }
 
 // On an Unlimited scheduler the slot count is an int64: weights whose sum

@@ -19,8 +19,10 @@ import (
 // Create it with New; the zero value is not usable, and a Scheduler must
 // not be copied. All methods are safe for concurrent use; called on a nil
 // *Scheduler they panic with "scheduler: method called on a nil
-// *Scheduler" (Submit and the other functions that take a Spawner return
-// ErrNilScope).
+// *Scheduler", and on a zero Scheduler (one not made by New) with
+// "scheduler: method called on a zero Scheduler (make one with New)";
+// Submit and the other functions that take a Spawner return ErrNilScope
+// for both.
 type Scheduler struct {
 	_    noCopy
 	root *Scope // read-mostly fields first, away from the lock's line
@@ -165,18 +167,24 @@ func (s *Scheduler) watchBase(base context.Context) {
 func (s *Scheduler) Root() *Scope { return s.rootScope() }
 
 // rootScope is s.root, with a panic that names the mistake for a nil
-// *Scheduler.
+// *Scheduler or a zero Scheduler.
 func (s *Scheduler) rootScope() *Scope {
 	if s == nil {
 		panic(errNilScheduler)
 	}
+	if s.root == nil {
+		panic(errZeroScheduler)
+	}
 	return s.root
 }
 
-// Messages of the panics of methods called on nil receivers (ErrNilScope).
+// Messages of the panics of methods called on nil or zero receivers
+// (ErrNilScope).
 const (
-	errNilScheduler = "scheduler: method called on a nil *Scheduler"
-	errNilScopeRecv = "scheduler: method called on a nil *Scope"
+	errNilScheduler  = "scheduler: method called on a nil *Scheduler"
+	errNilScopeRecv  = "scheduler: method called on a nil *Scope"
+	errZeroScheduler = "scheduler: method called on a zero Scheduler (make one with New)"
+	errZeroScope     = "scheduler: method called on a zero Scope (make one with Scope.NewScope)"
 )
 
 // sched returns sc's scheduler, with a panic that names the mistake for a
@@ -184,6 +192,9 @@ const (
 func (sc *Scope) sched() *Scheduler {
 	if sc == nil {
 		panic(errNilScopeRecv)
+	}
+	if sc.s == nil {
+		panic(errZeroScope)
 	}
 	return sc.s
 }
@@ -196,9 +207,9 @@ func (s *Scheduler) target() *Scope {
 }
 
 // Spawner is where tasks can be submitted: a *Scheduler (its root scope) or
-// a *Scope. A nil Spawner, or a nil *Scheduler or *Scope in one, makes
-// Submit, Go and SubmitWait return ErrNilScope, and NewTask a task Failed
-// with it.
+// a *Scope. A nil Spawner, a nil *Scheduler or *Scope in one, or a zero
+// Scheduler or Scope (not made by New or NewScope), makes Submit, Go and
+// SubmitWait return ErrNilScope, and NewTask a task Failed with it.
 type Spawner interface{ target() *Scope }
 
 // targetOf returns the scope behind sp, or nil.
@@ -409,6 +420,7 @@ func coreOf(h lazytask.Handle) (*core.Task, error) {
 // (it keeps its place, and Stats.Promoted does not count it again). It
 // returns ErrNotQueued if h is not queued in this scheduler.
 func (s *Scheduler) Promote(h lazytask.Handle) error {
+	s.rootScope() // a nil or zero Scheduler panics with its message
 	c, err := coreOf(h)
 	if err != nil {
 		return err
@@ -477,6 +489,7 @@ type Stats struct {
 // as it is decided, which may be a moment before a Done channel taken
 // before the end is closed (see lazytask.Task.Done).
 func (s *Scheduler) Stats() Stats {
+	s.rootScope() // a nil or zero Scheduler panics with its message
 	s.lock()
 	defer s.unlock()
 	lim := &s.root.lim

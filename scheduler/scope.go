@@ -20,8 +20,10 @@ import (
 //
 // Make scopes with Scope.NewScope; the root is Scheduler.Root. The zero
 // value is not usable. All methods are safe for concurrent use; called on a
-// nil *Scope they panic with "scheduler: method called on a nil *Scope"
-// (Submit and the other functions that take a Spawner return ErrNilScope).
+// nil *Scope they panic with "scheduler: method called on a nil *Scope",
+// and on a zero Scope with "scheduler: method called on a zero Scope (make
+// one with Scope.NewScope)"; Submit and the other functions that take a
+// Spawner return ErrNilScope for both.
 type Scope struct {
 	s       *Scheduler
 	parent  *Scope
@@ -225,7 +227,12 @@ func (sc *Scope) NewScope(opts ...Option) (*Scope, error) {
 	return child, nil
 }
 
-func (sc *Scope) target() *Scope { return sc }
+func (sc *Scope) target() *Scope {
+	if sc == nil || sc.s == nil {
+		return nil // nil or zero: ErrNilScope
+	}
+	return sc
+}
 
 // Context returns the scope's context: the parent of its tasks' contexts.
 // It is canceled when the scope is canceled, times out or has shut down.
