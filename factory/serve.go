@@ -18,7 +18,8 @@ import (
 // loop runs as a task in the server's scope, and each connection's handler
 // (each request, for HTTP) as a task in a child scope, the handler scope,
 // whose cap is WithLimit's. Make it with Start or StartHTTP; the zero value
-// is not usable. Its methods are safe for concurrent use.
+// is not usable. Its methods are safe for concurrent use; called on a nil
+// or zero Server they panic with a message that names the mistake.
 type Server struct {
 	ln       net.Listener
 	own      *scheduler.Scheduler // nil with WithScope
@@ -163,18 +164,36 @@ func (s *Server) makeScopes(cfg serveConfig) error {
 }
 
 // Addr returns the listener's address.
-func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+func (s *Server) Addr() net.Addr { return s.started().ln.Addr() }
 
 // Handlers returns the handler scope: its Snapshot shows the connections
 // (or requests) being handled and queued, its Wait waits for them.
-func (s *Server) Handlers() *scheduler.Scope { return s.handlers }
+func (s *Server) Handlers() *scheduler.Scope { return s.started().handlers }
+
+// Messages of the panics of methods called on a nil or zero Server.
+const (
+	errNilServer  = "factory: method called on a nil *Server"
+	errZeroServer = "factory: method called on a zero Server (make one with Start or StartHTTP)"
+)
+
+// started returns s, or panics with a message that names the mistake for
+// a nil *Server or a zero Server (whose Done would block for ever).
+func (s *Server) started() *Server {
+	if s == nil {
+		panic(errNilServer)
+	}
+	if s.done == nil {
+		panic(errZeroServer)
+	}
+	return s
+}
 
 // Done returns a channel closed once the accept loop has returned: after
 // Shutdown began, or when accepting failed, or when the handler scope
 // refused more work (it was canceled, say by a fail-fast error, or shut
 // down with its parent). Shutdown is still due then: it drains the
 // handlers and reports why the loop stopped.
-func (s *Server) Done() <-chan struct{} { return s.done }
+func (s *Server) Done() <-chan struct{} { return s.started().done }
 
 // Shutdown stops the server gracefully. It stops accepting first (the
 // listener is closed: new connections are refused), then lets running and
@@ -192,6 +211,7 @@ func (s *Server) Done() <-chan struct{} { return s.done }
 // Shutdown waits for every handler: a handler that wants the server to stop
 // must call it on a goroutine of its own and return.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.started()
 	s.mu.Lock()
 	s.shutdowns++
 	first := s.shutdowns == 1

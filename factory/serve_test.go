@@ -372,3 +372,27 @@ func TestStartRejectsBadInputAndClosesTheListener(t *testing.T) {
 		})
 	}
 }
+
+// Every method of a nil or zero Server panics with a message that names
+// the mistake: before, Addr dereferenced nil, Shutdown closed a nil
+// channel, and Done returned a nil channel that blocks for ever.
+func TestServerMethodsOnNilOrZeroPanicNamingIt(t *testing.T) {
+	for _, rc := range []struct {
+		name string
+		s    *factory.Server
+		want string
+	}{
+		{"nil *Server", nil, "factory: method called on a nil *Server"},
+		{"zero Server", new(factory.Server), "factory: method called on a zero Server (make one with Start or StartHTTP)"},
+	} {
+		s := rc.s
+		for name, call := range map[string]func(){
+			"Addr":     func() { s.Addr() },
+			"Done":     func() { s.Done() },
+			"Handlers": func() { s.Handlers() },
+			"Shutdown": func() { _ = s.Shutdown(context.Background()) },
+		} {
+			assert.PanicsWithValue(t, rc.want, call, "%s.%s", rc.name, name)
+		}
+	}
+}

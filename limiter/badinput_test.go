@@ -226,3 +226,20 @@ func TestBadInputCounter(t *testing.T) {
 		t.Errorf("the panicking calls changed InUse to %d; want 2", c.InUse())
 	}
 }
+
+// A zero Weighted (not made by NewWeighted) refuses every slot, as its doc
+// says, and its Resize panics naming the mistake instead of dereferencing
+// a nil semaphore.
+func TestBadInputZeroWeighted(t *testing.T) {
+	var w limiter.Weighted
+	if err := w.Acquire(context.Background(), 1); !errors.Is(err, limiter.ErrWeightTooLarge) {
+		t.Errorf("zero Weighted: Acquire(1) = %v; want ErrWeightTooLarge", err)
+	}
+	if w.TryAcquire(1) {
+		t.Error("zero Weighted: TryAcquire(1) = true; want false")
+	}
+	const want = "limiter: Resize on a zero Weighted (make one with NewWeighted)"
+	if p := testguard.Within(t, func() { _ = w.Resize(4) }); p != want {
+		t.Errorf("zero Weighted: Resize(4) panicked with %v; want %q", p, want)
+	}
+}

@@ -17,7 +17,10 @@ import (
 // synchronizes before that Acquire returns.
 //
 // Weighted is safe for concurrent use. The zero value is not usable: create
-// one with [NewWeighted]. A Weighted must not be copied after first use.
+// one with [NewWeighted]. (A zero Weighted refuses every slot, as one of
+// limit 0 would: Acquire returns ErrWeightTooLarge, TryAcquire false, and
+// Resize panics with a message that names the mistake.) A Weighted must
+// not be copied after first use.
 type Weighted struct {
 	// sem has room for math.MaxInt64 slots. Of those, the Weighted itself
 	// holds a reserve of math.MaxInt64-limit-debt, so sem has
@@ -183,6 +186,9 @@ func (w *Weighted) giveBack(n int64) {
 // their slots fit under the new limit. Acquire calls waiting for more slots
 // than the new limit fail with [ErrWeightTooLarge].
 func (w *Weighted) Resize(limit int64) error {
+	if w.sem == nil {
+		panic("limiter: Resize on a zero Weighted (make one with NewWeighted)")
+	}
 	if limit < 1 {
 		return ErrInvalidLimit
 	}
