@@ -126,7 +126,8 @@ func WithStartedEvent() Option {
 }
 
 // Observer traces and measures the tasks of the schedulers and scopes its
-// Hooks are registered on. Make it with New; the zero value is not usable.
+// Hooks are registered on. Make it with New; the zero value is not usable
+// (its methods, like a nil Observer's, panic with a message that says so).
 // It is safe for concurrent use and must not be copied; one Observer may serve several
 // schedulers.
 type Observer struct {
@@ -232,6 +233,7 @@ func Hooks(opts ...Option) scheduler.Hooks {
 // Hooks returns the hooks to register with scheduler.WithHooks, on a
 // scheduler or on a scope (its children inherit them).
 func (o *Observer) Hooks() scheduler.Hooks {
+	o.live()
 	return scheduler.Hooks{OnQueue: o.onQueue, OnStart: o.onStart, OnDone: o.onDone, Timings: true} // the queue time
 }
 
@@ -239,6 +241,7 @@ func (o *Observer) Hooks() scheduler.Hooks {
 // theirs (a scope whose tasks are all still to come, or one without
 // hooks).
 func (o *Observer) Observe(scopes ...*scheduler.Scope) {
+	o.live()
 	for _, sc := range scopes {
 		if sc != nil {
 			o.scopes.get(sc)
@@ -248,7 +251,16 @@ func (o *Observer) Observe(scopes ...*scheduler.Scope) {
 
 // Close unregisters the gauges' callback: the scopes are no longer
 // observed. The hooks go on tracing and counting.
-func (o *Observer) Close() error { return o.reg.Unregister() }
+func (o *Observer) Close() error { return o.live().reg.Unregister() }
+
+// live returns o, or panics with a message that names the mistake for a
+// nil or zero Observer (its hooks would panic in every task's steps).
+func (o *Observer) live() *Observer {
+	if o == nil || o.tracer == nil {
+		panic("lazyotel: method called on a nil or zero *Observer (make one with New)")
+	}
+	return o
+}
 
 // spanKey is the context key of the task's span, so that OnDone finds
 // this Observer's span even under the spans of hooks registered after it,

@@ -127,7 +127,8 @@ func WithForgetScopes() Option {
 }
 
 // Collector is a prometheus.Collector of the schedulers and scopes its
-// Hooks are registered on. Make it with New; the zero value is not usable.
+// Hooks are registered on. Make it with New; the zero value is not usable
+// (its methods, like a nil Collector's, panic with a message that says so).
 // It is safe for concurrent use and must not be copied; one Collector may serve several
 // schedulers (whose scopes should then have different paths, or the
 // series of two scopes would collide: give their roots names).
@@ -229,12 +230,14 @@ var released func(path string)
 // Hooks returns the hooks to register with scheduler.WithHooks, on a
 // scheduler or on a scope (its children inherit them).
 func (c *Collector) Hooks() scheduler.Hooks {
+	c.live()
 	return scheduler.Hooks{OnQueue: c.onQueue, OnStart: c.onStart, OnDone: c.onDone, Timings: true} // the histograms
 }
 
 // Observe adds scopes (and their ancestors) to the gauges before the hooks
 // have seen a task of theirs.
 func (c *Collector) Observe(scopes ...*scheduler.Scope) {
+	c.live()
 	for _, sc := range scopes {
 		if sc != nil {
 			c.scopes.get(sc)
@@ -262,8 +265,18 @@ func (c *Collector) onDone(_ context.Context, sc *scheduler.Scope, h lazytask.Ha
 	}
 }
 
+// live returns c, or panics with a message that names the mistake for a
+// nil or zero Collector (its hooks would panic in every task's steps).
+func (c *Collector) live() *Collector {
+	if c == nil || c.tasks == nil {
+		panic("lazyprom: method called on a nil or zero *Collector (make one with New)")
+	}
+	return c
+}
+
 // Describe sends the descriptors of every metric of the Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	c.live()
 	for _, d := range []*prometheus.Desc{c.queued, c.running, c.inUse, c.limit} {
 		ch <- d
 	}
@@ -277,6 +290,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // that share a path (two children of one parent given one name) are
 // summed, so that a scrape never holds one series twice.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	c.live()
 	type gauges struct{ queued, running, inUse, limit, capped int }
 	byPath := map[string]*gauges{}
 	var paths []string

@@ -24,7 +24,8 @@ import (
 // Limit is a fleet-wide cap of slots kept in Redis under a name: every
 // Limit of that name, in any process, on the same Redis, shares it. It
 // implements [limiter.Shared]. Make one with [New]; the zero value is not
-// usable, and a Limit must not be copied. Its methods are safe for
+// usable (its methods, like a nil Limit's, panic with a message that says
+// so), and a Limit must not be copied. Its methods are safe for
 // concurrent use.
 type Limit struct {
 	_        noCopy
@@ -169,6 +170,7 @@ func graceOf(c config) time.Duration {
 // Granted panicked is released at once, since nothing can be trusted to
 // hold it.
 func (l *Limit) Acquire(req limiter.Request) (cancel func()) {
+	l.live()
 	if req.Granted == nil {
 		panic("redisfleet: Acquire with a nil Request.Granted")
 	}
@@ -338,6 +340,7 @@ type Stats struct {
 
 // Stats returns a snapshot of l's counters. It does not call Redis.
 func (l *Limit) Stats() Stats {
+	l.live()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	st := Stats{
@@ -380,6 +383,7 @@ type FleetStats struct {
 // Fleet asks Redis for the limit's state across the fleet. On failure it
 // returns Redis's error.
 func (l *Limit) Fleet(ctx context.Context) (FleetStats, error) {
+	l.live()
 	v, err := inUseScript.Run(ctx, l.client, l.keys, l.graceMs).Int64Slice()
 	if err != nil {
 		return FleetStats{}, err
@@ -402,6 +406,7 @@ func (l *Limit) Fleet(ctx context.Context) (FleetStats, error) {
 // it returns at once, and l stops as soon as that callback has returned.
 // Calling Close again does no more (it waits like the first call).
 func (l *Limit) Close() error {
+	l.live()
 	l.mu.Lock()
 	if !l.closed {
 		l.closed = true
@@ -412,6 +417,15 @@ func (l *Limit) Close() error {
 		<-l.stopped
 	}
 	return nil
+}
+
+// live returns l, or panics with a message that names the mistake for a
+// nil or zero Limit (a zero one has no goroutine to answer it).
+func (l *Limit) live() *Limit {
+	if l == nil || l.done == nil {
+		panic("redisfleet: method called on a nil or zero *Limit (make one with New)")
+	}
+	return l
 }
 
 // priorityKey orders priorities as strings: higher first.
