@@ -16,6 +16,18 @@ func AwaitReclaimWaiters(s *Scheduler, n int) {
 	}
 }
 
+// ReclaimWaiters is how many tasks back from a wait are waiting to take
+// their slots back now.
+func ReclaimWaiters(s *Scheduler) int {
+	s.lock()
+	defer s.unlock()
+	return len(s.reclaims)
+}
+
+// GoroutineWaiters is how many Shutdown calls wait for the scheduler's
+// goroutines now.
+func GoroutineWaiters(s *Scheduler) int { return int(s.wg.waiters.Load()) }
+
 // AwaitTimeouts waits until every armed scope timeout has fired and run its
 // cancellation, or been stopped.
 func AwaitTimeouts(s *Scheduler) { s.ttl.Wait() }

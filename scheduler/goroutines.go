@@ -41,11 +41,12 @@ func (g *goroutines) wake() {
 }
 
 // Wait waits until every goroutine counted has exited, except those that
-// wait here from inside (own is true for a caller that is one of them).
-func (g *goroutines) Wait(own bool) {
-	if own {
-		g.inside.Add(1)
-		defer g.inside.Add(-1)
+// wait here from inside: own is how many counts the caller holds itself
+// (schedulerFrames), 0 for a caller from outside.
+func (g *goroutines) Wait(own int) {
+	if own > 0 {
+		g.inside.Add(int64(own))
+		defer g.inside.Add(-int64(own))
 		if g.waiters.Load() > 0 {
 			g.wake() // the others' target moved
 		}
@@ -62,11 +63,13 @@ func (g *goroutines) Wait(own bool) {
 	g.mu.Unlock()
 }
 
-// onSchedulerGoroutine reports whether the calling goroutine is one of a
-// scheduler's (it runs work or a goTracked function): it can be only when
-// user code that the scheduler called makes the call. It reads the stack,
-// about a microsecond; Shutdown alone calls it.
-func onSchedulerGoroutine() bool {
+// schedulerFrames reports how many counts of a scheduler's goroutines the
+// calling goroutine holds: one if it is one of a scheduler's (it runs work
+// or a goTracked function), and one for each finishHeld it is inside (a
+// goroutine that runs the callbacks and hooks of tasks it canceled). It
+// can hold any only when user code that the scheduler called makes the
+// call. It reads the stack, about a microsecond; Shutdown alone calls it.
+func schedulerFrames() int {
 	pcs := make([]uintptr, 64)
 	for {
 		n := runtime.Callers(2, pcs)
@@ -78,13 +81,15 @@ func onSchedulerGoroutine() bool {
 	}
 	const pkg = "github.com/lazysched/lazysched/scheduler."
 	frames := runtime.CallersFrames(pcs)
+	n := 0
 	for {
 		f, more := frames.Next()
-		if f.Function == pkg+"(*Scheduler).work" || f.Function == pkg+"(*Scheduler).goTracked.func1" {
-			return true
+		switch f.Function {
+		case pkg + "(*Scheduler).work", pkg + "(*Scheduler).goTracked.func1", pkg + "(*Scheduler).finishHeld":
+			n++
 		}
 		if !more {
-			return false
+			return n
 		}
 	}
 }

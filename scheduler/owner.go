@@ -178,8 +178,9 @@ func (o *owner) Cancel(c *core.Task, cause error) bool {
 		return false
 	}
 	s.admitAllLocked()
+	s.holdFinishLocked()
 	s.unlock()
-	s.finishOne(c, nil, nil)
+	s.finishHeld([]*core.Task{c}, nil)
 	return true
 }
 
@@ -552,6 +553,24 @@ func (sc *Scope) walk(f func(*Scope)) {
 	for ch := range sc.children {
 		ch.walk(f)
 	}
+}
+
+// holdFinishLocked counts the caller among the goroutines Shutdown waits
+// for, until its finishHeld returns: it has just ended tasks under s.mu
+// and is to run their callbacks and done hooks once it lets go. It may be
+// no goroutine of the scheduler's (a user's Cancel, the goroutine of
+// context.AfterFunc that cancels a task whose carried context ended, a
+// scope's timer): counted before the lock is let go, it is waited for by
+// a Shutdown that sees those tasks ended, so no OnDone of theirs runs
+// after Shutdown returns.
+func (s *Scheduler) holdFinishLocked() { s.wg.Add(1) }
+
+// finishHeld is finishOutsideThen for a caller that holdFinishLocked
+// counted. Shutdown called from a hook it runs leaves it out of its wait
+// (schedulerFrames counts this frame).
+func (s *Scheduler) finishHeld(ended []*core.Task, then func()) {
+	defer s.wg.Done()
+	s.finishOutsideThen(ended, then)
 }
 
 // finishOutside runs the callbacks and done hooks of tasks ended under the

@@ -282,8 +282,9 @@ func (sc *Scope) Resize(n int) error {
 		})
 	}
 	s.admitAllLocked()
+	s.holdFinishLocked()
 	s.unlock()
-	s.finishOutside(ended)
+	s.finishHeld(ended, nil)
 	return nil
 }
 
@@ -343,8 +344,9 @@ func (sc *Scope) Cancel(cause error) {
 	s.lock()
 	ended := sc.cancelTreeLocked(cause)
 	s.admitAllLocked() // a canceled head that held up the others frees them
+	s.holdFinishLocked()
 	s.unlock()
-	s.finishOutside(ended)
+	s.finishHeld(ended, nil)
 }
 
 // Err returns the joined errors a fail-fast scope has collected so far, and

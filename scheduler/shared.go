@@ -150,8 +150,9 @@ func (r *permitReq) granted(p limiter.Permit, err error) {
 			}
 		}
 		s.admitAllLocked()
+		s.holdFinishLocked()
 		s.unlock()
-		s.finishOutside(ended)
+		s.finishHeld(ended, nil)
 		return
 	}
 	if p == nil {

@@ -266,8 +266,8 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 	s.dismissIdleLocked() // closed: none parks again
 	s.unlock()
 	if c := core.FromContext(ctx); c == nil || s.scopeOf(c) == nil || core.StateOf(c) != core.Running {
-		own := onSchedulerGoroutine()
-		if own {
+		own := schedulerFrames()
+		if own > 0 {
 			// A done hook on the done queue's runner may be the caller:
 			// the hooks behind it go to a new runner, waited for below.
 			s.lock()
@@ -317,10 +317,10 @@ func (s *Scheduler) stopTimers() {
 // watchdog just after the wait (its cause is not found). A batch left by
 // a runner that is gone is handed to a new one, as the watchdog does; its
 // claims keep an entry from running twice.
-func (s *Scheduler) waitGoroutines(own bool) {
+func (s *Scheduler) waitGoroutines(own int) {
 	for {
 		s.wg.Wait(own)
-		if own {
+		if own > 0 {
 			return
 		}
 		s.lock()
