@@ -44,7 +44,7 @@ func AsCompleted[T any](ctx context.Context, f Factory, fns ...func(ctx context.
 		}()
 		wait := ctx
 		for left > 0 {
-			i, err := recvOrCancel(&wait, g, ended, tasks)
+			i, err := recvOrCancel(&wait, g, ended, tasks, left == 1)
 			if err != nil {
 				continue
 			}

@@ -35,7 +35,7 @@ func Completed[T any](ctx context.Context, tasks ...*lazytask.Task[T]) iter.Seq[
 			g.OnDone(core.Of(t), func() { ended <- i })
 		}
 		for ; left > 0; left-- {
-			i, err := glue.RecvOn(ctx, g, ended)
+			i, err := glue.RecvOn(ctx, g, ended, left == 1)
 			if err != nil || !yield(tasks[i]) {
 				return
 			}

@@ -31,8 +31,14 @@
 // a task that fans out on its own scheduler cannot deadlock the cap; when
 // one of the combinator's tasks ends and so ends the wait, the slot it
 // frees goes back to the caller ahead of every queued task (Race at cap 1
-// can then cancel a loser that would run forever). A wait cut short by
-// ctx while the slot is taken goes on over the cap until it is free.
+// can then cancel a loser that would run forever). If another task took
+// the slot meanwhile, a wait that ended with the last of the combinator's
+// tasks waits for it, ahead of every queued task, as Await does, and the
+// cap holds. A wait that ended while some of them had yet to end (the
+// caller of Completed, AsCompleted or Map runs code at each end) goes on
+// over the cap, counted in the scheduler's Stats().OverCap, until the slot
+// is free, since those tasks may be waiting for one still queued; so does
+// a wait cut short by ctx while the slot is taken.
 //
 // Serve and ServeHTTP run servers in scopes: the accept loop in one, the
 // connection or request handlers in a child scope with a cap. Shutdown

@@ -48,21 +48,22 @@ func cancelAll[T any](tasks []*lazytask.Task[T], cause error) {
 	}
 }
 
-// drain waits for n more tasks to end, whatever happens to ctx: it keeps
-// ctx's values, so that the calling task still lends its slot meanwhile.
+// drain waits for the n tasks still to end, whatever happens to ctx: it
+// keeps ctx's values, so that the calling task still lends its slot
+// meanwhile.
 func drain(ctx context.Context, g *core.Gate, ended <-chan int, n int) {
 	ctx = context.WithoutCancel(ctx)
-	for range n {
-		_, _ = glue.RecvOn(ctx, g, ended)
+	for k := range n {
+		_, _ = glue.RecvOn(ctx, g, ended, k == n-1)
 	}
 }
 
-// recvOrCancel receives the index of the next task to end. If *wait ends
-// first, it cancels the tasks with its cause, makes *wait a context that
-// no longer ends (so that the canceled tasks are still received), and
-// returns the cause.
-func recvOrCancel[T any](wait *context.Context, g *core.Gate, ended <-chan int, tasks []*lazytask.Task[T]) (int, error) {
-	i, err := glue.RecvOn(*wait, g, ended)
+// recvOrCancel receives the index of the next task to end; last says it is
+// the last still to end (glue.RecvOn). If *wait ends first, it cancels the
+// tasks with its cause, makes *wait a context that no longer ends (so that
+// the canceled tasks are still received), and returns the cause.
+func recvOrCancel[T any](wait *context.Context, g *core.Gate, ended <-chan int, tasks []*lazytask.Task[T], last bool) (int, error) {
+	i, err := glue.RecvOn(*wait, g, ended, last)
 	if err != nil {
 		cancelAll(tasks, err)
 		*wait = context.WithoutCancel(*wait)

@@ -24,7 +24,7 @@ func Gather[T any](ctx context.Context, f Factory, fns ...func(ctx context.Conte
 	}
 	tasks, ended, g := submitAll(ctx, f, fns)
 	for left := len(tasks); left > 0; left-- {
-		if _, err := glue.RecvOn(ctx, g, ended); err != nil {
+		if _, err := glue.RecvOn(ctx, g, ended, left == 1); err != nil {
 			cancelAll(tasks, err)
 			drain(ctx, g, ended, left)
 			break

@@ -1,9 +1,11 @@
 package factory_test
 
 // Hostile tests of ReclaimGate's run over the cap (commit 03b378b): a
-// combinator's wait on a core.Gate never waits for its slots; if they are
-// taken it goes on over the cap, counted in Stats().OverCap, keeping its
-// place at the head of the reclaims until they free up. The risks: a run
+// combinator's wait on a core.Gate that ends while some of its tasks have
+// yet to end never waits for its slots; if they are taken it goes on over
+// the cap, counted in Stats().OverCap, keeping its place at the head of
+// the reclaims until they free up. (The wait that ends with its last task
+// waits for them, as Await does: 2026-12-06.) The risks: a run
 // over the cap that outlives the slots' freeing, OverCap left above 0, the
 // cap exceeded uncounted, a hang. Every wait is bounded; none relies on
 // timing.
@@ -74,32 +76,41 @@ func TestHostileOverHeavyCompletedEndsItsRunWhenSlotsFree(t *testing.T) {
 
 // Gather on another scheduler (s2) from a task of s1 at cap 1: s2's
 // Release cannot hand the s1 slot back, so an s1 task X queued meanwhile
-// takes it, and the outer task goes on over the cap (counted). It must end
-// that run once X ends. Passes on 03b378b (hangs on 490ec62).
-func TestHostileOverGatherOnAnotherSchedulerEndsItsRunWhenXEnds(t *testing.T) {
+// takes the slot the outer task lent. Once Gather's last task has ended
+// none of its tasks can hold a slot, so the outer task waits for X to give
+// the slot back, as Await does, instead of running beside it over the cap
+// (it did until 2026-12-06; 03b378b made every combinator's wait go over
+// the cap when its slots were taken). X is released from outside here: a
+// task queued behind the waiter that waits for the waiter's own progress
+// would hold it up, with Await as with Gather (see Gather's doc).
+func TestHostileOverGatherOnAnotherSchedulerWaitsForTheSlotXTook(t *testing.T) {
 	s1 := newScheduler(t, scheduler.WithLimit(1))
 	s2 := newScheduler(t, scheduler.WithLimit(1))
-	xRelease := make(chan struct{})
-	var overAfterGather, overAfterX, inUseAfterX int
+	xStarted, xRelease, childDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var xDoneAfterGather bool
+	var overAfterGather, inUseAfterGather int
+	go func() {
+		<-xStarted
+		<-childDone
+		close(xRelease) // X may end once Gather's child has
+	}()
 	_, err := hiOuter(t, s1, func(ctx context.Context) error {
-		x, err := scheduler.Go(s1, func(context.Context) error { <-xRelease; return nil }, lazytask.WithName("X"))
+		x, err := scheduler.Go(s1, func(context.Context) error { close(xStarted); <-xRelease; return nil }, lazytask.WithName("X"))
 		if err != nil {
 			return err
 		}
-		if _, err := factory.Gather(ctx, s2, func(context.Context) (int, error) { return 1, nil }); err != nil {
+		if _, err := factory.Gather(ctx, s2, func(context.Context) (int, error) { close(childDone); return 1, nil }); err != nil {
 			return err
 		}
-		overAfterGather = s1.Stats().OverCap
-		close(xRelease)
-		<-x.Done()
 		st := s1.Stats()
-		overAfterX, inUseAfterX = st.OverCap, st.InUse
+		overAfterGather, inUseAfterGather = st.OverCap, st.InUse
+		xDoneAfterGather = x.State().Terminal()
 		return nil
 	})
 	require.NoError(t, err)
-	t.Logf("s1 OverCap right after Gather: %d", overAfterGather)
-	assert.Equal(t, 0, overAfterX, "s1 OverCap once X ended")
-	assert.Equal(t, 1, inUseAfterX, "s1 InUse once X ended: the outer task's")
+	assert.True(t, xDoneAfterGather, "X had ended when Gather returned: the outer task waited for the slot")
+	assert.Equal(t, 0, overAfterGather, "s1 OverCap right after Gather")
+	assert.Equal(t, 1, inUseAfterGather, "s1 InUse right after Gather: the outer task's")
 	hiIdle(t, s1)
 	hiIdle(t, s2)
 }

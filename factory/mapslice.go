@@ -50,7 +50,7 @@ func Map[In, Out any](ctx context.Context, f Factory, in []In, limit int, fn fun
 			}
 			continue
 		}
-		i, err := glue.RecvOn(wait, g, ended)
+		i, err := glue.RecvOn(wait, g, ended, inflight == 1 && next == len(in))
 		if err != nil {
 			cancelAll(tasks[:next], err)
 			wait = context.WithoutCancel(ctx)

@@ -27,7 +27,7 @@ func Race[T any](ctx context.Context, f Factory, fns ...func(ctx context.Context
 	tasks, ended, g := submitAll(ctx, f, fns)
 	errs := make([]error, len(tasks))
 	for left := len(tasks); left > 0; left-- {
-		i, err := glue.RecvOn(ctx, g, ended)
+		i, err := glue.RecvOn(ctx, g, ended, left == 1)
 		if err != nil {
 			cancelAll(tasks, err)
 			drain(ctx, g, ended, left)

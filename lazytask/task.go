@@ -91,6 +91,13 @@ func New[T any](fn func(ctx context.Context) (T, error), opts ...Option) *Task[T
 // slot back ahead of every queued task; if ctx ended first (await with a
 // timeout, then cancel the straggler) and the slot is taken, the task goes
 // on at once, over the cap, until a slot is free again.
+//
+// The lent slot may run any queued task of the scope, and the cap holds
+// when the wait ends: a task whose own wait took the slot meanwhile gives
+// it back when it ends or waits in turn. So a task must not, after such a
+// wait, block on a task it queued before the wait other than by awaiting
+// it (a channel that the queued task fills, say): at a cap of 1 that task
+// may hold the slot and wait for the caller, which waits for the slot.
 func (t *Task[T]) Await(ctx context.Context) (T, error) {
 	if !core.IsDone(&t.base) {
 		if err := t.wait(ctx); err != nil {

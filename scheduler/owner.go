@@ -307,7 +307,7 @@ func (o *owner) ReclaimNow(c *core.Task) { o.reclaim(c, true) }
 func (o *owner) ReclaimWaitFor(cur, c *core.Task, cut bool) {
 	o.s.lock()
 	core.ForgetAwaiter(c, cur)
-	o.reclaimLocked(cur, cut && !core.IsDone(c))
+	o.reclaimLocked(cur, cut && !core.IsDone(c), nil)
 }
 
 // LendGate lends the slots of g's task for a wait on g (core.Gate): the
@@ -327,34 +327,40 @@ func (o *owner) LendGate(g *core.Gate) bool {
 	return ok
 }
 
-// ReclaimGate ends a wait on g; see LendGate. Unless g is patient it
-// never waits for the slots (as ReclaimNow): a combinator's wait, woken by
-// one of its tasks' callbacks, whose other tasks hold the slots and may
-// wait for one another (a child that waits for a sibling still queued). A
+// ReclaimGate ends a wait on g; see LendGate. Unless g is patient, or the
+// wait ended with the last of the tasks its caller waits for, it never
+// waits for the slots (as ReclaimNow): a combinator's wait, woken by one
+// of its tasks' callbacks, whose other tasks hold the slots and may wait
+// for one another (a child that waits for a sibling still queued). A
 // waiter held up at the head of the reclaims would hold the sibling up
 // with it; going on over the cap, counted, it holds nobody up, and the
 // first slots to free up are its own again, which ends its run over the
-// cap. A patient gate's wait (errgroup's) ends before the task that ends
-// it gives its slot back, which it then waits for, at the head.
-func (o *owner) ReclaimGate(g *core.Gate, cut bool) {
+// cap. Once the last of them has ended none holds a slot, and the wait
+// waits for its slots at the head, as Await does, instead of running its
+// caller's code beside the task that took them (I3). A patient gate's
+// wait (errgroup's) ends before the task that ends it gives its slot
+// back, which it then waits for, at the head.
+func (o *owner) ReclaimGate(g *core.Gate, cut, last bool) {
 	o.s.lock()
 	g.AddWait(-1)
-	o.reclaimLocked(g.Task(), cut || !g.Patient())
+	o.reclaimLocked(g.Task(), cut || !(g.Patient() || last), g)
 }
 
 func (o *owner) reclaim(c *core.Task, now bool) {
 	o.s.lock()
-	o.reclaimLocked(c, now)
+	o.reclaimLocked(c, now, nil)
 }
 
-// reclaimLocked is reclaim with s.mu held; it lets go of it.
-func (o *owner) reclaimLocked(c *core.Task, now bool) {
+// reclaimLocked is reclaim with s.mu held; it lets go of it. by is the
+// gate whose wait it ends, if any: a run over the cap it begins is that
+// gate's to settle (Settle).
+func (o *owner) reclaimLocked(c *core.Task, now bool, by *core.Gate) {
 	sc := o.scope()
 	s := sc.s
 	w := core.Weight(c)
 	if r, ok := s.takeEarlyLocked(c); ok {
 		if r != nil && now && s.goOverLocked(r) {
-			r = nil
+			r.by, r = by, nil
 		}
 		s.unlock()
 		if r != nil {
@@ -374,7 +380,7 @@ func (o *owner) reclaimLocked(c *core.Task, now bool) {
 	if r != nil {
 		s.grantReclaimsLocked() // the slots may be free, with others waiting ahead
 		if now && s.goOverLocked(r) {
-			r = nil
+			r.by, r = by, nil
 		}
 	}
 	s.unlock()
@@ -417,6 +423,31 @@ func (s *Scheduler) awaitReclaim(c *core.Task, r *reclaim) {
 	}
 }
 
+// Settle ends the run over the cap of g's task that a wait on g began, if
+// it is on one (goOverLocked): the task is counted under the cap again and
+// waits for its slots at its place among the reclaims; see core.Lender.
+func (o *owner) Settle(g *core.Gate) {
+	s := o.s
+	c := g.Task()
+	s.lock()
+	var r *reclaim
+	for _, x := range s.reclaims {
+		if x.c == c && x.over && x.by == g {
+			r = x
+			break
+		}
+	}
+	if r == nil {
+		s.unlock()
+		return
+	}
+	r.over = false
+	s.underCapLocked(c, r.w)
+	s.admitAllLocked() // grants it at once if its slots are free
+	s.unlock()
+	s.awaitReclaim(c, r)
+}
+
 // reclaim is a task that waits to take its lent slots back.
 type reclaim struct {
 	c  *core.Task
@@ -426,6 +457,8 @@ type reclaim struct {
 	// over: the task went on over the cap instead of waiting
 	// (goOverLocked); granting the slots ends its run over the cap.
 	over bool
+	// by: the gate whose wait's end sent it over the cap, if any (Settle).
+	by *core.Gate
 }
 
 // reclaimingLocked reports whether c waits to take its slots back (a

@@ -191,8 +191,11 @@ func (g *Gate) OnDone(c *Task, f func()) {
 
 // Begin is BeginWait for a wait on g, made with ctx: the slot is lent, and
 // the returned function (nil if nothing was lent) takes it back, with cut
-// true if ctx ended before what was waited for.
-func (g *Gate) Begin(ctx context.Context) func(cut bool) {
+// true if ctx ended before what was waited for. last says that a wait that
+// is not cut ends with the last of the tasks the caller waits for: none of
+// them can then hold a slot, and the slots are waited for, as Await waits
+// (Lender.ReclaimGate).
+func (g *Gate) Begin(ctx context.Context, last bool) func(cut bool) {
 	if g == nil {
 		return BeginWait(ctx)
 	}
@@ -205,7 +208,14 @@ func (g *Gate) Begin(ctx context.Context) func(cut bool) {
 	if cur != g.cur || !l.LendGate(g) {
 		return BeginWait(ctx) // another task's context, or g's task not running
 	}
-	return func(cut bool) { l.ReclaimGate(g, cut) }
+	return func(cut bool) { l.ReclaimGate(g, cut, last) }
+}
+
+// Settle is Lender.Settle for g; a nil g does nothing.
+func (g *Gate) Settle() {
+	if g != nil {
+		g.l.Settle(g)
+	}
 }
 
 // AddWait adds d to g's count of waits now: owners call it under their

@@ -525,9 +525,12 @@ type Lender interface {
 	// task is not running.
 	LendGate(g *Gate) bool
 	// ReclaimGate ends a wait on g: under that lock it uncounts the wait
-	// and takes the slots back (ReclaimNow if cut, else Reclaim), unless a
-	// watched task's end gave them back already.
-	ReclaimGate(g *Gate, cut bool)
+	// and takes the slots back, unless a watched task's end gave them back
+	// already: with Reclaim (waiting for them, ahead of the queue) if g is
+	// patient or the wait was its caller's last (every task it waited for
+	// has ended, so none of them holds a slot) and not cut, else with
+	// ReclaimNow.
+	ReclaimGate(g *Gate, cut, last bool)
 	// LendIdle is Lend for a task that is Running and not waiting already;
 	// it reports false, lending nothing, for any other.
 	LendIdle(c *Task) bool
@@ -539,6 +542,15 @@ type Lender interface {
 	// lent. Two steps would leave a moment where c ends unseen and its
 	// freed slot goes to a queued task ahead of the waiter.
 	LendWaitingFor(cur, c *Task) bool
+	// Settle ends the run over the cap of g's task that the end of a wait
+	// on g began (ReclaimGate), if the task is on one: it waits for its
+	// slots now, ahead of the queue, as Reclaim does. A combinator calls
+	// it once the last of its tasks has ended (none of them can hold a
+	// slot then), so that a run over the cap that an earlier end began
+	// does not go on into its caller's code (a wait on g cut short by its
+	// context included: by then the tasks it meant to cancel have ended).
+	// A run begun otherwise (a force-run, another wait) is left as it is.
+	Settle(g *Gate)
 }
 
 // LendFor lends the slots of c, a running task that is not waiting itself,

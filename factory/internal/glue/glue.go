@@ -21,7 +21,7 @@ func Block(ctx context.Context, wait func()) { BlockOn(ctx, nil, wait) }
 // task ahead of the queue. A nil g is Block.
 func BlockOn(ctx context.Context, g *core.Gate, wait func()) {
 	if ctx != nil {
-		if reclaim := g.Begin(ctx); reclaim != nil {
+		if reclaim := g.Begin(ctx, false); reclaim != nil {
 			defer reclaim(false) // wait ends when what it waits for does
 		}
 	}
@@ -32,22 +32,30 @@ func BlockOn(ctx context.Context, g *core.Gate, wait func()) {
 // (see Block). If ctx ends first it returns context.Cause(ctx); a value
 // already there wins over a done ctx.
 func Recv[T any](ctx context.Context, ch <-chan T) (v T, err error) {
-	return RecvOn(ctx, nil, ch)
+	return RecvOn(ctx, nil, ch, false)
 }
 
 // RecvOn is Recv for a channel that the done callbacks of the tasks that g
 // watches feed (core.Gate): the first of them to end hands the slot back
-// to ctx's task ahead of the queue. A nil g is Recv.
-func RecvOn[T any](ctx context.Context, g *core.Gate, ch <-chan T) (v T, err error) {
+// to ctx's task ahead of the queue. last says that the value received is
+// the last the caller waits for (every task it started has ended once it
+// comes): if the slot was taken meanwhile, the caller then waits for it,
+// as Await does; otherwise it goes on over the cap until the slot is free,
+// since the tasks still running may be waiting for one still queued. A
+// nil g is Recv.
+func RecvOn[T any](ctx context.Context, g *core.Gate, ch <-chan T, last bool) (v T, err error) {
 	select {
 	case v = <-ch:
+		if last {
+			g.Settle() // as below
+		}
 		return v, nil
 	default:
 	}
 	if err := ctx.Err(); err != nil {
 		return v, context.Cause(ctx)
 	}
-	reclaim := g.Begin(ctx)
+	reclaim := g.Begin(ctx, last)
 	select {
 	case v = <-ch:
 		err = nil
@@ -56,6 +64,11 @@ func RecvOn[T any](ctx context.Context, g *core.Gate, ch <-chan T) (v T, err err
 	}
 	if reclaim != nil {
 		reclaim(err != nil) // cut short: ctx ended first
+	}
+	if last && err == nil {
+		// An earlier end may have sent the caller on over the cap; with
+		// its last task ended it waits for its slots instead.
+		g.Settle()
 	}
 	return v, err
 }
