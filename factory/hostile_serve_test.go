@@ -812,7 +812,10 @@ func TestHostileServeHTTPRequestValuesReachTheTasksItSubmits(t *testing.T) {
 // combinator called with it believes it runs in the outer task, does not
 // lend the request's slot, and deadlocks at the cap.
 func TestHostileServeHTTPBaseContextFromATaskKeepsTheRequestsHandle(t *testing.T) {
-	s := newScheduler(t)
+	// Cap 2: outer holds one slot for the server's life, the request's
+	// task needs the other (the default cap, GOMAXPROCS, is 1 on one CPU,
+	// where the request queued behind outer for good).
+	s := newScheduler(t, scheduler.WithLimit(2))
 	ln := listen(t)
 	var srvp atomic.Pointer[factory.Server]
 	type seenT struct {
@@ -850,7 +853,13 @@ func TestHostileServeHTTPBaseContextFromATaskKeepsTheRequestsHandle(t *testing.T
 	require.NoError(t, err, "Go(outer)")
 	awaitClosed(t, bounded(t), ready, "the server started")
 	r := get(bounded(t), httpClient(t), "http://"+ln.Addr().String()+"/x")
-	got := <-seen
+	var got seenT
+	select {
+	case got = <-seen:
+	case <-bounded(t).Done():
+		outer.Cancel(nil)
+		t.Fatalf("the handler never ran (GET: %v; stats %+v)", r.err, s.Stats())
+	}
 	outer.Cancel(nil)
 	assert.NoError(t, <-shutErr, "the server's Shutdown")
 	_ = outer.Wait(bounded(t))

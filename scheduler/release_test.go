@@ -79,14 +79,20 @@ func TestTimedOutScopesAreReleased(t *testing.T) {
 		require.Empty(t, s.Snapshot().Children, "root's children once every timeout has fired")
 	}
 	churn(n) // warm the allocator's and the runtime's caches (goroutines, timers)
+	// Two rounds after the warm-up: a leak grows the heap by about the
+	// same in each, a runtime cache that fills up mostly in the first.
+	// The smaller growth must stay under 512 B a scope: the leak this
+	// guards against kept 1.5 KB; under load at GOMAXPROCS 1 one round grew
+	// 276 B a scope once (the runtime's timer and goroutine caches; a flake
+	// hunt, 2026-12-06), and 82 B another time (2026-12-05).
 	before := heapInUse()
 	churn(n)
+	mid := heapInUse()
+	churn(n)
 	after := heapInUse()
-	t.Logf("heap before %d B, after %d timed-out scopes %d B (%+.1f B per scope)", before, n, after, float64(int64(after)-int64(before))/n)
-	// 256 B a scope: the leak this guards against kept 1.5 KB; at
-	// GOMAXPROCS 1 the runtime's timer and goroutine caches alone grew
-	// 82 B a scope once (2026-12-05).
-	assert.Less(t, int64(after)-int64(before), int64(n*256), "heap growth over %d timed-out scopes (about 1.5 KB each before)", n)
+	d1, d2 := int64(mid)-int64(before), int64(after)-int64(mid)
+	t.Logf("heap %d B, then %+.1f and %+.1f B per timed-out scope over two rounds of %d", before, float64(d1)/n, float64(d2)/n, n)
+	assert.Less(t, min(d1, d2), int64(n*512), "heap growth over %d timed-out scopes, the smaller of two rounds (about 1.5 KB each before)", n)
 	require.NoError(t, s.Wait(bg))
 }
 
