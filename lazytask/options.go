@@ -67,7 +67,8 @@ func WithWeight(n int) Option {
 
 // WithTimeout bounds the task's run, counted from its start; d must not be
 // negative (0 means none). When it passes, the task's context is canceled
-// with context.DeadlineExceeded.
+// with context.DeadlineExceeded; a function that returns that error then
+// ends the task Failed, not Canceled (see Failed).
 func WithTimeout(d time.Duration) Option { return optionFunc(func(o *Options) { o.Timeout = d }) }
 
 // WithTimings makes the task keep its timings (Options.KeepTimings).

@@ -20,10 +20,14 @@ const (
 	// Succeeded: the function returned a nil error.
 	Succeeded = State(core.Succeeded)
 	// Failed: the function returned an error, panicked or called
-	// runtime.Goexit, or the task was created with bad input.
+	// runtime.Goexit, or the task was created with bad input. A function
+	// that returns context.DeadlineExceeded after the task's own timeout
+	// or deadline (WithTimeout, WithDeadline) fails too: the task ran out
+	// of time, nobody canceled it.
 	Failed = State(core.Failed)
 	// Canceled: the task was canceled before it ran, or its function
-	// returned its context's cancellation.
+	// returned its context's cancellation (Cancel, or its scope's cancel,
+	// timeout or shutdown, or the end of a context it carries).
 	Canceled = State(core.Canceled)
 )
 

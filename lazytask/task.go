@@ -166,8 +166,9 @@ func (t *Task[T]) State() State { return State(core.StateOf(&t.base)) }
 // callbacks are still running: then it runs right after them, on their
 // goroutine, so that the order holds (and a callback may register another
 // without deadlock). A panic in f is recovered and
-// reported (to the scheduler's handler, or to log/slog for a task that is
-// not in a scheduler); it never reaches the caller.
+// logged (with the scheduler's logger, scheduler.WithLogger, or log/slog's
+// default for a task that is not in a scheduler); it never reaches the
+// caller, and no scope's error handler sees it.
 func (t *Task[T]) OnDone(f func(T, error)) {
 	if f == nil {
 		return

@@ -317,8 +317,10 @@ func (sc *Scope) Enqueue(h lazytask.Handle) error {
 // Force runs h now, over the cap, whatever waits in the queue: h may be
 // Queued in this scheduler (it runs in its own scope), or Lazy (it runs in
 // the scope it is bound to, or in sc). The run bypasses every cap on the
-// way and is counted in Stats.OverCap while it lasts and in
-// Stats.ForceRuns. Calling h.Start() on a queued task does the same. Force
+// way, a weight above a cap included (Enqueue would refuse such a task
+// with ErrWeightTooLarge; Force is the explicit way past it), and is
+// counted in Stats.OverCap while it lasts and in Stats.ForceRuns. Calling
+// h.Start() on a queued task does the same. Force
 // returns ErrNotQueued for a task in another state or scheduler, ErrClosed
 // or ErrScopeCanceled for a Lazy task in a closed or canceled scope.
 func (sc *Scope) Force(h lazytask.Handle) error {
