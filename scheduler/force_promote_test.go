@@ -203,3 +203,31 @@ func TestPromoteOfATaskNotQueuedIsErrNotQueued(t *testing.T) {
 	assert.Equal(t, lazytask.Lazy, lazy.State(), "Promote must not touch a Lazy task")
 	g.open()
 }
+
+// Force runs a task whose weight is above the cap, as its doc says, where
+// Enqueue refuses it with ErrWeightTooLarge; the run is counted over the
+// cap while it lasts, and the counts are back to 0 after it.
+func TestForceRunsATaskHeavierThanTheCap(t *testing.T) {
+	s := scSched(t, scheduler.WithLimit(2))
+	started, release := make(chan struct{}), make(chan struct{})
+	heavy := func() *lazytask.Task[int] {
+		return lazytask.New(func(context.Context) (int, error) { close(started); <-release; return 3, nil }, lazytask.WithWeight(3))
+	}
+	assert.ErrorIs(t, s.Enqueue(heavy()), scheduler.ErrWeightTooLarge, "Enqueue of weight 3 at cap 2")
+	h := heavy()
+	require.NoError(t, s.Force(h), "Force of weight 3 at cap 2")
+	<-started
+	st := s.Stats()
+	assert.Equal(t, 1, st.OverCap, "OverCap while it runs")
+	assert.Equal(t, 3, st.OverCapSlots, "OverCapSlots while it runs")
+	assert.Zero(t, st.InUse, "InUse while it runs: it holds no slot under the cap")
+	close(release)
+	v, err := h.Await(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 3, v)
+	require.NoError(t, s.Wait(context.Background()))
+	st = s.Stats()
+	assert.Zero(t, st.OverCap, "OverCap after it")
+	assert.Zero(t, st.OverCapSlots, "OverCapSlots after it")
+	assert.EqualValues(t, 1, st.ForceRuns, "ForceRuns")
+}
