@@ -91,3 +91,107 @@ func awaitCh(t *testing.T, ctx context.Context, ch <-chan struct{}, what string)
 		t.Fatalf("%s: not before the test's bound", what)
 	}
 }
+
+// A hook of scheduler A, on a cancel path (a user goroutine's Cancel),
+// calls B.Shutdown while a done hook of B's still runs: B's Shutdown waits
+// for it. B used to count A's frame of that path as one of its own and
+// leave a goroutine of its own out of the wait (a hostile review of
+// 8eb7a40, 2026-12-06); goroutines are now told apart by their id.
+func TestShutdownOfAnotherSchedulerFromACancelPathHookWaitsForItsHooks(t *testing.T) {
+	bound, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	entered, release := make(chan struct{}), make(chan struct{})
+	var bHookDone atomic.Bool
+	b, err := scheduler.New(scheduler.WithLimit(2), scheduler.WithHooks(scheduler.Hooks{
+		OnDone: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
+			if h.Name() == "bt" {
+				close(entered)
+				<-release
+				bHookDone.Store(true)
+			}
+		},
+	}))
+	require.NoError(t, err)
+	_, err = scheduler.Go(b, func(context.Context) error { return nil }, lazytask.WithName("bt"))
+	require.NoError(t, err)
+	awaitCh(t, bound, entered, "B's done hook runs")
+	returned := make(chan bool, 1)
+	a, err := scheduler.New(scheduler.WithLimit(1), scheduler.WithHooks(scheduler.Hooks{
+		OnDone: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
+			if h.Name() == "q" {
+				_ = b.Shutdown(context.Background())
+				returned <- bHookDone.Load()
+			}
+		},
+	}))
+	require.NoError(t, err)
+	hold, unhold := make(chan struct{}), make(chan struct{})
+	holder, err := scheduler.Go(a, func(context.Context) error { close(hold); <-unhold; return nil })
+	require.NoError(t, err)
+	awaitCh(t, bound, hold, "A's holder runs")
+	q, err := scheduler.Go(a, func(context.Context) error { return nil }, lazytask.WithName("q"))
+	require.NoError(t, err)
+	require.Equal(t, lazytask.Queued, q.State())
+	go q.Cancel(errors.New("not needed"))
+	for scheduler.GoroutineWaiters(b) == 0 && len(returned) == 0 {
+		require.NoError(t, bound.Err(), "B's Shutdown neither waits nor returns")
+		runtime.Gosched()
+	}
+	assert.Zero(t, len(returned), "B's Shutdown returned while B's done hook still ran")
+	close(release)
+	assert.True(t, <-returned, "B's done hook had ended when B's Shutdown returned")
+	close(unhold)
+	require.NoError(t, holder.Wait(bound))
+	require.NoError(t, a.Shutdown(bound))
+}
+
+// A done hook that calls Shutdown from the cancellation of a scope's
+// timeout, or of the base context, runs on the goroutine that Shutdown's
+// wait for timeouts counts: it used to wait for itself (I11: a hook that
+// shuts its scheduler down cannot deadlock). Found by the same review.
+func TestShutdownFromADoneHookOnATimeoutOrBaseContextCancelReturns(t *testing.T) {
+	for _, path := range []string{"scope timeout", "base context"} {
+		t.Run(path, func(t *testing.T) {
+			bound, stop := context.WithTimeout(context.Background(), 10*time.Second)
+			defer stop()
+			base, cancelBase := context.WithCancel(context.Background())
+			defer cancelBase()
+			var s *scheduler.Scheduler
+			shut := make(chan error, 1)
+			s, err := scheduler.New(scheduler.WithLimit(1), scheduler.WithBaseContext(base), scheduler.WithHooks(scheduler.Hooks{
+				OnDone: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
+					if h.Name() == "q" {
+						over, end := context.WithCancel(context.Background())
+						end() // no grace: the holder is canceled at once
+						shut <- s.Shutdown(over)
+					}
+				},
+			}))
+			require.NoError(t, err)
+			hold := make(chan struct{})
+			_, err = scheduler.Go(s, func(ctx context.Context) error { close(hold); <-ctx.Done(); return nil })
+			require.NoError(t, err)
+			awaitCh(t, bound, hold, "the holder runs")
+			var sp scheduler.Spawner = s
+			if path == "scope timeout" {
+				sc, err := s.Root().NewScope(scheduler.WithTimeout(time.Millisecond))
+				require.NoError(t, err)
+				sp = sc
+			}
+			q, err := scheduler.Go(sp, func(context.Context) error { return nil }, lazytask.WithName("q"))
+			require.NoError(t, err)
+			if path == "base context" {
+				cancelBase()
+			}
+			select {
+			case err := <-shut:
+				if err != nil { // nil where the base context had ended everything already
+					assert.ErrorIs(t, err, context.Canceled, "Shutdown from the hook: its grace was over")
+				}
+			case <-bound.Done():
+				t.Fatal("Shutdown from a done hook on the cancellation's goroutine hangs")
+			}
+			assert.Equal(t, lazytask.Canceled, q.State())
+		})
+	}
+}

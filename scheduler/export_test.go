@@ -30,7 +30,7 @@ func GoroutineWaiters(s *Scheduler) int { return int(s.wg.waiters.Load()) }
 
 // AwaitTimeouts waits until every armed scope timeout has fired and run its
 // cancellation, or been stopped.
-func AwaitTimeouts(s *Scheduler) { s.ttl.Wait() }
+func AwaitTimeouts(s *Scheduler) { s.ttl.Wait(0) }
 
 // SpinRounds is how many rounds an idle goroutine lingers (linger.go).
 func SpinRounds() int { return spinRounds }

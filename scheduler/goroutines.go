@@ -63,12 +63,12 @@ func (g *goroutines) Wait(own int) {
 	g.mu.Unlock()
 }
 
-// schedulerFrames reports how many counts of a scheduler's goroutines the
-// calling goroutine holds: one if it is one of a scheduler's (it runs work
-// or a goTracked function), and one for each finishHeld it is inside (a
-// goroutine that runs the callbacks and hooks of tasks it canceled). It
-// can hold any only when user code that the scheduler called makes the
-// call. It reads the stack, about a microsecond; Shutdown alone calls it.
+// schedulerFrames reports whether the calling goroutine is one of a
+// scheduler's (it runs work or a goTracked function), as a count: 1 or 0.
+// It can be only when user code that the scheduler called makes the call.
+// It reads the stack, about a microsecond; Shutdown alone calls it, through
+// ownCounts, which adds what the goroutine holds by its id. (It does not
+// tell which scheduler's goroutine it is.)
 func schedulerFrames() int {
 	pcs := make([]uintptr, 64)
 	for {
@@ -85,7 +85,7 @@ func schedulerFrames() int {
 	for {
 		f, more := frames.Next()
 		switch f.Function {
-		case pkg + "(*Scheduler).work", pkg + "(*Scheduler).goTracked.func1", pkg + "(*Scheduler).finishHeld":
+		case pkg + "(*Scheduler).work", pkg + "(*Scheduler).goTracked.func1":
 			n++
 		}
 		if !more {

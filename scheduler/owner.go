@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/lazysched/lazysched/internal/core"
+	"github.com/lazysched/lazysched/internal/goid"
 )
 
 // owner is a Scope seen as the core.Owner of its tasks; it keeps the core's
@@ -178,9 +179,10 @@ func (o *owner) Cancel(c *core.Task, cause error) bool {
 		return false
 	}
 	s.admitAllLocked()
-	s.holdFinishLocked()
+	ended := []*core.Task{c}
+	id, held := s.holdFinishLocked(ended)
 	s.unlock()
-	s.finishHeld([]*core.Task{c}, nil)
+	s.finishHeld(id, held, ended, nil)
 	return true
 }
 
@@ -589,21 +591,93 @@ func (sc *Scope) walk(f func(*Scope)) {
 }
 
 // holdFinishLocked counts the caller among the goroutines Shutdown waits
-// for, until its finishHeld returns: it has just ended tasks under s.mu
-// and is to run their callbacks and done hooks once it lets go. It may be
-// no goroutine of the scheduler's (a user's Cancel, the goroutine of
+// for, until its finishHeld returns, if user code is to run for ended
+// (done hooks, or callbacks registered before the end): it has just ended
+// those tasks under s.mu and runs that code once it lets go. It may be no
+// goroutine of the scheduler's (a user's Cancel, the goroutine of
 // context.AfterFunc that cancels a task whose carried context ended, a
 // scope's timer): counted before the lock is let go, it is waited for by
 // a Shutdown that sees those tasks ended, so no OnDone of theirs runs
-// after Shutdown returns.
-func (s *Scheduler) holdFinishLocked() { s.wg.Add(1) }
+// after Shutdown returns. It is counted by its goroutine id (about a
+// microsecond to read, only on this path), so that a Shutdown of this
+// scheduler called from that code leaves it out, and one of another
+// scheduler does not.
+func (s *Scheduler) holdFinishLocked(ended []*core.Task) (id uint64, held bool) {
+	if !s.userCodeFollows(ended) {
+		return 0, false
+	}
+	id = goid.ID()
+	if s.heldBy == nil {
+		s.heldBy = make(map[uint64]int)
+	}
+	s.heldBy[id]++
+	s.wg.Add(1)
+	return id, true
+}
+
+// userCodeFollows reports whether callbacks or done hooks are to run for
+// any of the tasks ended (under s.mu).
+func (s *Scheduler) userCodeFollows(ended []*core.Task) bool {
+	for _, c := range ended {
+		if core.CallbacksPending(c) {
+			return true
+		}
+		if sc := s.scopeOf(c); sc == nil || sc.hooked {
+			return true // its scope is gone already: assume so
+		}
+	}
+	return false
+}
 
 // finishHeld is finishOutsideThen for a caller that holdFinishLocked
-// counted. Shutdown called from a hook it runs leaves it out of its wait
-// (schedulerFrames counts this frame).
-func (s *Scheduler) finishHeld(ended []*core.Task, then func()) {
-	defer s.wg.Done()
+// counted (held), as id.
+func (s *Scheduler) finishHeld(id uint64, held bool, ended []*core.Task, then func()) {
+	if held {
+		defer func() {
+			s.lock()
+			if s.heldBy[id]--; s.heldBy[id] == 0 {
+				delete(s.heldBy, id)
+			}
+			s.unlock()
+			s.wg.Done()
+		}()
+	}
 	s.finishOutsideThen(ended, then)
+}
+
+// runTimed runs f, a scope timeout's or the base context's cancellation
+// on the goroutine that ttl counts, with that goroutine counted by id
+// (see heldBy), so that a Shutdown called from a hook or callback that f
+// runs does not wait for it.
+func (s *Scheduler) runTimed(f func()) {
+	id := goid.ID()
+	s.lock()
+	if s.timedBy == nil {
+		s.timedBy = make(map[uint64]int)
+	}
+	s.timedBy[id]++
+	s.unlock()
+	defer func() {
+		s.lock()
+		if s.timedBy[id]--; s.timedBy[id] == 0 {
+			delete(s.timedBy, id)
+		}
+		s.unlock()
+	}()
+	f()
+}
+
+// ownCounts returns how many counts of s's goroutine waits (wg, ttl) the
+// calling goroutine holds: a goroutine of its own (schedulerFrames), and
+// the holds of finishHeld and runTimed it is inside.
+func (s *Scheduler) ownCounts() (wg, ttl int) {
+	wg = schedulerFrames()
+	id := goid.ID()
+	s.lock()
+	wg += s.heldBy[id]
+	ttl = s.timedBy[id]
+	s.unlock()
+	return wg, ttl
 }
 
 // finishOutside runs the callbacks and done hooks of tasks ended under the

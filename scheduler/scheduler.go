@@ -29,7 +29,13 @@ type Scheduler struct {
 	cfg  config
 	clk  *core.Timebase // WithClock's clock; nil: the runtime's
 	wg   goroutines     // goroutines running tasks or left-over user code
-	ttl  sync.WaitGroup // armed scope timeouts and their cancellations
+	ttl  goroutines     // armed scope timeouts and their cancellations
+	// heldBy and timedBy count, by goroutine id, the goroutines that run
+	// user code Shutdown waits for without being the scheduler's own: a
+	// canceler inside finishHeld, a timeout's or base context's
+	// cancellation (runTimed). A Shutdown called from that code leaves
+	// them out of its waits. Under mu; nil until needed.
+	heldBy, timedBy map[uint64]int
 	// stopBase disarms the watch of the base context (WithBaseContext).
 	stopBase func()
 	// hot is read by submitters on every submit and written only when it
@@ -153,7 +159,7 @@ func (s *Scheduler) watchBase(base context.Context) {
 	s.ttl.Add(1)
 	stop := context.AfterFunc(base, func() {
 		defer s.ttl.Done()
-		s.root.Cancel(context.Cause(base))
+		s.runTimed(func() { s.root.Cancel(context.Cause(base)) })
 	})
 	s.stopBase = func() {
 		if stop() {

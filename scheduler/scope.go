@@ -173,7 +173,7 @@ func newScope(s *Scheduler, parent *Scope, cfg config) *Scope {
 		s.ttl.Add(1)
 		stopAfter := context.AfterFunc(sc.ctx, func() {
 			defer s.ttl.Done()
-			sc.Cancel(context.Cause(sc.ctx))
+			s.runTimed(func() { sc.Cancel(context.Cause(sc.ctx)) })
 		})
 		sc.stopTTL = func() bool {
 			if stopAfter() {
@@ -282,9 +282,9 @@ func (sc *Scope) Resize(n int) error {
 		})
 	}
 	s.admitAllLocked()
-	s.holdFinishLocked()
+	id, held := s.holdFinishLocked(ended)
 	s.unlock()
-	s.finishHeld(ended, nil)
+	s.finishHeld(id, held, ended, nil)
 	return nil
 }
 
@@ -346,9 +346,9 @@ func (sc *Scope) Cancel(cause error) {
 	s.lock()
 	ended := sc.cancelTreeLocked(cause)
 	s.admitAllLocked() // a canceled head that held up the others frees them
-	s.holdFinishLocked()
+	id, held := s.holdFinishLocked(ended)
 	s.unlock()
-	s.finishHeld(ended, nil)
+	s.finishHeld(id, held, ended, nil)
 }
 
 // Err returns the joined errors a fail-fast scope has collected so far, and

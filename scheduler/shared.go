@@ -150,9 +150,9 @@ func (r *permitReq) granted(p limiter.Permit, err error) {
 			}
 		}
 		s.admitAllLocked()
-		s.holdFinishLocked()
+		id, held := s.holdFinishLocked(ended)
 		s.unlock()
-		s.finishHeld(ended, nil)
+		s.finishHeld(id, held, ended, nil)
 		return
 	}
 	if p == nil {

@@ -266,7 +266,7 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 	s.dismissIdleLocked() // closed: none parks again
 	s.unlock()
 	if c := core.FromContext(ctx); c == nil || s.scopeOf(c) == nil || core.StateOf(c) != core.Running {
-		own := schedulerFrames()
+		own, ownTimed := s.ownCounts()
 		if own > 0 {
 			// A done hook on the done queue's runner may be the caller:
 			// the hooks behind it go to a new runner, waited for below.
@@ -279,7 +279,7 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 		if s.stopBase != nil {
 			s.stopBase()
 		}
-		s.ttl.Wait()
+		s.ttl.Wait(ownTimed)
 		if check.Enabled {
 			s.lock()
 			check.That(s.running == 0 && s.queued == 0 && s.forced == 0 && s.overTasks == 0,

@@ -222,6 +222,20 @@ func (g *Gate) Settle() {
 // lock, with 1 in LendGate and -1 in ReclaimGate.
 func (g *Gate) AddWait(d int32) { g.waiting.Add(d) }
 
+// CallbacksPending reports whether c has done callbacks registered that
+// have yet to run: owners ask, under their lock, for a task they have just
+// ended, whether user code follows its end.
+func CallbacksPending(c *Task) bool {
+	x := c.x.Load()
+	if x == nil {
+		return false
+	}
+	x.mu.Lock()
+	n := len(x.cbs)
+	x.mu.Unlock()
+	return n > 0
+}
+
 // LentOnce reports whether c has lent its slots once, not in a nested wait;
 // owners call it under their lock.
 func LentOnce(c *Task) bool { return getX(c).owner == 1 }
