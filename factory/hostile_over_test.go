@@ -99,7 +99,10 @@ func TestHostileOverGatherOnAnotherSchedulerWaitsForTheSlotXTook(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if _, err := factory.Gather(ctx, s2, func(context.Context) (int, error) { close(childDone); return 1, nil }); err != nil {
+		// The child ends only once X runs, on the slot the outer task
+		// lends in Gather's wait: a child that ended before that wait
+		// began let Gather return without lending (4 in 200 runs).
+		if _, err := factory.Gather(ctx, s2, func(context.Context) (int, error) { <-xStarted; close(childDone); return 1, nil }); err != nil {
 			return err
 		}
 		st := s1.Stats()

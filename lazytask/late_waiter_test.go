@@ -30,11 +30,17 @@ func goroutineID() uint64 {
 // spinDone polls h.Done() until it is closed, so that some polls land in
 // the moment between the task's end and its callbacks.
 func spinDone(h lazytask.Handle) {
-	for {
+	for i := 1; ; i++ {
 		select {
 		case <-h.Done():
 			return
 		default:
+		}
+		if i%256 == 0 {
+			// With one P the task's goroutine runs only when this one
+			// yields: without it each round waited for preemption (10 ms;
+			// 108 s for the test at GOMAXPROCS 1, a flake hunt).
+			runtime.Gosched()
 		}
 	}
 }
