@@ -179,6 +179,11 @@ func (o *owner) Cancel(c *core.Task, cause error) bool {
 		return false
 	}
 	s.admitAllLocked()
+	if !s.userCodeFollows1(c) {
+		s.unlock()
+		s.finishOne(c, nil, nil) // it only closes c's channel, if asked for
+		return true
+	}
 	ended := []*core.Task{c}
 	id, held := s.holdFinishLocked(ended)
 	s.unlock()
@@ -619,14 +624,20 @@ func (s *Scheduler) holdFinishLocked(ended []*core.Task) (id uint64, held bool) 
 // any of the tasks ended (under s.mu).
 func (s *Scheduler) userCodeFollows(ended []*core.Task) bool {
 	for _, c := range ended {
-		if core.CallbacksPending(c) {
+		if s.userCodeFollows1(c) {
 			return true
-		}
-		if sc := s.scopeOf(c); sc == nil || sc.hooked {
-			return true // its scope is gone already: assume so
 		}
 	}
 	return false
+}
+
+// userCodeFollows1 is userCodeFollows for one task.
+func (s *Scheduler) userCodeFollows1(c *core.Task) bool {
+	if core.CallbacksPending(c) {
+		return true
+	}
+	sc := s.scopeOf(c)
+	return sc == nil || sc.hooked // a scope gone already: assume so
 }
 
 // finishHeld is finishOutsideThen for a caller that holdFinishLocked
