@@ -134,6 +134,14 @@ func In(ctx context.Context, sp scheduler.Spawner) (*Group, context.Context) {
 	}
 	g.parent = sc
 	g.outer, _ = ctx.Value(groupKey{}).(*Group)
+	if g.outer != nil && !core.HasWaitLender(ctx) {
+		// A task's context that carries an outer group's values (a task
+		// a combinator made from a function's context, say): this group
+		// is that task's, whose slot its waits lend, not one of the outer
+		// group's functions' (lending one of theirs left the task's slot
+		// held while it waited: random nested fan-out hung).
+		g.outer = nil
+	}
 	if g.outer == nil {
 		g.all, g.gos = core.NewPatientGate(ctx), core.NewPatientGate(ctx)
 	}

@@ -9,35 +9,50 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lazysched/lazysched/factory"
 	"github.com/lazysched/lazysched/factory/errgroup"
+	"github.com/lazysched/lazysched/lazytask"
 	"github.com/lazysched/lazysched/scheduler"
 )
 
-// Random trees of nested groups and awaits on one scheduler of cap 1 to
-// 3: each node either returns, or fans out to one to three children with
-// an errgroup.In group made with its own context (a function of an outer
-// group has only the group's), or with Submit and Await. Every tree must
+// Random trees of nested groups, awaits and Gathers on one scheduler of
+// cap 1 to 3, with weights 1 and 2: each node either returns, or fans out to one to three
+// children with an errgroup.In group made with its own context (a function
+// of an outer group has only the group's), with Submit and Await, or with
+// factory.Gather (whose tasks carry the values of the context it is given,
+// a group's among them). Every tree must
 // end (I9), with the counters back to 0. A nested group's wait used to lend
 // the slot of any running function of the outer group rather than of the
-// function that waited: the waiting one's slot stayed held, and a few trees
-// in 450 hung with every task waiting (a hostile review, 2026-12-06).
+// function that waited, and a group made in a Gather's task from a
+// function's context took that task for a function of the outer group:
+// the waiting one's slot stayed held, and a few trees in 450 hung with
+// every task waiting (a hostile review, 2026-12-06).
 func TestNestedGroupsAndAwaitsInRandomTreesEnd(t *testing.T) {
-	var node func(rng *rand.Rand, s *scheduler.Scheduler, depth int) func(ctx context.Context) error
-	node = func(rng *rand.Rand, s *scheduler.Scheduler, depth int) func(ctx context.Context) error {
+	var node func(rng *rand.Rand, s *scheduler.Scheduler, limit, depth int) func(ctx context.Context) error
+	node = func(rng *rand.Rand, s *scheduler.Scheduler, limit, depth int) func(ctx context.Context) error {
 		n := 0
 		if depth > 0 && rng.IntN(4) > 0 {
 			n = 1 + rng.IntN(3)
 		}
-		group := rng.IntN(2) == 0
+		kind := rng.IntN(3) // a group, awaits, or Gather
+		w := 1 + rng.IntN(min(2, limit)) // the children's weight (a group's functions: 1)
 		kids := make([]func(ctx context.Context) error, n)
 		for i := range kids {
-			kids[i] = node(rand.New(rand.NewPCG(rng.Uint64(), 1)), s, depth-1)
+			kids[i] = node(rand.New(rand.NewPCG(rng.Uint64(), 1)), s, limit, depth-1)
 		}
 		return func(ctx context.Context) error {
 			if n == 0 {
 				return nil
 			}
-			if group {
+			if kind == 2 {
+				fns := make([]func(ctx context.Context) (struct{}, error), len(kids))
+				for i, k := range kids {
+					fns[i] = func(ctx context.Context) (struct{}, error) { return struct{}{}, k(ctx) }
+				}
+				_, err := factory.Gather(ctx, factory.WithOptions(s, lazytask.WithWeight(w)), fns...)
+				return err
+			}
+			if kind == 0 {
 				g, gctx := errgroup.In(ctx, s.Root())
 				for _, k := range kids {
 					g.Go(func() error { return k(gctx) })
@@ -46,7 +61,7 @@ func TestNestedGroupsAndAwaitsInRandomTreesEnd(t *testing.T) {
 			}
 			var hs []interface{ Wait(context.Context) error }
 			for _, k := range kids {
-				h, err := scheduler.Go(s, k)
+				h, err := scheduler.Go(s, k, lazytask.WithWeight(w))
 				if err != nil {
 					return err
 				}
@@ -67,7 +82,7 @@ func TestNestedGroupsAndAwaitsInRandomTreesEnd(t *testing.T) {
 			bound, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			var hs []interface{ Wait(context.Context) error }
 			for range 6 {
-				h, err := scheduler.Go(s, node(rng, s, 4))
+				h, err := scheduler.Go(s, node(rng, s, limit, 4))
 				require.NoError(t, err)
 				hs = append(hs, h)
 			}

@@ -48,6 +48,11 @@ func WithWaitLender(ctx context.Context, lend func() func()) context.Context {
 	return context.WithValue(ctx, waitLenderKey, lend)
 }
 
+// HasWaitLender reports whether ctx has a WithWaitLender function nearer
+// than any task's context: whether it is a group's context (or derives
+// from one) rather than a task's that carries a group's values.
+func HasWaitLender(ctx context.Context) bool { return waitLender(ctx) != nil }
+
 // waitLender returns ctx's WithWaitLender function, if ctx has one nearer
 // than any task's context; else nil.
 func waitLender(ctx context.Context) func() func() {
