@@ -34,7 +34,7 @@ func TestNestedGroupsAndAwaitsInRandomTreesEnd(t *testing.T) {
 		if depth > 0 && rng.IntN(4) > 0 {
 			n = 1 + rng.IntN(3)
 		}
-		kind := rng.IntN(3) // a group, awaits, or Gather
+		kind := rng.IntN(3)              // a group, awaits, or Gather
 		w := 1 + rng.IntN(min(2, limit)) // the children's weight (a group's functions: 1)
 		kids := make([]func(ctx context.Context) error, n)
 		for i := range kids {
