@@ -3,6 +3,7 @@ package lazytask_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"runtime"
 	"strconv"
@@ -108,4 +109,40 @@ func TestHostileLateWaiterSurvivesACallbackGoexit(t *testing.T) {
 		}
 	}
 	require.Zero(t, killed.Load(), "waiters ended by another task's callback")
+}
+
+// A callback registered once State reads Canceled (a queued task canceled
+// from another goroutine) runs before OnDone returns, on the registrant's
+// goroutine, as OnDone's doc says of callbacks registered after the end.
+// It used to land, now and then, on the canceler's goroutine: State reads
+// Canceled while the cancel is in transit, and the callback then counted
+// as registered before the end; or the canceler's drain, with nothing of
+// its own, took it. Then a Shutdown did not wait for it (a hostile review,
+// 2026-12-06: about 1 in 1,000 rounds).
+func TestHostileCallbackRegisteredOnceCanceledRunsBeforeOnDoneReturns(t *testing.T) {
+	const rounds = 2000
+	for i := range rounds {
+		s, err := scheduler.New(scheduler.WithLimit(1))
+		require.NoError(t, err)
+		hold, unhold := make(chan struct{}), make(chan struct{})
+		_, err = scheduler.Go(s, func(context.Context) error { close(hold); <-unhold; return nil })
+		require.NoError(t, err)
+		<-hold
+		q, err := scheduler.Go(s, func(context.Context) error { return nil })
+		require.NoError(t, err)
+		_ = q.Done() // a waiter's channel: the end takes the slow path
+		go q.Cancel(errors.New("not needed"))
+		for !q.State().Terminal() {
+			runtime.Gosched()
+		}
+		var ran atomic.Bool
+		q.OnDone(func(struct{}, error) { ran.Store(true) })
+		if !ran.Load() {
+			close(unhold)
+			require.NoError(t, s.Shutdown(context.Background()))
+			t.Fatalf("round %d: the callback had not run when OnDone returned", i)
+		}
+		close(unhold)
+		require.NoError(t, s.Shutdown(context.Background()))
+	}
 }

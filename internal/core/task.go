@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -480,10 +481,27 @@ func Done(c *Task) <-chan struct{} {
 // earlier are still running: then it runs right after them, on their
 // goroutine, so that the order holds.
 func OnDone(c *Task, f func()) {
+	// A task being canceled reads Canceled already (publicState): a
+	// callback registered now comes after the end its registrant saw, so
+	// it waits the few instructions until the end is published (no user
+	// code runs in between) and then runs as one registered after it.
+	for State(c.state.Load()&stateMask) == toCanceled {
+		runtime.Gosched()
+	}
 	x := getX(c)
 	x.mu.Lock()
 	x.cbs = append(x.cbs, f)
 	x.registered++
+	if terminal(c.state.Load()) && len(x.cbs) == 1 && !x.draining {
+		// Registered after the end, with nothing registered before it
+		// left to run: it runs here, on the registrant's goroutine, before
+		// OnDone returns, even while the ender has yet to reach its drain
+		// (which now finds nothing of its own and leaves it). The done
+		// channel stays the ender's to close.
+		x.draining = true
+		drainLocked(c, x, false)
+		return
+	}
 	x.mu.Unlock()
 	markSlow(c)
 }
@@ -542,6 +560,15 @@ func finishLocked(c *Task, x *ext, ending, ender bool) {
 	}
 	if ender && x.claimed {
 		x.claimed = false // the drain PublishLockedWake claimed for us
+	} else if ender {
+		// Nothing was registered before the end (PublishLockedWake would
+		// have claimed it): a callback registered since is its
+		// registrant's to run (finishLate), on its goroutine. Draining it
+		// here ran it on the ender's, after the registrant's OnDone had
+		// returned, where a Shutdown did not wait for it (a hostile
+		// review, 2026-12-06).
+		x.mu.Unlock()
+		return
 	} else if x.draining {
 		x.mu.Unlock()
 		return
