@@ -195,3 +195,49 @@ func TestShutdownFromADoneHookOnATimeoutOrBaseContextCancelReturns(t *testing.T)
 		})
 	}
 }
+
+// The same for a queued task that a child scope's Shutdown cancels, past
+// its grace, from a user's goroutine: the scheduler's Shutdown waits for
+// its done hook (a hostile review, 2026-12-06; the child's Shutdown ran the
+// hooks uncounted).
+func TestShutdownWaitsForDoneHooksOfAChildScopesShutdownFromOutside(t *testing.T) {
+	bound, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	entered, release := make(chan struct{}), make(chan struct{})
+	var hookDone atomic.Bool
+	s, err := scheduler.New(scheduler.WithLimit(2), scheduler.WithHooks(scheduler.Hooks{
+		OnDone: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
+			if h.Name() == "queued" {
+				close(entered)
+				<-release
+				hookDone.Store(true)
+			}
+		},
+	}))
+	require.NoError(t, err)
+	child, err := s.Root().NewScope(scheduler.WithLimit(1))
+	require.NoError(t, err)
+	hold := make(chan struct{})
+	_, err = scheduler.Go(child, func(ctx context.Context) error { close(hold); <-ctx.Done(); return nil })
+	require.NoError(t, err)
+	awaitCh(t, bound, hold, "the holder runs")
+	q, err := scheduler.Go(child, func(context.Context) error { return nil }, lazytask.WithName("queued"))
+	require.NoError(t, err)
+	require.Equal(t, lazytask.Queued, q.State())
+	over, end := context.WithCancel(context.Background())
+	end()
+	go func() { _ = child.Shutdown(over) }() // no grace: q is canceled at once
+	awaitCh(t, bound, entered, "q's done hook runs")
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(context.Background()) }()
+	// Shutdown waits with only the child's Shutdown, inside q's hook, left
+	// to wait for; or (the bug) it returns.
+	for (scheduler.GoroutineWaiters(s) == 0 || scheduler.GoroutinesCounted(s) != 1) && len(shut) == 0 {
+		require.NoError(t, bound.Err(), "Shutdown neither waits for the hook alone nor returns")
+		runtime.Gosched()
+	}
+	assert.Zero(t, len(shut), "Shutdown returned while a done hook still ran")
+	close(release)
+	require.NoError(t, <-shut)
+	assert.True(t, hookDone.Load(), "q's done hook had ended when Shutdown returned")
+}

@@ -28,6 +28,9 @@ func ReclaimWaiters(s *Scheduler) int {
 // goroutines now.
 func GoroutineWaiters(s *Scheduler) int { return int(s.wg.waiters.Load()) }
 
+// GoroutinesCounted is how many goroutines Shutdown waits for now.
+func GoroutinesCounted(s *Scheduler) int { return int(s.wg.n.Load()) }
+
 // AwaitTimeouts waits until every armed scope timeout has fired and run its
 // cancellation, or been stopped.
 func AwaitTimeouts(s *Scheduler) { s.ttl.Wait(0) }

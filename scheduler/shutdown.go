@@ -159,8 +159,9 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 			ended = sc.cancelTreeLocked(ErrClosed)
 			s.admitAllLocked() // what a canceled head held up elsewhere
 		}
+		id, held := s.holdFinishLocked(ended)
 		s.unlock()
-		s.finishOutside(ended)
+		s.finishHeld(id, held, ended, nil)
 		_ = sc.waitIdle(context.Background())
 		if top {
 			return ErrClosed
@@ -181,8 +182,9 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 	for ch := range sc.children {
 		children = append(children, ch)
 	}
+	id, held := s.holdFinishLocked(lazy)
 	s.unlock()
-	s.finishOutside(lazy)
+	s.finishHeld(id, held, lazy, nil)
 
 	var wg sync.WaitGroup
 	for _, ch := range children {
@@ -199,8 +201,9 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 		s.lock()
 		ended := sc.cancelTreeLocked(ErrClosed)
 		s.admitAllLocked() // what a canceled head held up elsewhere
+		id, held := s.holdFinishLocked(ended)
 		s.unlock()
-		s.finishOutside(ended)
+		s.finishHeld(id, held, ended, nil)
 		_ = sc.waitIdle(context.Background())
 	}
 	wg.Wait()
