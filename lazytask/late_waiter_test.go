@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -144,5 +145,57 @@ func TestHostileCallbackRegisteredOnceCanceledRunsBeforeOnDoneReturns(t *testing
 		}
 		close(unhold)
 		require.NoError(t, s.Shutdown(context.Background()))
+	}
+}
+
+// Three goroutines register callbacks as a task ends. The first callback
+// to run has none before it, so OnDone's doc leaves it two places: the
+// goroutine that ends the task (registered before the end) or its
+// registrant's. It ran now and then on a third, another registrant's: the
+// end came between its append and its flag, missed it, and a later
+// registrant drained it (a hostile review, 2026-12-06: about once in 20,000
+// rounds at 4 Ps).
+func TestHostileFirstCallbackRunsOnTheEnderOrItsRegistrant(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4)) // the race shows at 4 Ps (2 cores here)
+	for round := range 20000 {
+		var ender atomic.Uint64
+		release := make(chan struct{})
+		tk := lazytask.New(func(context.Context) (int, error) { ender.Store(goroutineID()); <-release; return 1, nil })
+		require.NoError(t, tk.Start())
+		var mu sync.Mutex
+		first := -1
+		var regG, runG [3]uint64
+		var registered sync.WaitGroup
+		ran := make(chan struct{}, 3)
+		for g := range 3 {
+			registered.Add(1)
+			go func() {
+				defer registered.Done()
+				id := goroutineID()
+				mu.Lock()
+				regG[g] = id
+				mu.Unlock()
+				tk.OnDone(func(int, error) {
+					mu.Lock()
+					runG[g] = goroutineID()
+					if first < 0 {
+						first = g
+					}
+					mu.Unlock()
+					ran <- struct{}{}
+				})
+			}()
+		}
+		close(release)
+		registered.Wait()
+		for range 3 {
+			<-ran
+		}
+		mu.Lock()
+		on, reg, end := runG[first], regG[first], ender.Load()
+		mu.Unlock()
+		if on != end && on != reg {
+			t.Fatalf("round %d: the first callback (registrant g%d) ran on g%d; the task's ender was g%d", round, reg, on, end)
+		}
 	}
 }

@@ -489,6 +489,11 @@ func OnDone(c *Task, f func()) {
 		runtime.Gosched()
 	}
 	x := getX(c)
+	// The flag first: an end from now on takes the slow path, and claims
+	// the callback if it is in the list by then (registered before the
+	// end); set after the append, an end in between missed it, and a
+	// later registrant ran it on its own goroutine (a hostile review).
+	setSlowUnlessEnded(c)
 	x.mu.Lock()
 	x.cbs = append(x.cbs, f)
 	x.registered++
@@ -504,6 +509,16 @@ func OnDone(c *Task, f func()) {
 	}
 	x.mu.Unlock()
 	markSlow(c)
+}
+
+// setSlowUnlessEnded sets flagSlow unless the task has ended.
+func setSlowUnlessEnded(c *Task) {
+	for {
+		s := c.state.Load()
+		if terminal(s) || s&flagSlow != 0 || c.state.CompareAndSwap(s, s|flagSlow) {
+			return
+		}
+	}
 }
 
 // markSlow sets flagSlow unless the task has ended, in which case the caller
