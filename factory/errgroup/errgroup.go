@@ -158,16 +158,20 @@ func In(ctx context.Context, sp scheduler.Spawner) (*Group, context.Context) {
 // block runs wait, a call that blocks, lending a slot meanwhile (I9). A
 // group nested in a function of an outer In group (made with the outer
 // group's context, the only one its functions have) lends the slot of the
-// outer group's function that the calling goroutine runs, or, called from
-// another goroutine, of one of the outer group's running functions, all of
-// one scope and weight; other groups lend the slot of the task whose
-// context they were given. (Lending any running function's slot for a
+// In group function that the calling goroutine runs (the outer group's, or
+// an inner group's whose function made this group with the outer's
+// context), or, called from a goroutine that runs none, of one of the
+// outer group's running functions, all of one scope and weight; other
+// groups lend the slot of the task whose context they were given. (Lending any running function's slot for a
 // wait made in another function left the waiting one's slot held: in
 // random nested fan-out a few trees in 450 hung with every task waiting.)
 func (g *Group) block(gate *core.Gate, wait func()) {
 	if g.outer != nil {
-		reclaim := g.outer.lendCaller()
-		if reclaim == nil && !g.outer.runsCaller() {
+		c := callerCall()
+		var reclaim func()
+		if c != nil {
+			reclaim = core.LendFor(c.task) // nil: lent already, by an outer wait
+		} else {
 			reclaim = g.outer.lendACall()
 		}
 		if reclaim != nil {
@@ -216,30 +220,29 @@ func (g *Group) lendACall() func() {
 	return nil
 }
 
-// lendCaller lends the slot of the function of g that the calling
-// goroutine runs; nil if it runs none (a wait made with g's context from
-// elsewhere lends as before, the slot of the task that context came from).
-// runsCaller reports whether the calling goroutine runs a function of g.
-func (g *Group) runsCaller() bool {
-	me := goid.ID()
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for c := range g.calls {
-		if c.gid == me {
-			return true
-		}
+// running holds, by goroutine id, the function of an In group that each
+// goroutine runs now (*call): a wait made on that goroutine lends that
+// function's slot, whichever group's context or Wait it is made with (a
+// function of an inner group may wait with the outer group's context, or
+// on a group made with it).
+var running sync.Map
+
+// callerCall returns the In group function that the calling goroutine
+// runs, or nil.
+func callerCall() *call {
+	if c, ok := running.Load(goid.ID()); ok {
+		return c.(*call)
 	}
-	return false
+	return nil
 }
 
+// lendCaller lends the slot of the In group function that the calling
+// goroutine runs (of g or of any other group); nil if it runs none (a
+// wait made with g's context from elsewhere lends as before, the slot of
+// the task that context came from) or if that slot is lent already.
 func (g *Group) lendCaller() func() {
-	me := goid.ID()
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for c := range g.calls {
-		if c.gid == me {
-			return core.LendFor(c.task)
-		}
+	if c := callerCall(); c != nil {
+		return core.LendFor(c.task)
 	}
 	return nil
 }
@@ -437,10 +440,14 @@ func (c *call) run(ctx context.Context) (struct{}, error) {
 	c.task = core.FromContext(ctx)
 	if g.parent != nil {
 		c.gid = goid.ID() // for lendCaller: In's context lends through it
+		running.Store(c.gid, c)
 	}
 	g.calls[c] = struct{}{}
 	g.mu.Unlock()
 	defer func() {
+		if c.gid != 0 {
+			running.CompareAndDelete(c.gid, c)
+		}
 		g.mu.Lock()
 		delete(g.calls, c)
 		g.mu.Unlock()

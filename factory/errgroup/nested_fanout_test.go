@@ -157,3 +157,41 @@ func TestNestedGroupsAndCombinatorsInRandomTreesEndWithinTheCap(t *testing.T) {
 		}
 	}
 }
+
+// A function of an inner group makes a group with the outer group's
+// context (the one it closes over) and waits on it, at cap 1: the wait
+// lends the slot of the function that waits, an inner group's. It used to
+// look for one among the outer group's functions only, find none it could
+// lend (the outer function's slot was lent already, to the inner group),
+// lend nothing, and hang (a hostile review, 2026-12-06).
+func TestGroupMadeWithTheOuterContextInAnInnerFunctionEnds(t *testing.T) {
+	s := newScheduler(t, scheduler.WithLimit(1))
+	bound, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	outer, gctxO := errgroup.In(bound, s)
+	ran := make(chan struct{})
+	outer.Go(func() error {
+		inner, _ := errgroup.In(gctxO, s)
+		inner.Go(func() error {
+			g3, _ := errgroup.In(gctxO, s)
+			g3.Go(func() error { close(ran); return nil })
+			return g3.Wait()
+		})
+		return inner.Wait()
+	})
+	done := make(chan error, 1)
+	go func() { done <- outer.Wait() }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-bound.Done():
+		t.Fatalf("the groups hung (stats %+v)", s.Stats())
+	}
+	select {
+	case <-ran:
+	default:
+		t.Fatal("the innermost function never ran")
+	}
+	require.NoError(t, s.Wait(bound))
+	assert.Zero(t, s.Stats().InUse, "InUse at the end")
+}
