@@ -184,10 +184,7 @@ func (o *owner) Cancel(c *core.Task, cause error) bool {
 		s.finishOne(c, nil, nil) // it only closes c's channel, if asked for
 		return true
 	}
-	ended := []*core.Task{c}
-	id, held := s.holdFinishLocked(ended)
-	s.unlock()
-	s.finishHeld(id, held, ended, nil)
+	s.unlockFinishing([]*core.Task{c})
 	return true
 }
 
@@ -595,29 +592,48 @@ func (sc *Scope) walk(f func(*Scope)) {
 	}
 }
 
-// holdFinishLocked counts the caller among the goroutines Shutdown waits
-// for, until its finishHeld returns, if user code is to run for ended
-// (done hooks, or callbacks registered before the end): it has just ended
-// those tasks under s.mu and runs that code once it lets go. It may be no
-// goroutine of the scheduler's (a user's Cancel, the goroutine of
-// context.AfterFunc that cancels a task whose carried context ended, a
-// scope's timer): counted before the lock is let go, it is waited for by
-// a Shutdown that sees those tasks ended, so no OnDone of theirs runs
-// after Shutdown returns. It is counted by its goroutine id (about a
-// microsecond to read, only on this path), so that a Shutdown of this
-// scheduler called from that code leaves it out, and one of another
-// scheduler does not.
-func (s *Scheduler) holdFinishLocked(ended []*core.Task) (id uint64, held bool) {
+// unlockFinishing lets go of s.mu and runs the callbacks and done hooks of
+// ended, tasks the caller has just ended under it (finishOutside). If user
+// code is to run for them (done hooks, or callbacks registered before the
+// end), the caller is counted among the goroutines Shutdown waits for
+// until that code has run: it may be no goroutine of the scheduler's (a
+// user's Cancel, the goroutine of context.AfterFunc that cancels a task
+// whose carried context ended, a scope's timer), and counted before the
+// lock is let go it is waited for by a Shutdown that sees those tasks
+// ended, so no OnDone of theirs runs after Shutdown returns. It is counted
+// by its goroutine id (1-10 µs to read here, only on this path), so that a
+// Shutdown of this scheduler called from that code leaves it out, and one
+// of another scheduler does not.
+func (s *Scheduler) unlockFinishing(ended []*core.Task) {
 	if !s.userCodeFollows(ended) {
-		return 0, false
+		s.unlock()
+		s.finishOutside(ended)
+		return
 	}
-	id = goid.ID()
-	if s.heldBy == nil {
-		s.heldBy = make(map[uint64]int)
-	}
-	s.heldBy[id]++
+	id := goid.ID()
+	s.heldBy.add(id, 1)
 	s.wg.Add(1)
-	return id, true
+	s.unlock()
+	defer func() {
+		s.lock()
+		s.heldBy.add(id, -1)
+		s.unlock()
+		s.wg.Done()
+	}()
+	s.finishOutside(ended)
+}
+
+// goidCounts counts, by goroutine id, what each goroutine holds; under
+// s.mu.
+type goidCounts map[uint64]int
+
+func (m *goidCounts) add(id uint64, d int) {
+	if *m == nil {
+		*m = make(goidCounts)
+	}
+	if (*m)[id] += d; (*m)[id] == 0 {
+		delete(*m, id)
+	}
 }
 
 // userCodeFollows reports whether callbacks or done hooks are to run for
@@ -640,22 +656,6 @@ func (s *Scheduler) userCodeFollows1(c *core.Task) bool {
 	return sc == nil || sc.hooked // a scope gone already: assume so
 }
 
-// finishHeld is finishOutsideThen for a caller that holdFinishLocked
-// counted (held), as id.
-func (s *Scheduler) finishHeld(id uint64, held bool, ended []*core.Task, then func()) {
-	if held {
-		defer func() {
-			s.lock()
-			if s.heldBy[id]--; s.heldBy[id] == 0 {
-				delete(s.heldBy, id)
-			}
-			s.unlock()
-			s.wg.Done()
-		}()
-	}
-	s.finishOutsideThen(ended, then)
-}
-
 // runTimed runs f, a scope timeout's or the base context's cancellation
 // on the goroutine that ttl counts, with that goroutine counted by id
 // (see heldBy), so that a Shutdown called from a hook or callback that f
@@ -663,16 +663,11 @@ func (s *Scheduler) finishHeld(id uint64, held bool, ended []*core.Task, then fu
 func (s *Scheduler) runTimed(f func()) {
 	id := goid.ID()
 	s.lock()
-	if s.timedBy == nil {
-		s.timedBy = make(map[uint64]int)
-	}
-	s.timedBy[id]++
+	s.timedBy.add(id, 1)
 	s.unlock()
 	defer func() {
 		s.lock()
-		if s.timedBy[id]--; s.timedBy[id] == 0 {
-			delete(s.timedBy, id)
-		}
+		s.timedBy.add(id, -1)
 		s.unlock()
 	}()
 	f()
@@ -680,7 +675,7 @@ func (s *Scheduler) runTimed(f func()) {
 
 // ownCounts returns how many counts of s's goroutine waits (wg, ttl) the
 // calling goroutine holds: a goroutine of its own (schedulerFrames), and
-// the holds of finishHeld and runTimed it is inside.
+// the holds of unlockFinishing and runTimed it is inside.
 func (s *Scheduler) ownCounts() (wg, ttl int) {
 	wg = schedulerFrames()
 	id := goid.ID()

@@ -32,10 +32,10 @@ type Scheduler struct {
 	ttl  goroutines     // armed scope timeouts and their cancellations
 	// heldBy and timedBy count, by goroutine id, the goroutines that run
 	// user code Shutdown waits for without being the scheduler's own: a
-	// canceler inside finishHeld, a timeout's or base context's
+	// canceler inside unlockFinishing, a timeout's or base context's
 	// cancellation (runTimed). A Shutdown called from that code leaves
 	// them out of its waits. Under mu; nil until needed.
-	heldBy, timedBy map[uint64]int
+	heldBy, timedBy goidCounts
 	// stopBase disarms the watch of the base context (WithBaseContext).
 	stopBase func()
 	// hot is read by submitters on every submit and written only when it

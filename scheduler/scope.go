@@ -282,9 +282,7 @@ func (sc *Scope) Resize(n int) error {
 		})
 	}
 	s.admitAllLocked()
-	id, held := s.holdFinishLocked(ended)
-	s.unlock()
-	s.finishHeld(id, held, ended, nil)
+	s.unlockFinishing(ended)
 	return nil
 }
 
@@ -346,9 +344,7 @@ func (sc *Scope) Cancel(cause error) {
 	s.lock()
 	ended := sc.cancelTreeLocked(cause)
 	s.admitAllLocked() // a canceled head that held up the others frees them
-	id, held := s.holdFinishLocked(ended)
-	s.unlock()
-	s.finishHeld(id, held, ended, nil)
+	s.unlockFinishing(ended)
 }
 
 // Err returns the joined errors a fail-fast scope has collected so far, and

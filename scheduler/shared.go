@@ -150,9 +150,7 @@ func (r *permitReq) granted(p limiter.Permit, err error) {
 			}
 		}
 		s.admitAllLocked()
-		id, held := s.holdFinishLocked(ended)
-		s.unlock()
-		s.finishHeld(id, held, ended, nil)
+		s.unlockFinishing(ended)
 		return
 	}
 	if p == nil {

@@ -159,9 +159,7 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 			ended = sc.cancelTreeLocked(ErrClosed)
 			s.admitAllLocked() // what a canceled head held up elsewhere
 		}
-		id, held := s.holdFinishLocked(ended)
-		s.unlock()
-		s.finishHeld(id, held, ended, nil)
+		s.unlockFinishing(ended)
 		_ = sc.waitIdle(context.Background())
 		if top {
 			return ErrClosed
@@ -182,9 +180,7 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 	for ch := range sc.children {
 		children = append(children, ch)
 	}
-	id, held := s.holdFinishLocked(lazy)
-	s.unlock()
-	s.finishHeld(id, held, lazy, nil)
+	s.unlockFinishing(lazy)
 
 	var wg sync.WaitGroup
 	for _, ch := range children {
@@ -201,9 +197,7 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 		s.lock()
 		ended := sc.cancelTreeLocked(ErrClosed)
 		s.admitAllLocked() // what a canceled head held up elsewhere
-		id, held := s.holdFinishLocked(ended)
-		s.unlock()
-		s.finishHeld(id, held, ended, nil)
+		s.unlockFinishing(ended)
 		_ = sc.waitIdle(context.Background())
 	}
 	wg.Wait()

@@ -148,7 +148,7 @@ func In(ctx context.Context, sp scheduler.Spawner) (*Group, context.Context) {
 	gctx = context.WithValue(gctx, groupKey{}, g)
 	// A wait that a function makes with gctx (an Await, a combinator, a
 	// scope's Wait) lends a function's slot, as a nested group's does.
-	gctx = core.WithWaitLender(gctx, g.lendCaller)
+	gctx = core.WithWaitLender(gctx, lendCaller)
 	cancel := g.cancel
 	sctx := sc.Context()
 	g.unwatch = context.AfterFunc(sctx, func() { cancel(context.Cause(sctx)) })
@@ -162,9 +162,10 @@ func In(ctx context.Context, sp scheduler.Spawner) (*Group, context.Context) {
 // an inner group's whose function made this group with the outer's
 // context), or, called from a goroutine that runs none, of one of the
 // outer group's running functions, all of one scope and weight; other
-// groups lend the slot of the task whose context they were given. (Lending any running function's slot for a
-// wait made in another function left the waiting one's slot held: in
-// random nested fan-out a few trees in 450 hung with every task waiting.)
+// groups lend the slot of the task whose context they were given.
+// (Lending any running function's slot for a wait made in another function
+// left the waiting one's slot held: in random nested fan-out a few trees
+// in 450 hung with every task waiting.)
 func (g *Group) block(gate *core.Gate, wait func()) {
 	if g.outer != nil {
 		c := callerCall()
@@ -237,10 +238,11 @@ func callerCall() *call {
 }
 
 // lendCaller lends the slot of the In group function that the calling
-// goroutine runs (of g or of any other group); nil if it runs none (a
-// wait made with g's context from elsewhere lends as before, the slot of
-// the task that context came from) or if that slot is lent already.
-func (g *Group) lendCaller() func() {
+// goroutine runs, of any group; nil if it runs none (a wait made with a
+// group's context from elsewhere lends as before, the slot of the task
+// that context came from) or if that slot is lent already. It is the wait
+// lender of every In group's context.
+func lendCaller() func() {
 	if c := callerCall(); c != nil {
 		return core.LendFor(c.task)
 	}

@@ -179,6 +179,7 @@ func (g *Gate) watchLocked(c *Task, x *ext) {
 // OnDone(c, f).
 func (g *Gate) OnDone(c *Task, f func()) {
 	x := getX(c)
+	setSlowUnlessEnded(c) // as OnDone: an end from now on claims f if it is listed
 	x.mu.Lock()
 	if g != nil && x.registered == 0 && c != g.cur {
 		g.watchLocked(c, x)

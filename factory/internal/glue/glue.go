@@ -47,7 +47,11 @@ func RecvOn[T any](ctx context.Context, g *core.Gate, ch <-chan T, last bool) (v
 	select {
 	case v = <-ch:
 		if last {
-			g.Settle() // as below
+			// An earlier end may have sent the caller on over the cap;
+			// with its last task ended it waits for its slots instead.
+			// (Below, Begin's lend ends such a run, and the reclaim of a
+			// last wait waits.)
+			g.Settle()
 		}
 		return v, nil
 	default:
@@ -64,11 +68,6 @@ func RecvOn[T any](ctx context.Context, g *core.Gate, ch <-chan T, last bool) (v
 	}
 	if reclaim != nil {
 		reclaim(err != nil) // cut short: ctx ended first
-	}
-	if last && err == nil {
-		// An earlier end may have sent the caller on over the cap; with
-		// its last task ended it waits for its slots instead.
-		g.Settle()
 	}
 	return v, err
 }
