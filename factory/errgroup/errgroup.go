@@ -31,9 +31,12 @@
 // have): their waits lend the slot of a function of the outer group. The
 // other waits a function of an In group makes with the group's context
 // (lazytask's Await, the factory combinators, a scope's Wait) lend that
-// function's own slot; made with it from a goroutine that runs none of the
-// group's functions, they lend as they would with the context In was
-// given. One wait lends nothing: a Go that blocks at the limit from inside
+// function's own slot. A wait made on a goroutine that a function started
+// (to wait for a group while the function waits for the goroutine) lends
+// the slot of the function that started it; made from a goroutine that
+// neither runs nor was started by one of the group's functions (started
+// by such a goroutine, say), a wait lends as it would with the context In
+// was given. One wait lends nothing: a Go that blocks at the limit from inside
 // one of the group's own functions keeps that function's slot (x/sync
 // gives the function no context that names its task), so with In, a
 // scope's cap at or below the group's limit and Go called from inside
@@ -160,22 +163,19 @@ func In(ctx context.Context, sp scheduler.Spawner) (*Group, context.Context) {
 // group's context, the only one its functions have) lends the slot of the
 // In group function that the calling goroutine runs (the outer group's, or
 // an inner group's whose function made this group with the outer's
-// context), or, called from a goroutine that runs none, of one of the
-// outer group's running functions, all of one scope and weight; other
-// groups lend the slot of the task whose context they were given.
-// (Lending any running function's slot for a wait made in another function
-// left the waiting one's slot held: in random nested fan-out a few trees
-// in 450 hung with every task waiting.)
+// context), or, called from a goroutine that runs none, of the function
+// that the goroutine which started it runs (callerCall); other groups, and
+// waits on goroutines that neither run nor were started by a function,
+// lend the slot of the task whose context they were given. (Lending any
+// running function's slot for a wait made in another function left the
+// waiting one's slot held, and in random nested fan-out a few trees in 450
+// hung with every task waiting; lending it for a wait made on a goroutine
+// a function started let another function's code run beside a busy one,
+// over the cap.)
 func (g *Group) block(gate *core.Gate, wait func()) {
 	if g.outer != nil {
-		c := callerCall()
-		var reclaim func()
-		if c != nil {
-			reclaim = core.LendFor(c.task) // nil: lent already, by an outer wait
-		} else {
-			reclaim = g.outer.lendACall()
-		}
-		if reclaim != nil {
+		// nil: lent already, by an outer wait, or no function's to lend
+		if reclaim := core.LendFor(callerCall().taskOf()); reclaim != nil {
 			defer reclaim()
 			wait()
 			return
@@ -208,19 +208,6 @@ func (g *Group) blockGo() {
 	g.block(gate, func() { <-ch })
 }
 
-// lendACall lends the slot of one of g's running functions that is not
-// waiting itself; nil if there is none.
-func (g *Group) lendACall() func() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for c := range g.calls {
-		if reclaim := core.LendFor(c.task); reclaim != nil {
-			return reclaim
-		}
-	}
-	return nil
-}
-
 // running holds, by goroutine id, the function of an In group that each
 // goroutine runs now (*call): a wait made on that goroutine lends that
 // function's slot, whichever group's context or Wait it is made with (a
@@ -229,12 +216,29 @@ func (g *Group) lendACall() func() {
 var running sync.Map
 
 // callerCall returns the In group function that the calling goroutine
-// runs, or nil.
+// runs or, if it runs none, that the goroutine which started it runs (a
+// function that starts a goroutine to wait for a group, and waits for that
+// goroutine); nil if neither runs one. Only the goroutine's own creator is
+// looked at: a goroutine started by a goroutine that a function started
+// finds none.
 func callerCall() *call {
 	if c, ok := running.Load(goid.ID()); ok {
 		return c.(*call)
 	}
+	if id := goid.Creator(); id != 0 {
+		if c, ok := running.Load(id); ok {
+			return c.(*call)
+		}
+	}
 	return nil
+}
+
+// taskOf returns the task running c's function; nil for a nil c.
+func (c *call) taskOf() *core.Task {
+	if c == nil {
+		return nil
+	}
+	return c.task
 }
 
 // lendCaller lends the slot of the In group function that the calling
@@ -243,10 +247,7 @@ func callerCall() *call {
 // that context came from) or if that slot is lent already. It is the wait
 // lender of every In group's context.
 func lendCaller() func() {
-	if c := callerCall(); c != nil {
-		return core.LendFor(c.task)
-	}
-	return nil
+	return core.LendFor(callerCall().taskOf())
 }
 
 func (g *Group) done() {

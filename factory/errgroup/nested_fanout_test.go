@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -58,9 +60,11 @@ func TestNestedGroupsAndCombinatorsInRandomTreesEndWithinTheCap(t *testing.T) {
 		if depth > 0 && rng.IntN(4) > 0 {
 			n = 1 + rng.IntN(3)
 		}
-		kind := rng.IntN(5)               // a group, awaits, Gather, Race, Map
+		// a group, awaits, Gather, Race, Map, a group waited for on a
+		// goroutine the node starts, a group of limit 1
+		kind := rng.IntN(7)
 		kw := 1 + rng.IntN(min(2, limit)) // the children's weight
-		if kind == 0 {
+		if kind == 0 || kind >= 5 {
 			kw = 1 // a group's functions run with weight 1
 		}
 		mapLimit := 1 + rng.IntN(2)
@@ -101,6 +105,20 @@ func TestNestedGroupsAndCombinatorsInRandomTreesEndWithinTheCap(t *testing.T) {
 					g.Go(func() error { return k(gctx) })
 				}
 				return g.Wait()
+			case 5, 6:
+				g, gctx := errgroup.In(ctx, s.Root())
+				if kind == 6 {
+					g.SetLimit(1)
+				}
+				for _, k := range kids {
+					g.Go(func() error { return k(gctx) })
+				}
+				if kind == 6 {
+					return g.Wait()
+				}
+				errc := make(chan error, 1)
+				go func() { errc <- g.Wait() }()
+				return <-errc
 			case 1:
 				var hs []*lazytask.Task[struct{}]
 				for _, k := range kids {
@@ -156,6 +174,101 @@ func TestNestedGroupsAndCombinatorsInRandomTreesEndWithinTheCap(t *testing.T) {
 			assert.Zero(t, st.OverCap, "seed %d, cap %d: OverCap", seed, limit)
 		}
 	}
+}
+
+// A nested group's Wait made on a goroutine that runs none of the groups'
+// functions and was started by none (the test's own) lends no slot: the
+// scheduler's two slots stay with the outer group's two functions, which
+// run their own code, and the inner group's functions stay queued. It
+// used to lend one of the outer group's running functions' slots, so that
+// an inner function ran beside both: three tasks' code at cap 2 (a
+// hostile review, 2026-12-06).
+func TestNestedWaitFromAStrangerLendsNoBusyFunctionsSlot(t *testing.T) {
+	s := newScheduler(t, scheduler.WithLimit(2))
+	bound, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	release := make(chan struct{})
+	started := make(chan struct{}, 2)
+	innerc := make(chan *errgroup.Group, 1)
+	outer, gctx := errgroup.In(bound, s)
+	outer.Go(func() error { started <- struct{}{}; <-release; return nil })
+	outer.Go(func() error {
+		inner, _ := errgroup.In(gctx, s)
+		for range 2 {
+			inner.Go(func() error { return nil })
+		}
+		innerc <- inner
+		started <- struct{}{}
+		<-release // busy, holding its slot: its own code, not a wait
+		return nil
+	})
+	<-started
+	<-started
+	inner := <-innerc
+	waited := make(chan error, 1)
+	go waitFromAStranger(inner, waited)
+	blocked := awaitBlockedIn(bound, "waitFromAStranger", "sync.(*WaitGroup).Wait", func() bool { return len(waited) > 0 })
+	if !blocked {
+		close(release)
+		t.Fatalf("the stranger's Wait did not block: the inner functions ran while the outer two ran their own code (stats %+v)", s.Stats())
+	}
+	st := s.Stats()
+	assert.Equal(t, 2, st.Running, "tasks running while a stranger waits (stats %+v)", st)
+	assert.Equal(t, 2, st.Queued, "inner functions queued while a stranger waits (stats %+v)", st)
+	close(release)
+	require.NoError(t, <-waited)
+	require.NoError(t, outer.Wait())
+	st = s.Stats()
+	assert.Zero(t, st.InUse, "InUse at the end")
+	assert.Zero(t, st.OverCap, "OverCap at the end")
+}
+
+// A function of an In group at cap 1 starts a goroutine that waits for a
+// nested group and waits for that goroutine: the goroutine's Wait lends the
+// slot of the function that started it, and the nested function runs.
+func TestNestedWaitOnAGoroutineAFunctionStartedLendsItsSlot(t *testing.T) {
+	s := newScheduler(t, scheduler.WithLimit(1))
+	bound, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	outer, gctx := errgroup.In(bound, s)
+	ran := false
+	outer.Go(func() error {
+		inner, _ := errgroup.In(gctx, s)
+		inner.Go(func() error { ran = true; return nil })
+		errc := make(chan error, 1)
+		go func() { errc <- inner.Wait() }()
+		return <-errc
+	})
+	done := make(chan error, 1)
+	go func() { done <- outer.Wait() }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-bound.Done():
+		t.Fatalf("the groups hung (stats %+v)", s.Stats())
+	}
+	assert.True(t, ran, "the nested function ran")
+	assert.Zero(t, s.Stats().InUse, "InUse at the end")
+}
+
+// waitFromAStranger waits for g: its name marks the goroutine's stack.
+func waitFromAStranger(g *errgroup.Group, done chan<- error) { done <- g.Wait() }
+
+// awaitBlockedIn reports, once some goroutine's stack holds both fn and
+// blocked, true; once ctx ends or over says so first, false. It polls the
+// stacks: a condition, not a time.
+func awaitBlockedIn(ctx context.Context, fn, blocked string, over func() bool) bool {
+	buf := make([]byte, 1<<20)
+	for ctx.Err() == nil && !over() {
+		all := string(buf[:runtime.Stack(buf, true)])
+		for _, g := range strings.Split(all, "\n\n") {
+			if strings.Contains(g, fn) && strings.Contains(g, blocked) {
+				return true
+			}
+		}
+		runtime.Gosched()
+	}
+	return false
 }
 
 // A function of an inner group makes a group with the outer group's

@@ -27,3 +27,37 @@ func ID() uint64 {
 	}
 	return n
 }
+
+// Creator returns the id of the goroutine that started the calling one, as
+// the last line but one of its stack trace gives it ("created by f in
+// goroutine 7"); 0 if it has none (the main goroutine) or it cannot be
+// read. It costs a whole stack trace of the caller: keep it off hot paths.
+func Creator() uint64 {
+	buf := make([]byte, 4096)
+	for {
+		n := runtime.Stack(buf, false)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		if len(buf) >= 1<<20 {
+			return 0 // a trace this long is cut short: its last line is lost
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	s := string(buf)
+	i := strings.LastIndex(s, "\ncreated by ")
+	if i < 0 {
+		return 0
+	}
+	line, _, _ := strings.Cut(s[i+1:], "\n")
+	_, id, ok := strings.Cut(line, " in goroutine ")
+	if !ok {
+		return 0
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(id), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return n
+}
