@@ -241,3 +241,61 @@ func TestShutdownWaitsForDoneHooksOfAChildScopesShutdownFromOutside(t *testing.T
 	require.NoError(t, <-shut)
 	assert.True(t, hookDone.Load(), "q's done hook had ended when Shutdown returned")
 }
+
+// Scheduler A's done hook, run on A's own goroutine after a task of A's
+// ran, shuts B down while a done hook of B's still runs: B's Shutdown
+// waits for it. B used to count the caller as one of its own goroutines
+// (it told them by the frames on the stack, which are the same for every
+// scheduler's) and so waited for one goroutine too few: it returned while
+// B's hook ran. Then a Shutdown of A from inside A's hook still leaves the
+// hook's goroutine out of its wait, and returns.
+func TestShutdownOfAnotherSchedulerFromAWorkGoroutinesHookWaitsForItsHooks(t *testing.T) {
+	bound, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	entered, release := make(chan struct{}), make(chan struct{})
+	var bHookDone atomic.Bool
+	b, err := scheduler.New(scheduler.WithLimit(2), scheduler.WithHooks(scheduler.Hooks{
+		OnDone: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
+			if h.Name() == "bt" {
+				close(entered)
+				<-release
+				bHookDone.Store(true)
+			}
+		},
+	}))
+	require.NoError(t, err)
+	_, err = scheduler.Go(b, func(context.Context) error { return nil }, lazytask.WithName("bt"))
+	require.NoError(t, err)
+	awaitCh(t, bound, entered, "B's done hook runs")
+	returned := make(chan bool, 1)
+	aReturned := make(chan error, 1)
+	var a *scheduler.Scheduler
+	a, err = scheduler.New(scheduler.WithLimit(1), scheduler.WithHooks(scheduler.Hooks{
+		OnDone: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
+			if h.Name() == "at" {
+				_ = b.Shutdown(context.Background())
+				returned <- bHookDone.Load()
+				aReturned <- a.Shutdown(context.Background())
+			}
+		},
+	}))
+	require.NoError(t, err)
+	_, err = scheduler.Go(a, func(context.Context) error { return nil }, lazytask.WithName("at"))
+	require.NoError(t, err)
+	for scheduler.GoroutineWaiters(b) == 0 && len(returned) == 0 {
+		require.NoError(t, bound.Err(), "B's Shutdown neither waits nor returns")
+		runtime.Gosched()
+	}
+	assert.Zero(t, len(returned), "B's Shutdown returned while B's done hook still ran")
+	close(release)
+	assert.True(t, <-returned, "B's done hook had ended when B's Shutdown returned")
+	select {
+	case err := <-aReturned:
+		require.NoError(t, err)
+	case <-bound.Done():
+		t.Fatal("A's Shutdown from A's own done hook waited for itself")
+	}
+	// A second Shutdown, from outside, waits for the hook's goroutine too.
+	require.ErrorIs(t, a.Shutdown(bound), scheduler.ErrClosed)
+	assert.Zero(t, scheduler.GoroutinesCounted(a), "A's goroutines after its Shutdown from outside")
+}

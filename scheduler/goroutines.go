@@ -1,7 +1,6 @@
 package scheduler
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -42,7 +41,7 @@ func (g *goroutines) wake() {
 
 // Wait waits until every goroutine counted has exited, except those that
 // wait here from inside: own is how many counts the caller holds itself
-// (schedulerFrames), 0 for a caller from outside.
+// (ownCounts), 0 for a caller from outside.
 func (g *goroutines) Wait(own int) {
 	if own > 0 {
 		g.inside.Add(int64(own))
@@ -61,35 +60,4 @@ func (g *goroutines) Wait(own int) {
 	}
 	g.waiters.Add(-1)
 	g.mu.Unlock()
-}
-
-// schedulerFrames reports whether the calling goroutine is one of a
-// scheduler's (it runs work or a goTracked function), as a count: 1 or 0.
-// It can be only when user code that the scheduler called makes the call.
-// It reads the stack, about a microsecond; Shutdown alone calls it, through
-// ownCounts, which adds what the goroutine holds by its id. (It does not
-// tell which scheduler's goroutine it is.)
-func schedulerFrames() int {
-	pcs := make([]uintptr, 64)
-	for {
-		n := runtime.Callers(2, pcs)
-		if n < len(pcs) {
-			pcs = pcs[:n]
-			break
-		}
-		pcs = make([]uintptr, 2*len(pcs))
-	}
-	const pkg = "github.com/lazysched/lazysched/scheduler."
-	frames := runtime.CallersFrames(pcs)
-	n := 0
-	for {
-		f, more := frames.Next()
-		switch f.Function {
-		case pkg + "(*Scheduler).work", pkg + "(*Scheduler).goTracked.func1":
-			n++
-		}
-		if !more {
-			return n
-		}
-	}
 }

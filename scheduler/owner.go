@@ -674,11 +674,11 @@ func (s *Scheduler) runTimed(f func()) {
 }
 
 // ownCounts returns how many counts of s's goroutine waits (wg, ttl) the
-// calling goroutine holds: a goroutine of its own (schedulerFrames), and
+// calling goroutine holds: a goroutine of its own (ownGoroutine), and
 // the holds of unlockFinishing and runTimed it is inside.
 func (s *Scheduler) ownCounts() (wg, ttl int) {
-	wg = schedulerFrames()
 	id := goid.ID()
+	wg = s.ownGoroutine(id)
 	s.lock()
 	wg += s.heldBy[id]
 	ttl = s.timedBy[id]

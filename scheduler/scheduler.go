@@ -36,6 +36,14 @@ type Scheduler struct {
 	// cancellation (runTimed). A Shutdown called from that code leaves
 	// them out of its waits. Under mu; nil until needed.
 	heldBy, timedBy goidCounts
+	// own counts, by goroutine id, the goroutines that run work or a
+	// goTracked function now, under its own lock (ownWorkers): a Shutdown
+	// called from user code they run leaves them out of its wait, and one
+	// called from another scheduler's goroutine does not.
+	own struct {
+		mu sync.Mutex
+		by goidCounts
+	}
 	// stopBase disarms the watch of the base context (WithBaseContext).
 	stopBase func()
 	// hot is read by submitters on every submit and written only when it
