@@ -9,8 +9,11 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/trace"
+	nooptrace "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/lazysched/lazysched/lazytask"
+	lazyotel "github.com/lazysched/lazysched/otel"
 	"github.com/lazysched/lazysched/scheduler"
 )
 
@@ -153,4 +156,56 @@ func TestGaugesShowEachScopesQueueRunningSlotsAndCap(t *testing.T) {
 	shutdown(t, s)
 	assert.Equal(t, map[string]int64{"queued": 0, "running": 0, "in_use": 0, "limit": 2},
 		gauges(t, r)["root/host"], "host's gauges once every task has ended")
+}
+
+// With the API's no-op tracer provider the Observer only measures: the
+// tasks are counted and timed as with a real one, no span is started,
+// and each task runs with its own context, its carried span on top.
+func TestNoopTracerProviderMeasuresWithoutSpans(t *testing.T) {
+	r := newRig(t, lazyotel.WithTracerProvider(nooptrace.NewTracerProvider()))
+	s := r.sched(t, scheduler.WithLimit(1))
+	parent, span := r.tp.Tracer("test").Start(context.Background(), "request")
+	hold := make(chan struct{})
+	first, err := scheduler.Go(s, func(context.Context) error { <-hold; return nil })
+	require.NoError(t, err)
+	seen := make(chan trace.SpanContext, 1)
+	second, err := scheduler.Go(s, func(ctx context.Context) error {
+		seen <- trace.SpanContextFromContext(ctx)
+		return errors.New("bad")
+	}, lazytask.WithContext(parent))
+	require.NoError(t, err)
+	require.Equal(t, lazytask.Queued, second.State(), "the second task waits behind the first")
+	close(hold)
+	require.NoError(t, first.Wait(bounded(t)))
+	require.Error(t, second.Wait(bounded(t)))
+	span.End()
+	shutdown(t, s)
+
+	assert.Equal(t, span.SpanContext(), <-seen, "the task's context has the carried span on top, no span of its own")
+	ended := r.rec.Ended()
+	require.Len(t, ended, 1, "only the request's span ended")
+	assert.Equal(t, "request", ended[0].Name())
+
+	got := r.collect(t)
+	sum, ok := got["lazysched.tasks"].(metricdata.Sum[int64])
+	require.True(t, ok, "lazysched.tasks: %T", got["lazysched.tasks"])
+	counts := map[scopeOutcome]int64{}
+	for _, dp := range sum.DataPoints {
+		counts[keyOf(dp.Attributes)] += dp.Value
+	}
+	assert.Equal(t, map[scopeOutcome]int64{{"root", "succeeded"}: 1, {"root", "failed"}: 1}, counts, "tasks by outcome")
+	queue, ok := got["lazysched.task.queue_time"].(metricdata.Histogram[float64])
+	require.True(t, ok, "lazysched.task.queue_time: %T", got["lazysched.task.queue_time"])
+	var queued uint64
+	for _, dp := range queue.DataPoints {
+		queued += dp.Count
+	}
+	assert.Equal(t, uint64(2), queued, "queue times recorded")
+	run, ok := got["lazysched.task.run_time"].(metricdata.Histogram[float64])
+	require.True(t, ok, "lazysched.task.run_time: %T", got["lazysched.task.run_time"])
+	var runs uint64
+	for _, dp := range run.DataPoints {
+		runs += dp.Count
+	}
+	assert.Equal(t, uint64(2), runs, "run times recorded")
 }

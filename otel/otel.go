@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+	nooptrace "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/lazysched/lazysched/lazytask"
 	"github.com/lazysched/lazysched/scheduler"
@@ -91,7 +92,10 @@ func (f optionFunc) apply(c *config) error { return f(c) }
 
 // WithTracerProvider makes the Observer trace with tp; the default is the
 // global provider (otel.GetTracerProvider) at the time of New. A nil tp is
-// refused with ErrNilProvider.
+// refused with ErrNilProvider. With the API's no-op provider
+// (go.opentelemetry.io/otel/trace/noop) the Observer only measures: it
+// starts no span and leaves each task's context as it is, which saves it
+// 4 allocations a task (BenchmarkOtel's otel-metrics runner).
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return optionFunc(func(c *config) error {
 		if tp == nil {
@@ -140,6 +144,8 @@ type Observer struct {
 	scopes    scopeSet
 	// startedEvent: WithStartedEvent
 	startedEvent bool
+	// noTrace: the tracer provider is the API's no-op one; no span is made.
+	noTrace bool
 }
 
 // latencyBuckets are the histograms' bounds, in seconds: from 10 µs (a
@@ -166,6 +172,7 @@ func New(opts ...Option) (*Observer, error) {
 		cfg.mp = otel.GetMeterProvider()
 	}
 	o := &Observer{tracer: cfg.tp.Tracer(ScopeName), startedEvent: cfg.startedEvent}
+	_, o.noTrace = cfg.tp.(nooptrace.TracerProvider)
 	m := cfg.mp.Meter(ScopeName)
 	var errs []error
 	note := func(err error) {
@@ -294,6 +301,12 @@ func (o *Observer) onStart(ctx context.Context, sc *scheduler.Scope, h lazytask.
 	info := h.Info()
 	si := o.scopes.get(sc)
 	tm := info.Timings
+	if o.noTrace {
+		if !tm.Queued.IsZero() {
+			o.queueTime.Record(ctx, tm.QueueTime().Seconds(), si.record...)
+		}
+		return nil // the task's context stays as it is
+	}
 	ctx, span := o.startSpan(ctx, info.Name, tm.Queued)
 	wait := tm.QueueTime()
 	if !tm.Queued.IsZero() {
@@ -327,6 +340,9 @@ func (o *Observer) onDone(ctx context.Context, sc *scheduler.Scope, h lazytask.H
 	o.tasks.Add(ctx, 1, si.add[oc]...)
 	if !tm.Started.IsZero() {
 		o.runTime.Record(ctx, tm.RunTime().Seconds(), si.recordBy[oc]...)
+	}
+	if o.noTrace {
+		return
 	}
 	var span trace.Span
 	var forced, promoted bool
