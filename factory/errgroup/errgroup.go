@@ -32,11 +32,15 @@
 // other waits a function of an In group makes with the group's context
 // (lazytask's Await, the factory combinators, a scope's Wait) lend that
 // function's own slot. A wait made on a goroutine that a function started
-// (to wait for a group while the function waits for the goroutine) lends
-// the slot of the function that started it; made from a goroutine that
-// neither runs nor was started by one of the group's functions (started
-// by such a goroutine, say), a wait lends as it would with the context In
-// was given. One wait lends nothing: a Go that blocks at the limit from inside
+// (to wait for a group while the function waits for the goroutine), or
+// that a goroutine it started started, and so on, lends the slot of that
+// function, as a wait made with a task's context on a goroutine of the
+// task's lends the task's: the goroutine counts as part of the function,
+// which may run code of its own meanwhile. Made from a goroutine with no
+// such ancestor, a wait lends as it would with the context In was given.
+// Goroutines are told by their ids: a goroutine that outlives the function
+// that started it, and waits once the scheduler's goroutine that ran that
+// function runs another, lends the other's slot. One wait lends nothing: a Go that blocks at the limit from inside
 // one of the group's own functions keeps that function's slot (x/sync
 // gives the function no context that names its task), so with In, a
 // scope's cap at or below the group's limit and Go called from inside
@@ -164,9 +168,9 @@ func In(ctx context.Context, sp scheduler.Spawner) (*Group, context.Context) {
 // In group function that the calling goroutine runs (the outer group's, or
 // an inner group's whose function made this group with the outer's
 // context), or, called from a goroutine that runs none, of the function
-// that the goroutine which started it runs (callerCall); other groups, and
-// waits on goroutines that neither run nor were started by a function,
-// lend the slot of the task whose context they were given. (Lending any
+// that its nearest ancestor runs (callerCall); other groups, and waits on
+// goroutines with no such ancestor, lend the slot of the task whose
+// context they were given. (Lending any
 // running function's slot for a wait made in another function left the
 // waiting one's slot held, and in random nested fan-out a few trees in 450
 // hung with every task waiting; lending it for a wait made on a goroutine
@@ -216,22 +220,38 @@ func (g *Group) blockGo() {
 var running sync.Map
 
 // callerCall returns the In group function that the calling goroutine
-// runs or, if it runs none, that the goroutine which started it runs (a
-// function that starts a goroutine to wait for a group, and waits for that
-// goroutine); nil if neither runs one. Only the goroutine's own creator is
-// looked at: a goroutine started by a goroutine that a function started
-// finds none.
+// runs or, if it runs none, that the nearest of its live ancestors runs:
+// the goroutine that started it (a function that starts a goroutine to
+// wait for a group, and waits for that goroutine), or that one's creator,
+// and so on (maxAncestry at most); nil if none runs one. The creator is
+// read from the goroutine's own trace; the ancestors beyond it from the
+// traces of all goroutines (goid.Creators), only when the creator runs no
+// function.
 func callerCall() *call {
 	if c, ok := running.Load(goid.ID()); ok {
 		return c.(*call)
 	}
-	if id := goid.Creator(); id != 0 {
+	id := goid.Creator()
+	if id == 0 {
+		return nil
+	}
+	if c, ok := running.Load(id); ok {
+		return c.(*call)
+	}
+	creators := goid.Creators()
+	for range maxAncestry {
+		if id = creators[id]; id == 0 {
+			return nil // exited, or the first goroutine
+		}
 		if c, ok := running.Load(id); ok {
 			return c.(*call)
 		}
 	}
 	return nil
 }
+
+// maxAncestry bounds the walk of callerCall up a goroutine's ancestors.
+const maxAncestry = 16
 
 // taskOf returns the task running c's function; nil for a nil c.
 func (c *call) taskOf() *core.Task {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
@@ -249,6 +251,55 @@ func TestNestedWaitOnAGoroutineAFunctionStartedLendsItsSlot(t *testing.T) {
 	}
 	assert.True(t, ran, "the nested function ran")
 	assert.Zero(t, s.Stats().InUse, "InUse at the end")
+}
+
+// The same two goroutines below the function (it starts one, which starts
+// the one that waits), and under GODEBUG=tracebackancestors, whose traces
+// name more creators than one: the wait finds the function through its
+// ancestors and lends its slot. Two levels down it used to lend nothing
+// and hang, and with that setting so did one level down (a hostile
+// review, 2026-12-06).
+func TestNestedWaitBelowAFunctionsGoroutinesLendsItsSlot(t *testing.T) {
+	if os.Getenv("ERRGROUP_TEST_CHILD") == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestNestedWaitBelowAFunctionsGoroutinesLendsItsSlot$", "-test.v")
+		cmd.Env = append(os.Environ(), "ERRGROUP_TEST_CHILD=1", "GODEBUG=tracebackancestors=10")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "under tracebackancestors:\n%s", out)
+		require.Contains(t, string(out), "--- PASS: TestNestedWaitBelowAFunctionsGoroutinesLendsItsSlot", "the child ran the test")
+	}
+	for depth := 1; depth <= 3; depth++ {
+		s := newScheduler(t, scheduler.WithLimit(1))
+		bound, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		outer, gctx := errgroup.In(bound, s)
+		ran := false
+		outer.Go(func() error {
+			inner, _ := errgroup.In(gctx, s)
+			inner.Go(func() error { ran = true; return nil })
+			var below func(int) error
+			below = func(d int) error {
+				errc := make(chan error, 1)
+				go func() {
+					if d == 1 {
+						errc <- inner.Wait()
+						return
+					}
+					errc <- below(d - 1)
+				}()
+				return <-errc
+			}
+			return below(depth)
+		})
+		done := make(chan error, 1)
+		go func() { done <- outer.Wait() }()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-bound.Done():
+			t.Fatalf("depth %d: the groups hung (stats %+v)", depth, s.Stats())
+		}
+		cancel()
+		assert.True(t, ran, "depth %d: the nested function ran", depth)
+	}
 }
 
 // waitFromAStranger waits for g: its name marks the goroutine's stack.

@@ -29,28 +29,32 @@ func ID() uint64 {
 }
 
 // Creator returns the id of the goroutine that started the calling one, as
-// the last line but one of its stack trace gives it ("created by f in
-// goroutine 7"); 0 if it has none (the main goroutine) or it cannot be
-// read. It costs a whole stack trace of the caller: keep it off hot paths.
+// its stack trace gives it ("created by f in goroutine 7"); 0 if it has
+// none (the main goroutine) or it cannot be read. It costs a whole stack
+// trace of the caller: keep it off hot paths.
 func Creator() uint64 {
 	buf := make([]byte, 4096)
 	for {
 		n := runtime.Stack(buf, false)
 		if n < len(buf) {
-			buf = buf[:n]
-			break
+			return creatorIn(string(buf[:n]))
 		}
 		if len(buf) >= 1<<20 {
-			return 0 // a trace this long is cut short: its last line is lost
+			return 0 // a trace this long is cut short: its creator is lost
 		}
 		buf = make([]byte, 2*len(buf))
 	}
-	s := string(buf)
-	i := strings.LastIndex(s, "\ncreated by ")
+}
+
+// creatorIn returns the creator named by the first "created by" line of
+// one goroutine's trace: with GODEBUG=tracebackancestors, the sections of
+// its ancestors follow, whose own lines name no goroutine.
+func creatorIn(trace string) uint64 {
+	i := strings.Index(trace, "\ncreated by ")
 	if i < 0 {
 		return 0
 	}
-	line, _, _ := strings.Cut(s[i+1:], "\n")
+	line, _, _ := strings.Cut(trace[i+1:], "\n")
 	_, id, ok := strings.Cut(line, " in goroutine ")
 	if !ok {
 		return 0
@@ -60,4 +64,37 @@ func Creator() uint64 {
 		return 0
 	}
 	return n
+}
+
+// Creators returns, for every live goroutine that has a creator, the id of
+// that creator (which may have exited since). It reads the traces of all
+// goroutines, which stops the world for a moment that grows with their
+// number: for the rare path that must walk a goroutine's ancestry, never a
+// hot one. Nil if the traces cannot be read whole (over 64 MiB).
+func Creators() map[uint64]uint64 {
+	buf := make([]byte, 1<<16)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		if len(buf) >= 64<<20 {
+			return nil
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	m := make(map[uint64]uint64)
+	for _, g := range strings.Split(string(buf), "\n\ngoroutine ") {
+		g = strings.TrimPrefix(g, "goroutine ")
+		id, _, _ := strings.Cut(g, " ")
+		n, err := strconv.ParseUint(id, 10, 64)
+		if err != nil {
+			continue
+		}
+		if c := creatorIn(g); c != 0 {
+			m[n] = c
+		}
+	}
+	return m
 }
