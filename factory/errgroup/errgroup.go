@@ -33,8 +33,9 @@
 // (lazytask's Await, the factory combinators, a scope's Wait) lend that
 // function's own slot. A wait made on a goroutine that a function started
 // (to wait for a group while the function waits for the goroutine), or
-// that a goroutine it started started, and so on, lends the slot of that
-// function, as a wait made with a task's context on a goroutine of the
+// that a goroutine it started started, and so on (that far only in a
+// program of at most 10,000 goroutines: finding such an ancestor reads the
+// traces of all), lends the slot of that function, as a wait made with a task's context on a goroutine of the
 // task's lends the task's: the goroutine counts as part of the function,
 // which may run code of its own meanwhile. Made from a goroutine with no
 // such ancestor, a wait lends as it would with the context In was given.
@@ -51,6 +52,7 @@ package errgroup
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -226,7 +228,8 @@ var running sync.Map
 // and so on (maxAncestry at most); nil if none runs one. The creator is
 // read from the goroutine's own trace; the ancestors beyond it from the
 // traces of all goroutines (goid.Creators), only when the creator runs no
-// function.
+// function, once per goroutine, and not in a program of over maxWalkedFor
+// goroutines.
 func callerCall() *call {
 	if c, ok := running.Load(goid.ID()); ok {
 		return c.(*call)
@@ -238,20 +241,58 @@ func callerCall() *call {
 	if c, ok := running.Load(id); ok {
 		return c.(*call)
 	}
-	creators := goid.Creators()
-	for range maxAncestry {
-		if id = creators[id]; id == 0 {
-			return nil // exited, or the first goroutine
-		}
-		if c, ok := running.Load(id); ok {
+	for _, a := range ancestry.of(goid.ID(), id) {
+		if c, ok := running.Load(a); ok {
 			return c.(*call)
 		}
 	}
 	return nil
 }
 
-// maxAncestry bounds the walk of callerCall up a goroutine's ancestors.
-const maxAncestry = 16
+// Bounds of callerCall's walk up a goroutine's ancestors: how far up, and
+// how many goroutines the program may have for the traces of all to be
+// read (that stops the world for a moment that grows with them).
+const (
+	maxAncestry  = 16
+	maxWalkedFor = 10_000
+	maxChains    = 4096
+)
+
+// ancestry keeps, by goroutine id, the ancestors beyond its creator that a
+// walk found: a goroutine's are fixed, so each goroutine that waits from
+// below a function's goroutines reads all the traces once. It holds
+// maxChains at most; then it starts again.
+var ancestry chains
+
+type chains struct {
+	mu sync.Mutex
+	by map[uint64][]uint64
+}
+
+// of returns the ancestors of goroutine id beyond its creator, nearest
+// first; none if the program has over maxWalkedFor goroutines.
+func (a *chains) of(id, creator uint64) []uint64 {
+	a.mu.Lock()
+	ch, ok := a.by[id]
+	a.mu.Unlock()
+	if ok {
+		return ch
+	}
+	if runtime.NumGoroutine() > maxWalkedFor {
+		return nil
+	}
+	m := goid.Creators()
+	for c := m[creator]; c != 0 && len(ch) < maxAncestry; c = m[c] {
+		ch = append(ch, c)
+	}
+	a.mu.Lock()
+	if a.by == nil || len(a.by) >= maxChains {
+		a.by = make(map[uint64][]uint64)
+	}
+	a.by[id] = ch
+	a.mu.Unlock()
+	return ch
+}
 
 // taskOf returns the task running c's function; nil for a nil c.
 func (c *call) taskOf() *core.Task {
