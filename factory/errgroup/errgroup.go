@@ -37,8 +37,14 @@
 // program of at most 10,000 goroutines: finding such an ancestor reads the
 // traces of all), lends the slot of that function, as a wait made with a task's context on a goroutine of the
 // task's lends the task's: the goroutine counts as part of the function,
-// which may run code of its own meanwhile. Made from a goroutine with no
-// such ancestor, a wait lends as it would with the context In was given.
+// which may run code of its own meanwhile. The walk up the ancestors stops
+// at a goroutine that runs tasks (a scheduler's, an executor's): such a
+// goroutine was started by whatever admitted its first task. Made from a
+// goroutine with no such ancestor (one started by the runtime, as a
+// time.AfterFunc callback is), a wait lends as it would with the context
+// In was given; made from one whose ancestry is lost past a goroutine that
+// has exited, a group's wait lends the slot of one of the outer group's
+// running functions, which may be busy: over the cap rather than a hang.
 // Goroutines are told by their ids: a goroutine that outlives the function
 // that started it, and waits once the scheduler's goroutine that ran that
 // function runs another, lends the other's slot. One wait lends nothing: a Go that blocks at the limit from inside
@@ -180,8 +186,17 @@ func In(ctx context.Context, sp scheduler.Spawner) (*Group, context.Context) {
 // over the cap.)
 func (g *Group) block(gate *core.Gate, wait func()) {
 	if g.outer != nil {
-		// nil: lent already, by an outer wait, or no function's to lend
-		if reclaim := core.LendFor(callerCall().taskOf()); reclaim != nil {
+		c, broken := callerCall()
+		reclaim := core.LendFor(c.taskOf()) // nil: lent already, by an outer wait, or none
+		if c == nil && broken {
+			// Its ancestry is lost past a goroutine that has exited: lend
+			// one of the outer group's running functions' slots, as
+			// waiting with none lent could hang the function that waits
+			// for this goroutine. It may be busy: over the cap, rather
+			// than a hang.
+			reclaim = g.outer.lendACall()
+		}
+		if reclaim != nil {
 			defer reclaim()
 			wait()
 			return
@@ -225,29 +240,36 @@ var running sync.Map
 // runs or, if it runs none, that the nearest of its live ancestors runs:
 // the goroutine that started it (a function that starts a goroutine to
 // wait for a group, and waits for that goroutine), or that one's creator,
-// and so on (maxAncestry at most); nil if none runs one. The creator is
-// read from the goroutine's own trace; the ancestors beyond it from the
-// traces of all goroutines (goid.Creators), only when the creator runs no
-// function, once per goroutine, and not in a program of over maxWalkedFor
-// goroutines.
-func callerCall() *call {
+// and so on (maxAncestry at most), up to the first that runs tasks (a
+// scheduler's or an executor's goroutine carries the ancestry of whatever
+// code started it, not of its tasks); nil if none runs one. broken says
+// that the walk met an ancestor that has exited, past which it cannot see.
+// The creator is read from the goroutine's own trace; the ancestors beyond
+// it from the traces of all goroutines (goid.Creators), only when the
+// creator runs no function, once per goroutine, and not in a program of
+// over maxWalkedFor goroutines.
+func callerCall() (c *call, broken bool) {
 	if c, ok := running.Load(goid.ID()); ok {
-		return c.(*call)
+		return c.(*call), false
 	}
 	id := goid.Creator()
 	if id == 0 {
-		return nil
+		return nil, false
 	}
 	if c, ok := running.Load(id); ok {
-		return c.(*call)
+		return c.(*call), false
 	}
-	for _, a := range ancestry.of(goid.ID(), id) {
+	ch := ancestry.of(goid.ID(), id)
+	for _, a := range ch.ids {
 		if c, ok := running.Load(a); ok {
-			return c.(*call)
+			return c.(*call), false
 		}
 	}
-	return nil
+	return nil, ch.broken
 }
+
+// runsTasks is in the trace of every goroutine that runs a task.
+const runsTasks = "github.com/lazysched/lazysched/internal/core.Execute"
 
 // Bounds of callerCall's walk up a goroutine's ancestors: how far up, and
 // how many goroutines the program may have for the traces of all to be
@@ -261,17 +283,25 @@ const (
 // ancestry keeps, by goroutine id, the ancestors beyond its creator that a
 // walk found: a goroutine's are fixed, so each goroutine that waits from
 // below a function's goroutines reads all the traces once. It holds
-// maxChains at most; then it starts again.
+// maxChains at most; when full, the chains of goroutines that have exited
+// go, then all.
 var ancestry chains
 
 type chains struct {
 	mu sync.Mutex
-	by map[uint64][]uint64
+	by map[uint64]chain
 }
 
-// of returns the ancestors of goroutine id beyond its creator, nearest
-// first; none if the program has over maxWalkedFor goroutines.
-func (a *chains) of(id, creator uint64) []uint64 {
+// chain is a goroutine's ancestors beyond its creator, nearest first;
+// broken: the walk ended at one that had exited.
+type chain struct {
+	ids    []uint64
+	broken bool
+}
+
+// of returns the chain of goroutine id, whose creator is creator; none if
+// the program has over maxWalkedFor goroutines.
+func (a *chains) of(id, creator uint64) chain {
 	a.mu.Lock()
 	ch, ok := a.by[id]
 	a.mu.Unlock()
@@ -279,15 +309,32 @@ func (a *chains) of(id, creator uint64) []uint64 {
 		return ch
 	}
 	if runtime.NumGoroutine() > maxWalkedFor {
-		return nil
+		return chain{}
 	}
-	m := goid.Creators()
-	for c := m[creator]; c != 0 && len(ch) < maxAncestry; c = m[c] {
-		ch = append(ch, c)
+	m := goid.Creators(runsTasks)
+	if m == nil {
+		return chain{}
+	}
+	if _, live := m[creator]; !live {
+		ch.broken = true // the creator itself has exited
+	}
+	for c := m[creator]; c != 0 && len(ch.ids) < maxAncestry; c = m[c] {
+		if _, live := m[c]; !live {
+			ch.broken = true
+			break
+		}
+		ch.ids = append(ch.ids, c)
 	}
 	a.mu.Lock()
+	if len(a.by) >= maxChains {
+		for k := range a.by {
+			if _, live := m[k]; !live {
+				delete(a.by, k)
+			}
+		}
+	}
 	if a.by == nil || len(a.by) >= maxChains {
-		a.by = make(map[uint64][]uint64)
+		a.by = make(map[uint64]chain)
 	}
 	a.by[id] = ch
 	a.mu.Unlock()
@@ -308,7 +355,21 @@ func (c *call) taskOf() *core.Task {
 // that context came from) or if that slot is lent already. It is the wait
 // lender of every In group's context.
 func lendCaller() func() {
-	return core.LendFor(callerCall().taskOf())
+	c, _ := callerCall()
+	return core.LendFor(c.taskOf())
+}
+
+// lendACall lends the slot of one of g's running functions whose slot is
+// not lent already; nil if there is none.
+func (g *Group) lendACall() func() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for c := range g.calls {
+		if reclaim := core.LendFor(c.task); reclaim != nil {
+			return reclaim
+		}
+	}
+	return nil
 }
 
 func (g *Group) done() {

@@ -3,6 +3,7 @@ package errgroup_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/lazysched/lazysched/factory"
 	"github.com/lazysched/lazysched/factory/errgroup"
+	"github.com/lazysched/lazysched/internal/goid"
 	"github.com/lazysched/lazysched/lazytask"
 	"github.com/lazysched/lazysched/scheduler"
 )
@@ -300,6 +302,92 @@ func TestNestedWaitBelowAFunctionsGoroutinesLendsItsSlot(t *testing.T) {
 		cancel()
 		assert.True(t, ran, "depth %d: the nested function ran", depth)
 	}
+}
+
+// A function starts a plain task (not a group's function), whose goroutine
+// starts one that waits with the group's context (a Gather): the walk up
+// that goroutine's ancestry stops at the task's goroutine (a scheduler's
+// goroutine carries the ancestry of whatever admitted its first task, here
+// the function's) and lends nothing, so the Gather's task waits for a slot
+// while the function and the task run their own code at cap 2. It used to
+// walk on into the function and lend its slot: three at once (a hostile
+// review, 2026-12-06).
+func TestNestedWaitBelowAPlainTaskLendsNoFunctionsSlot(t *testing.T) {
+	s := newScheduler(t, scheduler.WithLimit(2))
+	bound, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m := &capMeter{}
+	release := make(chan struct{})
+	gathered := make(chan error, 1)
+	outer, gctx := errgroup.In(bound, s)
+	outer.Go(func() error {
+		m.add(bound, 1)
+		defer m.add(bound, -1)
+		_, err := scheduler.Submit(s, func(context.Context) (struct{}, error) {
+			m.add(bound, 1)
+			defer m.add(bound, -1)
+			go func() {
+				_, err := factory.Gather(gctx, s, func(context.Context) (struct{}, error) {
+					m.add(bound, 1)
+					m.add(bound, -1)
+					return struct{}{}, nil
+				})
+				gathered <- err
+			}()
+			<-release
+			return struct{}{}, nil
+		})
+		<-release
+		return err
+	})
+	blocked := awaitBlockedIn(bound, "factory.Gather", "[select", func() bool { return len(gathered) > 0 })
+	close(release)
+	require.True(t, blocked, "the Gather did not wait: its task ran while both others did")
+	require.NoError(t, outer.Wait())
+	_ = <-gathered // canceled with the group's context once Wait returns, or ended
+	assert.LessOrEqual(t, m.peak, 2, "tasks running their own code at cap 2")
+}
+
+// A helper goroutine that a function starts starts the one that waits, and
+// exits first: the waiter's ancestry is lost past it, so its wait lends
+// the slot of one of the outer group's functions (here the one waiting for
+// it) rather than none, and the group ends. It used to hang at cap 1.
+func TestNestedWaitPastAnExitedHelperGoroutineEnds(t *testing.T) {
+	s := newScheduler(t, scheduler.WithLimit(1))
+	bound, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	outer, gctx := errgroup.In(bound, s)
+	outer.Go(func() error {
+		inner, _ := errgroup.In(gctx, s)
+		inner.Go(func() error { return nil })
+		errc := make(chan error, 1)
+		helper := make(chan uint64, 1)
+		go func() {
+			helper <- goid.ID()
+			go func() {
+				h := <-helper
+				for goroutineLive(h) { // the helper has gone before the wait
+					runtime.Gosched()
+				}
+				errc <- inner.Wait()
+			}()
+		}()
+		return <-errc
+	})
+	done := make(chan error, 1)
+	go func() { done <- outer.Wait() }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-bound.Done():
+		t.Fatalf("the groups hung (stats %+v)", s.Stats())
+	}
+}
+
+// goroutineLive reports whether goroutine id is alive.
+func goroutineLive(id uint64) bool {
+	buf := make([]byte, 1<<20)
+	return strings.Contains(string(buf[:runtime.Stack(buf, true)]), fmt.Sprintf("goroutine %d [", id))
 }
 
 // waitFromAStranger waits for g: its name marks the goroutine's stack.

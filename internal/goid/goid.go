@@ -66,12 +66,14 @@ func creatorIn(trace string) uint64 {
 	return n
 }
 
-// Creators returns, for every live goroutine that has a creator, the id of
-// that creator (which may have exited since). It reads the traces of all
+// Creators returns, for every live goroutine, the id of its creator
+// (which may have exited since; 0 for none), or 0 for a goroutine whose
+// trace holds stop (if not empty): a walk up the ancestry ends there. A
+// goroutine that is not a key has exited. It reads the traces of all
 // goroutines, which stops the world for a moment that grows with their
 // number: for the rare path that must walk a goroutine's ancestry, never a
 // hot one. Nil if the traces cannot be read whole (over 64 MiB).
-func Creators() map[uint64]uint64 {
+func Creators(stop string) map[uint64]uint64 {
 	buf := make([]byte, 1<<16)
 	for {
 		n := runtime.Stack(buf, true)
@@ -92,9 +94,15 @@ func Creators() map[uint64]uint64 {
 		if err != nil {
 			continue
 		}
-		if c := creatorIn(g); c != 0 {
-			m[n] = c
+		own := g // its own frames: with tracebackancestors, its ancestors' follow
+		if i := strings.Index(g, "\ncreated by "); i >= 0 {
+			own = g[:i]
 		}
+		if stop != "" && strings.Contains(own, stop) {
+			m[n] = 0
+			continue
+		}
+		m[n] = creatorIn(g)
 	}
 	return m
 }

@@ -64,9 +64,15 @@ func TestCreatorsNamesEachLiveGoroutinesCreator(t *testing.T) {
 		<-stop
 	}()
 	child, grandchild := <-ids, <-ids
-	m := goid.Creators()
+	m := goid.Creators("")
 	close(stop)
 	<-done
+	if _, live := m[me]; !live {
+		t.Fatalf("Creators has no entry for the live test goroutine %d", me)
+	}
+	if stopped := goid.Creators("TestCreatorsNamesEachLiveGoroutinesCreator"); stopped[me] != 0 {
+		t.Fatalf("Creators(stop) gave the test goroutine, whose trace holds stop, creator %d", stopped[me])
+	}
 	if m[child] != me || m[grandchild] != child {
 		t.Fatalf("Creators: child %d -> %d (want %d), grandchild %d -> %d (want %d)",
 			child, m[child], me, grandchild, m[grandchild], child)
