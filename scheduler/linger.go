@@ -17,7 +17,7 @@ func (s *Scheduler) goTracked(f func()) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		defer s.counted()()
+		defer s.uncount(s.count())
 		f()
 	}()
 }
@@ -41,24 +41,27 @@ func (s *Scheduler) spawn(c *core.Task) {
 // stack has already grown, instead of a new one.
 func (s *Scheduler) work(c *core.Task) {
 	defer s.wg.Done()
-	defer s.counted()()
+	defer s.uncount(s.count())
 	s.loop(c)
 }
 
-// counted counts the calling goroutine among s's own (see Scheduler.own)
-// and returns what uncounts it. It reads the goroutine's id, about a
-// microsecond and a half here: once per goroutine started (10 for W1's
-// million tasks at cap 8, one per hundred tasks at cap 1,000), not per task.
-func (s *Scheduler) counted() func() {
+// count counts the calling goroutine among s's own (see Scheduler.own)
+// and returns its id, for uncount. It reads the id, about a microsecond
+// and a half here: once per goroutine started (10 for W1's million tasks
+// at cap 8, one per hundred tasks at cap 1,000), not per task.
+func (s *Scheduler) count() uint64 {
 	id := goid.ID()
 	s.own.mu.Lock()
 	s.own.by.add(id, 1)
 	s.own.mu.Unlock()
-	return func() {
-		s.own.mu.Lock()
-		s.own.by.add(id, -1)
-		s.own.mu.Unlock()
-	}
+	return id
+}
+
+// uncount undoes count for goroutine id, as it exits.
+func (s *Scheduler) uncount(id uint64) {
+	s.own.mu.Lock()
+	s.own.by.add(id, -1)
+	s.own.mu.Unlock()
 }
 
 // ownGoroutine reports, as a count (1 or 0), whether the calling goroutine

@@ -249,7 +249,8 @@ var running sync.Map
 // creator runs no function, once per goroutine, and not in a program of
 // over maxWalkedFor goroutines.
 func callerCall() (c *call, broken bool) {
-	if c, ok := running.Load(goid.ID()); ok {
+	me := goid.ID()
+	if c, ok := running.Load(me); ok {
 		return c.(*call), false
 	}
 	id := goid.Creator()
@@ -259,7 +260,7 @@ func callerCall() (c *call, broken bool) {
 	if c, ok := running.Load(id); ok {
 		return c.(*call), false
 	}
-	ch := ancestry.of(goid.ID(), id)
+	ch := ancestry.of(me, id)
 	for _, a := range ch.ids {
 		if c, ok := running.Load(a); ok {
 			return c.(*call), false

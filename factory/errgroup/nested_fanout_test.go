@@ -243,14 +243,7 @@ func TestNestedWaitOnAGoroutineAFunctionStartedLendsItsSlot(t *testing.T) {
 		go func() { errc <- inner.Wait() }()
 		return <-errc
 	})
-	done := make(chan error, 1)
-	go func() { done <- outer.Wait() }()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-bound.Done():
-		t.Fatalf("the groups hung (stats %+v)", s.Stats())
-	}
+	requireEnds(t, bound, s, outer, "the groups")
 	assert.True(t, ran, "the nested function ran")
 	assert.Zero(t, s.Stats().InUse, "InUse at the end")
 }
@@ -291,14 +284,7 @@ func TestNestedWaitBelowAFunctionsGoroutinesLendsItsSlot(t *testing.T) {
 			}
 			return below(depth)
 		})
-		done := make(chan error, 1)
-		go func() { done <- outer.Wait() }()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-bound.Done():
-			t.Fatalf("depth %d: the groups hung (stats %+v)", depth, s.Stats())
-		}
+		requireEnds(t, bound, s, outer, fmt.Sprintf("depth %d: the groups", depth))
 		cancel()
 		assert.True(t, ran, "depth %d: the nested function ran", depth)
 	}
@@ -374,20 +360,27 @@ func TestNestedWaitPastAnExitedHelperGoroutineEnds(t *testing.T) {
 		}()
 		return <-errc
 	})
-	done := make(chan error, 1)
-	go func() { done <- outer.Wait() }()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-bound.Done():
-		t.Fatalf("the groups hung (stats %+v)", s.Stats())
-	}
+	requireEnds(t, bound, s, outer, "the groups")
 }
 
 // goroutineLive reports whether goroutine id is alive.
 func goroutineLive(id uint64) bool {
 	buf := make([]byte, 1<<20)
 	return strings.Contains(string(buf[:runtime.Stack(buf, true)]), fmt.Sprintf("goroutine %d [", id))
+}
+
+// requireEnds waits for outer's Wait, which must return nil before bound
+// ends; what names the groups in the failure, with the scheduler's stats.
+func requireEnds(t *testing.T, bound context.Context, s *scheduler.Scheduler, outer *errgroup.Group, what string) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- outer.Wait() }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-bound.Done():
+		t.Fatalf("%s hung (stats %+v)", what, s.Stats())
+	}
 }
 
 // waitFromAStranger waits for g: its name marks the goroutine's stack.
@@ -431,14 +424,7 @@ func TestGroupMadeWithTheOuterContextInAnInnerFunctionEnds(t *testing.T) {
 		})
 		return inner.Wait()
 	})
-	done := make(chan error, 1)
-	go func() { done <- outer.Wait() }()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-bound.Done():
-		t.Fatalf("the groups hung (stats %+v)", s.Stats())
-	}
+	requireEnds(t, bound, s, outer, "the groups")
 	select {
 	case <-ran:
 	default:

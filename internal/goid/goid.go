@@ -33,14 +33,24 @@ func ID() uint64 {
 // none (the main goroutine) or it cannot be read. It costs a whole stack
 // trace of the caller: keep it off hot paths.
 func Creator() uint64 {
-	buf := make([]byte, 4096)
+	trace, ok := traces(false, 4096, 1<<20)
+	if !ok {
+		return 0 // a trace this long is cut short: its creator is lost
+	}
+	return creatorIn(trace)
+}
+
+// traces returns runtime.Stack(all) whole, in a buffer that starts at size
+// bytes and doubles up to max; false if it does not fit.
+func traces(all bool, size, max int) (string, bool) {
+	buf := make([]byte, size)
 	for {
-		n := runtime.Stack(buf, false)
+		n := runtime.Stack(buf, all)
 		if n < len(buf) {
-			return creatorIn(string(buf[:n]))
+			return string(buf[:n]), true
 		}
-		if len(buf) >= 1<<20 {
-			return 0 // a trace this long is cut short: its creator is lost
+		if len(buf) >= max {
+			return "", false
 		}
 		buf = make([]byte, 2*len(buf))
 	}
@@ -74,20 +84,12 @@ func creatorIn(trace string) uint64 {
 // number: for the rare path that must walk a goroutine's ancestry, never a
 // hot one. Nil if the traces cannot be read whole (over 64 MiB).
 func Creators(stop string) map[uint64]uint64 {
-	buf := make([]byte, 1<<16)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		if len(buf) >= 64<<20 {
-			return nil
-		}
-		buf = make([]byte, 2*len(buf))
+	all, ok := traces(true, 1<<16, 64<<20)
+	if !ok {
+		return nil
 	}
 	m := make(map[uint64]uint64)
-	for _, g := range strings.Split(string(buf), "\n\ngoroutine ") {
+	for _, g := range strings.Split(all, "\n\ngoroutine ") {
 		g = strings.TrimPrefix(g, "goroutine ")
 		id, _, _ := strings.Cut(g, " ")
 		n, err := strconv.ParseUint(id, 10, 64)
