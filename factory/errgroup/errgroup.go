@@ -35,8 +35,8 @@
 // (to wait for a group while the function waits for the goroutine), or
 // that a goroutine it started started, and so on (that far only in a
 // program of at most 10,000 goroutines: finding such an ancestor reads the
-// traces of all), lends the slot of that function, as a wait made with a task's context on a goroutine of the
-// task's lends the task's: the goroutine counts as part of the function,
+// traces of all), lends the slot of that function, as a wait made with a
+// task's context on a goroutine of the task's lends the task's: the goroutine counts as part of the function,
 // which may run code of its own meanwhile. The walk up the ancestors stops
 // at a goroutine that runs tasks (a scheduler's, an executor's): such a
 // goroutine was started by whatever admitted its first task. Made from a
@@ -44,10 +44,13 @@
 // time.AfterFunc callback is), a wait lends as it would with the context
 // In was given; made from one whose ancestry is lost past a goroutine that
 // has exited, a group's wait lends the slot of one of the outer group's
-// running functions, which may be busy: over the cap rather than a hang.
+// running functions, and a wait with a group's context the slot of one of
+// that group's (or else an outer group's) running functions, which may be
+// busy: over the cap rather than a hang.
 // Goroutines are told by their ids: a goroutine that outlives the function
 // that started it, and waits once the scheduler's goroutine that ran that
-// function runs another, lends the other's slot. One wait lends nothing: a Go that blocks at the limit from inside
+// function runs another, lends the other's slot. One wait lends nothing:
+// a Go that blocks at the limit from inside
 // one of the group's own functions keeps that function's slot (x/sync
 // gives the function no context that names its task), so with In, a
 // scope's cap at or below the group's limit and Go called from inside
@@ -163,7 +166,7 @@ func In(ctx context.Context, sp scheduler.Spawner) (*Group, context.Context) {
 	gctx = context.WithValue(gctx, groupKey{}, g)
 	// A wait that a function makes with gctx (an Await, a combinator, a
 	// scope's Wait) lends a function's slot, as a nested group's does.
-	gctx = core.WithWaitLender(gctx, lendCaller)
+	gctx = core.WithWaitLender(gctx, g.lendCaller)
 	cancel := g.cancel
 	sctx := sc.Context()
 	g.unwatch = context.AfterFunc(sctx, func() { cancel(context.Cause(sctx)) })
@@ -351,12 +354,25 @@ func (c *call) taskOf() *core.Task {
 }
 
 // lendCaller lends the slot of the In group function that the calling
-// goroutine runs, of any group; nil if it runs none (a wait made with a
-// group's context from elsewhere lends as before, the slot of the task
-// that context came from) or if that slot is lent already. It is the wait
-// lender of every In group's context.
-func lendCaller() func() {
-	c, _ := callerCall()
+// goroutine runs, of any group, or that its nearest live ancestor runs
+// (callerCall); nil if none runs one (a wait made with a group's context
+// from elsewhere lends as before, the slot of the task that context came
+// from) or if that slot is lent already. It is the wait lender of g's
+// context. If the walk up the ancestors broke at one that has exited, it
+// lends one of g's running functions' slots, or else of an outer group's,
+// as block does: a function may be waiting for this goroutine, and
+// lending nothing could hang it; the slot may be busy, over the cap rather
+// than a hang.
+func (g *Group) lendCaller() func() {
+	c, broken := callerCall()
+	if c == nil && broken {
+		for o := g; o != nil; o = o.outer {
+			if reclaim := o.lendACall(); reclaim != nil {
+				return reclaim
+			}
+		}
+		return nil
+	}
 	return core.LendFor(c.taskOf())
 }
 

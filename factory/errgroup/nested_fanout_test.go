@@ -433,3 +433,44 @@ func TestGroupMadeWithTheOuterContextInAnInnerFunctionEnds(t *testing.T) {
 	require.NoError(t, s.Wait(bound))
 	assert.Zero(t, s.Stats().InUse, "InUse at the end")
 }
+
+// An Await made with a group's context on a goroutine whose creator, a
+// helper that a function started, has exited: the walk up its ancestors
+// breaks there, and the wait lends the slot of one of the group's running
+// functions, at cap 1 the one that waits for it; it used to lend nothing
+// and hang (the last session's open list, 2026-12-07).
+func TestGroupContextAwaitPastAnExitedHelperGoroutineEnds(t *testing.T) {
+	s := newScheduler(t, scheduler.WithLimit(1))
+	bound, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	outer, gctx := errgroup.In(bound, s)
+	outer.Go(func() error {
+		h, err := scheduler.Submit(s, func(context.Context) (int, error) { return 7, nil })
+		if err != nil {
+			return err
+		}
+		got := make(chan int, 1)
+		errc := make(chan error, 1)
+		helper := make(chan uint64, 1)
+		go func() {
+			helper <- goid.ID()
+			go func() {
+				id := <-helper
+				for goroutineLive(id) { // the helper has gone before the wait
+					runtime.Gosched()
+				}
+				v, err := h.Await(gctx)
+				got <- v
+				errc <- err
+			}()
+		}()
+		if err := <-errc; err != nil {
+			return err
+		}
+		if v := <-got; v != 7 {
+			return fmt.Errorf("awaited %d, want 7", v)
+		}
+		return nil
+	})
+	requireEnds(t, bound, s, outer, "the group context's Await")
+}
