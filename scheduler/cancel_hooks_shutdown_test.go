@@ -100,21 +100,7 @@ func awaitCh(t *testing.T, ctx context.Context, ch <-chan struct{}, what string)
 func TestShutdownOfAnotherSchedulerFromACancelPathHookWaitsForItsHooks(t *testing.T) {
 	bound, stop := context.WithTimeout(context.Background(), 10*time.Second)
 	defer stop()
-	entered, release := make(chan struct{}), make(chan struct{})
-	var bHookDone atomic.Bool
-	b, err := scheduler.New(scheduler.WithLimit(2), scheduler.WithHooks(scheduler.Hooks{
-		OnDone: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
-			if h.Name() == "bt" {
-				close(entered)
-				<-release
-				bHookDone.Store(true)
-			}
-		},
-	}))
-	require.NoError(t, err)
-	_, err = scheduler.Go(b, func(context.Context) error { return nil }, lazytask.WithName("bt"))
-	require.NoError(t, err)
-	awaitCh(t, bound, entered, "B's done hook runs")
+	b, release, bHookDone := schedulerInADoneHook(t, bound)
 	returned := make(chan bool, 1)
 	a, err := scheduler.New(scheduler.WithLimit(1), scheduler.WithHooks(scheduler.Hooks{
 		OnDone: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
@@ -133,13 +119,7 @@ func TestShutdownOfAnotherSchedulerFromACancelPathHookWaitsForItsHooks(t *testin
 	require.NoError(t, err)
 	require.Equal(t, lazytask.Queued, q.State())
 	go q.Cancel(errors.New("not needed"))
-	for scheduler.GoroutineWaiters(b) == 0 && len(returned) == 0 {
-		require.NoError(t, bound.Err(), "B's Shutdown neither waits nor returns")
-		runtime.Gosched()
-	}
-	assert.Zero(t, len(returned), "B's Shutdown returned while B's done hook still ran")
-	close(release)
-	assert.True(t, <-returned, "B's done hook had ended when B's Shutdown returned")
+	requireShutdownWaitsForTheHook(t, bound, b, release, returned)
 	close(unhold)
 	require.NoError(t, holder.Wait(bound))
 	require.NoError(t, a.Shutdown(bound))
@@ -203,17 +183,8 @@ func TestShutdownFromADoneHookOnATimeoutOrBaseContextCancelReturns(t *testing.T)
 func TestShutdownWaitsForDoneHooksOfAChildScopesShutdownFromOutside(t *testing.T) {
 	bound, stop := context.WithTimeout(context.Background(), 10*time.Second)
 	defer stop()
-	entered, release := make(chan struct{}), make(chan struct{})
-	var hookDone atomic.Bool
-	s, err := scheduler.New(scheduler.WithLimit(2), scheduler.WithHooks(scheduler.Hooks{
-		OnDone: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
-			if h.Name() == "queued" {
-				close(entered)
-				<-release
-				hookDone.Store(true)
-			}
-		},
-	}))
+	hooks, entered, release, hookDone := blockingDoneHook("queued")
+	s, err := scheduler.New(scheduler.WithLimit(2), scheduler.WithHooks(hooks))
 	require.NoError(t, err)
 	child, err := s.Root().NewScope(scheduler.WithLimit(1))
 	require.NoError(t, err)
@@ -252,25 +223,11 @@ func TestShutdownWaitsForDoneHooksOfAChildScopesShutdownFromOutside(t *testing.T
 func TestShutdownOfAnotherSchedulerFromAWorkGoroutinesHookWaitsForItsHooks(t *testing.T) {
 	bound, stop := context.WithTimeout(context.Background(), 10*time.Second)
 	defer stop()
-	entered, release := make(chan struct{}), make(chan struct{})
-	var bHookDone atomic.Bool
-	b, err := scheduler.New(scheduler.WithLimit(2), scheduler.WithHooks(scheduler.Hooks{
-		OnDone: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
-			if h.Name() == "bt" {
-				close(entered)
-				<-release
-				bHookDone.Store(true)
-			}
-		},
-	}))
-	require.NoError(t, err)
-	_, err = scheduler.Go(b, func(context.Context) error { return nil }, lazytask.WithName("bt"))
-	require.NoError(t, err)
-	awaitCh(t, bound, entered, "B's done hook runs")
+	b, release, bHookDone := schedulerInADoneHook(t, bound)
 	returned := make(chan bool, 1)
 	aReturned := make(chan error, 1)
 	var a *scheduler.Scheduler
-	a, err = scheduler.New(scheduler.WithLimit(1), scheduler.WithHooks(scheduler.Hooks{
+	a, err := scheduler.New(scheduler.WithLimit(1), scheduler.WithHooks(scheduler.Hooks{
 		OnDone: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
 			if h.Name() == "at" {
 				_ = b.Shutdown(context.Background())
@@ -282,13 +239,7 @@ func TestShutdownOfAnotherSchedulerFromAWorkGoroutinesHookWaitsForItsHooks(t *te
 	require.NoError(t, err)
 	_, err = scheduler.Go(a, func(context.Context) error { return nil }, lazytask.WithName("at"))
 	require.NoError(t, err)
-	for scheduler.GoroutineWaiters(b) == 0 && len(returned) == 0 {
-		require.NoError(t, bound.Err(), "B's Shutdown neither waits nor returns")
-		runtime.Gosched()
-	}
-	assert.Zero(t, len(returned), "B's Shutdown returned while B's done hook still ran")
-	close(release)
-	assert.True(t, <-returned, "B's done hook had ended when B's Shutdown returned")
+	requireShutdownWaitsForTheHook(t, bound, b, release, returned)
 	select {
 	case err := <-aReturned:
 		require.NoError(t, err)
@@ -298,4 +249,47 @@ func TestShutdownOfAnotherSchedulerFromAWorkGoroutinesHookWaitsForItsHooks(t *te
 	// A second Shutdown, from outside, waits for the hook's goroutine too.
 	require.ErrorIs(t, a.Shutdown(bound), scheduler.ErrClosed)
 	assert.Zero(t, scheduler.GoroutinesCounted(a), "A's goroutines after its Shutdown from outside")
+}
+
+// schedulerInADoneHook returns scheduler B with a done hook of its task
+// "bt" running, blocked until release is closed; bHookDone is set as the
+// hook returns.
+func schedulerInADoneHook(t *testing.T, bound context.Context) (*scheduler.Scheduler, chan struct{}, *atomic.Bool) {
+	t.Helper()
+	hooks, entered, release, bHookDone := blockingDoneHook("bt")
+	b, err := scheduler.New(scheduler.WithLimit(2), scheduler.WithHooks(hooks))
+	require.NoError(t, err)
+	_, err = scheduler.Go(b, func(context.Context) error { return nil }, lazytask.WithName("bt"))
+	require.NoError(t, err)
+	awaitCh(t, bound, entered, "B's done hook runs")
+	return b, release, bHookDone
+}
+
+// requireShutdownWaitsForTheHook checks that a Shutdown of b, made
+// elsewhere, which sends on returned once it has returned whether b's hook
+// had ended, waits for the hook that release holds: it must be waiting,
+// not returned, until release is closed.
+func requireShutdownWaitsForTheHook(t *testing.T, bound context.Context, b *scheduler.Scheduler, release chan struct{}, returned chan bool) {
+	t.Helper()
+	for scheduler.GoroutineWaiters(b) == 0 && len(returned) == 0 {
+		require.NoError(t, bound.Err(), "B's Shutdown neither waits nor returns")
+		runtime.Gosched()
+	}
+	assert.Zero(t, len(returned), "B's Shutdown returned while B's done hook still ran")
+	close(release)
+	assert.True(t, <-returned, "B's done hook had ended when B's Shutdown returned")
+}
+
+// blockingDoneHook returns hooks whose OnDone, for the task named name,
+// closes entered, blocks until release is closed, then sets done.
+func blockingDoneHook(name string) (hooks scheduler.Hooks, entered, release chan struct{}, done *atomic.Bool) {
+	entered, release, done = make(chan struct{}), make(chan struct{}), new(atomic.Bool)
+	hooks.OnDone = func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
+		if h.Name() == name {
+			close(entered)
+			<-release
+			done.Store(true)
+		}
+	}
+	return hooks, entered, release, done
 }
