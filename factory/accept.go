@@ -17,7 +17,9 @@ import (
 // (a parent shut down past its grace period, a fail-fast error), the loop
 // stops too. A temporary Accept error (temporaryAcceptError) is logged
 // with slog.Default() at level Warn and retried after a backoff; any other
-// ends the loop, and Shutdown reports it.
+// ends the loop, and Shutdown reports it. A connection that the handler
+// scope refuses because a bounded queue is full (scheduler.ErrQueueFull)
+// is closed, logged at level Warn, and the loop goes on.
 func (s *Server) acceptLoop(ctx context.Context) (struct{}, error) {
 	stop := context.AfterFunc(ctx, s.stopAccepting)
 	defer stop()
@@ -51,10 +53,24 @@ func (s *Server) acceptLoop(ctx context.Context) (struct{}, error) {
 		}
 		delay = 0
 		if err := s.startConn(conn); err != nil {
+			if errors.Is(err, scheduler.ErrQueueFull) {
+				// A bounded queue full for now (other work of the
+				// scheduler's, or a burst): this connection is refused
+				// (closed), as ServeHTTP answers 503, and the next is
+				// accepted.
+				slog.Warn("factory: connection refused; the handler scope's queue is full",
+					"server", s.scope.Name(), "remote", conn.RemoteAddr())
+				continue
+			}
 			// The handler scope takes no more work: stop accepting
-			// rather than refuse every connection.
+			// rather than refuse every connection. Closed or canceled,
+			// that is the end of serving; any other refusal is the
+			// loop's error.
 			s.stopAccepting()
-			return struct{}{}, nil
+			if errors.Is(err, scheduler.ErrClosed) || errors.Is(err, scheduler.ErrScopeCanceled) {
+				return struct{}{}, nil
+			}
+			return struct{}{}, err
 		}
 	}
 }

@@ -396,3 +396,39 @@ func TestServerMethodsOnNilOrZeroPanicNamingIt(t *testing.T) {
 		}
 	}
 }
+
+// A connection refused because the scheduler's bounded queue is full for
+// now is closed, and the server goes on: once the queue has drained the
+// next connection is served. The loop used to stop for good, Serve
+// returning nil with its context live (a hostile review, 2026-12-07).
+func TestServeRefusesAConnectionAtAFullQueueAndGoesOn(t *testing.T) {
+	s := newScheduler(t, scheduler.WithLimit(1), scheduler.WithQueueLimit(1))
+	release := make(chan struct{})
+	var blockers []*lazytask.Task[struct{}]
+	for range 2 { // one runs, one fills the queue
+		h, err := scheduler.Go(s, func(context.Context) error { <-release; return nil })
+		require.NoError(t, err)
+		blockers = append(blockers, h)
+	}
+	ctx, cancel := context.WithCancel(bounded(t))
+	defer cancel()
+	ln := listen(t)
+	served := make(chan error, 1)
+	go func() { served <- factory.Serve(ctx, ln, echo, factory.WithScope(s)) }()
+	refused := dial(t, ln.Addr())
+	assert.True(t, refused.closedByServer(), "the connection refused at the full queue is closed")
+	close(release)
+	for _, h := range blockers {
+		require.NoError(t, h.Wait(bounded(t)))
+	}
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned %v with its context live, after one refusal", err)
+	default:
+	}
+	c := dial(t, ln.Addr())
+	c.roundTrip("after the queue drained")
+	require.NoError(t, c.conn.Close())
+	cancel()
+	require.NoError(t, <-served)
+}
