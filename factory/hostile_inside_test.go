@@ -82,12 +82,17 @@ func (p *hiProbe) exit() {
 	p.mu.Unlock()
 }
 
-func (p *hiProbe) check(t *testing.T, limit int) {
+func (p *hiProbe) check(t *testing.T, limit int) { t.Helper(); p.checkOver(t, limit, 0) }
+
+// checkOver is check where up to over tasks may be seen running over the
+// cap, counted: a combinator's caller whose wait one of several tasks in
+// flight ended goes on over the cap until its next wait (ReclaimGate).
+func (p *hiProbe) checkOver(t *testing.T, limit, over int) {
 	t.Helper()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	assert.LessOrEqual(t, p.peak, limit, "leaf bodies running at once")
-	assert.Equal(t, 0, p.maxOver, "peak Stats().OverCap seen inside tasks")
+	assert.LessOrEqual(t, p.maxOver, over, "peak Stats().OverCap seen inside tasks")
 	assert.LessOrEqual(t, p.maxUse, limit, "peak Stats().InUse seen inside tasks")
 }
 
@@ -381,7 +386,11 @@ func TestHostileMapInsideKeepsTheCap(t *testing.T) {
 				})
 				require.NoError(t, err)
 				assert.Equal(t, []int{1, 4, 9, 16, 25, 36, 49}, out)
-				p.check(t, limit)
+				// With calls in flight beside the one that ended, Map's
+				// own code goes on over the cap, counted, to submit the
+				// next call: seen from a leaf now and then (2-7 runs in
+				// 100 at cap 2, limit 3), never more than that one.
+				p.checkOver(t, limit, min(mlimit-1, 1))
 				hiIdle(t, s)
 			})
 		}
