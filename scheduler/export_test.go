@@ -57,15 +57,16 @@ const ReapPeriod = reapPeriod
 
 // AwaitWaiting blocks until a Wait (or Shutdown) waits on sc.
 func AwaitWaiting(sc *Scope) {
-	for {
-		sc.s.lock()
-		got := sc.idle != nil
-		sc.s.unlock()
-		if got {
-			return
-		}
+	for !Waiting(sc) {
 		runtime.Gosched()
 	}
+}
+
+// Waiting reports whether a Wait (or Shutdown) waits on sc.
+func Waiting(sc *Scope) bool {
+	sc.s.lock()
+	defer sc.s.unlock()
+	return sc.idle != nil
 }
 
 // SetWakeDelay makes Release call f between letting the scheduler's lock

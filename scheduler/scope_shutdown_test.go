@@ -365,3 +365,50 @@ func TestScopeShutdownStartsNoQueuedTaskAfterTheGracePeriodEnded(t *testing.T) {
 		assert.ErrorIs(t, queued.Err(), scheduler.ErrClosed, "Err() of sc's queued task")
 	})
 }
+
+// A Wait or Shutdown from outside waits for every task of the scope, one
+// that waited on the scope from inside included: it used to leave out the
+// tasks counted as waiting from inside, and so returned, once the others
+// had ended, while such a task ran on (a hostile review, 2026-12-07: 150
+// runs in 300 under -race).
+func TestScopeWaitFromOutsideWaitsForATaskThatWaitedFromInside(t *testing.T) {
+	for _, call := range []string{"Wait", "Shutdown"} {
+		t.Run(call, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := scSched(t, scheduler.WithLimit(8))
+				sc := scChild(t, s.Root(), scheduler.WithName("sc"))
+				_, og := scHold(t, sc)
+				finish := make(chan struct{})
+				waited := make(chan error, 1)
+				inside, err := scheduler.Submit(sc, func(ctx context.Context) (int, error) {
+					waited <- sc.Wait(ctx) // for the other task, from inside
+					<-finish               // then it works on
+					return 1, nil
+				})
+				require.NoError(t, err)
+				synctest.Wait()
+				outside := make(chan error, 1)
+				go func() {
+					if call == "Wait" {
+						outside <- sc.Wait(context.Background())
+					} else {
+						outside <- sc.Shutdown(context.Background())
+					}
+				}()
+				synctest.Wait()
+				og.open()
+				require.NoError(t, <-waited, "the Wait from inside")
+				synctest.Wait()
+				select {
+				case err := <-outside:
+					t.Fatalf("%s from outside returned %v while a task of the scope ran", call, err)
+				default:
+				}
+				assert.Equal(t, lazytask.Running, inside.State())
+				close(finish)
+				require.NoError(t, <-outside, "%s from outside, once every task ended", call)
+				assert.Equal(t, lazytask.Succeeded, inside.State())
+			})
+		})
+	}
+}

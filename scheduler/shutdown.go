@@ -20,12 +20,13 @@ func (s *Scheduler) Wait(ctx context.Context) error { return s.rootScope().Wait(
 // fail-fast scope, nil for a supervisor. If ctx ends first it returns
 // context.Cause(ctx). Lazy tasks are not waited for: they have not been
 // handed to the scope. Called from inside tasks of the scope (with their
-// context), it does not wait for those tasks. Results are published before
+// context), it does not wait for those tasks; called from outside, it
+// waits for every task, those that wait from inside included. Results are published before
 // Wait returns; done callbacks may still be running.
 func (sc *Scope) Wait(ctx context.Context) error {
 	sc.sched() // a nil *Scope panics with a message naming it
-	leave := sc.enter(ctx)
-	err := sc.waitLending(ctx)
+	leave, inside := sc.enter(ctx)
+	err := sc.waitLending(ctx, inside)
 	leave()
 	if err != nil {
 		return err
@@ -34,12 +35,14 @@ func (sc *Scope) Wait(ctx context.Context) error {
 }
 
 // enter counts a Wait or Shutdown made from inside a task of sc's subtree
-// (ctx is, or derives from, that task's context), so that waits leave the
-// waiting tasks out. The returned function undoes it.
-func (sc *Scope) enter(ctx context.Context) func() {
+// (ctx is, or derives from, that task's context), so that waits from
+// inside leave the waiting tasks out; inside says it did. The returned
+// function undoes it. A wait from outside waits for every task, those
+// waiting from inside included.
+func (sc *Scope) enter(ctx context.Context) (leave func(), inside bool) {
 	c := core.FromContext(ctx)
 	if c == nil || core.StateOf(c) != core.Running {
-		return func() {}
+		return func() {}, false
 	}
 	s := sc.s
 	s.lock()
@@ -47,7 +50,7 @@ func (sc *Scope) enter(ctx context.Context) func() {
 	if core.StateOf(c) != core.Running {
 		// It ended meanwhile: its end, published under s.mu, has
 		// uncounted it already (doneTaskLocked).
-		return func() {}
+		return func() {}, false
 	}
 	for p := s.scopeOf(c); p != nil; p = p.parent {
 		if p == sc {
@@ -67,14 +70,15 @@ func (sc *Scope) enter(ctx context.Context) func() {
 					}
 				}
 				s.unlock()
-			}
+			}, true
 		}
 	}
-	return func() {}
+	return func() {}, false
 }
 
 // wakeIdleLocked wakes the waits on sc if the only tasks left in its
-// subtree are those waiting from inside.
+// subtree are those waiting from inside (a wait from outside then looks
+// again, and waits on).
 func (sc *Scope) wakeIdleLocked() {
 	if sc.idle != nil && sc.tasks <= len(sc.insiders) {
 		close(sc.idle)
@@ -84,9 +88,9 @@ func (sc *Scope) wakeIdleLocked() {
 
 // waitLending is waitIdle for a wait that may come from inside a task: the
 // task's slots are lent while it waits (I9).
-func (sc *Scope) waitLending(ctx context.Context) error {
+func (sc *Scope) waitLending(ctx context.Context, inside bool) error {
 	reclaim := core.BeginWait(ctx)
-	err := sc.waitIdle(ctx)
+	err := sc.waitIdle(ctx, inside)
 	if reclaim != nil {
 		reclaim(err != nil) // cut short: its context ended first
 	}
@@ -94,12 +98,13 @@ func (sc *Scope) waitLending(ctx context.Context) error {
 }
 
 // waitIdle waits until the subtree's only tasks are those waiting from
-// inside.
-func (sc *Scope) waitIdle(ctx context.Context) error {
+// inside, for a wait from inside, or until it has none, for one from
+// outside.
+func (sc *Scope) waitIdle(ctx context.Context, inside bool) error {
 	s := sc.s
 	for {
 		s.lock()
-		if sc.tasks <= len(sc.insiders) {
+		if sc.tasks == 0 || inside && sc.tasks <= len(sc.insiders) {
 			s.unlock()
 			return nil
 		}
@@ -149,7 +154,7 @@ func (sc *Scope) Shutdown(ctx context.Context) error {
 // a task queued higher up.
 func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 	s := sc.s
-	leave := sc.enter(ctx)
+	leave, inside := sc.enter(ctx)
 	defer leave()
 	s.lock()
 	sc.shutdowns++
@@ -160,7 +165,7 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 			s.admitAllLocked() // what a canceled head held up elsewhere
 		}
 		s.unlockFinishing(ended)
-		_ = sc.waitIdle(context.Background())
+		_ = sc.waitIdle(context.Background(), inside)
 		if top {
 			return ErrClosed
 		}
@@ -192,13 +197,13 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 	}
 	var err error
 	if !top {
-		_ = sc.waitIdle(context.Background())
-	} else if err = sc.waitIdle(ctx); err != nil {
+		_ = sc.waitIdle(context.Background(), inside)
+	} else if err = sc.waitIdle(ctx, inside); err != nil {
 		s.lock()
 		ended := sc.cancelTreeLocked(ErrClosed)
 		s.admitAllLocked() // what a canceled head held up elsewhere
 		s.unlockFinishing(ended)
-		_ = sc.waitIdle(context.Background())
+		_ = sc.waitIdle(context.Background(), inside)
 	}
 	wg.Wait()
 	s.lock()
