@@ -45,6 +45,7 @@ var (
 	ErrInvalidOption  = lazytask.ErrInvalidOption
 	ErrScopeClosed    = lazytask.ErrScopeClosed
 	ErrCallbackGoexit = lazytask.ErrCallbackGoexit
+	ErrHandingOver    = lazytask.ErrHandingOver
 )
 
 // Sentinel errors of scheduler: see there.

@@ -21,6 +21,13 @@ var (
 	// ErrScopeClosed is the cause given to a task that was created for a
 	// scope but never started before the scope closed.
 	ErrScopeClosed = core.ErrScopeClosed
+	// ErrHandingOver is returned by Start for a task that a scheduler's
+	// OnCreate or OnQueue hook is looking at, before the handoff that the
+	// hook fires for (Submit, Enqueue): the scheduler is taking the task,
+	// so it cannot start on a goroutine of its own. A scheduler's Force
+	// runs it now in the scheduler, and its Enqueue returns this error too
+	// (it wraps scheduler.ErrNotQueued there).
+	ErrHandingOver = core.ErrHandingOver
 	// ErrCallbackGoexit is what a scheduler logs (and reports for done
 	// callbacks) when a done callback, hook or error handler calls
 	// runtime.Goexit: that goroutine exits as asked, and the callbacks and

@@ -187,8 +187,12 @@ func (t *Task[T]) Cancel(cause error) bool { return core.Cancel(&t.base, cause) 
 
 // Start runs a Lazy task now on its own goroutine. For a task waiting in a
 // scheduler's queue, Start is a force-run through that scheduler: the task
-// runs now, over the cap, and is counted as over-cap. Start returns
-// ErrStarted if the task is already running or has ended.
+// runs now, over the cap, and is counted as over-cap; so is it for a Lazy
+// task bound to a scheduler (NewTask). Start returns ErrStarted if the
+// task is already running or has ended, and ErrHandingOver, leaving it
+// Lazy, if a scheduler's OnCreate or OnQueue hook calls it on a task that
+// the scheduler is taking (Submit, Enqueue): the task then runs in the
+// scheduler (the scheduler's Force runs it now).
 func (t *Task[T]) Start() error { return core.Start(&t.base) }
 
 // Options returns the task's options. The Labels map is a copy.

@@ -32,6 +32,11 @@ import (
 // a task (I11), and Shutdown waits for every OnDone. The Timings of
 // h.Info() tell when each step happened, whenever the hook runs.
 //
+// OnCreate and OnQueue see a task before its handoff: a hook may cancel
+// it or force-run it (Scheduler.Force), but its Start returns
+// lazytask.ErrHandingOver and an Enqueue of it ErrNotQueued (wrapping that
+// error): the handoff under way is the scheduler's.
+//
 // Hooks should be quick. One that blocks holds up only the hooks behind
 // it, for one to two milliseconds: then the others go on on another
 // goroutine. A hook that panics is recovered and logged with the

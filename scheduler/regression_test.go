@@ -172,9 +172,12 @@ func TestAPanicThatTheExecutorRecoversEndsTheTask(t *testing.T) {
 }
 
 // A hook that sees a task before its handoff and hands it over itself
-// (Force, Start, Enqueue here or in another scope) makes no refusal: Submit
-// returns no error, the task runs once, and the done hooks see it end once,
-// after the end.
+// (Force) makes no refusal: Submit returns no error, the task runs once,
+// and the done hooks see it end once, after the end. A hook's Start or
+// Enqueue of it is refused (lazytask.ErrHandingOver, see
+// hook_handoff_test.go), and the handoff under way goes on: the same
+// holds. NewTask's task, refused its Start by its OnCreate, stays Lazy,
+// bound, and a later Start force-runs it.
 func TestAHookThatHandsTheTaskOverItselfIsNoRefusal(t *testing.T) {
 	for _, mode := range []string{"force", "start", "enqueue", "enqueue-other", "newtask-start"} {
 		t.Run(mode, func(t *testing.T) {
@@ -183,20 +186,21 @@ func TestAHookThatHandsTheTaskOverItselfIsNoRefusal(t *testing.T) {
 			var mu sync.Mutex
 			var doneStates []lazytask.State
 			hooked := make(chan struct{}, 4) // a done hook ran (it may run after Wait returns)
-			var done atomic.Bool             // Enqueue fires the hooks again: hand over once
+			var done atomic.Bool             // hand over once
+			var handErr error
 			handOver := func(sc *scheduler.Scope, h lazytask.Handle) {
 				if !done.CompareAndSwap(false, true) {
 					return
 				}
 				switch mode {
 				case "force":
-					_ = s.Force(h)
+					handErr = s.Force(h)
 				case "start", "newtask-start":
-					_ = h.Start()
+					handErr = h.Start()
 				case "enqueue":
-					_ = sc.Enqueue(h)
+					handErr = sc.Enqueue(h)
 				case "enqueue-other":
-					_ = other.Enqueue(h)
+					handErr = other.Enqueue(h)
 				}
 			}
 			hooks := scheduler.Hooks{
@@ -219,6 +223,9 @@ func TestAHookThatHandsTheTaskOverItselfIsNoRefusal(t *testing.T) {
 			var h *lazytask.Task[int]
 			if mode == "newtask-start" {
 				h = scheduler.NewTask(s, fn)
+				require.ErrorIs(t, handErr, lazytask.ErrHandingOver, "Start from NewTask's OnCreate")
+				require.Equal(t, lazytask.Lazy, h.State())
+				require.NoError(t, h.Start(), "Start once NewTask has returned")
 			} else {
 				var err error
 				h, err = scheduler.Submit(s, fn)
@@ -239,6 +246,11 @@ func TestAHookThatHandsTheTaskOverItselfIsNoRefusal(t *testing.T) {
 			assert.Equal(t, int32(1), runs.Load(), "runs")
 			assert.Equal(t, []lazytask.State{lazytask.Succeeded}, doneStates, "what the done hooks saw, once each")
 			assert.Zero(t, s.Stats().Rejected, "rejected")
+			if mode == "force" {
+				assert.NoError(t, handErr, "Force from the hook")
+			} else {
+				assert.ErrorIs(t, handErr, lazytask.ErrHandingOver, "the hook's %s", mode)
+			}
 		})
 	}
 }

@@ -241,7 +241,10 @@ func targetOf(sp Spawner) *Scope {
 // On bad input or refusal Submit returns a non-nil handle that has already
 // ended, and the error: lazytask.ErrNilFunc or lazytask.ErrInvalidOption
 // (the task is Failed), ErrWeightTooLarge (Failed), ErrClosed, ErrQueueFull
-// or ErrScopeCanceled (Canceled). The task never runs in these cases.
+// or ErrScopeCanceled (Canceled). The task never runs in these cases. If
+// an OnCreate or OnQueue hook cancels the task before the handoff, Submit
+// returns ErrNotQueued with the handle, Canceled; if a hook force-runs it
+// (Force), Submit returns nil and the task runs.
 func Submit[T any](sp Spawner, fn func(ctx context.Context) (T, error), opts ...lazytask.Option) (*lazytask.Task[T], error) {
 	return submit(context.Background(), false, sp, fn, opts)
 }
@@ -392,8 +395,18 @@ func (sc *Scope) fireGuarded(c *core.Task, kinds ...hookKind) {
 			sc.abandon(c, core.ErrCallbackGoexit)
 		}
 	}()
-	sc.fire(c, kinds...)
+	sc.fireHooking(c, kinds...)
 	normal = true
+}
+
+// fireHooking fires the create or queue hooks of a task before its handoff,
+// marked meanwhile (core.BeginHooks) so that a hook's Start or Enqueue of
+// it is refused with lazytask.ErrHandingOver: it would run the task away
+// from the scheduler, or fire the hooks again without end.
+func (sc *Scope) fireHooking(c *core.Task, kinds ...hookKind) {
+	core.BeginHooks(c)
+	defer core.EndHooks(c)
+	sc.fire(c, kinds...)
 }
 
 // countRejected counts a task made for sc that the scheduler never took.

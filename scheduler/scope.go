@@ -299,6 +299,12 @@ func (sc *Scope) Enqueue(h lazytask.Handle) error {
 	if err != nil {
 		return err
 	}
+	if core.Hooking(c) {
+		// A hook calls Enqueue on the task it sees before its handoff:
+		// the handoff it fires for is under way (firing the hooks again
+		// would recurse without end).
+		return fmt.Errorf("%w: %w", ErrNotQueued, lazytask.ErrHandingOver)
+	}
 	if sc.hooked && core.StateOf(c) == core.Lazy {
 		// Before the handoff, so that OnQueue comes before OnStart; a
 		// refused handoff leaves the task Lazy and fires nothing more. A
@@ -306,7 +312,7 @@ func (sc *Scope) Enqueue(h lazytask.Handle) error {
 		if core.Bound(c) == nil {
 			sc.fireGuarded(c, hookCreate, hookQueue)
 		} else {
-			sc.fire(c, hookQueue)
+			sc.fireHooking(c, hookQueue)
 		}
 	}
 	return sc.enqueue(c, false, false)

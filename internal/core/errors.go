@@ -17,6 +17,10 @@ var (
 	ErrGoexit        = errors.New("lazytask: function called runtime.Goexit")
 	ErrInvalidOption = errors.New("lazysched: invalid option") // lazytask's and scheduler's
 	ErrScopeClosed   = errors.New("lazytask: scope closed before the task was started")
+	// ErrHandingOver is returned by Start, and by a scheduler's Enqueue,
+	// for a task whose scheduler's create or queue hooks are running:
+	// the task is being handed to that scheduler.
+	ErrHandingOver = errors.New("lazytask: task is being handed to a scheduler (its hooks run)")
 	// ErrCallbackGoexit is reported for a done callback, hook or error
 	// handler that called runtime.Goexit: the goroutine that ran it exits
 	// as asked, and the work after it goes on on another goroutine.

@@ -103,6 +103,9 @@ func Start(c *Task) error {
 				}
 				return err
 			}
+			if s&flagHooking != 0 {
+				return ErrHandingOver
+			}
 			if c.state.CompareAndSwap(s, s&^stateMask|uint32(toRunning)|flagAlone) {
 				if t := tm(c); t != nil {
 					t.started.Store(Now())

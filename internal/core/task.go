@@ -47,6 +47,7 @@ const (
 	// 1 << 13 flagAwaited (awaiters.go), 1 << 14 flagTimed (timings.go).
 	flagAlone    = 1 << 15 // started by Start with no owner, on a goroutine of its own
 	flagRejected = 1 << 16 // refused by the scheduler it was made for: never queued
+	flagHooking  = 1 << 17 // a scheduler's create or queue hooks run before its handoff
 )
 
 func terminal(s uint32) bool {
@@ -357,6 +358,17 @@ func OverCap(c *Task) bool { return c.state.Load()&flagOverCap != 0 }
 // hooks and Info tell a refusal from a task that was canceled or failed
 // once taken. Call it before c ends, or before anyone else can see c.
 func MarkRejected(c *Task) { c.state.Or(flagRejected) }
+
+// BeginHooks marks c as seen by a scheduler's create or queue hooks before
+// its handoff, until EndHooks: Start refuses it (ErrHandingOver), and so
+// does the scheduler's Enqueue, which would fire the hooks again.
+func BeginHooks(c *Task) { c.state.Or(flagHooking) }
+
+// EndHooks ends BeginHooks.
+func EndHooks(c *Task) { c.state.And(^uint32(flagHooking)) }
+
+// Hooking reports whether c is between BeginHooks and EndHooks.
+func Hooking(c *Task) bool { return c.state.Load()&flagHooking != 0 }
 
 // Rejected reports whether MarkRejected was called on c.
 func Rejected(c *Task) bool { return c.state.Load()&flagRejected != 0 }
