@@ -251,7 +251,9 @@ func (sc *Scope) Scheduler() *Scheduler { return sc.sched() }
 // scheduler's cap). Raising it admits waiting tasks at once; lowering it
 // lets running tasks finish. It returns ErrInvalidLimit below 1. Queued
 // tasks of the subtree heavier than the new cap could never be admitted:
-// they end Failed with ErrWeightTooLarge, as they would have at submit.
+// they end Failed with ErrWeightTooLarge, as they would have at submit, and
+// their scopes' policies see that error as any task's failure (a fail-fast
+// scope is canceled, a supervisor's handler called).
 func (sc *Scope) Resize(n int) error {
 	sc.sched() // a nil *Scope panics with a message naming it
 	if n < 1 {
@@ -265,6 +267,7 @@ func (sc *Scope) Resize(n int) error {
 		sc.wakeLocked() // a raised cap has room for what was parked here
 	}
 	var ended []*core.Task
+	var failed []deferredReport // the scope and error of each in ended
 	if lowered {
 		sc.walk(func(x *Scope) {
 			var heavy []*core.Task
@@ -277,12 +280,35 @@ func (sc *Scope) Resize(n int) error {
 				err := fmt.Errorf("%w: weight %d, cap %d of scope %q after Resize", ErrWeightTooLarge, core.Weight(c), n, sc.name)
 				if x.endUnstartedLocked(c, core.Failed, err) {
 					ended = append(ended, c)
+					failed = append(failed, deferredReport{sc: x, err: err})
 				}
 			}
 		})
 	}
+	for _, f := range failed {
+		if f.sc.policy == failFast {
+			f.sc.failLocked(f.err)
+		}
+	}
 	s.admitAllLocked()
 	s.unlockFinishing(ended)
+	if len(failed) == 0 {
+		return nil
+	}
+	// After the callbacks and done hooks, as for a task that failed
+	// running: the supervisors' handler calls, and what fail-fast errors
+	// canceled.
+	var reports []deferredReport
+	for i, f := range failed {
+		if f.sc.policy == supervise {
+			f.info = infoOf(ended[i])
+			reports = append(reports, f)
+		}
+	}
+	s.lock()
+	s.reports = append(s.reports, reports...)
+	s.unlock()
+	s.flushDeferred(nil)
 	return nil
 }
 

@@ -255,3 +255,46 @@ func TestScopePanickingErrorHandlerIsContainedAndLogged(t *testing.T) {
 	assert.Contains(t, out, `msg="lazysched: error handler panicked" scope=touchy`, "log output")
 	assert.Contains(t, out, "handler boom", "log output")
 }
+
+// A queued task that a Resize fails (its weight over the new cap) is a
+// failure of its scope, as any task's: a fail-fast scope is canceled and
+// its Wait returns the error, a supervisor's handler gets it. Neither saw
+// it before (a hostile review, 2026-12-07).
+func TestATaskFailedByAResizeReachesItsScopesPolicy(t *testing.T) {
+	for _, policy := range []string{"fail-fast", "supervise"} {
+		t.Run(policy, func(t *testing.T) {
+			s := scSched(t, scheduler.WithLimit(4))
+			var seen []error
+			var mu sync.Mutex
+			opt := scheduler.FailFast()
+			if policy == "supervise" {
+				opt = scheduler.Supervise(func(_ lazytask.Info, err error) {
+					mu.Lock()
+					seen = append(seen, err)
+					mu.Unlock()
+				})
+			}
+			sc := scChild(t, s.Root(), opt, scheduler.WithLimit(3))
+			holder, g := scHold(t, sc, lazytask.WithWeight(3))
+			heavy, err := scheduler.Go(sc, func(context.Context) error { return nil }, lazytask.WithWeight(3))
+			require.NoError(t, err)
+			require.NoError(t, sc.Resize(2))
+			require.Equal(t, lazytask.Failed, heavy.State())
+			require.ErrorIs(t, heavy.Err(), scheduler.ErrWeightTooLarge)
+			if policy == "fail-fast" {
+				assert.ErrorIs(t, context.Cause(sc.Context()), scheduler.ErrWeightTooLarge, "the scope's cause")
+				g.open() // the holder ignores its canceled context
+				err := sc.Wait(context.Background())
+				assert.ErrorIs(t, err, scheduler.ErrWeightTooLarge, "the fail-fast scope's Wait")
+				return
+			}
+			mu.Lock()
+			got := append([]error(nil), seen...)
+			mu.Unlock()
+			require.Len(t, got, 1, "the handler's calls once Resize returned")
+			assert.ErrorIs(t, got[0], scheduler.ErrWeightTooLarge)
+			g.open()
+			require.NoError(t, holder.Wait(context.Background()))
+		})
+	}
+}
