@@ -21,8 +21,10 @@ type Result[T any] struct {
 // canceled with ErrNotNeeded as the cause, and the loop statement returns
 // only once they have ended: nothing the sequence started outlives it. If
 // ctx ends, the unfinished tasks are canceled with ctx's cause and are
-// yielded as they end, with that error; a context already done starts
-// nothing and yields every index with its cause.
+// yielded as they end, with their true outcome: the cause for a task that
+// returned it (or never ran), the value and error a task that went on
+// returned; a context already done starts nothing and yields every index
+// with its cause.
 func AsCompleted[T any](ctx context.Context, f Factory, fns ...func(ctx context.Context) (T, error)) iter.Seq2[int, Result[T]] {
 	return func(yield func(int, Result[T]) bool) {
 		if err := ctx.Err(); err != nil {

@@ -322,8 +322,10 @@ func Go(sp Spawner, fn func(ctx context.Context) error, opts ...lazytask.Option)
 
 // SubmitWait is Submit for a scheduler with a bounded queue: when the queue
 // is full it waits for room until ctx ends, and then returns
-// context.Cause(ctx) with a handle Canceled with that cause. With an
-// unbounded queue it is Submit.
+// context.Cause(ctx) with a handle Canceled with that cause. A ctx that has
+// ended already refuses the task even if the queue has room, as x/sync's
+// semaphore.Acquire does: the end came before the call. With an unbounded
+// queue it is Submit, and ctx is not looked at.
 func SubmitWait[T any](ctx context.Context, sp Spawner, fn func(ctx context.Context) (T, error), opts ...lazytask.Option) (*lazytask.Task[T], error) {
 	return submit(ctx, true, sp, fn, opts)
 }

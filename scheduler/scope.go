@@ -351,8 +351,10 @@ func (sc *Scope) Enqueue(h lazytask.Handle) error {
 // with ErrWeightTooLarge; Force is the explicit way past it), and is
 // counted in Stats.OverCap while it lasts and in Stats.ForceRuns. Calling
 // h.Start() on a queued task does the same. Force
-// returns ErrNotQueued for a task in another state or scheduler, ErrClosed
-// or ErrScopeCanceled for a Lazy task in a closed or canceled scope.
+// returns ErrNotQueued for a task in another state or queued in another
+// scheduler, ErrForeignHandle for a nil or zero handle or a Lazy task bound
+// to another scheduler, ErrClosed or ErrScopeCanceled for a Lazy task in a
+// closed or canceled scope.
 func (sc *Scope) Force(h lazytask.Handle) error {
 	sc.sched() // a nil *Scope panics with a message naming it
 	c, err := coreOf(h)
