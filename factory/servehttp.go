@@ -57,7 +57,11 @@ func StartHTTP(ln net.Listener, srv *http.Server, opts ...ServeOption) (*Server,
 // flight during the grace period (WithGrace); past it, the remaining
 // requests are canceled and the connections closed. It returns nil once
 // all of that is done in time, ErrGraceExpired if requests had to be
-// canceled, or srv.Serve's error if serving failed. srv must be new: an
+// canceled, or srv.Serve's error if serving failed. A handler that
+// hijacks its connection (http.Hijacker) owns it: net/http closes no
+// hijacked connection, so past the grace such a handler must end when its
+// context is canceled (close the connection then), or ServeHTTP waits for
+// it. srv must be new: an
 // http.Server shut down before cannot serve again, and its Serve returns
 // http.ErrServerClosed at once, which ServeHTTP cannot tell from a
 // Shutdown of srv made while it served (a stop, nil).

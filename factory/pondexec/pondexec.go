@@ -35,6 +35,13 @@ import (
 //     a goroutine, which submits it there and runs it itself if pool
 //     refuses.
 //
+// Give WithPool a pool, not a subpool (Pool.NewSubpool): a subpool's
+// counters are its own, so it may look idle while its parent's workers are
+// all busy, and a run handed to it then waits in the parent's queue (two
+// tasks on two subpools that wait for tasks of their own deadlock that
+// way), and a subpool whose parent is stopping may drop a run (pond v2.7),
+// which would leave a task Running for ever.
+//
 // The scheduler's cap, not pool's, bounds the scheduler's tasks; give pool
 // at least that many workers for its tasks to run there. With
 // scheduler.WithoutPanicRecovery, give the pool pond.WithoutPanicRecovery
