@@ -551,7 +551,9 @@ func (s *Scheduler) grantReclaimsLocked() bool {
 // is published, not here (I11).
 func (sc *Scope) cancelTreeLocked(cause error) []*core.Task {
 	var ended []*core.Task
+	var tree []*Scope
 	sc.walk(func(x *Scope) {
+		tree = append(tree, x)
 		x.sealLocked() // later submits take the locked path, refused
 		if !x.dead {
 			x.dead = true
@@ -568,8 +570,15 @@ func (sc *Scope) cancelTreeLocked(cause error) []*core.Task {
 			x.stopTTL()
 		}
 		x.cancel(cause)
-		x.releaseLocked() // I12: a canceled scope does not outlive its tasks
 	})
+	// I12: a canceled scope does not outlive its tasks. Released once the
+	// whole subtree's tasks are ended, children before their parents, so
+	// that what a release hands its parent's Stats (gone) counts the
+	// ends below it: an idle scope released first lost the Lazy tasks of
+	// its children, canceled after it.
+	for _, x := range slices.Backward(tree) {
+		x.releaseLocked()
+	}
 	return ended
 }
 

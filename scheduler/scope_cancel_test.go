@@ -384,3 +384,39 @@ func TestScopeTimedOutScopeRefusesWorkAtOnce(t *testing.T) {
 	assert.Zero(t, accepted, "submissions accepted by a scope whose context had timed out (100 rounds)")
 	assert.Zero(t, ran, "tasks run in a scope whose context had timed out (100 rounds)")
 }
+
+// A Lazy task two scopes below a canceled one, whose scope in between is
+// idle: the ancestors' Stats count its end. The idle scope used to be
+// released (its totals handed to its parent) before the walk reached the
+// task, whose end was then counted in a scope already gone from the tree
+// (a hostile review, 2026-12-07).
+func TestScopeStatsCountALazyTaskCanceledBelowAnIdleChild(t *testing.T) {
+	for _, how := range []string{"Cancel", "fail-fast"} {
+		t.Run(how, func(t *testing.T) {
+			s := scSched(t)
+			p := scChild(t, s.Root(), scheduler.WithName("P"))
+			top := p
+			if how == "fail-fast" {
+				top = scChild(t, p, scheduler.WithName("F"), scheduler.FailFast())
+			}
+			c := scChild(t, top, scheduler.WithName("C"))
+			g := scChild(t, c, scheduler.WithName("G"))
+			lz := scheduler.NewTask(g, func(context.Context) (int, error) { return 1, nil })
+			if how == "Cancel" {
+				c.Cancel(nil)
+			} else {
+				_, err := scheduler.Go(top, func(context.Context) error { return errors.New("boom") })
+				require.NoError(t, err)
+				_ = top.Wait(context.Background())
+			}
+			<-lz.Done()
+			require.Equal(t, lazytask.Canceled, lz.State())
+			for name, sc := range map[string]*scheduler.Scope{"P": p, "top": top, "root": s.Root()} {
+				st := sc.Stats()
+				assert.Equal(t, st.Created, st.Succeeded+st.Failed+st.Canceled+st.Rejected+uint64(st.Queued+st.Running+st.Lazy),
+					"%s: Created = Succeeded+Failed+Canceled+Rejected+Queued+Running+Lazy: %+v", name, st)
+				assert.NotZero(t, st.Canceled, "%s: the Lazy task's end", name)
+			}
+		})
+	}
+}
