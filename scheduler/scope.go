@@ -96,8 +96,11 @@ type Scope struct {
 	failed    bool
 	errs      []error
 	shutdowns int
-	made      int      // children made, for default names
-	gone      counters // totals of released child scopes' subtrees
+	// ownShutdowns counts the calls of Shutdown on the scope itself (not
+	// those its parent's Shutdown makes); under s.mu.
+	ownShutdowns int
+	made         int      // children made, for default names
+	gone         counters // totals of released child scopes' subtrees
 }
 
 // farAway is a time left before a deadline that no program waits out (about

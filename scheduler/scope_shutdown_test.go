@@ -412,3 +412,38 @@ func TestScopeWaitFromOutsideWaitsForATaskThatWaitedFromInside(t *testing.T) {
 		})
 	}
 }
+
+// A child's first Shutdown of its own, made while its parent's Shutdown is
+// shutting it down gracefully, is graceful too: it used to count as the
+// child's second call and cancel its running task at once (a hostile
+// review, 2026-12-07).
+func TestScopeShutdownOfAChildDuringItsParentsIsGraceful(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := scSched(t, scheduler.WithLimit(4))
+		p := scChild(t, s.Root(), scheduler.WithName("P"))
+		c := scChild(t, p, scheduler.WithName("C"))
+		release := make(chan struct{})
+		var cause error
+		h, err := scheduler.Go(c, func(ctx context.Context) error {
+			select {
+			case <-release:
+				return nil
+			case <-ctx.Done():
+				cause = context.Cause(ctx)
+				return cause
+			}
+		})
+		require.NoError(t, err)
+		synctest.Wait()
+		parent, child := make(chan error, 1), make(chan error, 1)
+		go func() { parent <- p.Shutdown(context.Background()) }()
+		synctest.Wait()
+		go func() { child <- c.Shutdown(context.Background()) }()
+		synctest.Wait()
+		require.Equal(t, lazytask.Running, h.State(), "the child's task after the child's own Shutdown began (cause %v)", cause)
+		close(release)
+		require.NoError(t, <-child, "the child's Shutdown")
+		require.NoError(t, <-parent, "the parent's Shutdown")
+		assert.Equal(t, lazytask.Succeeded, h.State())
+	})
+}

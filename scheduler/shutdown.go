@@ -134,7 +134,9 @@ func (sc *Scope) waitIdle(ctx context.Context, inside bool) error {
 // It returns the scope's errors (see Wait) if everything finished within
 // the grace period, or context.Cause(ctx) if the grace period ended first.
 // A second call cancels at once, waits as above, and returns ErrClosed; the
-// first call then returns ErrClosed too. Called from inside tasks of the
+// first call then returns ErrClosed too. (The Shutdown of a parent is not
+// a call of the child's own: a child's first Shutdown made meanwhile is
+// graceful too.) Called from inside tasks of the
 // scope (with their context), it does not wait for those tasks, and the
 // scope is released when the last of them ends.
 func (sc *Scope) Shutdown(ctx context.Context) error {
@@ -157,8 +159,16 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 	leave, inside := sc.enter(ctx)
 	defer leave()
 	s.lock()
+	// A second call of the scope's own escalates; the calls a parent's
+	// Shutdown makes on its children (top false) do not count as the
+	// child's own: a child's first Shutdown of its own, made while its
+	// parent's shuts it down, is graceful too.
 	sc.shutdowns++
-	if sc.shutdowns > 1 {
+	escalate := top && sc.ownShutdowns > 0 || !top && sc.shutdowns > 1
+	if top {
+		sc.ownShutdowns++
+	}
+	if escalate {
 		var ended []*core.Task
 		if top {
 			ended = sc.cancelTreeLocked(ErrClosed)
@@ -209,7 +219,7 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 	s.lock()
 	sc.releaseLocked()
 	errs := joinErrs(sc.errs)
-	escalated := sc.shutdowns > 1
+	escalated := sc.ownShutdowns > 1
 	s.unlock()
 	if err != nil {
 		return err
