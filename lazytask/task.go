@@ -98,6 +98,13 @@ func New[T any](fn func(ctx context.Context) (T, error), opts ...Option) *Task[T
 // wait, block on a task it queued before the wait other than by awaiting
 // it (a channel that the queued task fills, say): at a cap of 1 that task
 // may hold the slot and wait for the caller, which waits for the slot.
+//
+// The slot is the task's, not the goroutine's: an Await with the task's
+// context made on another goroutine (one the task started) lends it too,
+// and if the task's own code goes on running meanwhile, the queued task
+// that the slot admits runs beside it, over the cap and uncounted. Await
+// with the task's context only where the task waits too (for that
+// goroutine, say); elsewhere, with a context of its own.
 func (t *Task[T]) Await(ctx context.Context) (T, error) {
 	if !core.IsDone(&t.base) {
 		if err := t.wait(ctx); err != nil {
@@ -165,7 +172,11 @@ func (t *Task[T]) State() State { return State(core.StateOf(&t.base)) }
 // runs on the caller's goroutine before OnDone returns, unless earlier
 // callbacks are still running: then it runs right after them, on their
 // goroutine, so that the order holds (and a callback may register another
-// without deadlock). A panic in f is recovered and
+// without deadlock). A task that cancels another, queued one (its Cancel
+// from inside a task) so runs that one's callbacks on its own goroutine,
+// with its slot held: a callback there that waits for a task queued behind
+// it can wait for ever at a small cap; hand such work to a goroutine of
+// its own. A panic in f is recovered and
 // logged (with the scheduler's logger, scheduler.WithLogger, or log/slog's
 // default for a task that is not in a scheduler); it never reaches the
 // caller, and no scope's error handler sees it.
