@@ -168,6 +168,12 @@ func (r *round) verifyUnrun(rec *taskRec, h *lazytask.Task[int], st lazytask.Sta
 			r.v.add("errors", "task %d: queued, then failed with %v; no cap on its path was ever below %d", rec.id, err, m)
 		}
 		c.failedUnrun++
+		// A failure of its scope, as any task's (Resize's doc).
+		if rec.scope.failFast {
+			c.scopeErrs[rec.scope]++
+		} else {
+			c.reports++
+		}
 		return
 	}
 	if st != lazytask.Canceled {
