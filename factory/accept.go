@@ -18,8 +18,11 @@ import (
 // stops too. A temporary Accept error (temporaryAcceptError) is logged
 // with slog.Default() at level Warn and retried after a backoff; any other
 // ends the loop, and Shutdown reports it. A connection that the handler
-// scope refuses because a bounded queue is full (scheduler.ErrQueueFull)
-// is closed, logged at level Warn, and the loop goes on.
+// scope refuses for now (a bounded queue full, scheduler.ErrQueueFull, or
+// a hook that canceled its task) is closed, logged at level Warn, and the
+// loop goes on; a refusal for good (the scope closed or canceled) ends the
+// loop, and one that every connection would meet (its task's options)
+// ends it with that error.
 func (s *Server) acceptLoop(ctx context.Context) (struct{}, error) {
 	stop := context.AfterFunc(ctx, s.stopAccepting)
 	defer stop()
@@ -53,24 +56,25 @@ func (s *Server) acceptLoop(ctx context.Context) (struct{}, error) {
 		}
 		delay = 0
 		if err := s.startConn(conn); err != nil {
-			if errors.Is(err, scheduler.ErrQueueFull) {
-				// A bounded queue full for now (other work of the
-				// scheduler's, or a burst): this connection is refused
-				// (closed), as ServeHTTP answers 503, and the next is
-				// accepted.
-				slog.Warn("factory: connection refused; the handler scope's queue is full",
-					"server", s.scope.Name(), "remote", conn.RemoteAddr())
+			switch {
+			case errors.Is(err, scheduler.ErrClosed) || errors.Is(err, scheduler.ErrScopeCanceled) || s.handlers.Context().Err() != nil:
+				// The handler scope takes no more work: stop accepting
+				// rather than refuse every connection.
+				s.stopAccepting()
+				return struct{}{}, nil
+			case errors.Is(err, scheduler.ErrWeightTooLarge) || errors.Is(err, scheduler.ErrInvalidOption):
+				// Every connection's task would be refused alike.
+				s.stopAccepting()
+				return struct{}{}, err
+			default:
+				// Refused for now: a bounded queue full (other work of
+				// the scheduler's, or a burst), or a hook that shed it.
+				// This connection is closed, as ServeHTTP answers 503,
+				// and the next is accepted.
+				slog.Warn("factory: connection refused",
+					"server", s.scope.Name(), "remote", conn.RemoteAddr(), "err", err)
 				continue
 			}
-			// The handler scope takes no more work: stop accepting
-			// rather than refuse every connection. Closed or canceled,
-			// that is the end of serving; any other refusal is the
-			// loop's error.
-			s.stopAccepting()
-			if errors.Is(err, scheduler.ErrClosed) || errors.Is(err, scheduler.ErrScopeCanceled) {
-				return struct{}{}, nil
-			}
-			return struct{}{}, err
 		}
 	}
 }

@@ -51,9 +51,10 @@ type Server struct {
 //
 // At the cap (WithLimit) the loop stops accepting until a slot frees,
 // unless QueueWhenFull. A connection that the handler scope refuses for
-// now, its scheduler's bounded queue being full (scheduler.WithQueueLimit),
-// is closed at once and the loop goes on, as ServeHTTP answers 503; a
-// refusal for good (the scope canceled or closed) stops the loop. Handler errors follow the handler scope's policy
+// now (its scheduler's bounded queue full, scheduler.WithQueueLimit, or a
+// hook that canceled its task to shed load) is closed at once and the loop
+// goes on, as ServeHTTP answers 503; a refusal for good (the scope
+// canceled or closed) stops the loop. Handler errors follow the handler scope's policy
 // (WithHandlerScope); a handler that fails after the server canceled it
 // ends Canceled, its error wrapped with the cause.
 //

@@ -432,3 +432,37 @@ func TestServeRefusesAConnectionAtAFullQueueAndGoesOn(t *testing.T) {
 	cancel()
 	require.NoError(t, <-served)
 }
+
+// A hook of the handler scope that cancels one connection's task (load
+// shedding) refuses that connection only: it is closed, and the next is
+// served. The loop used to stop, Serve returning the hook's cause with its
+// context live (a hostile review, 2026-12-07).
+func TestServeGoesOnAfterAHookShedsAConnection(t *testing.T) {
+	var n atomic.Int32
+	errShed := errors.New("shed")
+	ctx, cancel := context.WithCancel(bounded(t))
+	defer cancel()
+	ln := listen(t)
+	served := make(chan error, 1)
+	go func() {
+		served <- factory.Serve(ctx, ln, echo, factory.WithHandlerScope(scheduler.WithHooks(scheduler.Hooks{
+			OnCreate: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
+				if n.Add(1) == 1 {
+					h.Cancel(errShed)
+				}
+			},
+		})))
+	}()
+	shed := dial(t, ln.Addr())
+	assert.True(t, shed.closedByServer(), "the shed connection is closed")
+	c := dial(t, ln.Addr())
+	c.roundTrip("after one was shed")
+	require.NoError(t, c.conn.Close())
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned %v with its context live", err)
+	default:
+	}
+	cancel()
+	require.NoError(t, <-served)
+}

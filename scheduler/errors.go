@@ -65,3 +65,7 @@ func (e *ScopeError) Error() string { return fmt.Sprintf("scope %q: %v", e.Scope
 
 // Unwrap returns the child's error.
 func (e *ScopeError) Unwrap() error { return e.Err }
+
+// errHandingOver is Enqueue's refusal of a task whose create or queue hooks
+// run before another handoff.
+var errHandingOver = fmt.Errorf("%w: %w", ErrNotQueued, lazytask.ErrHandingOver)

@@ -2,6 +2,9 @@ package scheduler_test
 
 import (
 	"context"
+	"errors"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -45,13 +48,11 @@ func TestStartFromAHookBeforeTheHandoffIsRefused(t *testing.T) {
 				require.NoError(t, err)
 				hs = append(hs, h)
 			}
-			if kind == "OnCreate" {
-				// NewTask's OnCreate sees it before it is bound. (A bound
-				// task's Start from its OnQueue is a force-run: NewTask.)
-				lz := scheduler.NewTask(s, fn)
-				require.NoError(t, s.Enqueue(lz))
-				hs = append(hs, lz)
-			}
+			// NewTask's OnCreate sees it before it is bound, and its OnQueue
+			// when Enqueue hands it over: refused there too.
+			lz := scheduler.NewTask(s, fn)
+			require.NoError(t, s.Enqueue(lz))
+			hs = append(hs, lz)
 			st := s.Stats()
 			assert.Equal(t, uint64(len(hs)), st.Created, "Stats().Created")
 			assert.Zero(t, st.ForceRuns, "Stats().ForceRuns")
@@ -134,4 +135,89 @@ func TestForceFromACreateHookRunsTheTaskInTheScheduler(t *testing.T) {
 	st := s.Stats()
 	assert.Equal(t, uint64(1), st.ForceRuns, "Stats().ForceRuns")
 	assert.Equal(t, uint64(1), st.Created, "Stats().Created")
+}
+
+// A Start from a goroutine that a create hook started, racing the
+// handoff, is refused until the task is queued, and then force-runs it in
+// the scheduler, counted: it never runs the task alone. The mark used to
+// end with the hooks, before the handoff, and such a Start ran the task
+// outside the scheduler (a hostile review, 2026-12-07: 62 tasks in 2,001).
+func TestStartRacingTheHandoffFromAHooksGoroutineRunsInTheScheduler(t *testing.T) {
+	var wg sync.WaitGroup
+	var started atomic.Int32
+	s, err := scheduler.New(scheduler.WithLimit(1), scheduler.WithHooks(scheduler.Hooks{
+		OnCreate: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					err := h.Start()
+					if errors.Is(err, lazytask.ErrHandingOver) {
+						runtime.Gosched()
+						continue
+					}
+					if err == nil {
+						started.Add(1)
+					}
+					return
+				}
+			}()
+		},
+	}))
+	require.NoError(t, err)
+	release := make(chan struct{})
+	_, err = scheduler.Go(s, func(context.Context) error { <-release; return nil })
+	require.NoError(t, err)
+	const n = 500
+	var hs []*lazytask.Task[struct{}]
+	for range n {
+		h, err := scheduler.Go(s, func(context.Context) error { return nil })
+		require.NoError(t, err)
+		hs = append(hs, h)
+	}
+	wg.Wait()
+	close(release)
+	require.NoError(t, s.Shutdown(context.Background()))
+	for i, h := range hs {
+		require.Equal(t, "root", h.Info().Scope, "task %d ran in no scope", i)
+		require.Equal(t, lazytask.Succeeded, h.State())
+	}
+	st := s.Stats()
+	assert.Equal(t, uint64(n+1), st.Created, "Stats().Created")
+	assert.Equal(t, uint64(started.Load()), st.ForceRuns, "the Starts that ran a task are force-runs")
+}
+
+// Two goroutines enqueue one task made elsewhere at once: its hooks fire
+// once, for the handoff that won; the other Enqueue is refused or finds
+// the task queued. Both used to fire the hooks, and the first to end
+// cleared the other's mark (the same review).
+func TestConcurrentEnqueuesOfOneTaskFireItsHooksOnce(t *testing.T) {
+	var creates atomic.Int32
+	s, err := scheduler.New(scheduler.WithLimit(1), scheduler.WithHooks(scheduler.Hooks{
+		OnCreate: func(context.Context, *scheduler.Scope, lazytask.Handle) { creates.Add(1) },
+	}))
+	require.NoError(t, err)
+	const n = 300
+	var hs []*lazytask.Task[int]
+	for range n {
+		lz := lazytask.New(func(context.Context) (int, error) { return 1, nil })
+		hs = append(hs, lz)
+		var wg sync.WaitGroup
+		var ok atomic.Int32
+		for range 2 {
+			wg.Go(func() {
+				if s.Enqueue(lz) == nil {
+					ok.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		require.Equal(t, int32(1), ok.Load(), "Enqueues that took the task")
+	}
+	require.NoError(t, s.Shutdown(context.Background()))
+	for _, h := range hs {
+		require.Equal(t, lazytask.Succeeded, h.State())
+	}
+	assert.Equal(t, int32(n), creates.Load(), "OnCreate fired once per task")
+	assert.Equal(t, uint64(n), s.Stats().Created)
 }

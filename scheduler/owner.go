@@ -613,8 +613,12 @@ func (sc *Scope) walk(f func(*Scope)) {
 // by its goroutine id (1-10 µs to read here, only on this path), so that a
 // Shutdown of this scheduler called from that code leaves it out, and one
 // of another scheduler does not.
-func (s *Scheduler) unlockFinishing(ended []*core.Task) {
-	if !s.userCodeFollows(ended) {
+func (s *Scheduler) unlockFinishing(ended []*core.Task) { s.unlockFinishingThen(ended, nil) }
+
+// unlockFinishingThen is unlockFinishing, then then (user code too, if not
+// nil: what a failure's policy deferred, flushDeferred), counted alike.
+func (s *Scheduler) unlockFinishingThen(ended []*core.Task, then func()) {
+	if then == nil && !s.userCodeFollows(ended) {
 		s.unlock()
 		s.finishOutside(ended)
 		return
@@ -629,7 +633,7 @@ func (s *Scheduler) unlockFinishing(ended []*core.Task) {
 		s.unlock()
 		s.wg.Done()
 	}()
-	s.finishOutside(ended)
+	s.finishOutsideThen(ended, then)
 }
 
 // goidCounts counts, by goroutine id, what each goroutine holds; under

@@ -361,6 +361,9 @@ func NewTask[T any](sp Spawner, fn func(ctx context.Context) (T, error), opts ..
 	if err := sc.bindLazy(c); err != nil && !sc.handedOver(c) {
 		sc.abandon(c, err)
 	}
+	if sc.hooked {
+		core.EndHooks(c) // bound now: a Start is a force-run in sc
+	}
 	return t
 }
 
@@ -390,25 +393,30 @@ func (sc *Scope) fireBeforeHandoff(c *core.Task) { sc.fireGuarded(c, hookCreate,
 // runtime.Goexit, the task is never handed over: it is ended Failed with
 // ErrCallbackGoexit on the way out, so that nobody who saw it (the other
 // hooks, the caller's handle) waits for it forever.
-func (sc *Scope) fireGuarded(c *core.Task, kinds ...hookKind) {
+func (sc *Scope) fireGuarded(c *core.Task, kinds ...hookKind) bool {
 	normal := false
 	defer func() {
 		if !normal && recover() == nil {
 			sc.abandon(c, core.ErrCallbackGoexit)
 		}
 	}()
-	sc.fireHooking(c, kinds...)
+	ok := sc.fireHooking(c, kinds...)
 	normal = true
+	return ok
 }
 
 // fireHooking fires the create or queue hooks of a task before its handoff,
-// marked meanwhile (core.BeginHooks) so that a hook's Start or Enqueue of
-// it is refused with lazytask.ErrHandingOver: it would run the task away
-// from the scheduler, or fire the hooks again without end.
-func (sc *Scope) fireHooking(c *core.Task, kinds ...hookKind) {
-	core.BeginHooks(c)
-	defer core.EndHooks(c)
+// marked (core.BeginHooks) until the handoff, so that a Start or Enqueue
+// of it meanwhile, from a hook or from a goroutine a hook started, is
+// refused with lazytask.ErrHandingOver: it would run the task away from
+// the scheduler, or fire the hooks again without end. It reports false,
+// firing nothing, if another handoff of the task is under way.
+func (sc *Scope) fireHooking(c *core.Task, kinds ...hookKind) bool {
+	if !core.BeginHooks(c) {
+		return false
+	}
 	sc.fire(c, kinds...)
+	return true
 }
 
 // countRejected counts a task made for sc that the scheduler never took.

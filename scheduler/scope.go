@@ -264,7 +264,7 @@ func (sc *Scope) Resize(n int) error {
 	}
 	s := sc.s
 	s.lock()
-	lowered := !sc.lim.Unlimited() && int64(n) < sc.lim.Limit()
+	lowered := sc.lim.Unlimited() || int64(n) < sc.lim.Limit() // a first cap lowers it from none
 	_ = sc.lim.SetLimit(int64(n))
 	if !lowered && sc.parent != nil {
 		sc.wakeLocked() // a raised cap has room for what was parked here
@@ -288,30 +288,23 @@ func (sc *Scope) Resize(n int) error {
 			}
 		})
 	}
-	for _, f := range failed {
+	for i, f := range failed {
 		if f.sc.policy == failFast {
 			f.sc.failLocked(f.err)
+		} else {
+			f.info = infoOf(ended[i])
+			s.reports = append(s.reports, f)
 		}
 	}
 	s.admitAllLocked()
-	s.unlockFinishing(ended)
 	if len(failed) == 0 {
+		s.unlockFinishing(ended)
 		return nil
 	}
 	// After the callbacks and done hooks, as for a task that failed
 	// running: the supervisors' handler calls, and what fail-fast errors
-	// canceled.
-	var reports []deferredReport
-	for i, f := range failed {
-		if f.sc.policy == supervise {
-			f.info = infoOf(ended[i])
-			reports = append(reports, f)
-		}
-	}
-	s.lock()
-	s.reports = append(s.reports, reports...)
-	s.unlock()
-	s.flushDeferred(nil)
+	// canceled, all counted for Shutdown's wait.
+	s.unlockFinishingThen(ended, func() { s.flushDeferred(nil) })
 	return nil
 }
 
@@ -328,21 +321,30 @@ func (sc *Scope) Enqueue(h lazytask.Handle) error {
 	if err != nil {
 		return err
 	}
-	if core.Hooking(c) {
-		// A hook calls Enqueue on the task it sees before its handoff:
-		// the handoff it fires for is under way (firing the hooks again
-		// would recurse without end).
-		return fmt.Errorf("%w: %w", ErrNotQueued, lazytask.ErrHandingOver)
-	}
+	// A task whose hooks run before another handoff (a hook of its, or a
+	// goroutine racing that handoff, calls Enqueue) is refused: firing the
+	// hooks again would recurse without end.
 	if sc.hooked && core.StateOf(c) == core.Lazy {
 		// Before the handoff, so that OnQueue comes before OnStart; a
 		// refused handoff leaves the task Lazy and fires nothing more. A
 		// task made elsewhere is new to the scope's hooks.
+		var fired bool
 		if core.Bound(c) == nil {
-			sc.fireGuarded(c, hookCreate, hookQueue)
+			fired = sc.fireGuarded(c, hookCreate, hookQueue)
 		} else {
-			sc.fireHooking(c, hookQueue)
+			fired = sc.fireHooking(c, hookQueue)
 		}
+		if !fired {
+			return errHandingOver
+		}
+		err := sc.enqueue(c, false, false)
+		if err != nil {
+			core.EndHooks(c) // refused: Lazy as it was, and startable
+		}
+		return err
+	}
+	if core.Hooking(c) {
+		return errHandingOver
 	}
 	return sc.enqueue(c, false, false)
 }

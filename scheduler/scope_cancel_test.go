@@ -420,3 +420,37 @@ func TestScopeStatsCountALazyTaskCanceledBelowAnIdleChild(t *testing.T) {
 		})
 	}
 }
+
+// A scope released once (its parent's Shutdown) and then shut down or
+// canceled again hands its totals to its parent once: they were added
+// again at each release (a hostile review, 2026-12-07: Created 1, 2, 3).
+func TestScopeReleasedTwiceCountsItsTasksOnceInItsParent(t *testing.T) {
+	s := scSched(t)
+	p := scChild(t, s.Root(), scheduler.WithName("P"))
+	c := scChild(t, p, scheduler.WithName("C"))
+	h, err := scheduler.Go(c, func(context.Context) error { return nil })
+	require.NoError(t, err)
+	require.NoError(t, h.Wait(context.Background()))
+	require.NoError(t, p.Shutdown(context.Background()))
+	assert.Equal(t, uint64(1), p.Stats().Created)
+	_ = c.Shutdown(context.Background())
+	assert.Equal(t, uint64(1), p.Stats().Created, "after the child's own Shutdown")
+	c.Cancel(nil)
+	assert.Equal(t, uint64(1), p.Stats().Created, "after the child's Cancel")
+}
+
+// Resize of a scope with no cap of its own gives it one: a queued task
+// heavier than that cap ends Failed with ErrWeightTooLarge, as for a
+// lowered cap. It stayed queued for ever (the same review).
+func TestResizeOfAnUncappedScopeFailsHeavierQueuedTasks(t *testing.T) {
+	s := scSched(t, scheduler.WithLimit(4))
+	sc := scChild(t, s.Root())
+	_, g := scHold(t, sc, lazytask.WithWeight(4))
+	heavy, err := scheduler.Go(sc, func(context.Context) error { return nil }, lazytask.WithWeight(3))
+	require.NoError(t, err)
+	require.Equal(t, lazytask.Queued, heavy.State())
+	require.NoError(t, sc.Resize(2))
+	assert.Equal(t, lazytask.Failed, heavy.State())
+	assert.ErrorIs(t, heavy.Err(), scheduler.ErrWeightTooLarge)
+	g.open()
+}

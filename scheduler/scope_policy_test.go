@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -297,4 +298,36 @@ func TestATaskFailedByAResizeReachesItsScopesPolicy(t *testing.T) {
 			require.NoError(t, holder.Wait(context.Background()))
 		})
 	}
+}
+
+// The handler call for a task that a Resize failed is counted for
+// Shutdown's wait: Shutdown returns once the handler has returned. It ran
+// uncounted after the Resize's own count was let go (a hostile review of
+// the change above, 2026-12-07).
+func TestShutdownWaitsForTheHandlerOfATaskAResizeFailed(t *testing.T) {
+	s := scSched(t, scheduler.WithLimit(4))
+	entered, release := make(chan struct{}), make(chan struct{})
+	var handled atomic.Bool
+	sc := scChild(t, s.Root(), scheduler.WithLimit(3), scheduler.Supervise(func(lazytask.Info, error) {
+		close(entered)
+		<-release
+		handled.Store(true)
+	}))
+	_, g := scHold(t, sc, lazytask.WithWeight(3))
+	_, err := scheduler.Go(sc, func(context.Context) error { return nil }, lazytask.WithWeight(3))
+	require.NoError(t, err)
+	go func() { _ = sc.Resize(2) }()
+	<-entered
+	g.open()
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(context.Background()) }()
+	// Shutdown waits with the handler's goroutine alone left to wait for;
+	// or (the bug) it returns.
+	for (scheduler.GoroutineWaiters(s) == 0 || scheduler.GoroutinesCounted(s) != 1) && len(shut) == 0 {
+		runtime.Gosched()
+	}
+	assert.Zero(t, len(shut), "Shutdown returned while the handler ran")
+	close(release)
+	require.NoError(t, <-shut)
+	assert.True(t, handled.Load(), "the handler had returned when Shutdown did")
 }

@@ -254,6 +254,9 @@ func (sc *Scope) detachLocked() {
 		sc.cancel(ErrClosed)
 	}
 	if p := sc.parent; p != nil {
+		if _, in := p.children[sc]; !in {
+			return // released before (a Shutdown or Cancel after another)
+		}
 		// Its subtree's totals (its children may be released after it)
 		// stay in its ancestors' Stats.
 		sc.walk(func(x *Scope) {

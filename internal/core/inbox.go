@@ -52,7 +52,7 @@ func EnqueueInbox(c *Task, b *Binding, fresh, hooked bool) bool {
 		}
 		// One compare-and-swap both claims the task and sets the marks;
 		// flags others add meanwhile (flagSlow) survive the later moves.
-		if c.state.CompareAndSwap(s, s&^stateMask|flags|uint32(toQueued)) {
+		if c.state.CompareAndSwap(s, s&^(stateMask|flagHooking)|flags|uint32(toQueued)) {
 			break
 		}
 	}

@@ -96,15 +96,15 @@ func Start(c *Task) error {
 		s := c.state.Load()
 		switch State(s & stateMask) {
 		case Lazy:
+			if s&flagHooking != 0 {
+				return ErrHandingOver
+			}
 			if b := c.owner.Load(); b != nil {
 				err := b.Owner.Force(c)
 				if err != nil && StateOf(c) != Lazy {
 					continue
 				}
 				return err
-			}
-			if s&flagHooking != 0 {
-				return ErrHandingOver
 			}
 			if c.state.CompareAndSwap(s, s&^stateMask|uint32(toRunning)|flagAlone) {
 				if t := tm(c); t != nil {

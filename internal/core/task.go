@@ -360,11 +360,27 @@ func OverCap(c *Task) bool { return c.state.Load()&flagOverCap != 0 }
 func MarkRejected(c *Task) { c.state.Or(flagRejected) }
 
 // BeginHooks marks c as seen by a scheduler's create or queue hooks before
-// its handoff, until EndHooks: Start refuses it (ErrHandingOver), and so
-// does the scheduler's Enqueue, which would fire the hooks again.
-func BeginHooks(c *Task) { c.state.Or(flagHooking) }
+// its handoff: Start refuses it (ErrHandingOver), and so does a
+// scheduler's Enqueue, which would fire the hooks again. The mark lasts
+// until the task leaves Lazy (the handoff, a force-run, its end) or
+// EndHooks, whichever comes first, so that a Start from a goroutine a hook
+// started cannot slip in before the handoff. It reports false, marking
+// nothing, if c is marked already (another handoff is under way) or no
+// longer Lazy.
+func BeginHooks(c *Task) bool {
+	for {
+		s := c.state.Load()
+		if s&flagHooking != 0 || State(s&stateMask) != Lazy {
+			return false
+		}
+		if c.state.CompareAndSwap(s, s|flagHooking) {
+			return true
+		}
+	}
+}
 
-// EndHooks ends BeginHooks.
+// EndHooks ends BeginHooks for a task that stays Lazy (bound by NewTask,
+// or refused by Enqueue).
 func EndHooks(c *Task) { c.state.And(^uint32(flagHooking)) }
 
 // Hooking reports whether c is between BeginHooks and EndHooks.
@@ -447,7 +463,11 @@ func transition(c *Task, to State, from ...State) (uint32, bool) {
 		if !ok {
 			return s, false
 		}
-		if c.state.CompareAndSwap(s, s&^stateMask|uint32(to)) {
+		n := s&^stateMask | uint32(to)
+		if st == Lazy {
+			n &^= flagHooking // the handoff (or end) that the hooks fired for
+		}
+		if c.state.CompareAndSwap(s, n) {
 			return s, true
 		}
 	}
