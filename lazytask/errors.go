@@ -22,8 +22,8 @@ var (
 	// scope but never started before the scope closed.
 	ErrScopeClosed = core.ErrScopeClosed
 	// ErrHandingOver is returned by Start for a task that a scheduler's
-	// OnCreate or OnQueue hook is looking at, before the handoff that the
-	// hook fires for (Submit, Enqueue): the scheduler is taking the task,
+	// OnCreate or OnQueue hooks see, from then until the handoff that they
+	// fire for (Submit, NewTask, Enqueue): the scheduler is taking the task,
 	// so it cannot start on a goroutine of its own. A scheduler's Force
 	// runs it now in the scheduler, and its Enqueue returns this error too
 	// (it wraps scheduler.ErrNotQueued there).

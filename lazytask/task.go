@@ -201,9 +201,11 @@ func (t *Task[T]) Cancel(cause error) bool { return core.Cancel(&t.base, cause) 
 // runs now, over the cap, and is counted as over-cap; so is it for a Lazy
 // task bound to a scheduler (NewTask). Start returns ErrStarted if the
 // task is already running or has ended, and ErrHandingOver, leaving it
-// Lazy, if a scheduler's OnCreate or OnQueue hook calls it on a task that
-// the scheduler is taking (Submit, Enqueue): the task then runs in the
-// scheduler (the scheduler's Force runs it now).
+// Lazy, while a scheduler is taking the task and its OnCreate or OnQueue
+// hooks run (Submit, NewTask, Enqueue), until the handoff: called from
+// such a hook, or from a goroutine one started. The task then runs in the
+// scheduler (the scheduler's Force runs it now); a Start once the handoff
+// is done is a force-run.
 func (t *Task[T]) Start() error { return core.Start(&t.base) }
 
 // Options returns the task's options. The Labels map is a copy.
