@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -220,4 +221,33 @@ func TestConcurrentEnqueuesOfOneTaskFireItsHooksOnce(t *testing.T) {
 	}
 	assert.Equal(t, int32(n), creates.Load(), "OnCreate fired once per task")
 	assert.Equal(t, uint64(n), s.Stats().Created)
+}
+
+// A queue hook of a task that NewTask made calls runtime.Goexit during
+// Enqueue: the Enqueue's goroutine exits, the task stays Lazy and bound,
+// and a later Start force-runs it. Its mark used to outlive the Enqueue,
+// refusing every Start and Enqueue after (the mark's own review).
+func TestAGoexitInAQueueHookLeavesTheTaskStartable(t *testing.T) {
+	var once atomic.Bool
+	s, err := scheduler.New(scheduler.WithLimit(1), scheduler.WithLogger(slog.New(slog.DiscardHandler)), scheduler.WithHooks(scheduler.Hooks{
+		OnQueue: func(context.Context, *scheduler.Scope, lazytask.Handle) {
+			if once.CompareAndSwap(false, true) {
+				runtime.Goexit()
+			}
+		},
+	}))
+	require.NoError(t, err)
+	h := scheduler.NewTask(s, func(context.Context) (int, error) { return 1, nil })
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = s.Enqueue(h)
+	}()
+	<-done
+	require.Equal(t, lazytask.Lazy, h.State())
+	require.NoError(t, h.Start(), "Start after the Goexit")
+	v, err := h.Await(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 1, v)
+	require.NoError(t, s.Shutdown(context.Background()))
 }

@@ -183,7 +183,7 @@ func (sc *Scope) enqueueFast(c *core.Task, fresh bool) bool {
 	}
 	core.SetOrder(c, s.orderOf(c)) // at the submit, not when the inbox is taken
 	if !sc.inbox.Push(c) {
-		core.UndoInbox(c)
+		core.UndoInbox(c, fresh)
 		return false
 	}
 	core.InboxPushed(c)

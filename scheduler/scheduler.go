@@ -356,6 +356,7 @@ func NewTask[T any](sp Spawner, fn func(ctx context.Context) (T, error), opts ..
 		core.KeepTimings(c, sc.s.clk) // made now, on the scheduler's clock
 	}
 	if sc.hooked {
+		core.BeginHooks(c)            // a fresh task: nobody else marks it
 		sc.fireGuarded(c, hookCreate) // before the task can be seen, and so canceled
 	}
 	if err := sc.bindLazy(c); err != nil && !sc.handedOver(c) {
@@ -386,37 +387,30 @@ func (sc *Scope) abandon(c *core.Task, err error) {
 
 // fireBeforeHandoff fires the create and queue hooks of a task that Submit
 // made; see fireGuarded.
-func (sc *Scope) fireBeforeHandoff(c *core.Task) { sc.fireGuarded(c, hookCreate, hookQueue) }
+func (sc *Scope) fireBeforeHandoff(c *core.Task) {
+	core.BeginHooks(c) // a fresh task: nobody else marks it
+	sc.fireGuarded(c, hookCreate, hookQueue)
+}
 
 // fireGuarded fires hooks of a task not yet handed over to the scheduler
 // (Submit's, NewTask's, an unbound task given to Enqueue). If one calls
 // runtime.Goexit, the task is never handed over: it is ended Failed with
 // ErrCallbackGoexit on the way out, so that nobody who saw it (the other
 // hooks, the caller's handle) waits for it forever.
-func (sc *Scope) fireGuarded(c *core.Task, kinds ...hookKind) bool {
+//
+// The caller marks c first (core.BeginHooks) until the handoff, so that a
+// Start or Enqueue of it meanwhile, from a hook or from a goroutine a hook
+// started, is refused with lazytask.ErrHandingOver: it would run the task
+// away from the scheduler, or fire the hooks again without end.
+func (sc *Scope) fireGuarded(c *core.Task, kinds ...hookKind) {
 	normal := false
 	defer func() {
 		if !normal && recover() == nil {
 			sc.abandon(c, core.ErrCallbackGoexit)
 		}
 	}()
-	ok := sc.fireHooking(c, kinds...)
-	normal = true
-	return ok
-}
-
-// fireHooking fires the create or queue hooks of a task before its handoff,
-// marked (core.BeginHooks) until the handoff, so that a Start or Enqueue
-// of it meanwhile, from a hook or from a goroutine a hook started, is
-// refused with lazytask.ErrHandingOver: it would run the task away from
-// the scheduler, or fire the hooks again without end. It reports false,
-// firing nothing, if another handoff of the task is under way.
-func (sc *Scope) fireHooking(c *core.Task, kinds ...hookKind) bool {
-	if !core.BeginHooks(c) {
-		return false
-	}
 	sc.fire(c, kinds...)
-	return true
+	normal = true
 }
 
 // countRejected counts a task made for sc that the scheduler never took.

@@ -328,19 +328,22 @@ func (sc *Scope) Enqueue(h lazytask.Handle) error {
 		// Before the handoff, so that OnQueue comes before OnStart; a
 		// refused handoff leaves the task Lazy and fires nothing more. A
 		// task made elsewhere is new to the scope's hooks.
-		var fired bool
-		if core.Bound(c) == nil {
-			fired = sc.fireGuarded(c, hookCreate, hookQueue)
-		} else {
-			fired = sc.fireHooking(c, hookQueue)
+		if !core.BeginHooks(c) {
+			return errHandingOver // another handoff is under way
 		}
-		if !fired {
-			return errHandingOver
+		handed := false
+		defer func() {
+			if !handed {
+				core.EndHooks(c) // refused, or a hook's Goexit: startable again
+			}
+		}()
+		if core.Bound(c) == nil {
+			sc.fireGuarded(c, hookCreate, hookQueue)
+		} else {
+			sc.fire(c, hookQueue)
 		}
 		err := sc.enqueue(c, false, false)
-		if err != nil {
-			core.EndHooks(c) // refused: Lazy as it was, and startable
-		}
+		handed = err == nil // else refused: Lazy as it was, and startable
 		return err
 	}
 	if core.Hooking(c) {

@@ -83,15 +83,21 @@ func AwaitPushed(c *Task) {
 
 // UndoInbox takes back EnqueueInbox when Push failed: the task is Lazy,
 // unbound and without a queued time again. Nobody has seen it Queued: a
-// fresh task is seen by nobody, a claimed one is still in transit.
-func UndoInbox(c *Task) {
+// fresh task is seen by nobody, a claimed one is still in transit. A task
+// that hooks saw (not fresh) is marked again as being handed over
+// (BeginHooks): the handoff goes on by the locked path.
+func UndoInbox(c *Task, fresh bool) {
 	c.owner.Store(nil)
 	if t := tm(c); t != nil {
 		t.queued = 0
 	}
 	for {
 		s := c.state.Load() // flags such as flagSlow may be set meanwhile
-		if c.state.CompareAndSwap(s, s&^(stateMask|flagInbox|flagHooked)|uint32(Lazy)) {
+		n := s&^(stateMask|flagInbox|flagHooked) | uint32(Lazy)
+		if !fresh {
+			n |= flagHooking
+		}
+		if c.state.CompareAndSwap(s, n) {
 			return
 		}
 	}

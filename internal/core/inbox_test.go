@@ -59,7 +59,7 @@ func TestSealedInboxRefusesPushesForGood(t *testing.T) {
 	assert.Empty(t, takeAll(&in, false), "Take of a sealed inbox")
 	assert.True(t, in.Sealed(), "a Take without seal leaves it sealed")
 
-	UndoInbox(c)
+	UndoInbox(c, true)
 	assert.Equal(t, Lazy, StateOf(c), "state after UndoInbox")
 	assert.Nil(t, Bound(c), "owner after UndoInbox")
 	assert.False(t, InInbox(c), "mark after UndoInbox")
@@ -134,9 +134,10 @@ func TestClaimedTaskIsQueuedOnlyOncePushed(t *testing.T) {
 	KeepTimings(d, nil)
 	require.True(t, EnqueueInbox(d, b, false, false))
 	d.state.Or(flagSlow) // someone asked for the Done channel meanwhile
-	UndoInbox(d)
+	UndoInbox(d, false)
 	assert.Equal(t, Lazy, StateOf(d), "after UndoInbox")
 	assert.Nil(t, Bound(d))
 	assert.NotZero(t, d.state.Load()&flagSlow, "flags others set survive the undo")
 	assert.Zero(t, d.state.Load()&(flagInbox|flagHooked), "inbox marks cleared")
+	assert.True(t, Hooking(d), "a task hooks saw is marked as handed over again: the locked path goes on")
 }
