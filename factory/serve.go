@@ -54,9 +54,9 @@ type Server struct {
 // now (its scheduler's bounded queue full, scheduler.WithQueueLimit, or a
 // hook that canceled its task to shed load) is closed at once and the loop
 // goes on, as ServeHTTP answers 503; a refusal for good (the scope
-// canceled or closed) stops the loop. Handler errors follow the handler scope's policy
-// (WithHandlerScope); a handler that fails after the server canceled it
-// ends Canceled, its error wrapped with the cause.
+// canceled or closed) stops the loop. Handler errors follow the handler
+// scope's policy (WithHandlerScope); a handler that fails after the server
+// canceled it ends Canceled, its error wrapped with the cause.
 //
 // Start takes ln over: Shutdown closes it, and Start closes it at once if
 // it fails (bad options, or a closed or canceled WithScope).

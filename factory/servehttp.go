@@ -61,10 +61,10 @@ func StartHTTP(ln net.Listener, srv *http.Server, opts ...ServeOption) (*Server,
 // hijacks its connection (http.Hijacker) owns it: net/http closes no
 // hijacked connection, so past the grace such a handler must end when its
 // context is canceled (close the connection then), or ServeHTTP waits for
-// it. srv must be new: an
-// http.Server shut down before cannot serve again, and its Serve returns
-// http.ErrServerClosed at once, which ServeHTTP cannot tell from a
-// Shutdown of srv made while it served (a stop, nil).
+// it. srv must be new: an http.Server shut down before cannot serve
+// again, and its Serve returns http.ErrServerClosed at once, which
+// ServeHTTP cannot tell from a Shutdown of srv made while it served (a
+// stop, nil).
 func ServeHTTP(ctx context.Context, ln net.Listener, srv *http.Server, opts ...ServeOption) error {
 	s, err := StartHTTP(ln, srv, append(opts, withValues(ctx))...)
 	if err != nil {

@@ -37,9 +37,9 @@ type Scheduler struct {
 	// them out of its waits. Under mu; nil until needed.
 	heldBy, timedBy goidCounts
 	// own counts, by goroutine id, the goroutines that run work or a
-	// goTracked function now, under its own lock (ownWorkers): a Shutdown
-	// called from user code they run leaves them out of its wait, and one
-	// called from another scheduler's goroutine does not.
+	// goTracked function now, under its own lock (count, ownGoroutine): a
+	// Shutdown called from user code they run leaves them out of its wait,
+	// and one called from another scheduler's goroutine does not.
 	own struct {
 		mu sync.Mutex
 		by goidCounts
@@ -295,22 +295,10 @@ func submit[T any](ctx context.Context, wait bool, sp Spawner, fn func(ctx conte
 
 // handedOver reports whether a hook that saw c before its handoff handed it
 // over itself, so that the handoff that failed because of it is no
-// refusal: c was queued or force-run (here or in another scope), whose
-// owner reports its end, or started on a goroutine of its own (Start),
-// whose end sc's done hooks then see, once, as they would have (at once
-// if it has ended already). A task a hook canceled is left to abandon.
-func (sc *Scope) handedOver(c *core.Task) bool {
-	if core.Bound(c) != nil {
-		return true
-	}
-	if !core.StartedAlone(c) {
-		return false
-	}
-	if sc.hooked {
-		core.OnDone(c, func() { sc.fire(c, hookDone) })
-	}
-	return true
-}
+// refusal: it force-ran c, whose owner reports its end. (A hook's Start or
+// Enqueue of c is refused until the handoff, core.BeginHooks.) A task a
+// hook canceled is left to abandon.
+func (sc *Scope) handedOver(c *core.Task) bool { return core.Bound(c) != nil }
 
 // Go is Submit for a function with no result.
 func Go(sp Spawner, fn func(ctx context.Context) error, opts ...lazytask.Option) (*lazytask.Task[struct{}], error) {

@@ -21,8 +21,8 @@ func (s *Scheduler) Wait(ctx context.Context) error { return s.rootScope().Wait(
 // context.Cause(ctx). Lazy tasks are not waited for: they have not been
 // handed to the scope. Called from inside tasks of the scope (with their
 // context), it does not wait for those tasks; called from outside, it
-// waits for every task, those that wait from inside included. Results are published before
-// Wait returns; done callbacks may still be running.
+// waits for every task, those that wait from inside included. Results are
+// published before Wait returns; done callbacks may still be running.
 func (sc *Scope) Wait(ctx context.Context) error {
 	sc.sched() // a nil *Scope panics with a message naming it
 	leave, inside := sc.enter(ctx)

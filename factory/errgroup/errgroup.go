@@ -197,7 +197,7 @@ func (g *Group) block(gate *core.Gate, wait func()) {
 			// waiting with none lent could hang the function that waits
 			// for this goroutine. It may be busy: over the cap, rather
 			// than a hang.
-			reclaim = g.outer.lendACall()
+			reclaim = g.outer.lendAnyCall()
 		}
 		if reclaim != nil {
 			defer reclaim()
@@ -366,14 +366,20 @@ func (c *call) taskOf() *core.Task {
 func (g *Group) lendCaller() func() {
 	c, broken := callerCall()
 	if c == nil && broken {
-		for o := g; o != nil; o = o.outer {
-			if reclaim := o.lendACall(); reclaim != nil {
-				return reclaim
-			}
-		}
-		return nil
+		return g.lendAnyCall()
 	}
 	return core.LendFor(c.taskOf())
+}
+
+// lendAnyCall is lendACall of g, or else of its outer groups, nearest
+// first: for a wait whose ancestry is lost.
+func (g *Group) lendAnyCall() func() {
+	for o := g; o != nil; o = o.outer {
+		if reclaim := o.lendACall(); reclaim != nil {
+			return reclaim
+		}
+	}
+	return nil
 }
 
 // lendACall lends the slot of one of g's running functions whose slot is

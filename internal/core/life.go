@@ -106,7 +106,7 @@ func Start(c *Task) error {
 				}
 				return err
 			}
-			if c.state.CompareAndSwap(s, s&^stateMask|uint32(toRunning)|flagAlone) {
+			if c.state.CompareAndSwap(s, s&^stateMask|uint32(toRunning)) {
 				if t := tm(c); t != nil {
 					t.started.Store(Now())
 				}
@@ -169,10 +169,6 @@ func Bind(c *Task, b *Binding) { c.owner.Store(b) }
 
 // Bound returns the owner binding of the task (nil if none).
 func Bound(c *Task) *Binding { return c.owner.Load() }
-
-// StartedAlone reports whether Start ran c with no owner, on a goroutine of
-// its own (whether or not it has ended since).
-func StartedAlone(c *Task) bool { return c.state.Load()&flagAlone != 0 }
 
 // Enqueue moves a Lazy task to Queued, owned by b, queued at now (for a
 // task that keeps timings; 0: read b's clock). Owners call it under their

@@ -45,7 +45,7 @@ const (
 	flagNeverRan = 1 << 11 // admitted, but ended without running its function
 	// 1 << 9 is flagInbox (inbox.go), 1 << 12 flagClockMade (clock.go),
 	// 1 << 13 flagAwaited (awaiters.go), 1 << 14 flagTimed (timings.go).
-	flagAlone    = 1 << 15 // started by Start with no owner, on a goroutine of its own
+	// 1 << 15 is free.
 	flagRejected = 1 << 16 // refused by the scheduler it was made for: never queued
 	flagHooking  = 1 << 17 // a scheduler's create or queue hooks run before its handoff
 )
