@@ -353,6 +353,9 @@ func (r *round) force(rng *rand.Rand, rec *taskRec, h *lazytask.Task[int]) {
 		r.forceOK.Add(1)
 		rec.handedOver.Store(true)
 	case via == 0 && errors.Is(err, lazytask.ErrStarted):
+	case via == 0 && errors.Is(err, lazytask.ErrHandingOver):
+		// A Start racing a handoff whose hooks run (Enqueue's, in another
+		// goroutine): refused, and the handoff goes on.
 	case via != 0 && errors.Is(err, scheduler.ErrNotQueued):
 	case errors.Is(err, scheduler.ErrClosed), errors.Is(err, scheduler.ErrScopeCanceled):
 	default:
