@@ -174,9 +174,10 @@ func (t *Task[T]) State() State { return State(core.StateOf(&t.base)) }
 // goroutine, so that the order holds (and a callback may register another
 // without deadlock). A task that cancels another, queued one (its Cancel
 // from inside a task) so runs that one's callbacks on its own goroutine,
-// with its slot held: a callback there that waits for a task queued behind
-// it can wait for ever at a small cap; hand such work to a goroutine of
-// its own. A panic in f is recovered and
+// with its slot held: they run inside that task, as its own code does, so
+// that a wait there lends the task's slot (a callback that awaits a task
+// queued behind does not deadlock at cap 1) and a Shutdown there leaves
+// the task out, whatever context they pass. A panic in f is recovered and
 // logged (with the scheduler's logger, scheduler.WithLogger, or log/slog's
 // default for a task that is not in a scheduler); it never reaches the
 // caller, and no scope's error handler sees it.

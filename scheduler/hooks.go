@@ -5,6 +5,7 @@ import (
 	"runtime/pprof"
 
 	"github.com/lazysched/lazysched/internal/core"
+	"github.com/lazysched/lazysched/internal/goid"
 	"github.com/lazysched/lazysched/lazytask"
 )
 
@@ -171,7 +172,10 @@ func (r *hookRun) step() (done bool) {
 		r.sc.s.goTracked(func() {
 			rest.run()
 			if rest.start {
-				rest.sc.s.loop(core.ExecuteStarted(rest.c, rest.ctx))
+				r := core.NewWorker(goid.ID())
+				defer r.Exit()
+				r.Runs(rest.c)
+				rest.sc.s.loop(r, core.ExecuteStarted(rest.c, rest.ctx))
 			}
 		})
 	}()

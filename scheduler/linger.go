@@ -41,8 +41,13 @@ func (s *Scheduler) spawn(c *core.Task) {
 // stack has already grown, instead of a new one.
 func (s *Scheduler) work(c *core.Task) {
 	defer s.wg.Done()
-	defer s.uncount(s.count())
-	s.loop(c)
+	id := s.count()
+	r := core.NewWorker(id)
+	defer func() {
+		r.Exit()
+		s.uncount(id)
+	}()
+	s.loop(r, c)
 }
 
 // count counts the calling goroutine among s's own (see Scheduler.own)
@@ -72,13 +77,18 @@ func (s *Scheduler) ownGoroutine(id uint64) int {
 	return min(s.own.by[id], 1)
 }
 
-// loop is work's body: run c and what follows, then linger, then park.
-func (s *Scheduler) loop(c *core.Task) {
+// loop is work's body: run c and what follows, then linger, then park;
+// r, the goroutine's record, names the task it runs (core.Current), and
+// none while it lingers or parks, so that a parked goroutine keeps no
+// ended task, and its result, alive.
+func (s *Scheduler) loop(r *core.Worker, c *core.Task) {
 	var ch chan *core.Task
 	for c != nil {
 		for c != nil {
+			r.Runs(c)
 			c = core.Execute(c)
 		}
+		r.Runs(nil)
 		var parked bool
 		if c, parked = s.linger(&ch); parked {
 			c = <-ch // whoever sends counts this goroutine in s.wg again

@@ -627,7 +627,14 @@ func (s *Scheduler) unlockFinishingThen(ended []*core.Task, then func()) {
 	s.heldBy.add(id, 1)
 	s.wg.Add(1)
 	s.unlock()
+	// On a goroutine whose task runs (a task's Cancel of a queued task),
+	// that code is inside the task: its waits lend the task's slots, and
+	// its Shutdown leaves the task out (core.Current).
+	leave := core.EnterCallbacks(id)
 	defer func() {
+		if leave != nil {
+			leave()
+		}
 		s.lock()
 		s.heldBy.add(id, -1)
 		s.unlock()

@@ -40,7 +40,7 @@ func (sc *Scope) Wait(ctx context.Context) error {
 // function undoes it. A wait from outside waits for every task, those
 // waiting from inside included.
 func (sc *Scope) enter(ctx context.Context) (leave func(), inside bool) {
-	c := core.FromContext(ctx)
+	c := core.Current(ctx)
 	if c == nil || core.StateOf(c) != core.Running {
 		return func() {}, false
 	}
@@ -280,7 +280,7 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 	s.lock()
 	s.dismissIdleLocked() // closed: none parks again
 	s.unlock()
-	if c := core.FromContext(ctx); c == nil || s.scopeOf(c) == nil || core.StateOf(c) != core.Running {
+	if c := core.Current(ctx); c == nil || s.scopeOf(c) == nil || core.StateOf(c) != core.Running {
 		own, ownTimed := s.ownCounts()
 		if own > 0 {
 			// A done hook on the done queue's runner may be the caller:

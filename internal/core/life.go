@@ -596,10 +596,11 @@ func BeginWait(ctx context.Context) func(cut bool) {
 	}
 }
 
-// lenderOf returns the running task ctx belongs to and its owner, if the
-// owner lends slots; else nil, nil.
+// lenderOf returns the running task ctx belongs to (Current: its own, or
+// the one whose goroutine runs the callback that waits) and its owner, if
+// the owner lends slots; else nil, nil.
 func lenderOf(ctx context.Context) (*Task, Lender) {
-	cur := FromContext(ctx)
+	cur := Current(ctx)
 	if cur == nil || State(cur.state.Load()&stateMask) != Running {
 		return nil, nil
 	}

@@ -1,0 +1,99 @@
+package core
+
+// Which task a goroutine runs, for the done callbacks and hooks that a
+// task's own call (a Cancel of a queued task, made by its function) runs on
+// its goroutine while it holds its slots (I11). Such code is given no
+// context of that task's, yet it runs inside it: a wait it makes must lend
+// the task's slots, as the task's own wait would, or at cap 1 a callback
+// that awaits a task queued behind waits for ever; and a Shutdown it calls
+// must leave that task out, as a Shutdown from inside the task does, or it
+// waits for the task that waits for it.
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"github.com/lazysched/lazysched/internal/goid"
+)
+
+// Worker is the record of a goroutine that runs tasks, kept by an owner
+// from the goroutine's start (NewWorker) to its exit (Worker.Exit). Only
+// that goroutine touches its fields.
+type Worker struct {
+	id  uint64
+	cur *Task // the task it runs, or ran last
+	// sections counts the callback sections the goroutine is in
+	// (EnterCallbacks), nested.
+	sections int
+}
+
+// workers maps goroutine ids to their Worker; sections counts the callback
+// sections open on every goroutine, so that a wait made with a context of
+// no task's reads the goroutine id (a microsecond and more) only while
+// some are.
+var (
+	workers  sync.Map // uint64 -> *Worker
+	sections atomic.Int32
+)
+
+// NewWorker registers the calling goroutine, whose id is id, as one that
+// runs tasks. Owners call it once per goroutine, not per task.
+func NewWorker(id uint64) *Worker {
+	r := &Worker{id: id}
+	workers.Store(id, r)
+	return r
+}
+
+// Exit unregisters r as its goroutine exits.
+func (r *Worker) Exit() { workers.CompareAndDelete(r.id, r) }
+
+// Runs records that r's goroutine runs c now. A plain store: only r's
+// goroutine reads it.
+func (r *Worker) Runs(c *Task) { r.cur = c }
+
+// EnterCallbacks opens a callback section on the goroutine whose id is id,
+// for the done callbacks and hooks that it is about to run for other
+// tasks: if it is a Worker whose task is running, code in the section is
+// inside that task (Current). The returned function closes the section;
+// it is nil if none was opened.
+func EnterCallbacks(id uint64) (leave func()) {
+	v, ok := workers.Load(id)
+	if !ok {
+		return nil
+	}
+	r := v.(*Worker)
+	if r.cur == nil || State(r.cur.state.Load()&stateMask) != Running {
+		return nil
+	}
+	r.sections++
+	sections.Add(1)
+	return func() {
+		sections.Add(-1)
+		r.sections--
+	}
+}
+
+// Current returns the task that code running with ctx is inside: the task
+// whose function received ctx (FromContext) or, for a context of no task's,
+// the running task on whose goroutine done callbacks or hooks of others
+// run now (EnterCallbacks); else nil.
+func Current(ctx context.Context) *Task {
+	if c := FromContext(ctx); c != nil || sections.Load() == 0 {
+		return c
+	}
+	return inSection()
+}
+
+// inSection returns the task of the callback section the calling goroutine
+// is in, or nil.
+func inSection() *Task {
+	v, ok := workers.Load(goid.ID())
+	if !ok {
+		return nil
+	}
+	if r := v.(*Worker); r.sections > 0 {
+		return r.cur
+	}
+	return nil
+}

@@ -1,0 +1,181 @@
+package scheduler_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lazysched/lazysched/lazytask"
+	"github.com/lazysched/lazysched/scheduler"
+)
+
+// cancelInsideHang bounds the waits of these tests: a hang guard, not
+// synchronisation.
+const cancelInsideHang = 10 * time.Second
+
+// I11: "a callback that awaits another task ... cannot deadlock", also when
+// the callback is run by a task's Cancel of a queued task. At cap 1 the
+// canceler holds the only slot while the callback runs on its goroutine;
+// the callback's wait, made with a context of its own, lends that slot, so
+// the task queued behind runs. Before, the callback waited for ever.
+func TestACallbackRunByACancelFromInsideATaskMayAwaitATaskQueuedBehind(t *testing.T) {
+	s := scSched(t, scheduler.WithLimit(1))
+	// A holder takes the only slot, so that victim, canceler and behind
+	// all queue; the canceler is then promoted, to run first.
+	holding := make(chan struct{})
+	release := make(chan struct{})
+	holder, err := scheduler.Submit(s, func(context.Context) (int, error) {
+		close(holding)
+		<-release
+		return 0, nil
+	})
+	require.NoError(t, err)
+	<-holding
+	victim, err := scheduler.Submit(s, func(context.Context) (int, error) { return 1, nil })
+	require.NoError(t, err)
+	var behind *lazytask.Task[int]
+	got := make(chan error, 1)
+	victim.OnDone(func(int, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), cancelInsideHang)
+		defer cancel()
+		v, err := behind.Await(ctx)
+		if err == nil && v != 3 {
+			err = errors.New("the task behind returned a wrong value")
+		}
+		got <- err
+	})
+	canceled := make(chan bool, 1)
+	canceler, err := scheduler.Submit(s, func(context.Context) (int, error) {
+		canceled <- victim.Cancel(errCancelInside)
+		return 2, nil
+	})
+	require.NoError(t, err)
+	behind, err = scheduler.Submit(s, func(context.Context) (int, error) { return 3, nil })
+	require.NoError(t, err)
+	require.NoError(t, s.Promote(canceler))
+	close(release)
+	select {
+	case err := <-got:
+		require.NoError(t, err, "the callback's Await of the task queued behind")
+	case <-time.After(cancelInsideHang):
+		t.Fatal("a callback run by Cancel from inside a task deadlocked at cap 1")
+	}
+	assert.True(t, <-canceled, "the canceler's Cancel of the queued task")
+	ctx, cancel := context.WithTimeout(context.Background(), cancelInsideHang)
+	defer cancel()
+	v, err := canceler.Await(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 2, v)
+	_, err = holder.Await(ctx)
+	require.NoError(t, err)
+	assert.ErrorIs(t, victim.Err(), errCancelInside)
+	assert.Equal(t, lazytask.Canceled, victim.State(), "the victim never ran")
+	require.NoError(t, s.Shutdown(ctx))
+	st := s.Stats()
+	assert.Equal(t, 0, st.InUse, "every slot is back")
+	assert.Equal(t, uint64(3), st.Succeeded)
+	assert.Equal(t, uint64(1), st.Canceled)
+}
+
+// I11: "a callback that ... shuts its scheduler down cannot deadlock": a
+// callback run by a task's Cancel on the task's goroutine is inside that
+// task, so its Shutdown leaves the task out, as a Shutdown from inside a
+// task does. Before, it waited for the task, which waited for it.
+func TestACallbackRunByACancelFromInsideATaskMayShutTheSchedulerDown(t *testing.T) {
+	s := scSched(t, scheduler.WithLimit(1))
+	started := make(chan struct{})
+	release := make(chan struct{})
+	victim := scheduler.NewTask(s, func(context.Context) (int, error) { return 1, nil })
+	shut := make(chan error, 1)
+	victim.OnDone(func(int, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), cancelInsideHang)
+		defer cancel()
+		shut <- s.Shutdown(ctx)
+	})
+	canceler, err := scheduler.Submit(s, func(context.Context) (int, error) {
+		close(started)
+		<-release
+		victim.Cancel(errCancelInside)
+		return 2, nil
+	})
+	require.NoError(t, err)
+	<-started
+	require.NoError(t, s.Enqueue(victim)) // queued behind the canceler
+	close(release)
+	select {
+	case err := <-shut:
+		require.NoError(t, err, "Shutdown from the callback")
+	case <-time.After(cancelInsideHang):
+		t.Fatal("Shutdown from a callback run by Cancel from inside a task hung")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cancelInsideHang)
+	defer cancel()
+	v, err := canceler.Await(ctx)
+	require.NoError(t, err, "the canceler ends after the callback")
+	assert.Equal(t, 2, v)
+	assert.Equal(t, lazytask.Canceled, victim.State())
+	_, err = scheduler.Submit(s, func(context.Context) (int, error) { return 0, nil })
+	assert.ErrorIs(t, err, scheduler.ErrClosed, "the scheduler is shut down")
+}
+
+var errCancelInside = errors.New("canceled from inside a task")
+
+// The task the callback is inside may be another scheduler's: the victim
+// waits in s2's queue, the canceler runs in s1 at cap 1, and the victim's
+// callback, run on the canceler's goroutine, awaits a task queued behind
+// the canceler in s1. The wait lends the canceler's slot in s1.
+func TestACallbackRunByACancelFromATaskOfAnotherSchedulerLendsThatTasksSlot(t *testing.T) {
+	s1 := scSched(t, scheduler.WithLimit(1))
+	s2 := scSched(t, scheduler.WithLimit(1))
+	holding := make(chan struct{})
+	release := make(chan struct{})
+	holder, err := scheduler.Submit(s2, func(context.Context) (int, error) {
+		close(holding)
+		<-release
+		return 0, nil
+	})
+	require.NoError(t, err)
+	<-holding
+	victim, err := scheduler.Submit(s2, func(context.Context) (int, error) { return 1, nil })
+	require.NoError(t, err)
+	var behind *lazytask.Task[int]
+	got := make(chan error, 1)
+	victim.OnDone(func(int, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), cancelInsideHang)
+		defer cancel()
+		_, err := behind.Await(ctx)
+		got <- err
+	})
+	inside := make(chan struct{})
+	goOn := make(chan struct{})
+	canceler, err := scheduler.Submit(s1, func(context.Context) (int, error) {
+		close(inside)
+		<-goOn
+		victim.Cancel(errCancelInside)
+		return 2, nil
+	})
+	require.NoError(t, err)
+	<-inside
+	behind, err = scheduler.Submit(s1, func(context.Context) (int, error) { return 3, nil })
+	require.NoError(t, err)
+	close(goOn)
+	select {
+	case err := <-got:
+		require.NoError(t, err, "the callback's Await of the task queued behind in s1")
+	case <-time.After(cancelInsideHang):
+		t.Fatal("a callback run by Cancel from a task of another scheduler deadlocked")
+	}
+	close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), cancelInsideHang)
+	defer cancel()
+	for _, h := range []*lazytask.Task[int]{canceler, holder} {
+		_, err := h.Await(ctx)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, lazytask.Canceled, victim.State())
+	assert.Equal(t, 0, s1.Stats().InUse)
+}
