@@ -179,3 +179,55 @@ func TestACallbackRunByACancelFromATaskOfAnotherSchedulerLendsThatTasksSlot(t *t
 	assert.Equal(t, lazytask.Canceled, victim.State())
 	assert.Equal(t, 0, s1.Stats().InUse)
 }
+
+// A done hook run there is inside the canceler too, even when the context
+// it waits with is the canceled task's own, its cancellation dropped
+// (context.WithoutCancel, as a tracer keeps a task's values): that task
+// never ran, so the wait lends the slot of the task that runs.
+func TestADoneHookRunByACancelFromInsideATaskMayAwaitATaskQueuedBehind(t *testing.T) {
+	var victim, behind *lazytask.Task[int]
+	got := make(chan error, 1)
+	s := scSched(t, scheduler.WithLimit(1), scheduler.WithHooks(scheduler.Hooks{
+		OnDone: func(ctx context.Context, _ *scheduler.Scope, h lazytask.Handle) {
+			if h != lazytask.Handle(victim) {
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cancelInsideHang)
+			defer cancel()
+			_, err := behind.Await(ctx)
+			got <- err
+		},
+	}))
+	holding := make(chan struct{})
+	release := make(chan struct{})
+	holder := scheduler.NewTask(s, func(context.Context) (int, error) {
+		close(holding)
+		<-release
+		return 0, nil
+	})
+	victim = scheduler.NewTask(s, func(context.Context) (int, error) { return 1, nil })
+	canceler := scheduler.NewTask(s, func(context.Context) (int, error) {
+		victim.Cancel(errCancelInside)
+		return 2, nil
+	})
+	behind = scheduler.NewTask(s, func(context.Context) (int, error) { return 3, nil })
+	require.NoError(t, s.Enqueue(holder))
+	<-holding
+	for _, h := range []*lazytask.Task[int]{victim, canceler, behind} {
+		require.NoError(t, s.Enqueue(h))
+	}
+	require.NoError(t, s.Promote(canceler))
+	close(release)
+	select {
+	case err := <-got:
+		require.NoError(t, err, "the done hook's Await of the task queued behind")
+	case <-time.After(cancelInsideHang):
+		t.Fatal("a done hook run by Cancel from inside a task deadlocked at cap 1")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cancelInsideHang)
+	defer cancel()
+	v, err := canceler.Await(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 2, v)
+	assert.Equal(t, lazytask.Canceled, victim.State())
+}

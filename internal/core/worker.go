@@ -79,14 +79,20 @@ func EnterCallbacks(id uint64) (leave func()) {
 }
 
 // Current returns the task that code running with ctx is inside: the task
-// whose function received ctx (FromContext) or, for a context of no task's,
-// the running task on whose goroutine done callbacks or hooks of others
-// run now (EnterCallbacks); else nil.
+// whose function received ctx (FromContext) if it runs; else, in a callback
+// section (EnterCallbacks), the running task on whose goroutine the done
+// callbacks or hooks of others run now: their context is of no task's, or
+// of a task that is not running (a done hook's, kept with its values by
+// context.WithoutCancel); else FromContext's task, or nil.
 func Current(ctx context.Context) *Task {
-	if c := FromContext(ctx); c != nil || sections.Load() == 0 {
+	c := FromContext(ctx)
+	if sections.Load() == 0 || c != nil && State(c.state.Load()&stateMask) == Running {
 		return c
 	}
-	return inSection()
+	if t := inSection(); t != nil {
+		return t
+	}
+	return c
 }
 
 // inSection returns the task of the callback section the calling goroutine
