@@ -191,19 +191,31 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 		close(s.room) // SubmitWait callers see ErrClosed
 		s.room = nil
 	}
-	children := make([]*Scope, 0, len(sc.children))
+	// The children shut down concurrently, each on a goroutine of its
+	// own, but those whose subtree has no task left: closed by the walk
+	// above, they get none later, so their shutdowns end at once, and
+	// they run here, one after another. 10,000 idle per-host scopes then
+	// cost no goroutine each.
+	var busy, idle []*Scope
 	for ch := range sc.children {
-		children = append(children, ch)
+		if ch.tasks == 0 {
+			idle = append(idle, ch)
+		} else {
+			busy = append(busy, ch)
+		}
 	}
 	s.unlockFinishing(lazy)
 
 	var wg sync.WaitGroup
-	for _, ch := range children {
+	for _, ch := range busy {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			_ = ch.shutdown(ctx, false)
 		}()
+	}
+	for _, ch := range idle {
+		_ = ch.shutdown(ctx, false)
 	}
 	var err error
 	if !top {
