@@ -95,6 +95,13 @@ type permit struct {
 	lostCause error
 }
 
+// MaxLimit is the largest limit New accepts, 2^53-1: the scripts that keep
+// the count in Redis add weights as Lua numbers (doubles), and up to that
+// limit a sum of weights that passes it can round no lower than limit+1,
+// so the cap check stays exact (at 2^53, 2^53+1 rounds to 2^53 and one
+// more request gets in).
+const MaxLimit = 1<<53 - 1
+
 // New returns the Limit of limit slots named name on client's Redis, and
 // starts its goroutine (stop it with [Limit.Close]). It does not need Redis
 // to be reachable yet: requests wait for it (or fail, with [WithFailFast]).
@@ -102,7 +109,8 @@ type permit struct {
 //
 // Every Limit of one name should be given the same limit; each applies its
 // own when it grants. New refuses a nil client or an empty name
-// ([ErrInvalidArgument]) and a limit below 1 ([limiter.ErrInvalidLimit]).
+// ([ErrInvalidArgument]) and a limit below 1 or above [MaxLimit]
+// ([limiter.ErrInvalidLimit]).
 func New(client redis.UniversalClient, name string, limit int64, opts ...Option) (*Limit, error) {
 	switch {
 	case client == nil:
@@ -111,6 +119,10 @@ func New(client redis.UniversalClient, name string, limit int64, opts ...Option)
 		return nil, fmt.Errorf("%w: empty name", ErrInvalidArgument)
 	case limit < 1:
 		return nil, fmt.Errorf("%w: %d", limiter.ErrInvalidLimit, limit)
+	case limit > MaxLimit:
+		// Redis's scripts count in Lua numbers, doubles: above 2^53 a
+		// sum of weights rounds, and the cap would let one more in.
+		return nil, fmt.Errorf("%w: %d is above MaxLimit (2^53-1)", limiter.ErrInvalidLimit, limit)
 	}
 	cfg := config{lease: DefaultLease, grace: -1}
 	for _, o := range opts {

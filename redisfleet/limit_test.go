@@ -291,6 +291,7 @@ func TestBadInput(t *testing.T) {
 		{"nil client", ErrInvalidArgument, func() (*Limit, error) { return New(nil, "x", 1) }},
 		{"empty name", ErrInvalidArgument, func() (*Limit, error) { return New(c, "", 1) }},
 		{"limit 0", limiter.ErrInvalidLimit, func() (*Limit, error) { return New(c, "x", 0) }},
+		{"limit above MaxLimit", limiter.ErrInvalidLimit, func() (*Limit, error) { return New(c, "x", MaxLimit+1) }},
 		{"short lease", ErrInvalidArgument, func() (*Limit, error) { return New(c, "x", 1, WithLease(time.Millisecond)) }},
 		{"negative grace", ErrInvalidArgument, func() (*Limit, error) { return New(c, "x", 1, WithRestartGrace(-time.Second)) }},
 		{"nil option", ErrInvalidArgument, func() (*Limit, error) { return New(c, "x", 1, nil) }},
@@ -409,4 +410,37 @@ func TestWakeMessagesWakeOnlyTheProcessesNamed(t *testing.T) {
 	} {
 		assert.Equal(t, tc.want, l.wakes(tc.m), "wakes(%+v)", tc.m)
 	}
+}
+
+// At MaxLimit the cap stays exact although Redis's scripts add weights as
+// doubles: with MaxLimit held, a request of weight 1 waits. At 2^53 it was
+// granted (2^53+1 rounds to 2^53), one over the cap.
+func TestTheCapHoldsAtMaxLimit(t *testing.T) {
+	srv := startRedis(t)
+	ev := events()
+	l := newLimit(t, srv.client(), "max", MaxLimit, WithRestartGrace(0), withHook(ev))
+	got := make(chan grant, 2)
+	l.Acquire(limiter.Request{Weight: MaxLimit, Priority: 1, Granted: func(p limiter.Permit, err error) { got <- grant{"all", p, err} }})
+	all := recv(t, got, "the request of MaxLimit")
+	require.NoError(t, all.err)
+	cancel := l.Acquire(limiter.Request{Weight: 1, Priority: 2, Granted: func(p limiter.Permit, err error) { got <- grant{"one", p, err} }})
+	// Redis's answer to the request of 1: it waits there, or (the bug) it
+	// is granted.
+	deadline := time.After(waitFor)
+	for answered := false; !answered; {
+		select {
+		case e := <-ev:
+			switch {
+			case e.kind == evQueued && e.prio == 2:
+				answered = true
+			case e.kind == evGranted && e.prio == 2:
+				t.Fatalf("a request of 1 was granted with MaxLimit held: %+v", l.Stats())
+			}
+		case <-deadline:
+			t.Fatal("no answer from Redis to the request of 1")
+		}
+	}
+	assert.EqualValues(t, MaxLimit, l.Stats().Held, "nothing over the cap")
+	cancel()
+	all.p.Release()
 }
