@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"unicode/utf8"
 	"weak"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -98,12 +100,22 @@ func WithBuckets(bounds ...float64) Option {
 }
 
 // WithConstLabels adds labels to every metric of the Collector (say, the
-// name of the scheduler when a program has several).
+// name of the scheduler when a program has several). New refuses, with
+// ErrInvalidOption, a name that is not a valid label name, one reserved to
+// Prometheus (starting with "__"), one the metrics use ("scope",
+// "outcome", and the histograms' "le"), and a value that is not valid
+// UTF-8: a registry would refuse them, or every histogram observation
+// would panic.
 func WithConstLabels(labels prometheus.Labels) Option {
 	return optionFunc(func(c *config) error {
-		for k := range labels {
-			if !model.LabelName(k).IsValidLegacy() || k == "scope" || k == "outcome" {
+		for k, v := range labels {
+			switch {
+			case !model.LabelName(k).IsValidLegacy() || strings.HasPrefix(k, "__"):
 				return fmt.Errorf("%w: label name %q", ErrInvalidOption, k)
+			case k == "scope" || k == "outcome" || k == "le":
+				return fmt.Errorf("%w: label name %q is one the metrics use", ErrInvalidOption, k)
+			case !utf8.ValidString(v):
+				return fmt.Errorf("%w: the value of label %q is not valid UTF-8", ErrInvalidOption, k)
 			}
 		}
 		c.labels = labels

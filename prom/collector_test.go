@@ -230,6 +230,9 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		"equal buckets":           lazyprom.WithBuckets(1, 1),
 		"bad label name":          lazyprom.WithConstLabels(prometheus.Labels{"a-b": "x"}),
 		"label taken by a metric": lazyprom.WithConstLabels(prometheus.Labels{"scope": "x"}),
+		"the histograms' le":      lazyprom.WithConstLabels(prometheus.Labels{"le": "1"}),
+		"a reserved label name":   lazyprom.WithConstLabels(prometheus.Labels{"__x": "1"}),
+		"a value not UTF-8":       lazyprom.WithConstLabels(prometheus.Labels{"host": "\xff"}),
 	} {
 		_, err := lazyprom.New(opt)
 		assert.ErrorIs(t, err, lazyprom.ErrInvalidOption, "New with %s", name)
