@@ -312,7 +312,8 @@ type Info struct {
 	Promoted bool
 	// Rejected reports that the scheduler the task was made for refused it
 	// (Submit returned it ended, with its error: bad input, a closed scope,
-	// a full queue, a weight above the cap): it was never queued. Its
+	// a full queue, a weight above the cap): it was never queued (its
+	// scheduler's OnQueue hooks may have seen it handed over). Its
 	// State is Failed or Canceled, and the scheduler's Stats count it
 	// under Rejected, not under that state.
 	Rejected bool

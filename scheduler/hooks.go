@@ -48,8 +48,11 @@ type Hooks struct {
 	// made elsewhere (lazytask.New) is handed to it (Enqueue).
 	OnCreate func(ctx context.Context, sc *Scope, h lazytask.Handle)
 	// OnQueue: a task is being handed to the scope's queue; it fires just
-	// before the handoff, so that it always comes before OnStart. A
-	// refused Enqueue leaves the task Lazy and fires nothing more.
+	// before the handoff, so that it always comes before OnStart. The
+	// handoff may still be refused (a full queue, a weight above the cap,
+	// a scope closed meanwhile): a refused Submit then ends the task, and
+	// OnDone sees it with Info().Rejected; a refused Enqueue leaves the
+	// task Lazy and fires nothing more.
 	OnQueue func(ctx context.Context, sc *Scope, h lazytask.Handle)
 	// OnStart: the task's function is about to run with ctx. The context
 	// it returns (nil: ctx) is the one the function runs with, and the

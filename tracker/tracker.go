@@ -7,6 +7,7 @@ package tracker
 import (
 	"context"
 	"expvar"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -60,6 +61,11 @@ func (t *Tracker) done(_ context.Context, _ *scheduler.Scope, h lazytask.Handle)
 // Figures are a Tracker's counts and durations at one moment. Rejected
 // counts the tasks their scheduler refused (lazytask.Info.Rejected), as
 // Scheduler.Stats does; they are not counted in Failed or Canceled.
+// Queued counts the OnQueue hooks, one per handoff to a queue: a Submit
+// refused at the handoff (a full queue, a weight above the cap, a scope
+// closed meanwhile) is counted there and in Rejected, and a refused
+// Enqueue there alone (see scheduler.Hooks); Stats.Submitted counts the
+// handoffs taken.
 type Figures struct {
 	Created, Queued, Started         int64
 	Succeeded, Failed, Canceled      int64
@@ -78,13 +84,28 @@ func (t *Tracker) Figures() Figures {
 	}
 }
 
+// publishMu makes Publish's look-up and publication one step: two Publish
+// calls of one name at once would both find it free, and expvar.Publish
+// panics on the second.
+var publishMu sync.Mutex
+
 // Publish exposes the figures as the expvar variable name (a map served at
 // /debug/vars by net/http's default mux when expvar is imported). It
-// reports false, publishing nothing, if the name is taken.
-func (t *Tracker) Publish(name string) bool {
+// reports false, publishing nothing, if the name is taken; of concurrent
+// calls with one name, one reports true. A name that code other than
+// Publish takes meanwhile (expvar.Publish panics on a name taken) is taken
+// too: false, no panic.
+func (t *Tracker) Publish(name string) (ok bool) {
+	publishMu.Lock()
+	defer publishMu.Unlock()
 	if expvar.Get(name) != nil {
 		return false
 	}
+	defer func() {
+		if recover() != nil {
+			ok = false // taken between Get and Publish, outside Publish
+		}
+	}()
 	expvar.Publish(name, expvar.Func(func() any { return t.Figures() }))
 	return true
 }

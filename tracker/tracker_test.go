@@ -80,4 +80,40 @@ func TestTrackerCountsRefusalsAsStatsDoes(t *testing.T) {
 	assert.Equal(t, int64(2), f.Succeeded, "Succeeded")
 	assert.Equal(t, st.Rejected, uint64(f.Rejected), "Rejected against Stats")
 	assert.Equal(t, st.Canceled, uint64(f.Canceled), "Canceled against Stats")
+	// Queued counts every handoff, the two refused at it too (Figures).
+	assert.Equal(t, int64(st.Submitted)+f.Rejected, f.Queued, "Queued: Submitted and the handoffs refused")
+	assert.Equal(t, uint64(3), st.Submitted, "Submitted")
+}
+
+// Publish calls of one name at once: one reports true, the others false,
+// and none panics (expvar.Publish panics on a name taken).
+func TestConcurrentPublishOfOneNamePublishesOnce(t *testing.T) {
+	for round := range 20 {
+		name := fmt.Sprintf("lazysched_tracker_concurrent_%d_%d", runs.Add(1), round)
+		start := make(chan struct{})
+		oks := make(chan bool, 4)
+		for range 4 {
+			go func() {
+				var tr tracker.Tracker
+				<-start
+				oks <- tr.Publish(name)
+			}()
+		}
+		close(start)
+		n := 0
+		for range 4 {
+			if <-oks {
+				n++
+			}
+		}
+		require.Equal(t, 1, n, "Publish calls of %q that reported true", name)
+	}
+}
+
+// A name published by other code is taken: Publish reports false.
+func TestPublishOfANameTakenElsewhereReportsFalse(t *testing.T) {
+	name := fmt.Sprintf("lazysched_tracker_taken_%d", runs.Add(1))
+	expvar.NewInt(name)
+	var tr tracker.Tracker
+	assert.False(t, tr.Publish(name))
 }
