@@ -45,6 +45,15 @@ type Limit struct {
 	done    chan struct{} // closed by Close
 	stopped chan struct{} // closed when the loop has ended
 	loopID  atomic.Uint64 // the loop's goroutine (goid.ID): Close, called from a callback it runs, cannot wait for it
+	// closerID is the goroutine of the Close that answers what is left
+	// (answerClosed): a Close from a callback it runs returns at once.
+	closerID atomic.Uint64
+	// calls is the parent of the contexts of the loop's calls to Redis;
+	// Close cancels it (halt), so that a call on its way (a dial, a retry's
+	// back-off, and reads and writes with a client that honours contexts)
+	// ends at once instead of holding Close up.
+	calls context.Context
+	halt  context.CancelFunc
 
 	mu        sync.Mutex
 	closed    bool
@@ -152,6 +161,7 @@ func New(client redis.UniversalClient, name string, limit int64, opts ...Option)
 		stopped:  make(chan struct{}),
 		held:     make(map[string]*permit),
 	}
+	l.calls, l.halt = context.WithCancel(context.Background())
 	// No channel yet, so no call to Redis here: the loop subscribes.
 	l.ps = client.Subscribe(context.Background())
 	go l.run()
@@ -310,11 +320,11 @@ func (p *permit) notifyLost(cause error) {
 	}
 }
 
-// guard runs f, which calls a request's Granted or Lost (named what) on a
-// goroutine of l's, and reports whether it panicked. The panic is logged
-// with slog's default logger, with its stack, and goes no further: it ends
-// neither l's goroutine, whose other requests would never be answered,
-// nor the program.
+// guard runs f, which calls a request's Granted or Lost (named what) on
+// l's goroutine or in Close, and reports whether it panicked. The panic is
+// logged with slog's default logger, with its stack, and goes no further:
+// it ends neither l's goroutine, whose other requests would never be
+// answered, nor the program.
 func (l *Limit) guard(what string, f func()) (panicked bool) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -410,23 +420,38 @@ func (l *Limit) Fleet(ctx context.Context) (FleetStats, error) {
 // Close stops l's goroutine. Requests still waiting get [ErrClosed] and
 // their Redis entries are removed; permits still held get Lost (with
 // [limiter.ErrLeaseLost] and [ErrClosed]), and are given back, with those
-// released but not yet told to Redis. Those last calls to Redis are given
-// at most one lease; if Redis does not answer, the leases expire on their
-// own. Shut the schedulers that use l down first. Close returns once all
-// that is done, except when it is called from inside a Granted or Lost
-// that l's goroutine runs (a request's answer, ErrClosed included): then
-// it returns at once, and l stops as soon as that callback has returned.
-// Calling Close again does no more (it waits like the first call).
+// released but not yet told to Redis. Close answers them itself, at once,
+// so that no callback of l's runs after it returns. The calls to Redis that
+// tell it are given at most one lease: a call on its way is canceled, and
+// if Redis does not answer (a Redis frozen, a client that does not honour
+// contexts) Close returns after one lease all the same, the leases expire
+// on their own, and l's goroutine ends once the client gives its call up.
+// Shut the schedulers that use l down first. Called from inside a Granted
+// or Lost (a request's answer, ErrClosed included), Close returns at once,
+// and l stops as soon as that callback has returned. Calling Close again
+// does no more (it waits like the first call).
 func (l *Limit) Close() error {
 	l.live()
+	id := goid.ID()
 	l.mu.Lock()
-	if !l.closed {
-		l.closed = true
-		close(l.done)
-	}
+	first := !l.closed
+	l.closed = true // Acquire refuses from now on
 	l.mu.Unlock()
-	if id := goid.ID(); id == 0 || id != l.loopID.Load() {
-		<-l.stopped
+	if first {
+		l.closerID.Store(id)
+		l.answerClosed() // before done: the loop's last flush tells Redis
+		l.halt()
+		close(l.done)
+		l.closerID.Store(0)
+	}
+	if id != 0 && (id == l.loopID.Load() || id == l.closerID.Load()) {
+		return nil // a callback of the loop's or of the first Close's
+	}
+	t := time.NewTimer(l.lease)
+	defer t.Stop()
+	select {
+	case <-l.stopped:
+	case <-t.C:
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package redisfleet
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -443,4 +444,46 @@ func TestTheCapHoldsAtMaxLimit(t *testing.T) {
 	assert.EqualValues(t, MaxLimit, l.Stats().Held, "nothing over the cap")
 	cancel()
 	all.p.Release()
+}
+
+// Close with Redis frozen (SIGSTOP) while a permit is held and two requests
+// wait: Close answers them itself, at once (Lost and Granted carry
+// ErrClosed), and returns after one lease at most, though the loop's call
+// to Redis hangs until the client's read timeout (5 s here). Before, Close
+// waited for the loop: 4 to 25 s, and the permit was lost by its timer.
+func TestCloseWithRedisFrozenAnswersAtOnceAndReturnsWithinALease(t *testing.T) {
+	srv := startRedis(t)
+	const lease = 1500 * time.Millisecond
+	ev := events()
+	l, err := New(srv.client(), t.Name(), 1, WithLease(lease), WithRestartGrace(0), withHook(ev))
+	require.NoError(t, err)
+	got := make(chan grant, 3)
+	lost := make(chan error, 1)
+	l.Acquire(limiter.Request{Weight: 1, Priority: 1,
+		Granted: func(p limiter.Permit, err error) { got <- grant{"holder", p, err} },
+		Lost:    func(cause error) { lost <- cause }})
+	require.NoError(t, recv(t, got, "the holder's grant").err)
+	for _, prio := range []int32{2, 3} {
+		ask(l, "waiter", prio, got)
+		waitEvent(t, ev, evQueued, prio) // Redis has it waiting
+	}
+	srv.signal(syscall.SIGSTOP)
+	cont := sync.OnceFunc(func() { srv.signal(syscall.SIGCONT) })
+	t.Cleanup(cont)
+	start := time.Now()
+	require.NoError(t, l.Close())
+	took := time.Since(start)
+	assert.Less(t, took, 2*lease, "Close with Redis frozen took %v (lease %v)", took, lease)
+	cause := recv(t, lost, "the holder's Lost")
+	assert.ErrorIs(t, cause, ErrClosed, "Lost's cause")
+	assert.ErrorIs(t, cause, limiter.ErrLeaseLost, "Lost's cause")
+	for range 2 {
+		assert.ErrorIs(t, recv(t, got, "a waiter's answer").err, ErrClosed)
+	}
+	cont()
+	select {
+	case <-l.stopped:
+	case <-time.After(waitFor):
+		t.Fatal("the Limit's goroutine did not end once Redis was back")
+	}
 }

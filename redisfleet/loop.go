@@ -93,6 +93,12 @@ func (l *Limit) run() {
 			l.renew()
 		}
 		select {
+		case <-l.done: // first, once Close has come: the rest can wait
+			l.shutdown(msgs)
+			return
+		default:
+		}
+		select {
 		case <-l.done:
 			l.shutdown(msgs)
 			return
@@ -133,15 +139,19 @@ func (l *Limit) wakes(m any) bool {
 
 func (l *Limit) minBackoff() time.Duration { return max(l.lease/20, 5*time.Millisecond) }
 
-// callCtx bounds one call to Redis (where the client honours contexts).
+// callCtx bounds one call to Redis (where the client honours contexts) by
+// a lease, and by Close.
 func (l *Limit) callCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), l.lease)
+	return context.WithTimeout(l.calls, l.lease)
 }
 
 // flush tells Redis of the permits released and the requests withdrawn
 // since the last call. If Redis cannot be reached it keeps them for the
 // next round; a permit's lease expires on its own anyway.
-func (l *Limit) flush() {
+func (l *Limit) flush() { l.flushWith(l.callCtx) }
+
+// flushWith is flush, with its call's context from ctxOf.
+func (l *Limit) flushWith(ctxOf func() (context.Context, context.CancelFunc)) {
 	l.mu.Lock()
 	ids, members := l.releases, l.cancels
 	l.releases, l.cancels = nil, nil
@@ -157,7 +167,7 @@ func (l *Limit) flush() {
 	for _, m := range members {
 		args = append(args, m)
 	}
-	ctx, cancel := l.callCtx()
+	ctx, cancel := ctxOf()
 	used, err := releaseScript.Run(ctx, l.client, l.keys, args...).Int64()
 	cancel()
 	l.mu.Lock()
@@ -325,11 +335,12 @@ func (l *Limit) try(w *waiter) (granted bool, err error) {
 		l.graceLeft = left
 	}
 	switch {
-	case w.canceled && granted:
-		l.releases = append(l.releases, w.id) // the cancel won: give it back
+	case (w.canceled || w.answered) && granted:
+		// The cancel won, or Close answered it meanwhile: give it back.
+		l.releases = append(l.releases, w.id)
 		l.mu.Unlock()
 		return true, nil
-	case w.canceled:
+	case w.canceled || w.answered:
 		l.cancels = append(l.cancels, member)
 		l.mu.Unlock()
 		return false, nil
@@ -378,8 +389,26 @@ func parseAcquire(res []any) (granted int64, member string, used int64, epoch st
 	return 0, "", 0, "", 0, errors.New("redisfleet: unexpected reply from the acquire script")
 }
 
-// shutdown answers what is left when l is closed, and tells Redis.
+// shutdown tells Redis what Close gave back, with a call of its own given
+// one lease (Close has canceled l.calls), and ends the subscription.
 func (l *Limit) shutdown(msgs <-chan any) {
+	l.answerClosed() // answered by Close already; to be sure
+	l.flushWith(func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), l.lease)
+	})
+	l.mu.Lock()
+	l.releases, l.cancels = nil, nil
+	l.mu.Unlock()
+	_ = l.ps.Close()
+	for range msgs { // the PubSub's goroutine may be sending one: let it end
+	}
+}
+
+// answerClosed answers what is left of a closed l: each waiting request
+// gets ErrClosed, each permit held Lost, and both are queued for the last
+// flush. A waiter whose attempt is on its way is answered here all the
+// same; try gives back what that attempt got. Once only for each.
+func (l *Limit) answerClosed() {
 	closed := fmt.Errorf("%w: %s", ErrClosed, l.name)
 	l.mu.Lock()
 	ws := l.pending
@@ -407,12 +436,5 @@ func (l *Limit) shutdown(msgs <-chan any) {
 	}
 	for _, w := range ws {
 		l.guard("Granted", func() { w.req.Granted(nil, closed) })
-	}
-	l.flush()
-	l.mu.Lock()
-	l.releases, l.cancels = nil, nil
-	l.mu.Unlock()
-	_ = l.ps.Close()
-	for range msgs { // the PubSub's goroutine may be sending one: let it end
 	}
 }
