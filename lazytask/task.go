@@ -177,7 +177,10 @@ func (t *Task[T]) State() State { return State(core.StateOf(&t.base)) }
 // with its slot held: they run inside that task, as its own code does, so
 // that a wait there lends the task's slot (a callback that awaits a task
 // queued behind does not deadlock at cap 1) and a Shutdown there leaves
-// the task out, whatever context they pass. A panic in f is recovered and
+// the task out, whatever context they pass (so do the callbacks of an
+// unbound Lazy task it cancels). As for an Await made with the task's
+// context from a goroutine of its own, the slot lent is the task's: other
+// goroutines of that task may run on meanwhile. A panic in f is recovered and
 // logged (with the scheduler's logger, scheduler.WithLogger, or log/slog's
 // default for a task that is not in a scheduler); it never reaches the
 // caller, and no scope's error handler sees it.

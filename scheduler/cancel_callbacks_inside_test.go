@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -230,4 +231,129 @@ func TestADoneHookRunByACancelFromInsideATaskMayAwaitATaskQueuedBehind(t *testin
 	require.NoError(t, err)
 	assert.Equal(t, 2, v)
 	assert.Equal(t, lazytask.Canceled, victim.State())
+}
+
+// awaitBehind returns a callback that awaits *behind with a context of its
+// own, bounded by the hang guard, and sends the result to got.
+func awaitBehind(behind **lazytask.Task[int], got chan<- error) func(int, error) {
+	return func(int, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), cancelInsideHang)
+		defer cancel()
+		_, err := (*behind).Await(ctx)
+		got <- err
+	}
+}
+
+// waitInside waits for a callback's result, or fails the test as a hang.
+func waitInside(t *testing.T, got <-chan error, what string) {
+	t.Helper()
+	select {
+	case err := <-got:
+		require.NoError(t, err, what)
+	case <-time.After(cancelInsideHang):
+		t.Fatal("deadlock: " + what)
+	}
+}
+
+// holdOnlySlot submits a task that takes s's only slot until release is called.
+func holdOnlySlot(t *testing.T, s *scheduler.Scheduler) (release func()) {
+	t.Helper()
+	holding, rel := make(chan struct{}), make(chan struct{})
+	_, err := scheduler.Submit(s, func(context.Context) (int, error) {
+		close(holding)
+		<-rel
+		return 0, nil
+	})
+	require.NoError(t, err)
+	<-holding
+	return sync.OnceFunc(func() { close(rel) })
+}
+
+// A task's Cancel of an unbound Lazy task (lazytask.New) runs its callbacks
+// on the task's goroutine too, by another path (no owner): inside the task.
+func TestACallbackRunByACancelOfAnUnboundLazyTaskFromInsideATaskMayAwaitATaskQueuedBehind(t *testing.T) {
+	s := scSched(t, scheduler.WithLimit(1))
+	release := holdOnlySlot(t, s)
+	victim := lazytask.New(func(context.Context) (int, error) { return 1, nil })
+	var behind *lazytask.Task[int]
+	got := make(chan error, 1)
+	victim.OnDone(awaitBehind(&behind, got))
+	canceler, err := scheduler.Submit(s, func(context.Context) (int, error) {
+		victim.Cancel(errCancelInside)
+		return 2, nil
+	})
+	require.NoError(t, err)
+	behind, err = scheduler.Submit(s, func(context.Context) (int, error) { return 3, nil })
+	require.NoError(t, err)
+	require.NoError(t, s.Promote(canceler))
+	release()
+	waitInside(t, got, "the callback of an unbound Lazy task canceled from inside a task")
+	assert.Equal(t, lazytask.Canceled, victim.State())
+}
+
+// A Submit refused inside a task (a full queue) runs the refused task's
+// done hooks on the submitting task's goroutine: inside that task.
+func TestADoneHookOfASubmitRefusedInsideATaskMayAwaitATaskQueuedBehind(t *testing.T) {
+	var behind *lazytask.Task[int]
+	got := make(chan error, 1)
+	s := scSched(t, scheduler.WithLimit(1), scheduler.WithQueueLimit(1), scheduler.WithHooks(scheduler.Hooks{
+		OnDone: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
+			if h.Info().Rejected {
+				awaitBehind(&behind, got)(0, nil)
+			}
+		},
+	}))
+	started, goOn := make(chan struct{}), make(chan struct{})
+	refused := make(chan error, 1)
+	_, err := scheduler.Submit(s, func(context.Context) (int, error) {
+		close(started)
+		<-goOn
+		_, err := scheduler.Submit(s, func(context.Context) (int, error) { return 9, nil })
+		refused <- err
+		return 2, nil
+	})
+	require.NoError(t, err)
+	<-started
+	behind, err = scheduler.Submit(s, func(context.Context) (int, error) { return 3, nil }) // fills the queue
+	require.NoError(t, err)
+	close(goOn)
+	waitInside(t, got, "the done hook of a Submit refused inside a task")
+	assert.ErrorIs(t, <-refused, scheduler.ErrQueueFull)
+}
+
+// An executor that runs a scheduler's goroutines as tasks of another nests
+// one work loop in another on a goroutine: once the inner one ends, the
+// outer task's callbacks are inside it again.
+func TestACallbackSectionSurvivesAWorkLoopNestedOnItsGoroutine(t *testing.T) {
+	s0 := scSched(t, scheduler.WithLimit(1))
+	cancelNow, outerOK := make(chan struct{}), make(chan struct{})
+	var victim, outer *lazytask.Task[int]
+	s1 := scSched(t, scheduler.WithLimit(1), scheduler.WithExecutor(func(run func()) {
+		outer, _ = scheduler.Submit(s0, func(context.Context) (int, error) {
+			run() // s1's work loop, until s1's Shutdown dismisses it
+			<-cancelNow
+			victim.Cancel(errCancelInside)
+			return 0, nil
+		})
+		close(outerOK)
+	}))
+	inner, err := scheduler.Submit(s1, func(context.Context) (int, error) { return 0, nil })
+	require.NoError(t, err)
+	<-outerOK
+	ctx, cancel := context.WithTimeout(context.Background(), cancelInsideHang)
+	defer cancel()
+	_, err = inner.Await(ctx)
+	require.NoError(t, err)
+	victim, err = scheduler.Submit(s0, func(context.Context) (int, error) { return 1, nil })
+	require.NoError(t, err)
+	var behind *lazytask.Task[int]
+	got := make(chan error, 1)
+	victim.OnDone(awaitBehind(&behind, got))
+	behind, err = scheduler.Submit(s0, func(context.Context) (int, error) { return 3, nil })
+	require.NoError(t, err)
+	require.NoError(t, s1.Shutdown(ctx)) // the inner work loop ends: run returns
+	close(cancelNow)
+	waitInside(t, got, "the outer task's callback after a work loop nested on its goroutine")
+	_, err = outer.Await(ctx)
+	require.NoError(t, err)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lazysched/lazysched/internal/core"
+	"github.com/lazysched/lazysched/internal/goid"
 	"github.com/lazysched/lazysched/lazytask"
 )
 
@@ -366,6 +367,13 @@ func (sc *Scope) abandon(c *core.Task, err error) {
 	// Marked first, so that whoever sees it end sees the refusal; a task
 	// a hook canceled meanwhile is counted Rejected too, and so marked.
 	core.MarkRejected(c)
+	if sc.hooked {
+		// The done hooks run here, inside the task that submits, if one
+		// does (I11; its callbacks, core's publish sees to).
+		if leave := core.EnterCallbacks(goid.ID()); leave != nil {
+			defer leave()
+		}
+	}
 	core.EndUnstartedOn(c, sc.s.clk, st, err)
 	sc.countRejected()
 	if sc.hooked {

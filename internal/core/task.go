@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lazysched/lazysched/internal/check"
+	"github.com/lazysched/lazysched/internal/goid"
 )
 
 // State is a task's place in its life cycle. The values match lazytask.State.
@@ -782,8 +783,14 @@ func AfterEnd(c *Task, st State, err error) {
 }
 
 // publish is PublishLocked then the callbacks, for a task with no owner
-// or one that never ran.
+// or one that never ran: they run on the caller's goroutine, so inside
+// the task that runs there, if one does (a task's Cancel of an unbound
+// Lazy task, a Submit refused inside a task): see EnterCallbacks.
 func publish(c *Task, st State, err error) {
-	PublishLocked(c, st, err)
+	if PublishLocked(c, st, err) {
+		if leave := EnterCallbacks(goid.ID()); leave != nil {
+			defer leave()
+		}
+	}
 	DrainCallbacks(c)
 }

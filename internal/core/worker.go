@@ -21,15 +21,16 @@ import (
 // from the goroutine's start (NewWorker) to its exit (Worker.Exit). Only
 // that goroutine touches its fields.
 type Worker struct {
-	id  uint64
-	cur *Task // the task it runs, or ran last
+	id   uint64
+	prev *Worker // the record this one hides (a nested work loop), put back by Exit
+	cur  *Task   // the task it runs, or ran last
 	// sections counts the callback sections the goroutine is in
 	// (EnterCallbacks), nested.
 	sections int
 	// The records of goroutines started together would share cache lines,
 	// and each stores cur per task: a line of its own keeps those stores
 	// from slowing the other goroutines down.
-	_ [64 - 24]byte
+	_ [64 - 32]byte
 }
 
 // workers maps goroutine ids to their Worker; sections counts the callback
@@ -42,15 +43,26 @@ var (
 )
 
 // NewWorker registers the calling goroutine, whose id is id, as one that
-// runs tasks. Owners call it once per goroutine, not per task.
+// runs tasks. Owners call it once per goroutine, not per task. A work loop
+// nested in another on one goroutine (an executor that runs a scheduler's
+// goroutines as tasks of another) hides the outer record until it exits.
 func NewWorker(id uint64) *Worker {
 	r := &Worker{id: id}
-	workers.Store(id, r)
+	if v, loaded := workers.Swap(id, r); loaded {
+		r.prev = v.(*Worker)
+	}
 	return r
 }
 
-// Exit unregisters r as its goroutine exits.
-func (r *Worker) Exit() { workers.CompareAndDelete(r.id, r) }
+// Exit unregisters r as its goroutine exits, or its nested work loop
+// ends: the record it hid is back.
+func (r *Worker) Exit() {
+	if r.prev != nil {
+		workers.CompareAndSwap(r.id, r, r.prev)
+		return
+	}
+	workers.CompareAndDelete(r.id, r)
+}
 
 // Runs records that r's goroutine runs c now. A plain store: only r's
 // goroutine reads it.
@@ -84,6 +96,12 @@ func EnterCallbacks(id uint64) (leave func()) {
 // callbacks or hooks of others run now: their context is of no task's, or
 // of a task that is not running (a done hook's, kept with its values by
 // context.WithoutCancel); else FromContext's task, or nil.
+//
+// Cost: one atomic load while no section is open anywhere, 4 ns. While
+// one is (a callback that waits keeps its section open), a wait with a
+// context of no running task's reads the goroutine id, about 3 µs here:
+// only an Await of a task not done yet, a combinator's wait, and a Wait or
+// Shutdown ask.
 func Current(ctx context.Context) *Task {
 	c := FromContext(ctx)
 	if sections.Load() == 0 || c != nil && State(c.state.Load()&stateMask) == Running {
