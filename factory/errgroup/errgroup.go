@@ -505,7 +505,11 @@ func (g *Group) start(f func() error) {
 		return
 	}
 	c := &call{g: g, f: f}
-	t, _ := scheduler.Submit(sp, c.run)
+	// The task carries the values of In's context (its trace span, say), so
+	// that the scope's hooks see them: a tracer's span of the task is then a
+	// child of the caller's. Its values alone: the group's cancellation is
+	// the scope's.
+	t, _ := scheduler.Submit(sp, c.run, lazytask.WithValues(g.lend))
 	t.OnDone(c.ended)
 	g.all.Watch(core.Of(t))
 	g.gos.Watch(core.Of(t))

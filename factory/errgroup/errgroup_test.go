@@ -332,3 +332,41 @@ func TestAPanicRecoveredByThePoolFailsTheGroup(t *testing.T) {
 	assert.Equal(t, 0, s.Stats().Running, "tasks left running")
 	require.NoError(t, s.Shutdown(bounded(t)))
 }
+
+type inValueKey struct{}
+
+// The tasks of In carry the values of In's context, so that the scope's
+// hooks see them (a tracer's span of the task is a child of the caller's),
+// but not its cancellation: the group's is the scope's.
+func TestInTasksCarryTheValuesOfItsContext(t *testing.T) {
+	seen := make(chan any, 2)
+	s := newScheduler(t, scheduler.WithHooks(scheduler.Hooks{
+		OnStart: func(ctx context.Context, _ *scheduler.Scope, _ lazytask.Handle) context.Context {
+			seen <- ctx.Value(inValueKey{})
+			return nil
+		},
+	}))
+	ctx, cancel := context.WithCancel(context.WithValue(bg, inValueKey{}, "request 7"))
+	g, _ := errgroup.In(ctx, s)
+	g.Go(func() error { return nil })
+	require.NoError(t, g.Wait())
+	assert.Equal(t, "request 7", <-seen, "the value In's context carries, seen by OnStart")
+
+	cancel()
+
+	// Its values alone: a function of a group made with a context that has
+	// ended still runs, as in x/sync (were the cancellation carried, its
+	// task would end Canceled before it ran).
+	ctx2, cancel2 := context.WithCancel(context.WithValue(bg, inValueKey{}, "request 8"))
+	cancel2()
+	ran := make(chan struct{})
+	g2, _ := errgroup.In(ctx2, s)
+	g2.Go(func() error { close(ran); return nil })
+	require.NoError(t, g2.Wait())
+	select {
+	case <-ran:
+	default:
+		t.Fatal("the function of a group whose context had ended did not run")
+	}
+	assert.Equal(t, "request 8", <-seen)
+}
