@@ -739,3 +739,29 @@ func TestHostileRefusedTasksAreRejectedInSpansAndCounts(t *testing.T) {
 	assert.Equal(t, uint64(3), st.Rejected, "Stats().Rejected")
 	assert.Equal(t, uint64(0), st.Canceled+st.Failed, "Stats() Canceled+Failed")
 }
+
+// An Observer's hooks registered twice on a task's path (on the scheduler,
+// then again on a child scope, which inherits them): each task that runs
+// gets one span, ended once, and is counted once. Before, the second
+// OnStart's span was never ended and every task was counted twice.
+func TestHostileHooksRegisteredTwiceMakeOneSpanPerTask(t *testing.T) {
+	r := newRig(t)
+	s := r.sched(t, scheduler.WithLimit(2)) // the rig's hooks, once
+	ch, err := s.Root().NewScope(scheduler.WithName("c"), scheduler.WithHooks(r.obs.Hooks()))
+	require.NoError(t, err)
+	for range 3 {
+		h, err := scheduler.Go(ch, func(context.Context) error { return nil }, lazytask.WithName("twice"))
+		require.NoError(t, err)
+		require.NoError(t, h.Wait(context.Background()))
+	}
+	shutdown(t, s)
+	hNoLeak(t, r)
+	assert.Len(t, r.rec.Ended(), 3, "one span per task")
+	var n int64
+	for k, v := range hTaskCounts(t, r) {
+		if k.outcome == "succeeded" {
+			n += v
+		}
+	}
+	assert.Equal(t, int64(3), n, "tasks counted as succeeded")
+}

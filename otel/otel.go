@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -238,7 +239,11 @@ func Hooks(opts ...Option) scheduler.Hooks {
 }
 
 // Hooks returns the hooks to register with scheduler.WithHooks, on a
-// scheduler or on a scope (its children inherit them).
+// scheduler or on a scope (its children inherit them). Register them once
+// on a task's path: given twice (a child scope given the hooks its parent
+// has), a task that runs still gets one span and is counted once, but one
+// that never ran, and every task under a no-op tracer provider, is
+// counted twice.
 func (o *Observer) Hooks() scheduler.Hooks {
 	o.live()
 	return scheduler.Hooks{OnQueue: o.onQueue, OnStart: o.onStart, OnDone: o.onDone, Timings: true} // the queue time
@@ -283,6 +288,10 @@ type spanCtx struct {
 	span     trace.Span
 	forced   bool
 	promoted bool
+	// ended: a done hook of this Observer has ended the span. The hooks
+	// registered twice on a task's path (a child scope given the hooks its
+	// parent has) see the task twice; the second sees this and does nothing.
+	ended atomic.Bool
 }
 
 // Value answers spanKey; every other key is ctx's.
@@ -298,6 +307,9 @@ func (o *Observer) onQueue(_ context.Context, sc *scheduler.Scope, _ lazytask.Ha
 }
 
 func (o *Observer) onStart(ctx context.Context, sc *scheduler.Scope, h lazytask.Handle) context.Context {
+	if sctx, ok := ctx.Value(spanKey{o}).(*spanCtx); ok && sctx.h == h {
+		return nil // this Observer's hooks, registered twice: one span
+	}
 	info := h.Info()
 	si := o.scopes.get(sc)
 	tm := info.Timings
@@ -333,6 +345,10 @@ func (o *Observer) startSpan(ctx context.Context, name string, start time.Time) 
 }
 
 func (o *Observer) onDone(ctx context.Context, sc *scheduler.Scope, h lazytask.Handle) {
+	sctx, ok := ctx.Value(spanKey{o}).(*spanCtx)
+	if ok = ok && sctx.h == h; ok && sctx.ended.Swap(true) {
+		return // ended by this Observer's hooks registered before these
+	}
 	si := o.scopes.get(sc)
 	err := h.Err()
 	oc, pe := outcomeOf(h, err)
@@ -348,7 +364,7 @@ func (o *Observer) onDone(ctx context.Context, sc *scheduler.Scope, h lazytask.H
 	var forced, promoted bool
 	// The span this Observer started for this task: a task that never
 	// ran may carry another task's context, and with it that task's span.
-	if sctx, ok := ctx.Value(spanKey{o}).(*spanCtx); ok && sctx.h == h {
+	if ok {
 		span, forced, promoted = sctx.span, sctx.forced, sctx.promoted
 	} else {
 		// Ended before it ran: its span covers its wait.
