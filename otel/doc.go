@@ -43,7 +43,10 @@
 //   - lazysched.tasks: counter of ended tasks, by lazysched.scope and
 //     lazysched.task.outcome.
 //   - lazysched.task.queue_time: histogram of the seconds a task waited
-//     between being queued and starting, by scope, recorded at the start.
+//     between being queued and starting, by scope, recorded at the start:
+//     before the start hooks have run, so it leaves out their time, which
+//     the span's lazysched.task.queue_time attribute (Timings.QueueTime)
+//     counts.
 //   - lazysched.task.run_time: histogram of the seconds a task ran, by
 //     scope and outcome, recorded at its end.
 //   - lazysched.scope.queued, lazysched.scope.running, lazysched.scope.in_use
@@ -54,4 +57,14 @@
 //
 // Scopes are kept weakly: a scope that its program and its scheduler have
 // let go drops out of the gauges.
+//
+// A scope is told apart by its path alone. Give the scopes whose metrics
+// you read names of their own: two schedulers served by one Observer (both
+// "root"), or sibling scopes of one name (errgroup.In's are all
+// "errgroup"), share their series, and the gauges then show one of them.
+// Each path is a series of the counter and the histograms for as long as
+// the meter provider lives: scopes made per request or per host under the
+// default names ("root/1", "root/2", ...) grow them without bound, up to
+// the SDK's limit on attribute sets (2,000 by default), past which tasks
+// are counted in its overflow series.
 package lazyotel
