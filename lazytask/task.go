@@ -244,7 +244,7 @@ func (t *Task[T]) Timings() Timings {
 // Info returns a snapshot of the task for hooks, logs and monitors.
 func (t *Task[T]) Info() Info {
 	st := t.State()
-	i := Info{Options: t.Options(), Scope: core.OwnerName(&t.base), State: st, Timings: t.Timings(), OverCap: core.OverCap(&t.base), Promoted: core.Promoted(&t.base), Rejected: core.Rejected(&t.base)}
+	i := Info{Options: t.Options(), Scope: core.OwnerName(&t.base), State: st, Timings: t.Timings(), OverCap: core.OverCap(&t.base), Promoted: core.Promoted(&t.base), Rejected: core.Rejected(&t.base), Panicked: core.Panicked(&t.base)}
 	if core.IsDone(&t.base) {
 		i.Err = core.Err(&t.base)
 	}
@@ -320,6 +320,10 @@ type Info struct {
 	// State is Failed or Canceled, and the scheduler's Stats count it
 	// under Rejected, not under that state.
 	Rejected bool
+	// Panicked reports that the task's own function panicked: its error is
+	// the *PanicError made then. A task that returned a PanicError (another
+	// task's, say) ended Failed with it, and is not Panicked.
+	Panicked bool
 }
 
 // Handle is the type-erased view of a *Task[T], for code that holds tasks of

@@ -765,3 +765,26 @@ func TestHostileHooksRegisteredTwiceMakeOneSpanPerTask(t *testing.T) {
 	}
 	assert.Equal(t, int64(3), n, "tasks counted as succeeded")
 }
+
+// A task that returns another task's PanicError failed; it did not panic:
+// only the inner task is counted panicked.
+func TestHostileATaskReturningAPanicErrorIsFailedNotPanicked(t *testing.T) {
+	r := newRig(t)
+	s := r.sched(t, scheduler.WithLimit(2))
+	outer, err := scheduler.Go(s, func(ctx context.Context) error {
+		in, err := scheduler.Go(s, func(context.Context) error { panic("inner") })
+		if err != nil {
+			return err
+		}
+		return in.Wait(ctx)
+	})
+	require.NoError(t, err)
+	var pe *lazytask.PanicError
+	require.ErrorAs(t, outer.Wait(context.Background()), &pe)
+	shutdown(t, s)
+	got := map[string]int64{}
+	for k, v := range hTaskCounts(t, r) {
+		got[k.outcome] += v
+	}
+	assert.Equal(t, map[string]int64{"panicked": 1, "failed": 1}, got, "tasks by outcome")
+}

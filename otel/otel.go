@@ -72,7 +72,8 @@ func outcomeOf(h lazytask.Handle, err error) (outcome, *lazytask.PanicError) {
 	if h.State() == lazytask.Canceled {
 		return canceled, nil
 	}
-	if pe, ok := errors.AsType[*lazytask.PanicError](err); ok {
+	if h.Info().Panicked { // its own panic, not a PanicError it returned
+		pe, _ := errors.AsType[*lazytask.PanicError](err)
 		return panicked, pe
 	}
 	return failed, nil

@@ -2,7 +2,6 @@ package lazyprom
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -44,8 +43,7 @@ func outcomeOf(h lazytask.Handle) outcome {
 	if h.State() == lazytask.Canceled {
 		return canceled
 	}
-	err := h.Err()
-	if _, ok := errors.AsType[*lazytask.PanicError](err); ok {
+	if h.Info().Panicked { // its own panic, not a PanicError it returned
 		return panicked
 	}
 	return failed

@@ -359,6 +359,7 @@ func ExecuteStarted(c *Task, ctx context.Context) (next *Task) {
 							// Running and no slot is lost. On goroutines
 							// of the owner's own nothing recovers it: the
 							// program crashes before anyone sees the end.
+							getX(c).panicked = true
 							finish(c, Failed, NewPanicError(r), true)
 						}
 						panic(r)
@@ -367,6 +368,7 @@ func ExecuteStarted(c *Task, ctx context.Context) (next *Task) {
 				}
 				if r := recover(); r != nil {
 					err = NewPanicError(r)
+					getX(c).panicked = true // published with err
 					recovered = true
 				}
 			}

@@ -167,6 +167,9 @@ type ext struct {
 	order    int64 // OrderWord
 
 	err error // written before the terminal state is stored
+	// panicked: the task's own function panicked, and err is the
+	// PanicError made then (not one it returned); written with err.
+	panicked bool
 
 	mu       sync.Mutex
 	done     chan struct{}
@@ -389,6 +392,14 @@ func Hooking(c *Task) bool { return c.state.Load()&flagHooking != 0 }
 
 // Rejected reports whether MarkRejected was called on c.
 func Rejected(c *Task) bool { return c.state.Load()&flagRejected != 0 }
+
+// Panicked reports whether c's own function panicked (its error is the
+// PanicError made then); false for a task that returned a PanicError, say
+// another task's.
+func Panicked(c *Task) bool {
+	x := c.x.Load()
+	return x != nil && x.panicked && terminal(c.state.Load())
+}
 
 // Timings returns created, queued, started and finished as times; a zero
 // time means the step has not happened (or never will).
