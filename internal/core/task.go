@@ -397,8 +397,13 @@ func Rejected(c *Task) bool { return c.state.Load()&flagRejected != 0 }
 // PanicError made then); false for a task that returned a PanicError, say
 // another task's.
 func Panicked(c *Task) bool {
+	// The state first: panicked is written before the end is published,
+	// and read only after it (a running task's Info must not race).
+	if !terminal(c.state.Load()) {
+		return false
+	}
 	x := c.x.Load()
-	return x != nil && x.panicked && terminal(c.state.Load())
+	return x != nil && x.panicked
 }
 
 // Timings returns created, queued, started and finished as times; a zero
