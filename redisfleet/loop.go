@@ -148,10 +148,10 @@ func (l *Limit) callCtx() (context.Context, context.CancelFunc) {
 // flush tells Redis of the permits released and the requests withdrawn
 // since the last call. If Redis cannot be reached it keeps them for the
 // next round; a permit's lease expires on its own anyway.
-func (l *Limit) flush() { l.flushWith(l.callCtx) }
+func (l *Limit) flush() { l.flushUnder(l.calls) }
 
-// flushWith is flush, with its call's context from ctxOf.
-func (l *Limit) flushWith(ctxOf func() (context.Context, context.CancelFunc)) {
+// flushUnder is flush with its call bounded by a lease under parent.
+func (l *Limit) flushUnder(parent context.Context) {
 	l.mu.Lock()
 	ids, members := l.releases, l.cancels
 	l.releases, l.cancels = nil, nil
@@ -167,7 +167,7 @@ func (l *Limit) flushWith(ctxOf func() (context.Context, context.CancelFunc)) {
 	for _, m := range members {
 		args = append(args, m)
 	}
-	ctx, cancel := ctxOf()
+	ctx, cancel := context.WithTimeout(parent, l.lease)
 	used, err := releaseScript.Run(ctx, l.client, l.keys, args...).Int64()
 	cancel()
 	l.mu.Lock()
@@ -392,10 +392,7 @@ func parseAcquire(res []any) (granted int64, member string, used int64, epoch st
 // shutdown tells Redis what Close gave back, with a call of its own given
 // one lease (Close has canceled l.calls), and ends the subscription.
 func (l *Limit) shutdown(msgs <-chan any) {
-	l.answerClosed() // answered by Close already; to be sure
-	l.flushWith(func() (context.Context, context.CancelFunc) {
-		return context.WithTimeout(context.Background(), l.lease)
-	})
+	l.flushUnder(context.Background()) // Close answered what was left before done
 	l.mu.Lock()
 	l.releases, l.cancels = nil, nil
 	l.mu.Unlock()

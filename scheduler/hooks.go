@@ -175,10 +175,10 @@ func (r *hookRun) step() (done bool) {
 		r.sc.s.goTracked(func() {
 			rest.run()
 			if rest.start {
-				r := core.NewWorker(goid.ID())
-				defer r.Exit()
-				r.Runs(rest.c)
-				rest.sc.s.loop(r, core.ExecuteStarted(rest.c, rest.ctx))
+				w := core.NewWorker(goid.ID())
+				defer w.Exit()
+				w.Runs(rest.c)
+				rest.sc.s.loop(w, core.ExecuteStarted(rest.c, rest.ctx))
 			}
 		})
 	}()

@@ -96,6 +96,8 @@ type Group struct {
 	lend context.Context
 	// parent is the scope of In; nil: the group's own scheduler.
 	parent *scheduler.Scope
+	// values is lazytask.WithValues(lend), made once by In for its tasks.
+	values lazytask.Option
 	// unwatch ends In's watch of the parent scope's context.
 	unwatch func() bool
 
@@ -151,6 +153,7 @@ func In(ctx context.Context, sp scheduler.Spawner) (*Group, context.Context) {
 		return g, gctx
 	}
 	g.parent = sc
+	g.values = lazytask.WithValues(ctx)
 	g.outer, _ = ctx.Value(groupKey{}).(*Group)
 	if g.outer != nil && !core.HasWaitLender(ctx) {
 		// A task's context that carries an outer group's values (a task
@@ -509,7 +512,7 @@ func (g *Group) start(f func() error) {
 	// that the scope's hooks see them: a tracer's span of the task is then a
 	// child of the caller's. Its values alone: the group's cancellation is
 	// the scope's.
-	t, _ := scheduler.Submit(sp, c.run, lazytask.WithValues(g.lend))
+	t, _ := scheduler.Submit(sp, c.run, g.values)
 	t.OnDone(c.ended)
 	g.all.Watch(core.Of(t))
 	g.gos.Watch(core.Of(t))
