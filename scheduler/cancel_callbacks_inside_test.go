@@ -27,28 +27,12 @@ func TestACallbackRunByACancelFromInsideATaskMayAwaitATaskQueuedBehind(t *testin
 	s := scSched(t, scheduler.WithLimit(1))
 	// A holder takes the only slot, so that victim, canceler and behind
 	// all queue; the canceler is then promoted, to run first.
-	holding := make(chan struct{})
-	release := make(chan struct{})
-	holder, err := scheduler.Submit(s, func(context.Context) (int, error) {
-		close(holding)
-		<-release
-		return 0, nil
-	})
-	require.NoError(t, err)
-	<-holding
+	release, holder := holdOnlySlot(t, s)
 	victim, err := scheduler.Submit(s, func(context.Context) (int, error) { return 1, nil })
 	require.NoError(t, err)
 	var behind *lazytask.Task[int]
 	got := make(chan error, 1)
-	victim.OnDone(func(int, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), cancelInsideHang)
-		defer cancel()
-		v, err := behind.Await(ctx)
-		if err == nil && v != 3 {
-			err = errors.New("the task behind returned a wrong value")
-		}
-		got <- err
-	})
+	victim.OnDone(awaitBehind(&behind, got))
 	canceled := make(chan bool, 1)
 	canceler, err := scheduler.Submit(s, func(context.Context) (int, error) {
 		canceled <- victim.Cancel(errCancelInside)
@@ -58,13 +42,8 @@ func TestACallbackRunByACancelFromInsideATaskMayAwaitATaskQueuedBehind(t *testin
 	behind, err = scheduler.Submit(s, func(context.Context) (int, error) { return 3, nil })
 	require.NoError(t, err)
 	require.NoError(t, s.Promote(canceler))
-	close(release)
-	select {
-	case err := <-got:
-		require.NoError(t, err, "the callback's Await of the task queued behind")
-	case <-time.After(cancelInsideHang):
-		t.Fatal("a callback run by Cancel from inside a task deadlocked at cap 1")
-	}
+	release()
+	waitInside(t, got, "a callback run by Cancel from inside a task, awaiting the task queued behind at cap 1")
 	assert.True(t, <-canceled, "the canceler's Cancel of the queued task")
 	ctx, cancel := context.WithTimeout(context.Background(), cancelInsideHang)
 	defer cancel()
@@ -132,25 +111,12 @@ var errCancelInside = errors.New("canceled from inside a task")
 func TestACallbackRunByACancelFromATaskOfAnotherSchedulerLendsThatTasksSlot(t *testing.T) {
 	s1 := scSched(t, scheduler.WithLimit(1))
 	s2 := scSched(t, scheduler.WithLimit(1))
-	holding := make(chan struct{})
-	release := make(chan struct{})
-	holder, err := scheduler.Submit(s2, func(context.Context) (int, error) {
-		close(holding)
-		<-release
-		return 0, nil
-	})
-	require.NoError(t, err)
-	<-holding
+	release, holder := holdOnlySlot(t, s2)
 	victim, err := scheduler.Submit(s2, func(context.Context) (int, error) { return 1, nil })
 	require.NoError(t, err)
 	var behind *lazytask.Task[int]
 	got := make(chan error, 1)
-	victim.OnDone(func(int, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), cancelInsideHang)
-		defer cancel()
-		_, err := behind.Await(ctx)
-		got <- err
-	})
+	victim.OnDone(awaitBehind(&behind, got))
 	inside := make(chan struct{})
 	goOn := make(chan struct{})
 	canceler, err := scheduler.Submit(s1, func(context.Context) (int, error) {
@@ -164,13 +130,8 @@ func TestACallbackRunByACancelFromATaskOfAnotherSchedulerLendsThatTasksSlot(t *t
 	behind, err = scheduler.Submit(s1, func(context.Context) (int, error) { return 3, nil })
 	require.NoError(t, err)
 	close(goOn)
-	select {
-	case err := <-got:
-		require.NoError(t, err, "the callback's Await of the task queued behind in s1")
-	case <-time.After(cancelInsideHang):
-		t.Fatal("a callback run by Cancel from a task of another scheduler deadlocked")
-	}
-	close(release)
+	waitInside(t, got, "a callback run by Cancel from a task of another scheduler, awaiting the task queued behind in s1")
+	release()
 	ctx, cancel := context.WithTimeout(context.Background(), cancelInsideHang)
 	defer cancel()
 	for _, h := range []*lazytask.Task[int]{canceler, holder} {
@@ -199,32 +160,19 @@ func TestADoneHookRunByACancelFromInsideATaskMayAwaitATaskQueuedBehind(t *testin
 			got <- err
 		},
 	}))
-	holding := make(chan struct{})
-	release := make(chan struct{})
-	holder := scheduler.NewTask(s, func(context.Context) (int, error) {
-		close(holding)
-		<-release
-		return 0, nil
-	})
+	release, _ := holdOnlySlot(t, s)
 	victim = scheduler.NewTask(s, func(context.Context) (int, error) { return 1, nil })
 	canceler := scheduler.NewTask(s, func(context.Context) (int, error) {
 		victim.Cancel(errCancelInside)
 		return 2, nil
 	})
 	behind = scheduler.NewTask(s, func(context.Context) (int, error) { return 3, nil })
-	require.NoError(t, s.Enqueue(holder))
-	<-holding
 	for _, h := range []*lazytask.Task[int]{victim, canceler, behind} {
 		require.NoError(t, s.Enqueue(h))
 	}
 	require.NoError(t, s.Promote(canceler))
-	close(release)
-	select {
-	case err := <-got:
-		require.NoError(t, err, "the done hook's Await of the task queued behind")
-	case <-time.After(cancelInsideHang):
-		t.Fatal("a done hook run by Cancel from inside a task deadlocked at cap 1")
-	}
+	release()
+	waitInside(t, got, "a done hook run by Cancel from inside a task, awaiting the task queued behind at cap 1")
 	ctx, cancel := context.WithTimeout(context.Background(), cancelInsideHang)
 	defer cancel()
 	v, err := canceler.Await(ctx)
@@ -233,13 +181,17 @@ func TestADoneHookRunByACancelFromInsideATaskMayAwaitATaskQueuedBehind(t *testin
 	assert.Equal(t, lazytask.Canceled, victim.State())
 }
 
-// awaitBehind returns a callback that awaits *behind with a context of its
-// own, bounded by the hang guard, and sends the result to got.
+// awaitBehind returns a callback that awaits *behind (a task that returns
+// 3) with a context of its own, bounded by the hang guard, and sends the
+// result to got.
 func awaitBehind(behind **lazytask.Task[int], got chan<- error) func(int, error) {
 	return func(int, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), cancelInsideHang)
 		defer cancel()
-		_, err := (*behind).Await(ctx)
+		v, err := (*behind).Await(ctx)
+		if err == nil && v != 3 {
+			err = errors.New("the task behind returned a wrong value")
+		}
 		got <- err
 	}
 }
@@ -255,25 +207,26 @@ func waitInside(t *testing.T, got <-chan error, what string) {
 	}
 }
 
-// holdOnlySlot submits a task that takes s's only slot until release is called.
-func holdOnlySlot(t *testing.T, s *scheduler.Scheduler) (release func()) {
+// holdOnlySlot submits a task that takes s's only slot until release is
+// called, and returns once it has.
+func holdOnlySlot(t *testing.T, s *scheduler.Scheduler) (release func(), holder *lazytask.Task[int]) {
 	t.Helper()
 	holding, rel := make(chan struct{}), make(chan struct{})
-	_, err := scheduler.Submit(s, func(context.Context) (int, error) {
+	holder, err := scheduler.Submit(s, func(context.Context) (int, error) {
 		close(holding)
 		<-rel
 		return 0, nil
 	})
 	require.NoError(t, err)
 	<-holding
-	return sync.OnceFunc(func() { close(rel) })
+	return sync.OnceFunc(func() { close(rel) }), holder
 }
 
 // A task's Cancel of an unbound Lazy task (lazytask.New) runs its callbacks
 // on the task's goroutine too, by another path (no owner): inside the task.
 func TestACallbackRunByACancelOfAnUnboundLazyTaskFromInsideATaskMayAwaitATaskQueuedBehind(t *testing.T) {
 	s := scSched(t, scheduler.WithLimit(1))
-	release := holdOnlySlot(t, s)
+	release, _ := holdOnlySlot(t, s)
 	victim := lazytask.New(func(context.Context) (int, error) { return 1, nil })
 	var behind *lazytask.Task[int]
 	got := make(chan error, 1)
