@@ -141,7 +141,7 @@ func (s *Scheduler) drainLocked() {
 // the inbox if seal is true.
 func (sc *Scope) takeInboxLocked(seal bool) {
 	sc.inbox.Take(seal, func(c *core.Task) {
-		core.AwaitPushed(c) // a task hooks saw is Queued only once pushed
+		core.Pushed(c) // a task hooks saw may still be in transit: it is pushed, so Queued
 		sc.count(cSubmitted)
 		sc.count(cCreated)
 		sc.addTaskLocked()

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"runtime"
 	"sync/atomic"
 )
 
@@ -25,13 +24,14 @@ var sealedInbox = new(Task)
 
 // EnqueueInbox prepares a Lazy task for Inbox.Push, owned by b and marked
 // as being in an inbox; hooked asks for Owner.Starting. Then the caller
-// pushes it and calls InboxPushed (or UndoInbox if the push failed).
+// pushes it and calls InboxPushed (or UndoInbox if the push failed); the
+// owner, taking it from the inbox, calls Pushed.
 //
 // fresh is EnqueueFresh's promise that nobody else can see the task: plain
 // stores, and the task is Queued at once (it is seen only once pushed).
 // Otherwise the task is claimed with one compare-and-swap into the transit
 // state toQueued, in which other goroutines treat it as Lazy and wait
-// before moving it, and stays there until InboxPushed: so a push that fails
+// before moving it, and stays there until InboxPushed or Pushed: so a push that fails
 // is undone before anyone could have seen the task Queued. EnqueueInbox
 // reports false if the task was no longer Lazy (a hook canceled or started
 // it). Its queued time is its creation: EnqueueInbox is for tasks that a
@@ -64,20 +64,30 @@ func EnqueueInbox(c *Task, b *Binding, fresh, hooked bool) bool {
 }
 
 // InboxPushed ends EnqueueInbox once the push has succeeded: a claimed
-// task becomes Queued. The owner may have taken it from the inbox already;
-// it waits for this (AwaitPushed) before it links the task.
-func InboxPushed(c *Task) {
-	if State(c.state.Load()&stateMask) == toQueued {
-		setState(c, Queued)
-	}
-}
+// task becomes Queued, unless the owner has taken it from the inbox and
+// made it Queued already (Pushed).
+func InboxPushed(c *Task) { endTransit(c) }
 
-// AwaitPushed waits, for a task just taken from an inbox, until its
-// submitter has made it Queued (InboxPushed): a few instructions, unless
-// the submitter was descheduled in between, so it yields meanwhile.
-func AwaitPushed(c *Task) {
-	for State(c.state.Load()&stateMask) == toQueued {
-		runtime.Gosched()
+// Pushed is InboxPushed for the owner, under its lock, for a task it has
+// just taken from an inbox: the task is in the inbox, so its push has
+// succeeded and can no longer be undone, and the owner makes it Queued
+// itself rather than wait for its submitter to (a submitter descheduled
+// between its push and InboxPushed would hold the owner's lock up, and
+// every goroutine that waits for it, for a time slice).
+func Pushed(c *Task) { endTransit(c) }
+
+// endTransit moves a claimed task from toQueued to Queued, once: whichever
+// of the submitter and the owner comes second finds it moved (and perhaps
+// admitted, or ended, by then) and leaves it as it is.
+func endTransit(c *Task) {
+	for {
+		s := c.state.Load()
+		if State(s&stateMask) != toQueued {
+			return
+		}
+		if c.state.CompareAndSwap(s, s&^stateMask|uint32(Queued)) {
+			return
+		}
 	}
 }
 

@@ -141,3 +141,28 @@ func TestClaimedTaskIsQueuedOnlyOncePushed(t *testing.T) {
 	assert.Zero(t, d.state.Load()&(flagInbox|flagHooked), "inbox marks cleared")
 	assert.True(t, Hooking(d), "a task hooks saw is marked as handed over again: the locked path goes on")
 }
+
+// The owner that takes a claimed task from the inbox before its submitter
+// has called InboxPushed makes it Queued itself (it does not wait, under
+// its lock, for the submitter); the submitter's InboxPushed then leaves
+// the task in whatever state the owner has moved it to since.
+func TestTheOwnerEndsATransitThatItsSubmitterHasNotEndedYet(t *testing.T) {
+	b := &Binding{}
+	c := &Task{}
+	require.True(t, EnqueueInbox(c, b, false, true))
+	var in Inbox
+	require.True(t, in.Push(c))
+	c.state.Or(flagSlow) // a flag set meanwhile survives the move
+	taken := takeAll(&in, false)
+	require.Equal(t, []*Task{c}, taken)
+	assert.Equal(t, Lazy, StateOf(c), "taken, still in transit")
+	Pushed(c)
+	assert.Equal(t, Queued, StateOf(c), "after Pushed")
+	assert.NotZero(t, c.state.Load()&flagSlow, "flags survive Pushed")
+	assert.NotZero(t, c.state.Load()&flagHooked, "the hooked mark survives Pushed")
+	require.True(t, Admit(c, false, 0), "a task Pushed made Queued is admitted")
+	InboxPushed(c) // the submitter, late
+	assert.Equal(t, Running, StateOf(c), "a late InboxPushed leaves an admitted task Running")
+	Pushed(c)
+	assert.Equal(t, Running, StateOf(c), "Pushed of a task no longer in transit changes nothing")
+}
