@@ -60,7 +60,7 @@ func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) (*
 	// for a failure), done hooks. Then the tasks the freed slots admit
 	// start on goroutines of their own, not behind that code.
 	pending, wake := core.PublishLockedWake(c, st, err)
-	hooks := len(sc.hooks[hookDone]) > 0
+	hooks := sc.doneHooks
 	after := pending || st == core.Failed || hooks
 	// When done hooks alone follow and a task is queued, this goroutine
 	// may go on with that task and leave the hooks to the done queue's

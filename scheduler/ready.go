@@ -96,11 +96,13 @@ func keyBefore(a, b *headKey, step int64) bool {
 type scopeHeap struct {
 	s  *Scheduler
 	xs []heapEnt // the heap
+	// rlive is the run's scopes; next to xs, as len reads both (a scope's
+	// parked heap is looked at on every release: Scope's lines).
+	rlive int
 
 	ring  []heapEnt // the run, a power of two long; id -1 marks a hole
 	rhead int       // the run's first slot
 	rn    int       // the run's entries, holes included
-	rlive int       // the run's scopes
 	rmax  headKey   // the key appended last
 }
 

@@ -25,69 +25,83 @@ import (
 // one with Scope.NewScope)"; Submit and the other functions that take a
 // Spawner return ErrNilScope for both.
 type Scope struct {
-	s       *Scheduler
-	parent  *Scope
-	name    string
-	bind    core.Binding
-	ctx     context.Context
-	cancel  context.CancelCauseFunc
-	stopTTL func() bool
-	policy  policy
-	handler func(lazytask.Info, error)
-	hooks   hookTable // inherited and own
-	hooked  bool
+	// The fields are grouped by cache line (64 bytes; the struct is in
+	// a size class whose objects start on a line): with 10,000 scopes
+	// each task's scope has left the cache by the time its next task
+	// comes, so each line a task's submit, admission and end touch is a
+	// miss (W7). TestScopeHotLines keeps the grouping.
+	//
+	// Line 0, read by every submit and admission, written only when the
+	// scope is made. sharer is the nearest scope on the path to the root
+	// (sc itself included) that has a shared limit, or nil; shared is
+	// sc's own.
+	s      *Scheduler
+	parent *Scope
+	sharer *Scope
+	ctx    context.Context
+	// deadline is the scope's (or an ancestor's) deadline in core.Now
+	// units, 0 if none: admission skips a scope past it.
+	deadline int64
+	cancel   context.CancelCauseFunc
+	hooked   bool
 	// timedHooks: hooks of the scope or above asked for timings
 	// (Hooks.Timings); its tasks keep them.
 	timedHooks bool
 	// startHooks: the scope has OnStart hooks (its tasks are MarkHooked).
 	startHooks bool
-	// deadline is the scope's (or an ancestor's) deadline in core.Now
-	// units, 0 if none: admission skips a scope past it.
-	deadline int64
+	// doneHooks: the scope has OnDone hooks.
+	doneHooks bool
 	// fastOK: submits to the scope may use its inbox (the scheduler's
 	// queue is unbounded and no deadline is on the scope's path).
 	fastOK bool
+	policy policy
+
+	// Line 1: what a running task reads of its scope (bind), and what
+	// the scope's own events read.
+	bind    core.Binding
+	stopTTL func() bool
+	handler func(lazytask.Info, error)
+	hooks   hookTable // inherited and own; lines 2 and 3
 
 	// The submit inbox (inbox.go): tasks pushed without the lock, and the
 	// scope's place on the scheduler's list of scopes to drain. Every push
-	// writes it, so it has a cache line of its own, away from the fields
-	// above (read on every submit and hook) and below (written under the
-	// lock for every task).
-	_         [64]byte
+	// writes it, so it has a line of its own, away from the lines above
+	// (read on every submit) and below (written under the lock).
+	_         [48]byte
 	inbox     core.Inbox
 	inDirty   atomic.Bool
 	dirtyNext *Scope
-	_         [64]byte
+	_         [40]byte
 
-	// under s.mu. What every task's queueing, admission and end touch
-	// comes first, together (about five cache lines from here): with
-	// 10,000 scopes each admission is in a scope whose lines have left
-	// the cache, and each line is a miss. What only the scope's own
-	// events touch (closing, errors, children, Snapshot) comes after.
-	//
-	// sharer is the nearest scope on the path to the root (sc itself
-	// included) that has a shared limit, or nil; shared is sc's own.
-	sharer  *Scope
-	lim     limiter.Counter
-	q       core.Queue
-	running core.List
-	tasks   int // queued and running tasks of the subtree
+	// Under s.mu from here. Lines 5 to 9 are what every task's queueing,
+	// admission and end touch; what only the scope's own events touch
+	// (closing, errors, children, Snapshot) comes after.
+	lim   limiter.Counter
+	tasks int // queued and running tasks of the subtree
 	// admission order (ready.go)
-	head   *core.Task // the head of q when sc was last placed
-	key    headKey    // head's key
-	in     *scopeHeap // s.ready or the parked heap sc is in, or nil
-	woke   *Scope     // the scope whose room woke sc, until sc uses it
-	hid    int32      // its id in s.hids while in is not nil, else -1
-	dead   bool       // canceled: nothing more runs here
-	detach bool       // shut down from inside: detach once the last task ends
-	idle   chan struct{}
+	head *core.Task // the head of q when sc was last placed
+	key  headKey    // head's key
+	in   *scopeHeap // s.ready or the parked heap sc is in, or nil
+	// q's first line is its promoted list, the second the rest.
+	q      core.Queue
+	woke   *Scope // the scope whose room woke sc, until sc uses it
+	hid    int32  // its id in s.hids while in is not nil, else -1
+	dead   bool   // canceled: nothing more runs here
+	detach bool   // shut down from inside: detach once the last task ends
+	// running's first line is its sentinel; its count shares the next
+	// line with idle, insiders and the first fields of parked (those
+	// that parked.len reads).
+	running core.List
+	idle    chan struct{}
 	// insiders counts, per running task of the subtree, the Wait and
 	// Shutdown calls it makes (from any of its goroutines): waits leave
 	// those tasks out, each once, until the calls return or the task ends.
 	insiders map[*core.Task]int32
-	stats    counters  // totals of the scope's own tasks
 	parked   scopeHeap // scopes whose head waits for room (or a permit) here
+	_        [8]byte
+	stats    counters // totals of the scope's own tasks; a line
 
+	name      string
 	shared    *shared
 	lazy      core.List
 	children  map[*Scope]struct{}
@@ -137,6 +151,7 @@ func newScope(s *Scheduler, parent *Scope, cfg config) *Scope {
 		sc.sharer = sc
 	}
 	sc.startHooks = len(sc.hooks[hookStart]) > 0 || s.cfg.pprofLabels
+	sc.doneHooks = len(sc.hooks[hookDone]) > 0
 	sc.bind.NoRecover = sc.bind.NoRecover || cfg.noRecover
 	sc.bind.Owner = (*owner)(sc)
 	sc.bind.Foreign = s.cfg.exec != nil
