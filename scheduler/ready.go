@@ -94,11 +94,11 @@ func keyBefore(a, b *headKey, step int64) bool {
 // small table rather than to a scope struct that is not otherwise touched
 // (a cache miss per level at 10,000 scopes).
 type scopeHeap struct {
-	s  *Scheduler
-	xs []heapEnt // the heap
-	// rlive is the run's scopes; next to xs, as len reads both (a scope's
-	// parked heap is looked at on every release: Scope's lines).
-	rlive int
+	// xs and rlive come first and together, as len reads both: a scope's
+	// parked heap is looked at on every release (Scope's lines).
+	xs    []heapEnt // the heap
+	rlive int       // the run's scopes
+	s     *Scheduler
 
 	ring  []heapEnt // the run, a power of two long; id -1 marks a hole
 	rhead int       // the run's first slot

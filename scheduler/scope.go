@@ -73,38 +73,41 @@ type Scope struct {
 	dirtyNext *Scope
 	_         [40]byte
 
-	// Under s.mu from here. Lines 5 to 9 are what every task's queueing,
-	// admission and end touch; what only the scope's own events touch
-	// (closing, errors, children, Snapshot) comes after.
+	// Under s.mu from here. Lines 5 to 7, 9 and 10 are what every task's
+	// queueing, admission and end touch; what only the scope's own events
+	// touch (closing, errors, children, Snapshot) comes after or fills.
+	//
+	// Line 5.
 	lim   limiter.Counter
 	tasks int // queued and running tasks of the subtree
 	// admission order (ready.go)
 	head *core.Task // the head of q when sc was last placed
 	key  headKey    // head's key
 	in   *scopeHeap // s.ready or the parked heap sc is in, or nil
-	// q's first line is its promoted list, the second the rest.
-	q      core.Queue
-	woke   *Scope // the scope whose room woke sc, until sc uses it
-	hid    int32  // its id in s.hids while in is not nil, else -1
-	dead   bool   // canceled: nothing more runs here
-	detach bool   // shut down from inside: detach once the last task ends
-	// running's first line is its sentinel; its count shares the next
-	// line with idle, insiders and the first fields of parked (those
-	// that parked.len reads).
+	// Line 6.
+	q core.Queue
+	// Line 7, and parked's other fields on line 8: parked.len reads
+	// only xs and rlive, its first two fields.
 	running core.List
-	idle    chan struct{}
+	woke    *Scope    // the scope whose room woke sc, until sc uses it
+	parked  scopeHeap // scopes whose head waits for room (or a permit) here
+	// Line 9.
+	hid    int32 // its id in s.hids while in is not nil, else -1
+	dead   bool  // canceled: nothing more runs here
+	detach bool  // shut down from inside: detach once the last task ends
+	idle   chan struct{}
 	// insiders counts, per running task of the subtree, the Wait and
 	// Shutdown calls it makes (from any of its goroutines): waits leave
 	// those tasks out, each once, until the calls return or the task ends.
 	insiders map[*core.Task]int32
-	parked   scopeHeap // scopes whose head waits for room (or a permit) here
+	name     string
+	shared   *shared
+	children map[*Scope]struct{}
 	_        [8]byte
-	stats    counters // totals of the scope's own tasks; a line
+	// Line 10.
+	stats counters // totals of the scope's own tasks
 
-	name      string
-	shared    *shared
 	lazy      core.List
-	children  map[*Scope]struct{}
 	closed    bool
 	cause     error
 	failed    bool

@@ -126,7 +126,7 @@ func (in *Inbox) Push(c *Task) bool {
 		if h == sealedInbox {
 			return false
 		}
-		c.next = h
+		c.setLink(h)
 		if in.head.CompareAndSwap(h, c) {
 			return true
 		}
@@ -166,13 +166,13 @@ func (in *Inbox) Take(seal bool, link func(*Task)) {
 	// The stack holds the newest first: reverse it.
 	var old *Task
 	for h != nil {
-		next := h.next
-		h.next = old
+		next := h.link()
+		h.setLink(old)
 		old, h = h, next
 	}
 	for old != nil {
 		c := old
-		old = c.next
+		old = c.link()
 		c.next = nil
 		c.state.And(^uint32(flagInbox))
 		link(c)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"unsafe"
 )
 
 // Queue is an intrusive priority queue of tasks: highest priority first,
@@ -28,8 +29,33 @@ type bucket struct {
 }
 
 // list is circular with a sentinel, so a task unlinks itself without
-// knowing which list it is in.
-type list struct{ s Task }
+// knowing which list it is in. The sentinel is a bare node, 16 bytes, not a
+// Task (64): a scope holds three lists and a bucket per priority, and with
+// 10,000 scopes each line a task's queueing touches is a cache miss.
+type list struct{ s node }
+
+// node is a task's queue links (Task's first field) or a list's sentinel.
+type node struct{ next, prev *node }
+
+// taskOf is the task whose links n is; n must not be a sentinel.
+func taskOf(n *node) *Task { return (*Task)(unsafe.Pointer(n)) }
+
+// link is the next task on c's inbox stack (inbox.go), or nil.
+func (c *Task) link() *Task {
+	if c.next == nil {
+		return nil
+	}
+	return taskOf(c.next)
+}
+
+// setLink makes d (or nil) the next task on c's inbox stack.
+func (c *Task) setLink(d *Task) {
+	if d == nil {
+		c.next = nil
+	} else {
+		c.next = &d.node
+	}
+}
 
 // List is a plain intrusive FIFO list of tasks (a scope's running or lazy
 // tasks). A task is in at most one List or Queue at a time. The zero value
@@ -49,9 +75,14 @@ func (l *List) Remove(c *Task) { unlink(c); l.n-- }
 func (l *List) Len() int { return l.n }
 
 // Each calls f for every task in l, in order; f must not change l.
-func (l *List) Each(f func(*Task)) {
-	for c := l.l.front(); c != nil && c != &l.l.s; c = c.next {
-		f(c)
+func (l *List) Each(f func(*Task)) { l.l.each(f) }
+
+func (l *list) each(f func(*Task)) {
+	if l.empty() {
+		return
+	}
+	for n := l.s.next; n != &l.s; n = n.next {
+		f(taskOf(n))
 	}
 }
 
@@ -65,22 +96,24 @@ func (l *list) empty() bool { return l.s.next == nil || l.s.next == &l.s }
 
 func (l *list) pushBack(c *Task) {
 	l.init()
-	c.prev, c.next = l.s.prev, &l.s
-	l.s.prev.next = c
-	l.s.prev = c
+	n := &c.node
+	n.prev, n.next = l.s.prev, &l.s
+	l.s.prev.next = n
+	l.s.prev = n
 }
 
 func (l *list) front() *Task {
 	if l.empty() {
 		return nil
 	}
-	return l.s.next
+	return taskOf(l.s.next)
 }
 
 func unlink(c *Task) {
-	c.prev.next = c.next
-	c.next.prev = c.prev
-	c.next, c.prev = nil, nil
+	n := &c.node
+	n.prev.next = n.next
+	n.next.prev = n.prev
+	n.next, n.prev = nil, nil
 }
 
 // Len is the number of tasks in the queue.
@@ -192,15 +225,11 @@ func (q *Queue) Pop() *Task {
 // first, then by priority, FIFO within a priority. f must not change the
 // queue. It is O(n + p log p); it is meant for snapshots and shutdown.
 func (q *Queue) Each(f func(*Task)) {
-	for c := q.promoted.front(); c != nil && c != &q.promoted.s; c = c.next {
-		f(c)
-	}
+	q.promoted.each(f)
 	bs := slices.Clone(q.heap)
 	slices.SortFunc(bs, func(a, b *bucket) int { return cmp.Compare(b.prio, a.prio) })
 	for _, b := range bs {
-		for c := b.list.front(); c != nil && c != &b.list.s; c = c.next {
-			f(c)
-		}
+		b.list.each(f)
 	}
 }
 

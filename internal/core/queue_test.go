@@ -3,6 +3,7 @@ package core
 import (
 	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -11,6 +12,16 @@ import (
 // qtask returns a fresh task with priority p for queue tests. Only the
 // priority and the queue links matter to Queue.
 func qtask(p int32) *Task { return &Task{prio: p} }
+
+// taskOf turns a list's node back into its task, which holds only while
+// the links are the task's first field; and a sentinel stays 16 bytes.
+func TestTheLinksAreTheTasksFirstField(t *testing.T) {
+	var c Task
+	require.Zero(t, unsafe.Offsetof(c.node))
+	require.Same(t, &c, taskOf(&c.node))
+	require.Equal(t, uintptr(16), unsafe.Sizeof(list{}))
+	require.LessOrEqual(t, unsafe.Sizeof(bucket{}), uintptr(32), "a bucket outgrew its size class")
+}
 
 // drain pops every task and returns them in pop order.
 func drain(q *Queue) []*Task {

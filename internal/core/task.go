@@ -144,12 +144,15 @@ type Binding struct {
 // Task is the type-erased part of a lazytask.Task[T]. Its zero value is a
 // Lazy task with no function; use Init.
 type Task struct {
-	state      atomic.Uint32
-	prio       int32
-	next, prev *Task                   // queue links, owned by the owner's lock
-	owner      atomic.Pointer[Binding] // written under the owner's lock, read anywhere
-	x          atomic.Pointer[ext]
-	fn         Runner
+	// node, the queue links, owned by the owner's lock, is the first
+	// field: a list's sentinel is a bare node, and a node that is not a
+	// sentinel is its task (taskOf).
+	node
+	state atomic.Uint32
+	prio  int32
+	owner atomic.Pointer[Binding] // written under the owner's lock, read anywhere
+	x     atomic.Pointer[ext]
+	fn    Runner
 	// order is the owner's FIFO key (SetOrder). The timings, for a task
 	// that keeps them, are in the extension (timings.go).
 	order int64
