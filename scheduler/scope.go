@@ -85,12 +85,13 @@ type Scope struct {
 	key  headKey    // head's key
 	in   *scopeHeap // s.ready or the parked heap sc is in, or nil
 	// Line 6.
-	q core.Queue
+	q    core.Queue
+	woke *Scope // the scope whose room woke sc, until sc uses it
 	// Line 7, and parked's other fields on line 8: parked.len reads
 	// only xs and rlive, its first two fields.
 	running core.List
-	woke    *Scope    // the scope whose room woke sc, until sc uses it
 	parked  scopeHeap // scopes whose head waits for room (or a permit) here
+	_ [8]byte
 	// Line 9.
 	hid    int32 // its id in s.hids while in is not nil, else -1
 	dead   bool  // canceled: nothing more runs here

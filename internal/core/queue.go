@@ -16,15 +16,24 @@ import (
 // empty queue.
 type Queue struct {
 	promoted list
-	heap     []*bucket // max-heap by priority; may hold empty buckets
-	byPrio   map[int32]*bucket
-	last     *bucket // the bucket of the last Push, a cache for the common case
-	n        int
+	// one is the bucket of the queue's priority while it has one (more
+	// is nil or its heap empty), which is most queues: then the queue is
+	// a line of its owner's and its queueing touches no other object.
+	one  bucket
+	n    int
+	more *buckets // made when a second priority comes, kept after
+}
+
+// buckets are a queue's buckets while it holds more than one priority.
+type buckets struct {
+	heap   []*bucket // max-heap by priority, one's among them or not; may hold empty buckets
+	byPrio map[int32]*bucket
+	last   *bucket // the bucket of the last Push, a cache for the common case
 }
 
 type bucket struct {
 	prio int32
-	idx  int // index in heap, -1 once removed
+	idx  int32 // index in the heap, -1 once removed
 	list list
 }
 
@@ -102,6 +111,20 @@ func (l *list) pushBack(c *Task) {
 	l.s.prev = n
 }
 
+// moveTo moves l's tasks to d, an empty list, and leaves l empty.
+func (l *list) moveTo(d *list) {
+	if l.empty() {
+		d.s = node{}
+		d.init()
+		return
+	}
+	d.s = l.s
+	d.s.next.prev = &d.s
+	d.s.prev.next = &d.s
+	l.s = node{}
+	l.init()
+}
+
 func (l *list) front() *Task {
 	if l.empty() {
 		return nil
@@ -124,13 +147,40 @@ func Linked(c *Task) bool { return c.next != nil }
 
 // Push appends c behind every queued task of its priority.
 func (q *Queue) Push(c *Task) {
-	b := q.last
+	if !q.multi() {
+		if q.one.list.empty() {
+			q.one.prio = c.prio // the one bucket is any priority's while empty
+		}
+		if q.one.prio == c.prio {
+			q.one.list.pushBack(c)
+			q.n++
+			return
+		}
+		q.split()
+	}
+	m := q.more
+	b := m.last
 	if b == nil || b.prio != c.prio || b.idx < 0 {
 		b = q.bucketFor(c.prio)
-		q.last = b
+		m.last = b
 	}
 	b.list.pushBack(c)
 	q.n++
+}
+
+// multi reports whether the queue's buckets are in more's heap.
+func (q *Queue) multi() bool { return q.more != nil && len(q.more.heap) > 0 }
+
+// split puts the one bucket into a heap, for a second priority to join.
+func (q *Queue) split() {
+	if q.more == nil {
+		q.more = &buckets{byPrio: make(map[int32]*bucket, 2)}
+	}
+	m := q.more
+	q.one.idx = 0
+	m.heap = append(m.heap[:0], &q.one)
+	m.byPrio[q.one.prio] = &q.one
+	m.last = &q.one
 }
 
 // Remove takes c out of the queue.
@@ -150,21 +200,15 @@ func (q *Queue) Peek() *Task {
 	if c := q.promoted.front(); c != nil {
 		return c
 	}
-	for len(q.heap) > 0 {
-		b := q.heap[0]
-		if c := b.list.front(); c != nil {
+	for q.multi() {
+		if c := q.more.heap[0].list.front(); c != nil {
 			return c
-		}
-		if len(q.heap) == 1 {
-			// The last bucket stays, empty, for the next Push of its
-			// priority: a queue that empties and fills again (a scope
-			// whose tasks are admitted as they come) allocates no bucket
-			// each time.
-			return nil
 		}
 		q.popBucket()
 	}
-	return nil
+	// One priority: its bucket stays, empty or not, for the next Push (a
+	// queue that empties and fills again allocates nothing).
+	return q.one.list.front()
 }
 
 // PeekAged is Peek with aging: a task gains one level of priority for
@@ -176,17 +220,20 @@ func (q *Queue) PeekAged(step int64) *Task {
 		return c
 	}
 	var best *Task
-	for i := 0; i < len(q.heap); {
-		b := q.heap[i]
+	for i := 0; q.multi() && i < len(q.more.heap); {
+		b := q.more.heap[i]
 		c := b.list.front()
-		if c == nil && i == 0 && len(q.heap) > 1 { // as in Peek, the last bucket stays
-			q.popBucket()
+		if c == nil && i == 0 {
+			q.popBucket() // as in Peek
 			continue
 		}
 		i++
 		if c != nil && (best == nil || AgedBefore(c, best, step)) {
 			best = c
 		}
+	}
+	if !q.multi() {
+		return q.one.list.front()
 	}
 	return best
 }
@@ -226,66 +273,81 @@ func (q *Queue) Pop() *Task {
 // queue. It is O(n + p log p); it is meant for snapshots and shutdown.
 func (q *Queue) Each(f func(*Task)) {
 	q.promoted.each(f)
-	bs := slices.Clone(q.heap)
+	if !q.multi() {
+		q.one.list.each(f)
+		return
+	}
+	bs := slices.Clone(q.more.heap)
 	slices.SortFunc(bs, func(a, b *bucket) int { return cmp.Compare(b.prio, a.prio) })
 	for _, b := range bs {
 		b.list.each(f)
 	}
 }
 
-// bucketFor returns the bucket of priority p, made if need be. A queue of
-// one priority (most are) has no map: its one bucket is looked up in the
-// heap; the map is made when a second priority comes.
+// bucketFor returns the bucket of priority p in the heap, made if need be:
+// the one bucket if it is out of the heap (so empty), else a new one.
 func (q *Queue) bucketFor(p int32) *bucket {
-	if q.byPrio == nil {
-		if len(q.heap) == 1 && q.heap[0].prio == p {
-			return q.heap[0]
-		}
-	} else if b, ok := q.byPrio[p]; ok {
+	m := q.more
+	if b, ok := m.byPrio[p]; ok {
 		return b
 	}
-	if q.byPrio == nil && len(q.heap) > 0 {
-		q.byPrio = make(map[int32]*bucket, 2)
-		for _, b := range q.heap {
-			q.byPrio[b.prio] = b
-		}
+	b := &q.one
+	if b.idx >= 0 {
+		b = new(bucket)
 	}
-	b := &bucket{prio: p, idx: len(q.heap)}
+	*b = bucket{prio: p, idx: int32(len(m.heap))}
 	b.list.init()
-	if q.byPrio != nil {
-		q.byPrio[p] = b
-	}
-	q.heap = append(q.heap, b)
-	q.up(b.idx)
+	m.byPrio[p] = b
+	m.heap = append(m.heap, b)
+	q.up(int(b.idx))
 	return b
 }
 
+// popBucket drops the heap's top, an empty bucket. When one bucket is
+// left, it becomes the one bucket (its tasks moved there if it is another)
+// and the heap is emptied.
 func (q *Queue) popBucket() {
-	b := q.heap[0]
-	last := len(q.heap) - 1
+	m := q.more
+	b := m.heap[0]
+	last := len(m.heap) - 1
 	q.swap(0, last)
-	q.heap[last] = nil
-	q.heap = q.heap[:last]
+	m.heap[last] = nil
+	m.heap = m.heap[:last]
 	if last > 0 {
 		q.down(0)
 	}
 	b.idx = -1
-	delete(q.byPrio, b.prio) // a no-op without the map
-	if q.last == b {
-		q.last = nil
+	delete(m.byPrio, b.prio)
+	if m.last == b {
+		m.last = nil
 	}
+	if len(m.heap) != 1 {
+		return
+	}
+	r := m.heap[0]
+	if r != &q.one {
+		q.one.prio = r.prio
+		r.list.moveTo(&q.one.list) // one is out of the heap, so empty
+		r.idx = -1
+	}
+	q.one.idx = 0
+	m.heap[0] = nil
+	m.heap = m.heap[:0]
+	clear(m.byPrio)
+	m.last = nil
 }
 
 func (q *Queue) swap(i, j int) {
-	q.heap[i], q.heap[j] = q.heap[j], q.heap[i]
-	q.heap[i].idx = i
-	q.heap[j].idx = j
+	h := q.more.heap
+	h[i], h[j] = h[j], h[i]
+	h[i].idx = int32(i)
+	h[j].idx = int32(j)
 }
 
 func (q *Queue) up(i int) {
 	for i > 0 {
 		p := (i - 1) / 2
-		if q.heap[p].prio >= q.heap[i].prio {
+		if q.more.heap[p].prio >= q.more.heap[i].prio {
 			return
 		}
 		q.swap(i, p)
@@ -294,17 +356,18 @@ func (q *Queue) up(i int) {
 }
 
 func (q *Queue) down(i int) {
-	n := len(q.heap)
+	h := q.more.heap
+	n := len(h)
 	for {
 		l := 2*i + 1
 		if l >= n {
 			return
 		}
 		m := l
-		if r := l + 1; r < n && q.heap[r].prio > q.heap[l].prio {
+		if r := l + 1; r < n && h[r].prio > h[l].prio {
 			m = r
 		}
-		if q.heap[i].prio >= q.heap[m].prio {
+		if h[i].prio >= h[m].prio {
 			return
 		}
 		q.swap(i, m)

@@ -186,13 +186,58 @@ func TestQueueThatEmptiesAndFillsAgainAllocatesNothing(t *testing.T) {
 		}
 	})
 	assert.Zero(t, allocs)
-	assert.Nil(t, q.byPrio, "one priority needs no map")
+	assert.Nil(t, q.more, "one priority needs no heap")
 
 	// A second priority makes the map, and both are still found.
 	hi := qtask(5)
 	q.Push(a)
 	q.Push(hi)
 	q.Push(b)
-	assert.NotNil(t, q.byPrio)
+	assert.True(t, q.multi())
 	assert.Equal(t, []*Task{hi, a, b}, drain(&q))
 }
+
+// A queue back to one priority uses its one bucket again, with the tasks
+// of the priority that is left moved there, in order, whichever bucket
+// they were in; and nothing is allocated once the heap was made.
+func TestQueueBackToOnePriorityUsesItsOneBucket(t *testing.T) {
+	var q Queue
+	lo1, hi1, hi2, lo2 := qtask(1), qtask(5), qtask(5), qtask(1)
+	q.Push(lo1) // the one bucket is priority 1's
+	q.Push(hi1) // a heap: 1 and 5
+	q.Push(hi2)
+	q.Push(lo2)
+	q.Remove(lo1)
+	q.Remove(lo2) // priority 1 empty, not on top: stays
+	require.True(t, q.multi())
+	require.Same(t, hi1, q.Pop())
+	// 5 on top and not empty; 1 empty below it.
+	require.Equal(t, []*Task{hi2}, each(&q))
+	require.Same(t, hi2, q.Pop()) // 5 empties: popped, 1 is left
+	require.Nil(t, q.Peek())
+	require.False(t, q.multi(), "one bucket left")
+
+	// Priority 5 in a bucket of its own, then 7, then 7 empties: 5's
+	// tasks move to the one bucket.
+	q.Push(hi1) // the one bucket, empty, is 5's now
+	q.Push(qtask(7))
+	require.True(t, q.multi())
+	q.Push(hi2)
+	require.Equal(t, 7, int(q.Pop().prio))
+	require.Same(t, hi1, q.Peek())
+	require.False(t, q.multi())
+	require.Equal(t, []*Task{hi1, hi2}, each(&q))
+	allocs := testing.AllocsPerRun(100, func() {
+		q.Push(lo1) // a second priority: the heap and map are kept
+		q.Remove(lo1)
+		q.Push(qtask7)
+		q.Remove(qtask7)
+		if q.Peek() != hi1 {
+			panic("out of order")
+		}
+	})
+	assert.LessOrEqual(t, allocs, 1.0, "a second priority comes and goes: at most its bucket")
+	assert.Equal(t, []*Task{hi1, hi2}, drain(&q))
+}
+
+var qtask7 = qtask(7)
