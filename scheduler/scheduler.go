@@ -99,13 +99,16 @@ type counters [numCounters]uint64
 
 type counter uint8
 
+// The counters every task moves (created, submitted and its outcome) come
+// first: a scope keeps them on a line it touches per task anyway (Scope's
+// lines), the others on the next.
 const (
 	cCreated counter = iota
-	cRejected
 	cSubmitted
 	cSucceeded
 	cFailed
 	cCanceled
+	cRejected
 	cForceRuns
 	cPromoted
 	numCounters

@@ -73,7 +73,7 @@ type Scope struct {
 	dirtyNext *Scope
 	_         [40]byte
 
-	// Under s.mu from here. Lines 5 to 7, 9 and 10 are what every task's
+	// Under s.mu from here. Lines 5 to 7 and 9 are what every task's
 	// queueing, admission and end touch; what only the scope's own events
 	// touch (closing, errors, children, Snapshot) comes after or fills.
 	//
@@ -91,8 +91,9 @@ type Scope struct {
 	// only xs and rlive, its first two fields.
 	running core.List
 	parked  scopeHeap // scopes whose head waits for room (or a permit) here
-	_ [8]byte
-	// Line 9.
+	_       [8]byte
+	// Line 9, with stats' first five counters, those every task moves;
+	// the other three are on line 10.
 	hid    int32 // its id in s.hids while in is not nil, else -1
 	dead   bool  // canceled: nothing more runs here
 	detach bool  // shut down from inside: detach once the last task ends
@@ -101,13 +102,11 @@ type Scope struct {
 	// Shutdown calls it makes (from any of its goroutines): waits leave
 	// those tasks out, each once, until the calls return or the task ends.
 	insiders map[*core.Task]int32
-	name     string
-	shared   *shared
-	children map[*Scope]struct{}
-	_        [8]byte
-	// Line 10.
-	stats counters // totals of the scope's own tasks
+	stats    counters // totals of the scope's own tasks
 
+	name      string
+	shared    *shared
+	children  map[*Scope]struct{}
 	lazy      core.List
 	closed    bool
 	cause     error
