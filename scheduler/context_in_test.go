@@ -269,3 +269,98 @@ func TestDoneHooksSeeTheStartContextOnEveryPath(t *testing.T) {
 		})
 	}
 }
+
+// A carried context canceled while its tasks are being submitted: its
+// cancellation reaches each task from the context package's goroutine,
+// racing the submit's handoff (with and without hooks, whose handoff takes
+// another path). Every task ends once, Canceled with the cause or having
+// run, and every Await returns. (It crashed the scheduler, a canceled task
+// taken for a NewTask's, while Submit handed such a task over as if
+// nobody else could see it.)
+func TestACarriedContextCanceledDuringTheSubmitsEndsEachTaskOnce(t *testing.T) {
+	for _, hooked := range []bool{false, true} {
+		var opts []scheduler.SchedulerOption
+		if hooked {
+			opts = append(opts, scheduler.WithHooks(scheduler.Hooks{OnCreate: func(context.Context, *scheduler.Scope, lazytask.Handle) {}}))
+		}
+		s := scSched(t, append(opts, scheduler.WithLimit(2))...)
+		stop := errors.New("request gone")
+		for range 200 {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			hs := make([]*lazytask.Task[struct{}], 0, 16)
+			for i := range 16 {
+				if i == 8 {
+					go cancel(stop)
+				}
+				h, err := scheduler.Go(s, func(context.Context) error { return nil }, lazytask.WithContext(ctx))
+				if err != nil {
+					// Canceled before the handoff: refused (with the
+					// cause, unless the cancel was still publishing it),
+					// and the handle has the cause.
+					if !errors.Is(err, stop) {
+						require.ErrorIs(t, err, scheduler.ErrNotQueued)
+					}
+					_, herr := h.Await(bounded(t))
+					require.ErrorIs(t, herr, stop)
+				}
+				hs = append(hs, h)
+			}
+			for _, h := range hs {
+				_, err := h.Await(bounded(t))
+				switch h.State() {
+				case lazytask.Succeeded:
+					require.NoError(t, err)
+				case lazytask.Canceled:
+					require.ErrorIs(t, err, stop)
+				default:
+					t.Fatalf("state %v, error %v", h.State(), err)
+				}
+			}
+			cancel(stop) // if the goroutine has not yet
+		}
+		require.NoError(t, s.Shutdown(bounded(t)))
+	}
+}
+
+// The same for NewTask: a carried context canceled while its tasks are
+// being bound to the scope, then handed over. Each ends once, Canceled with
+// the cause or having run; none stays in the scope's list of Lazy tasks
+// (Shutdown would wait for it, and Stats would count it).
+func TestACarriedContextCanceledDuringNewTaskEndsEachTaskOnce(t *testing.T) {
+	s := scSched(t, scheduler.WithLimit(2))
+	stop := errors.New("request gone")
+	for range 200 {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		hs := make([]*lazytask.Task[struct{}], 0, 16)
+		for i := range 16 {
+			if i == 8 {
+				go cancel(stop)
+			}
+			h := scheduler.NewTask(s, func(context.Context) (struct{}, error) { return struct{}{}, nil }, lazytask.WithContext(ctx))
+			if i%2 == 0 {
+				_ = s.Enqueue(h) // refused once canceled
+			}
+			hs = append(hs, h)
+		}
+		cancel(stop) // if the goroutine has not yet
+		for _, h := range hs {
+			if h.State() == lazytask.Lazy {
+				if err := s.Enqueue(h); err != nil {
+					require.ErrorIs(t, err, stop) // canceled since
+				}
+			}
+			_, err := h.Await(bounded(t))
+			switch h.State() {
+			case lazytask.Succeeded:
+				require.NoError(t, err)
+			case lazytask.Canceled:
+				require.ErrorIs(t, err, stop)
+			default:
+				t.Fatalf("state %v, error %v", h.State(), err)
+			}
+		}
+	}
+	st := s.Stats()
+	require.Zero(t, st.Lazy, "Lazy tasks left in the count")
+	require.NoError(t, s.Shutdown(bounded(t)))
+}

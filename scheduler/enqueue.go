@@ -58,7 +58,7 @@ func (sc *Scope) enqueue(c *core.Task, fresh, made bool) error {
 		if !core.Enqueue(c, &sc.bind, at, mark) {
 			st := core.StateOf(c)
 			s.unlock()
-			return fmt.Errorf("%w: task is %v", ErrNotQueued, lazytask.State(st))
+			return notQueued(c, st)
 		}
 		if b != nil {
 			sc.unbindLocked(c)
@@ -177,6 +177,18 @@ func (sc *Scope) enqueueWait(ctx context.Context, c *core.Task) error {
 	}
 }
 
+// notQueued is ErrNotQueued for c, found in state st: with c's own error
+// too once c has ended (canceled by a hook or its carried context, say),
+// so that errors.Is finds the cause.
+func notQueued(c *core.Task, st core.State) error {
+	if core.IsDone(c) {
+		if err := core.Err(c); err != nil {
+			return fmt.Errorf("%w: task is %v: %w", ErrNotQueued, lazytask.State(st), err)
+		}
+	}
+	return fmt.Errorf("%w: task is %v", ErrNotQueued, lazytask.State(st))
+}
+
 // bindLazy records a Lazy task made for sc, so that closing sc cancels it.
 func (sc *Scope) bindLazy(c *core.Task) error {
 	s := sc.s
@@ -186,9 +198,15 @@ func (sc *Scope) bindLazy(c *core.Task) error {
 		return err
 	}
 	if st := core.StateOf(c); st != core.Lazy {
-		return fmt.Errorf("%w: task is %v", ErrNotQueued, lazytask.State(st)) // a hook ended or started it
+		return notQueued(c, st) // a hook ended or started it
 	}
-	core.Bind(c, &sc.bind)
+	if core.Exposed(c) {
+		if !core.BindLazy(c, &sc.bind) {
+			return notQueued(c, core.StateOf(c)) // its carried context canceled it
+		}
+	} else {
+		core.Bind(c, &sc.bind)
+	}
 	sc.lazy.PushBack(c)
 	sc.count(cCreated)
 	s.lazy++
@@ -260,7 +278,7 @@ func (sc *Scope) force(c *core.Task) error {
 	default:
 		st := core.StateOf(c)
 		s.unlock()
-		return fmt.Errorf("%w: task is %v", ErrNotQueued, lazytask.State(st))
+		return notQueued(c, st)
 	}
 	run.running.PushBack(c)
 	s.forced += w

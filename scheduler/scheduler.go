@@ -273,19 +273,21 @@ func submit[T any](ctx context.Context, wait bool, sp Spawner, fn func(ctx conte
 	if sc.s.timed || sc.timedHooks {
 		core.KeepTimings(c, sc.s.clk) // made now, on the scheduler's clock
 	}
+	// The hooks see the handle before the handoff (and might cancel it),
+	// and a carried context may cancel the task from its own goroutine at
+	// any time: then the handoff below takes the compare-and-swap path.
+	fresh := !sc.hooked && !core.Exposed(c)
 	if sc.hooked {
-		// The hooks see the handle before the handoff (and might cancel
-		// it), so the handoff below takes the compare-and-swap path.
 		sc.fireBeforeHandoff(c)
 	}
 	var err error
-	if !wait && sc.enqueueFast(c, !sc.hooked) {
+	if !wait && sc.enqueueFast(c, fresh) {
 		return t, nil
 	}
 	if wait {
 		err = sc.enqueueWait(ctx, c)
 	} else {
-		err = sc.enqueue(c, !sc.hooked, true)
+		err = sc.enqueue(c, fresh, true)
 	}
 	if err != nil {
 		if sc.handedOver(c) {

@@ -167,6 +167,27 @@ func Valid(c *Task) bool { return c.fn != nil }
 // that Start, Cancel and the owner's closing go through the owner.
 func Bind(c *Task, b *Binding) { c.owner.Store(b) }
 
+// BindLazy is Bind for a Lazy task that another goroutine may cancel
+// meanwhile (an Exposed one: its carried context), under the owner's lock.
+// The owner is stored first and then the state word changed (flagBound),
+// so that a cancel that read the task unbound fails its compare-and-swap
+// and, looking again, finds the owner and cancels through it (it waits for
+// the lock). It reports false, leaving c unbound, if c is no longer Lazy:
+// the cancel came first.
+func BindLazy(c *Task, b *Binding) bool {
+	c.owner.Store(b)
+	for {
+		s := c.state.Load()
+		if State(s&stateMask) != Lazy {
+			c.owner.Store(nil)
+			return false
+		}
+		if c.state.CompareAndSwap(s, s|flagBound) {
+			return true
+		}
+	}
+}
+
 // Bound returns the owner binding of the task (nil if none).
 func Bound(c *Task) *Binding { return c.owner.Load() }
 

@@ -49,6 +49,7 @@ const (
 	// 1 << 15 is free.
 	flagRejected = 1 << 16 // refused by the scheduler it was made for: never queued
 	flagHooking  = 1 << 17 // a scheduler's create or queue hooks run before its handoff
+	flagBound    = 1 << 18 // bound to an owner while Lazy (BindLazy); never cleared
 )
 
 func terminal(s uint32) bool {
@@ -384,6 +385,16 @@ func BeginHooks(c *Task) bool {
 			return true
 		}
 	}
+}
+
+// Exposed reports whether a task that its maker has not handed to anyone
+// may still be acted on by another goroutine: its carried context cancels
+// it (Options.Cancels), from the context package's goroutine, at any time
+// from Init on. Such a task is never fresh to an owner (EnqueueFresh,
+// EnqueueInbox's fresh): its handoff takes the compare-and-swap path.
+func Exposed(c *Task) bool {
+	x := c.x.Load()
+	return x != nil && x.cancels
 }
 
 // EndHooks ends BeginHooks for a task that stays Lazy (bound by NewTask,
