@@ -389,7 +389,7 @@ func (sc *Scope) abandon(c *core.Task, err error) {
 // fireBeforeHandoff fires the create and queue hooks of a task that Submit
 // made; see fireGuarded.
 func (sc *Scope) fireBeforeHandoff(c *core.Task) {
-	core.BeginHooks(c) // a fresh task: nobody else marks it
+	core.BeginHooksFresh(c) // Submit's own task: nobody else marks it
 	sc.fireGuarded(c, hookCreate, hookQueue)
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/lazysched/lazysched/internal/check"
 	"github.com/lazysched/lazysched/internal/goid"
@@ -385,6 +386,22 @@ func BeginHooks(c *Task) bool {
 			return true
 		}
 	}
+}
+
+// BeginHooksFresh is BeginHooks for a task that nobody else can see yet:
+// made by Init on this goroutine and given to no one (no owner, no handle
+// out; an Exposed task takes BeginHooks's path). A plain write does then,
+// where BeginHooks's compare-and-swap is a locked instruction (on amd64,
+// about a fifth of what empty hooks add to a no-op task's submit). The
+// write happens before whatever later publishes the task, as any other
+// of Init's.
+func BeginHooksFresh(c *Task) {
+	if Exposed(c) {
+		BeginHooks(c)
+		return
+	}
+	p := (*uint32)(unsafe.Pointer(&c.state))
+	*p |= flagHooking
 }
 
 // Exposed reports whether a task that its maker has not handed to anyone
