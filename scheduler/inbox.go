@@ -26,10 +26,12 @@ import (
 // other's write (both are sequentially consistent atomics), so no task is
 // left behind.
 //
-// A scope's inDirty flag keeps it on the list at most once. The drainer
-// reads the scope's link, then clears the flag, then empties the inbox; a
-// submitter pushes, then lists the scope if it wins the flag. A push the
-// drainer's Take misses therefore lists the scope again.
+// A scope is on the list at most once: the submit whose push finds the
+// inbox empty lists it, and no other. The drainer takes the list first
+// and then, scope by scope, reads the scope's link before it empties the
+// inbox; so a scope is listed again only by a push after its Take, once
+// the drainer is done with its link. (A sealed inbox is never empty
+// again.)
 //
 // Closing or canceling a scope seals its inbox (sealLocked); a push that
 // finds it sealed is undone and the submit takes the locked path, which
@@ -131,7 +133,6 @@ func (s *Scheduler) drainLocked() {
 	for sc := old; sc != nil; {
 		next := sc.dirtyNext
 		sc.dirtyNext = nil
-		sc.inDirty.Store(false)
 		sc.takeInboxLocked(false)
 		sc = next
 	}
@@ -153,12 +154,9 @@ func (sc *Scope) takeInboxLocked(seal bool) {
 // canceled, and later submits must take the locked path to be refused.
 func (sc *Scope) sealLocked() { sc.takeInboxLocked(true) }
 
-// list puts sc on the scheduler's list of scopes to drain, unless it is
-// there already.
+// list puts sc on the scheduler's list of scopes to drain, for the push
+// that found its inbox empty.
 func (sc *Scope) list() {
-	if sc.inDirty.Load() || !sc.inDirty.CompareAndSwap(false, true) {
-		return
-	}
 	s := sc.s
 	for {
 		h := s.dirty.Load()
@@ -182,12 +180,15 @@ func (sc *Scope) enqueueFast(c *core.Task, fresh bool) bool {
 		return false // a hook ended or started it: enqueue says so
 	}
 	core.SetOrder(c, s.orderOf(c)) // at the submit, not when the inbox is taken
-	if !sc.inbox.Push(c) {
+	ok, first := sc.inbox.Push(c)
+	if !ok {
 		core.UndoInbox(c, fresh)
 		return false
 	}
 	core.InboxPushed(c)
-	sc.list()
+	if first {
+		sc.list()
+	}
 	if !s.hot.Load() {
 		// A slot may have opened before the push was seen: admit.
 		s.lock()

@@ -138,13 +138,13 @@ func TestChildScopeSubmitsUseTheirInbox(t *testing.T) {
 		}
 		hs = append(hs, h)
 	}
-	if !child.inbox.Pending() || !child.inDirty.Load() || s.dirty.Load() != child {
-		t.Fatalf("child inbox pending %v, listed %v; want both", child.inbox.Pending(), child.inDirty.Load())
+	if !child.inbox.Pending() || s.dirty.Load() != child || child.dirtyNext != nil {
+		t.Fatalf("child inbox pending %v, listed %v (alone %v); want all", child.inbox.Pending(), s.dirty.Load() == child, child.dirtyNext == nil)
 	}
 	if st := s.Stats(); st.Queued != 3 || st.Submitted != 4 {
 		t.Fatalf("Stats() = %+v; want Queued 3, Submitted 4", st)
 	}
-	if child.inbox.Pending() || child.inDirty.Load() || s.dirty.Load() != nil {
+	if child.inbox.Pending() || s.dirty.Load() != nil {
 		t.Fatal("Stats left the child's inbox pending or listed")
 	}
 	close(release)

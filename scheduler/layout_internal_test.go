@@ -35,12 +35,12 @@ func TestScopeHotLines(t *testing.T) {
 	require.Equal(t, []uintptr{1}, lines("bind"))
 	// The inbox's line holds nothing else.
 	inboxLine := lines("inbox")[0]
-	for _, f := range []string{"inDirty", "dirtyNext"} {
+	for _, f := range []string{"dirtyNext"} {
 		require.Equal(t, []uintptr{inboxLine}, lines(f), f)
 	}
 	for i := range ty.NumField() {
 		f := ty.Field(i)
-		if f.Name == "_" || f.Name == "inbox" || f.Name == "inDirty" || f.Name == "dirtyNext" {
+		if f.Name == "_" || f.Name == "inbox" || f.Name == "dirtyNext" {
 			continue
 		}
 		require.NotContains(t, lines(f.Name), inboxLine, "%s shares the inbox's line", f.Name)

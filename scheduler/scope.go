@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sync/atomic"
 	"time"
 
 	"github.com/lazysched/lazysched/internal/core"
@@ -69,9 +68,8 @@ type Scope struct {
 	// (read on every submit) and below (written under the lock).
 	_         [48]byte
 	inbox     core.Inbox
-	inDirty   atomic.Bool
 	dirtyNext *Scope
-	_         [40]byte
+	_         [48]byte
 
 	// Under s.mu from here. Lines 5 to 7 and 9 are what every task's
 	// queueing, admission and end touch; what only the scope's own events

@@ -119,16 +119,18 @@ func UndoInbox(c *Task, fresh bool) {
 func InInbox(c *Task) bool { return c.state.Load()&flagInbox != 0 }
 
 // Push adds a task prepared by EnqueueInbox. It reports false, leaving the
-// task out, if the inbox is sealed.
-func (in *Inbox) Push(c *Task) bool {
+// task out, if the inbox is sealed; else first tells whether the inbox was
+// empty (the owner lists it to be drained then: each Take that empties it
+// is followed by exactly one such push).
+func (in *Inbox) Push(c *Task) (ok, first bool) {
 	for {
 		h := in.head.Load()
 		if h == sealedInbox {
-			return false
+			return false, false
 		}
 		c.setLink(h)
 		if in.head.CompareAndSwap(h, c) {
-			return true
+			return true, h == nil
 		}
 	}
 }

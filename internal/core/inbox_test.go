@@ -23,15 +23,23 @@ func takeAll(in *Inbox, seal bool) []*Task {
 	return out
 }
 
+// push is Push's ok.
+func push(in *Inbox, c *Task) bool {
+	ok, _ := in.Push(c)
+	return ok
+}
+
 func TestInboxGivesTasksBackOldestFirstWithTheMarkCleared(t *testing.T) {
 	var in Inbox
 	b := &Binding{}
 	assert.False(t, in.Pending(), "empty inbox Pending")
 	var want []*Task
-	for range 5 {
+	for i := range 5 {
 		c := inboxTask(t, b)
 		assert.True(t, InInbox(c), "InInbox after EnqueueInbox")
-		require.True(t, in.Push(c))
+		ok, first := in.Push(c)
+		require.True(t, ok)
+		assert.Equal(t, i == 0, first, "first for push %d", i)
 		want = append(want, c)
 	}
 	assert.True(t, in.Pending(), "Pending with 5 tasks")
@@ -44,18 +52,26 @@ func TestInboxGivesTasksBackOldestFirstWithTheMarkCleared(t *testing.T) {
 	}
 	assert.False(t, in.Pending(), "Pending after Take")
 	assert.Empty(t, takeAll(&in, false), "second Take")
+	// The push after a Take that emptied it is first again (its owner
+	// lists it once more).
+	c := inboxTask(t, b)
+	ok, first := in.Push(c)
+	require.True(t, ok)
+	assert.True(t, first, "first after a Take")
 }
 
 func TestSealedInboxRefusesPushesForGood(t *testing.T) {
 	var in Inbox
 	b := &Binding{}
 	first := inboxTask(t, b)
-	require.True(t, in.Push(first))
+	require.True(t, push(&in, first))
 	assert.Equal(t, []*Task{first}, takeAll(&in, true), "Take that seals")
 	assert.True(t, in.Sealed())
 	assert.False(t, in.Pending(), "a sealed inbox is not pending")
 	c := inboxTask(t, b)
-	assert.False(t, in.Push(c), "Push into a sealed inbox")
+	ok, isFirst := in.Push(c)
+	assert.False(t, ok, "Push into a sealed inbox")
+	assert.False(t, isFirst, "first from a sealed inbox")
 	assert.Empty(t, takeAll(&in, false), "Take of a sealed inbox")
 	assert.True(t, in.Sealed(), "a Take without seal leaves it sealed")
 
@@ -123,7 +139,7 @@ func TestClaimedTaskIsQueuedOnlyOncePushed(t *testing.T) {
 	assert.False(t, EnqueueInbox(c, b, false, false), "a claimed task cannot be claimed again")
 
 	var in Inbox
-	require.True(t, in.Push(c))
+	require.True(t, push(&in, c))
 	InboxPushed(c)
 	assert.Equal(t, Queued, StateOf(c), "after InboxPushed")
 	_, queued, _, _ = Timings(c)
@@ -151,7 +167,7 @@ func TestTheOwnerEndsATransitThatItsSubmitterHasNotEndedYet(t *testing.T) {
 	c := &Task{}
 	require.True(t, EnqueueInbox(c, b, false, true))
 	var in Inbox
-	require.True(t, in.Push(c))
+	require.True(t, push(&in, c))
 	c.state.Or(flagSlow) // a flag set meanwhile survives the move
 	taken := takeAll(&in, false)
 	require.Equal(t, []*Task{c}, taken)
