@@ -364,3 +364,69 @@ func TestACarriedContextCanceledDuringNewTaskEndsEachTaskOnce(t *testing.T) {
 	require.Zero(t, st.Lazy, "Lazy tasks left in the count")
 	require.NoError(t, s.Shutdown(bounded(t)))
 }
+
+// A carried context canceled while its tasks are being started, force-run
+// and handed over in every way a Lazy task can be (bound by NewTask or made
+// by lazytask.New), with hooks on one round and not the other: each task
+// ends once, as it ran or Canceled with the cause, and the scheduler's
+// totals add up (Created = Succeeded + Failed + Canceled + Rejected, with
+// nothing left Lazy, Queued or Running).
+func TestACarriedContextCanceledDuringEveryHandoffKeepsTheTotals(t *testing.T) {
+	for _, hooked := range []bool{false, true} {
+		var opts []scheduler.SchedulerOption
+		if hooked {
+			noop := func(context.Context, *scheduler.Scope, lazytask.Handle) {}
+			opts = append(opts, scheduler.WithHooks(scheduler.Hooks{OnCreate: noop, OnQueue: noop, OnDone: noop}))
+		}
+		s := scSched(t, append(opts, scheduler.WithLimit(2))...)
+		stop := errors.New("request gone")
+		fn := func(context.Context) (struct{}, error) { return struct{}{}, nil }
+		for range 100 {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			hs := make([]*lazytask.Task[struct{}], 0, 24)
+			for i := range 24 {
+				if i == 12 {
+					go cancel(stop)
+				}
+				var h *lazytask.Task[struct{}]
+				switch i % 6 {
+				case 0:
+					h = scheduler.NewTask(s, fn, lazytask.WithContext(ctx))
+					_ = h.Start()
+				case 1:
+					h = scheduler.NewTask(s, fn, lazytask.WithContext(ctx))
+					_ = s.Force(h)
+				case 2:
+					h = lazytask.New(fn, lazytask.WithContext(ctx))
+					_ = s.Enqueue(h)
+				case 3:
+					h = lazytask.New(fn, lazytask.WithContext(ctx))
+					_ = s.Force(h)
+				case 4:
+					h, _ = scheduler.SubmitWait(ctx, s, fn, lazytask.WithContext(ctx))
+				case 5:
+					h, _ = scheduler.Submit(s, fn, lazytask.WithContext(ctx))
+				}
+				hs = append(hs, h)
+			}
+			cancel(stop) // if the goroutine has not yet
+			for i, h := range hs {
+				// One that Enqueue or Force refused (canceled already) is
+				// owned by no scheduler: its context ends it all the same.
+				_, err := h.Await(bounded(t))
+				switch h.State() {
+				case lazytask.Succeeded:
+					require.NoError(t, err)
+				case lazytask.Canceled:
+					require.ErrorIs(t, err, stop, "task %d", i)
+				default:
+					t.Fatalf("task %d: state %v, error %v", i, h.State(), err)
+				}
+			}
+		}
+		require.NoError(t, s.Shutdown(bounded(t)))
+		st := s.Stats()
+		require.Zero(t, st.Lazy+st.Queued+st.Running, "tasks left: %+v", st)
+		require.Equal(t, st.Created, st.Succeeded+st.Failed+st.Canceled+st.Rejected, "totals: %+v", st)
+	}
+}
