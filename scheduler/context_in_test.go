@@ -430,3 +430,69 @@ func TestACarriedContextCanceledDuringEveryHandoffKeepsTheTotals(t *testing.T) {
 		require.Equal(t, st.Created, st.Succeeded+st.Failed+st.Canceled+st.Rejected, "totals: %+v", st)
 	}
 }
+
+// The base context canceled while submitters race it, at a cap that keeps
+// a backlog: each task ran or ended Canceled with the cause (a submit
+// after the cancel is refused with ErrScopeCanceled), none runs after the
+// cancel has returned, and the totals add up.
+func TestTheBaseContextCanceledDuringSubmitsLeavesNoTaskBehind(t *testing.T) {
+	for range 20 {
+		base, cancel := context.WithCancelCause(context.Background())
+		s := scSched(t, scheduler.WithLimit(1), scheduler.WithBaseContext(base))
+		child := scChild(t, s.Root())
+		stop := errors.New("app stopping")
+		var canceled atomic.Bool
+		var late atomic.Int32
+		fn := func(context.Context) error {
+			if canceled.Load() {
+				late.Add(1)
+			}
+			return nil
+		}
+		hs := make(chan *lazytask.Task[struct{}], 4*200)
+		done := make(chan struct{})
+		for g := range 4 {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				for i := range 200 {
+					sp := scheduler.Spawner(s)
+					if (g+i)%2 == 0 {
+						sp = child
+					}
+					h, err := scheduler.Go(sp, fn)
+					if err != nil {
+						if !errors.Is(err, scheduler.ErrScopeCanceled) {
+							t.Errorf("Go: %v", err)
+						}
+						continue
+					}
+					hs <- h
+				}
+			}()
+		}
+		cancel(stop)
+		canceled.Store(true)
+		for range 4 {
+			<-done
+		}
+		close(hs)
+		for h := range hs {
+			_, err := h.Await(bounded(t))
+			switch h.State() {
+			case lazytask.Succeeded:
+				require.NoError(t, err)
+			case lazytask.Canceled:
+				require.ErrorIs(t, err, stop)
+			default:
+				t.Fatalf("state %v, error %v", h.State(), err)
+			}
+		}
+		require.NoError(t, s.Shutdown(bounded(t)))
+		// A task admitted before the cancel returned may still read the
+		// flag after it: only the first can be so late at cap 1.
+		require.LessOrEqual(t, late.Load(), int32(1), "tasks that started after the cancel")
+		st := s.Stats()
+		require.Zero(t, st.Lazy+st.Queued+st.Running, "tasks left: %+v", st)
+		require.Equal(t, st.Created, st.Succeeded+st.Failed+st.Canceled+st.Rejected, "totals: %+v", st)
+	}
+}
