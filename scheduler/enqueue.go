@@ -200,12 +200,12 @@ func (sc *Scope) bindLazy(c *core.Task) error {
 	if st := core.StateOf(c); st != core.Lazy {
 		return notQueued(c, st) // a hook ended or started it
 	}
-	if core.Exposed(c) {
-		if !core.BindLazy(c, &sc.bind) {
-			return notQueued(c, core.StateOf(c)) // its carried context canceled it
-		}
-	} else {
-		core.Bind(c, &sc.bind)
+	// The hooks may have given the handle to another goroutine, and a
+	// carried context may cancel it from its own: the bind is a change of
+	// the state word, so that a cancel that read the task unbound retries
+	// through the scope (or came first, and the bind fails).
+	if !core.BindLazy(c, &sc.bind) {
+		return notQueued(c, core.StateOf(c))
 	}
 	sc.lazy.PushBack(c)
 	sc.count(cCreated)

@@ -106,11 +106,15 @@ func (s *Scheduler) unlockThen() {
 var wakeDelay func()
 
 // lockFor is lock for an operation on the queued task c: if c waits in an
-// inbox of this scheduler still (its submitter has not pushed it yet; only
-// a task that hooks saw can be seen so early), it waits for the push.
+// inbox of this scheduler still (its submitter has not pushed it yet, or
+// the push is not drained; only a task that hooks saw can be seen so
+// early), it waits for the push and the drain. A task still in the push's
+// transit reads as Lazy, and becomes Queued once the push is done, with
+// no lock: it is waited for too, or a Promote or Force that found it
+// Lazy and then Queued would unlink a task that is in no list.
 func (s *Scheduler) lockFor(c *core.Task) {
 	s.lock()
-	for core.StateOf(c) == core.Queued && core.InInbox(c) && s.scopeOf(c) != nil {
+	for core.InTransitToQueue(c) || core.StateOf(c) == core.Queued && core.InInbox(c) && s.scopeOf(c) != nil {
 		s.unlock()
 		runtime.Gosched()
 		s.lock()

@@ -290,10 +290,9 @@ func submit[T any](ctx context.Context, wait bool, sp Spawner, fn func(ctx conte
 		err = sc.enqueue(c, fresh, true)
 	}
 	if err != nil {
-		if sc.handedOver(c) {
+		if sc.handedOver(c) || !sc.abandon(c, err) {
 			return t, nil
 		}
-		sc.abandon(c, err)
 		return t, err
 	}
 	return t, nil
@@ -354,7 +353,7 @@ func NewTask[T any](sp Spawner, fn func(ctx context.Context) (T, error), opts ..
 		sc.fireGuarded(c, hookCreate) // before the task can be seen, and so canceled
 	}
 	if err := sc.bindLazy(c); err != nil && !sc.handedOver(c) {
-		sc.abandon(c, err)
+		sc.abandon(c, err) // false: a hook's goroutine force-ran it meanwhile
 	}
 	if sc.hooked {
 		core.EndHooks(c) // bound now: a Start is a force-run in sc
@@ -363,15 +362,15 @@ func NewTask[T any](sp Spawner, fn func(ctx context.Context) (T, error), opts ..
 }
 
 // abandon ends a task that Submit created and could not queue, so that no
-// handle is left Lazy forever; hooks that saw it created see it end.
-func (sc *Scope) abandon(c *core.Task, err error) {
+// handle is left Lazy forever; hooks that saw it created see it end. It
+// reports false, doing nothing, if a goroutine that a hook gave the handle
+// to handed the task over first (a Force won the race with the refusal):
+// its owner counts it and reports its end, and Submit has not failed.
+func (sc *Scope) abandon(c *core.Task, err error) bool {
 	st := core.Canceled
 	if errors.Is(err, ErrWeightTooLarge) || err == core.ErrCallbackGoexit {
 		st = core.Failed
 	}
-	// Marked first, so that whoever sees it end sees the refusal; a task
-	// a hook canceled meanwhile is counted Rejected too, and so marked.
-	core.MarkRejected(c)
 	if sc.hooked {
 		// The done hooks run here, inside the task that submits, if one
 		// does (I11; its callbacks, core's publish sees to).
@@ -379,11 +378,24 @@ func (sc *Scope) abandon(c *core.Task, err error) {
 			defer leave()
 		}
 	}
-	core.EndUnstartedOn(c, sc.s.clk, st, err)
+	// The refusal claims the task and marks it in one step, so that whoever
+	// sees it end sees the mark, and a Force from a hook's goroutine either
+	// comes first (then the task is its owner's) or finds it ended.
+	if !core.EndRejectedOn(c, sc.s.clk, st, err) {
+		core.Settled(c)
+		if core.Bound(c) != nil {
+			return false // force-run meanwhile
+		}
+		// Ended meanwhile by a hook's goroutine (a Cancel): no owner has
+		// it, so it is counted here as refused, and its done hooks fire
+		// here.
+		core.MarkRejected(c)
+	}
 	sc.countRejected()
 	if sc.hooked {
 		sc.fire(c, hookDone)
 	}
+	return true
 }
 
 // fireBeforeHandoff fires the create and queue hooks of a task that Submit

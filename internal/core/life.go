@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"runtime"
 )
 
 // Cancel cancels the task with cause (context.Canceled if nil). A Lazy or
@@ -83,6 +84,51 @@ func EndUnstartedOn(c *Task, tb *Timebase, st State, err error) bool {
 		return true
 	}
 	return false
+}
+
+// EndRejectedOn is EndUnstartedOn for a task its scheduler refused: the
+// Rejected mark is set by the compare-and-swap that claims the task, so
+// the task is marked if and only if the refusal ends it (whoever sees the
+// end sees the mark). It reports false, changing nothing, if c is not
+// Lazy: another goroutine (one a hook gave the handle to) ended it or
+// handed it over first.
+func EndRejectedOn(c *Task, tb *Timebase, st State, err error) bool {
+	for {
+		s := c.state.Load()
+		if State(s&stateMask) != Lazy {
+			return false
+		}
+		n := s&^(stateMask|flagHooking) | uint32(toCanceled) | flagRejected
+		if c.state.CompareAndSwap(s, n) {
+			break
+		}
+	}
+	if t := tm(c); t != nil && tb != nil {
+		t.finished = tb.now()
+	}
+	publish(c, st, err)
+	return true
+}
+
+// Settled waits (yielding) until c is in no transit state: whoever moves
+// it is between two of its own steps, as in a claimed inbox push (between
+// EnqueueInbox and InboxPushed or UndoInbox), a force-run's start or a
+// cancel's publish. It returns c's state then.
+func Settled(c *Task) State {
+	for {
+		st := State(c.state.Load() & stateMask)
+		if st != toQueued && st != toRunning && st != toCanceled {
+			return st
+		}
+		runtime.Gosched()
+	}
+}
+
+// InTransitToQueue reports whether c has been claimed for an inbox and
+// its submitter has not finished the push (EnqueueInbox's transit): it
+// reads as Lazy, and becomes Queued (or Lazy again) at once.
+func InTransitToQueue(c *Task) bool {
+	return State(c.state.Load()&stateMask) == toQueued
 }
 
 // Start runs a Lazy task now on its own goroutine, or force-runs a Queued
@@ -168,7 +214,8 @@ func Valid(c *Task) bool { return c.fn != nil }
 func Bind(c *Task, b *Binding) { c.owner.Store(b) }
 
 // BindLazy is Bind for a Lazy task that another goroutine may cancel
-// meanwhile (an Exposed one: its carried context), under the owner's lock.
+// meanwhile (an Exposed one, through its carried context, or one whose
+// handle a hook gave away), under the owner's lock.
 // The owner is stored first and then the state word changed (flagBound),
 // so that a cancel that read the task unbound fails its compare-and-swap
 // and, looking again, finds the owner and cancels through it (it waits for
