@@ -151,9 +151,16 @@ func (sc *Scope) enqueueWait(ctx context.Context, c *core.Task) error {
 	if s.cfg.queueLimit == 0 {
 		return sc.enqueue(c, false, true) // unbounded: SubmitWait is Submit
 	}
+	var ended <-chan struct{}
 	for {
 		if err := ctx.Err(); err != nil {
 			return context.Cause(ctx)
+		}
+		// A task that is no longer Lazy waits for no room: a hook (or a
+		// goroutine it gave the handle to) or its carried context ended
+		// or force-ran it. Submit then tells which.
+		if st := core.Settled(c); st != core.Lazy {
+			return notQueued(c, st)
 		}
 		err := sc.enqueue(c, false, true)
 		if err != ErrQueueFull {
@@ -169,11 +176,25 @@ func (sc *Scope) enqueueWait(ctx context.Context, c *core.Task) error {
 		}
 		room := s.room
 		s.unlock()
+		if ended == nil {
+			ended = core.Done(c) // closed when the task ends, whoever ends it
+		}
 		select {
-		case <-room:
+		case <-room: // room, or the scope closed or was canceled
+		case <-ended:
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		}
+	}
+}
+
+// wakeRoomLocked wakes the SubmitWait callers, to look again: room was
+// made, or a scope that they may wait for closed or was canceled (they are
+// refused then).
+func (s *Scheduler) wakeRoomLocked() {
+	if s.room != nil {
+		close(s.room)
+		s.room = nil
 	}
 }
 
@@ -294,8 +315,7 @@ func (sc *Scope) force(c *core.Task) error {
 
 // roomLocked wakes SubmitWait callers when the queue has room.
 func (s *Scheduler) roomLocked() {
-	if s.room != nil && s.queued < s.cfg.queueLimit {
-		close(s.room)
-		s.room = nil
+	if s.queued < s.cfg.queueLimit {
+		s.wakeRoomLocked()
 	}
 }

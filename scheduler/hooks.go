@@ -34,7 +34,9 @@ import (
 // h.Info() tell when each step happened, whenever the hook runs.
 //
 // OnCreate and OnQueue see a task before its handoff: a hook may cancel
-// it or force-run it (Scheduler.Force), but its Start returns
+// it or force-run it with the Scope it is given (sc.Force(h): the task
+// then runs in that scope; Scheduler.Force would run it in the root, as
+// for any unbound task), but its Start returns
 // lazytask.ErrHandingOver and an Enqueue of it ErrNotQueued (wrapping that
 // error): the handoff under way is the scheduler's.
 //

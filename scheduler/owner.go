@@ -552,6 +552,7 @@ func (s *Scheduler) grantReclaimsLocked() bool {
 func (sc *Scope) cancelTreeLocked(cause error) []*core.Task {
 	var ended []*core.Task
 	var tree []*Scope
+	sc.s.wakeRoomLocked() // SubmitWait callers into the subtree see ErrScopeCanceled
 	sc.walk(func(x *Scope) {
 		tree = append(tree, x)
 		x.sealLocked() // later submits take the locked path, refused

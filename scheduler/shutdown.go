@@ -187,10 +187,7 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 		x.closed = true
 		lazy = x.cancelLazyLocked(lazytask.ErrScopeClosed, lazy)
 	})
-	if s.room != nil && sc.parent == nil {
-		close(s.room) // SubmitWait callers see ErrClosed
-		s.room = nil
-	}
+	s.wakeRoomLocked() // SubmitWait callers into the subtree see ErrClosed
 	// The children shut down concurrently, each on a goroutine of its
 	// own, but those whose subtree has no task left: closed by the walk
 	// above, they get none later, so their shutdowns end at once, and
