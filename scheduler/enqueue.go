@@ -218,13 +218,11 @@ func (sc *Scope) bindLazy(c *core.Task) error {
 	if err := sc.refuseLocked(0); err != nil {
 		return err
 	}
-	if st := core.StateOf(c); st != core.Lazy {
-		return notQueued(c, st) // a hook ended or started it
-	}
-	// The hooks may have given the handle to another goroutine, and a
-	// carried context may cancel it from its own: the bind is a change of
-	// the state word, so that a cancel that read the task unbound retries
-	// through the scope (or came first, and the bind fails).
+	// A hook may have ended or started it, or given the handle to another
+	// goroutine, and a carried context may cancel it from its own: the
+	// bind is a change of the state word, so that a cancel that read the
+	// task unbound retries through the scope (or came first, and the bind
+	// fails).
 	if !core.BindLazy(c, &sc.bind) {
 		return notQueued(c, core.StateOf(c))
 	}

@@ -76,7 +76,11 @@ func EndUnstarted(c *Task, st State, err error) bool { return EndUnstartedOn(c, 
 // EndUnstartedOn is EndUnstarted with the end stamped on tb's clock (nil:
 // the runtime's), for a task that a scheduler with a clock made.
 func EndUnstartedOn(c *Task, tb *Timebase, st State, err error) bool {
-	if _, ok := transition(c, toCanceled, Lazy); ok {
+	return endUnstarted(c, tb, st, err, 0)
+}
+
+func endUnstarted(c *Task, tb *Timebase, st State, err error, mark uint32) bool {
+	if _, ok := transitionOr(c, toCanceled, mark, Lazy); ok {
 		if t := tm(c); t != nil && tb != nil {
 			t.finished = tb.now()
 		}
@@ -93,21 +97,7 @@ func EndUnstartedOn(c *Task, tb *Timebase, st State, err error) bool {
 // Lazy: another goroutine (one a hook gave the handle to) ended it or
 // handed it over first.
 func EndRejectedOn(c *Task, tb *Timebase, st State, err error) bool {
-	for {
-		s := c.state.Load()
-		if State(s&stateMask) != Lazy {
-			return false
-		}
-		n := s&^(stateMask|flagHooking) | uint32(toCanceled) | flagRejected
-		if c.state.CompareAndSwap(s, n) {
-			break
-		}
-	}
-	if t := tm(c); t != nil && tb != nil {
-		t.finished = tb.now()
-	}
-	publish(c, st, err)
-	return true
+	return endUnstarted(c, tb, st, err, flagRejected)
 }
 
 // Settled waits (yielding) until c is in no transit state: whoever moves
@@ -209,13 +199,10 @@ func enqueueFresh(c *Task, b *Binding, st State, flags uint32) {
 // no function and must not be run).
 func Valid(c *Task) bool { return c.fn != nil }
 
-// Bind gives a fresh Lazy task (one nobody else can see yet) its owner, so
-// that Start, Cancel and the owner's closing go through the owner.
-func Bind(c *Task, b *Binding) { c.owner.Store(b) }
-
-// BindLazy is Bind for a Lazy task that another goroutine may cancel
-// meanwhile (an Exposed one, through its carried context, or one whose
-// handle a hook gave away), under the owner's lock.
+// BindLazy gives a Lazy task its owner, under the owner's lock, so that
+// Start, Cancel and the owner's closing go through the owner. Another
+// goroutine may cancel the task meanwhile (an Exposed one, through its
+// carried context, or one whose handle a hook gave away).
 // The owner is stored first and then the state word changed (flagBound),
 // so that a cancel that read the task unbound fails its compare-and-swap
 // and, looking again, finds the owner and cancels through it (it waits for

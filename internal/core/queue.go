@@ -114,15 +114,12 @@ func (l *list) pushBack(c *Task) {
 // moveTo moves l's tasks to d, an empty list, and leaves l empty.
 func (l *list) moveTo(d *list) {
 	if l.empty() {
-		d.s = node{}
-		d.init()
 		return
 	}
 	d.s = l.s
 	d.s.next.prev = &d.s
 	d.s.prev.next = &d.s
 	l.s = node{}
-	l.init()
 }
 
 func (l *list) front() *Task {

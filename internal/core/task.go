@@ -498,6 +498,12 @@ func At(ns int64) time.Time {
 // keeps the flags. It reports false, with the state it saw, if the state is
 // not one of from.
 func transition(c *Task, to State, from ...State) (uint32, bool) {
+	return transitionOr(c, to, 0, from...)
+}
+
+// transitionOr is transition that also sets the flags or in the same
+// compare-and-swap.
+func transitionOr(c *Task, to State, or uint32, from ...State) (uint32, bool) {
 	for {
 		s := c.state.Load()
 		st := State(s & stateMask)
@@ -511,7 +517,7 @@ func transition(c *Task, to State, from ...State) (uint32, bool) {
 		if !ok {
 			return s, false
 		}
-		n := s&^stateMask | uint32(to)
+		n := s&^stateMask | uint32(to) | or
 		if st == Lazy {
 			n &^= flagHooking // the handoff (or end) that the hooks fired for
 		}
