@@ -306,15 +306,7 @@ func TestACarriedContextCanceledDuringTheSubmitsEndsEachTaskOnce(t *testing.T) {
 				hs = append(hs, h)
 			}
 			for _, h := range hs {
-				_, err := h.Await(bounded(t))
-				switch h.State() {
-				case lazytask.Succeeded:
-					require.NoError(t, err)
-				case lazytask.Canceled:
-					require.ErrorIs(t, err, stop)
-				default:
-					t.Fatalf("state %v, error %v", h.State(), err)
-				}
+				requireRanOrCanceledBy(t, h, stop)
 			}
 			cancel(stop) // if the goroutine has not yet
 		}
@@ -349,15 +341,7 @@ func TestACarriedContextCanceledDuringNewTaskEndsEachTaskOnce(t *testing.T) {
 					require.ErrorIs(t, err, stop) // canceled since
 				}
 			}
-			_, err := h.Await(bounded(t))
-			switch h.State() {
-			case lazytask.Succeeded:
-				require.NoError(t, err)
-			case lazytask.Canceled:
-				require.ErrorIs(t, err, stop)
-			default:
-				t.Fatalf("state %v, error %v", h.State(), err)
-			}
+			requireRanOrCanceledBy(t, h, stop)
 		}
 	}
 	st := s.Stats()
@@ -413,15 +397,7 @@ func TestACarriedContextCanceledDuringEveryHandoffKeepsTheTotals(t *testing.T) {
 			for i, h := range hs {
 				// One that Enqueue or Force refused (canceled already) is
 				// owned by no scheduler: its context ends it all the same.
-				_, err := h.Await(bounded(t))
-				switch h.State() {
-				case lazytask.Succeeded:
-					require.NoError(t, err)
-				case lazytask.Canceled:
-					require.ErrorIs(t, err, stop, "task %d", i)
-				default:
-					t.Fatalf("task %d: state %v, error %v", i, h.State(), err)
-				}
+				requireRanOrCanceledBy(t, h, stop, "task %d", i)
 			}
 		}
 		require.NoError(t, s.Shutdown(bounded(t)))
@@ -477,15 +453,7 @@ func TestTheBaseContextCanceledDuringSubmitsLeavesNoTaskBehind(t *testing.T) {
 		}
 		close(hs)
 		for h := range hs {
-			_, err := h.Await(bounded(t))
-			switch h.State() {
-			case lazytask.Succeeded:
-				require.NoError(t, err)
-			case lazytask.Canceled:
-				require.ErrorIs(t, err, stop)
-			default:
-				t.Fatalf("state %v, error %v", h.State(), err)
-			}
+			requireRanOrCanceledBy(t, h, stop)
 		}
 		require.NoError(t, s.Shutdown(bounded(t)))
 		// A task admitted before the cancel returned may still read the
@@ -494,5 +462,20 @@ func TestTheBaseContextCanceledDuringSubmitsLeavesNoTaskBehind(t *testing.T) {
 		st := s.Stats()
 		require.Zero(t, st.Lazy+st.Queued+st.Running, "tasks left: %+v", st)
 		require.Equal(t, st.Created, st.Succeeded+st.Failed+st.Canceled+st.Rejected, "totals: %+v", st)
+	}
+}
+
+// requireRanOrCanceledBy awaits h and requires that it ran (Succeeded, no
+// error) or ended Canceled with cause, nothing else.
+func requireRanOrCanceledBy(t *testing.T, h *lazytask.Task[struct{}], cause error, msgAndArgs ...any) {
+	t.Helper()
+	_, err := h.Await(bounded(t))
+	switch h.State() {
+	case lazytask.Succeeded:
+		require.NoError(t, err, msgAndArgs...)
+	case lazytask.Canceled:
+		require.ErrorIs(t, err, cause, msgAndArgs...)
+	default:
+		require.Failf(t, "neither ran nor canceled", "state %v, error %v %v", h.State(), err, msgAndArgs)
 	}
 }

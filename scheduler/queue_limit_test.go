@@ -47,9 +47,9 @@ func TestBoundedQueueReturnsErrQueueFull(t *testing.T) {
 
 // fullQueue makes a scheduler with cap 1 and a queue of 1, both taken.
 // It returns the holder's gate and the queued task.
-func fullQueue(t *testing.T) (*scheduler.Scheduler, *gate, *lazytask.Task[int]) {
+func fullQueue(t *testing.T, opts ...scheduler.SchedulerOption) (*scheduler.Scheduler, *gate, *lazytask.Task[int]) {
 	t.Helper()
-	s := startScheduler(t, scheduler.WithLimit(1), scheduler.WithQueueLimit(1))
+	s := startScheduler(t, append([]scheduler.SchedulerOption{scheduler.WithLimit(1), scheduler.WithQueueLimit(1)}, opts...)...)
 	_, g := hold(t, s)
 	q, err := scheduler.Submit(s, func(context.Context) (int, error) { return 1, nil })
 	require.NoError(t, err)
