@@ -256,48 +256,54 @@ func (s *Scheduler) scopeOf(c *core.Task) *Scope {
 func (sc *Scope) force(c *core.Task) error {
 	s := sc.s
 	w := core.Weight(c)
-	s.lockFor(c)
 	run := sc
-	switch core.StateOf(c) {
-	case core.Queued:
-		run = s.scopeOf(c)
-		if run == nil {
-			s.unlock()
-			return fmt.Errorf("%w: queued in another scheduler", ErrNotQueued)
-		}
-		run.unqueueLocked(c)
-		core.Admit(c, true, 0)
-	case core.Lazy:
-		if b := core.Bound(c); b != nil {
+	for taken := false; !taken; {
+		switch st := s.lockFor(c); st {
+		case core.Queued:
 			run = s.scopeOf(c)
 			if run == nil {
 				s.unlock()
-				return fmt.Errorf("%w: task is bound to another scheduler", ErrForeignHandle)
+				return fmt.Errorf("%w: queued in another scheduler", ErrNotQueued)
 			}
-		}
-		if err := run.refuseLocked(0); err != nil {
+			run.unqueueLocked(c)
+			core.Admit(c, true, 0)
+			taken = true
+		case core.Lazy:
+			run = sc
+			if b := core.Bound(c); b != nil {
+				run = s.scopeOf(c)
+				if run == nil {
+					s.unlock()
+					return fmt.Errorf("%w: task is bound to another scheduler", ErrForeignHandle)
+				}
+			}
+			if err := run.refuseLocked(0); err != nil {
+				s.unlock()
+				return err
+			}
+			bound := core.Bound(c) != nil
+			if !core.AdmitLazy(c, &run.bind, true) {
+				// A hooked submit claimed c for its inbox after
+				// lockFor's read, or c ended: look again (lockFor
+				// waits for the push).
+				s.unlock()
+				continue
+			}
+			if bound {
+				run.unbindLocked(c)
+			} else {
+				run.count(cCreated)
+			}
+			if run.startHooks {
+				core.MarkHooked(c)
+			}
+			run.count(cSubmitted)
+			run.addTaskLocked()
+			taken = true
+		default:
 			s.unlock()
-			return err
+			return notQueued(c, st)
 		}
-		bound := core.Bound(c) != nil
-		if !core.AdmitLazy(c, &run.bind, true) {
-			s.unlock()
-			return fmt.Errorf("%w: task is %v", ErrNotQueued, lazytask.State(core.StateOf(c)))
-		}
-		if bound {
-			run.unbindLocked(c)
-		} else {
-			run.count(cCreated)
-		}
-		if run.startHooks {
-			core.MarkHooked(c)
-		}
-		run.count(cSubmitted)
-		run.addTaskLocked()
-	default:
-		st := core.StateOf(c)
-		s.unlock()
-		return notQueued(c, st)
 	}
 	run.running.PushBack(c)
 	s.forced += w

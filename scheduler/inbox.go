@@ -105,16 +105,22 @@ func (s *Scheduler) unlockThen() {
 // the close of the done channel Release left.
 var wakeDelay func()
 
-// lockFor is lock for an operation on the queued task c: if c waits in an
-// inbox of this scheduler still (its submitter has not pushed it yet, or
-// the push is not drained; only a task that hooks saw can be seen so
-// early), it waits for the push and the drain. A task still in the push's
-// transit reads as Lazy, and becomes Queued once the push is done, with
-// no lock: it is waited for too, or a Promote or Force that found it
-// Lazy and then Queued would unlink a task that is in no list.
-func (s *Scheduler) lockFor(c *core.Task) {
+// lockFor is lock for an operation on c, and returns c's state: the caller
+// acts on that state, read in the same load as the checks below, never on
+// a second read. If c waits in an inbox of this scheduler still (its
+// submitter has not pushed it yet, or the push is not drained; only a task
+// that hooks saw can be seen so early), it waits for the push and the
+// drain. A task still in the push's transit reads as Lazy, and becomes
+// Queued once the push is done, with no lock: it is waited for too. A task
+// that reads Lazy may still be claimed for a push after lockFor returns:
+// its caller's move must be a compare-and-swap from Lazy, which then fails.
+func (s *Scheduler) lockFor(c *core.Task) core.State {
 	s.lock()
-	for core.InTransitToQueue(c) || core.StateOf(c) == core.Queued && core.InInbox(c) && s.scopeOf(c) != nil {
+	for {
+		st, transit, inbox := core.InboxView(c)
+		if !transit && (!inbox || s.scopeOf(c) == nil) {
+			return st
+		}
 		s.unlock()
 		runtime.Gosched()
 		s.lock()

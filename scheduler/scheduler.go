@@ -469,11 +469,11 @@ func (s *Scheduler) Promote(h lazytask.Handle) error {
 	if err != nil {
 		return err
 	}
-	s.lockFor(c)
+	st := s.lockFor(c)
 	sc := s.scopeOf(c)
-	if core.StateOf(c) != core.Queued || sc == nil {
+	if st != core.Queued || sc == nil {
 		s.unlock()
-		return fmt.Errorf("%w: task is %v", ErrNotQueued, h.State())
+		return fmt.Errorf("%w: task is %v", ErrNotQueued, lazytask.State(st))
 	}
 	if !core.Promoted(c) {
 		s.promotes++

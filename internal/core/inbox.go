@@ -113,11 +113,6 @@ func UndoInbox(c *Task, fresh bool) {
 	}
 }
 
-// InInbox reports whether a Queued task still waits in an inbox. Under its
-// owner's lock, after Take, it is true only for a task whose submitter has
-// not pushed it yet (or pushed it after the Take): the caller retries.
-func InInbox(c *Task) bool { return c.state.Load()&flagInbox != 0 }
-
 // Push adds a task prepared by EnqueueInbox. It reports false, leaving the
 // task out, if the inbox is sealed; else first tells whether the inbox was
 // empty (the owner lists it to be drained then: each Take that empties it

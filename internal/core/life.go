@@ -114,11 +114,17 @@ func Settled(c *Task) State {
 	}
 }
 
-// InTransitToQueue reports whether c has been claimed for an inbox and
-// its submitter has not finished the push (EnqueueInbox's transit): it
-// reads as Lazy, and becomes Queued (or Lazy again) at once.
-func InTransitToQueue(c *Task) bool {
-	return State(c.state.Load()&stateMask) == toQueued
+// InboxView reads c's state word once for an owner that has taken its
+// lock to act on c: st is c's public state, transit says that c has been
+// claimed for an inbox and its submitter has not finished the push
+// (EnqueueInbox's transit; st reads Lazy then, and becomes Queued without
+// any lock), and inbox that c is Queued but still waits in an inbox. From
+// one load, so that what the caller then does with st cannot have been
+// overtaken by a push between two reads.
+func InboxView(c *Task) (st State, transit, inbox bool) {
+	s := c.state.Load()
+	raw := State(s & stateMask)
+	return publicState(s), raw == toQueued, raw == Queued && s&flagInbox != 0
 }
 
 // Start runs a Lazy task now on its own goroutine, or force-runs a Queued
