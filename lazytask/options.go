@@ -76,6 +76,10 @@ func WithTimings() Option { return optionFunc(func(o *Options) { o.KeepTimings =
 
 // WithDeadline bounds the task's run by a point in time. In a scheduler
 // with a clock of its own (scheduler.WithClock) t is a time on that clock.
+// A task still waiting in a scheduler's queue at t ends then, Failed with
+// context.DeadlineExceeded, without running (its scope's policy sees the
+// error, as for a task that ran out of time); one started after t ends so
+// at once.
 func WithDeadline(t time.Time) Option { return optionFunc(func(o *Options) { o.Deadline = t }) }
 
 // WithLabel adds one label; several WithLabel options accumulate.

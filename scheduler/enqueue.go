@@ -130,11 +130,15 @@ func (sc *Scope) pushLocked(c *core.Task) {
 		sc.sharer.shared.queued++
 	}
 	sc.placeLocked()
+	if core.HasDeadline(c) {
+		core.ArmQueueDeadline(c, s.clk, func() { sc.expire(c) })
+	}
 }
 
 // unqueueLocked takes a queued task out of sc's queue.
 func (sc *Scope) unqueueLocked(c *core.Task) {
 	sc.q.Remove(c)
+	core.StopQueueDeadline(c)
 	sc.s.queued--
 	sc.placeLocked()
 	if x := sc.sharer; x != nil {
@@ -143,6 +147,21 @@ func (sc *Scope) unqueueLocked(c *core.Task) {
 		}
 	}
 	sc.s.roomLocked()
+}
+
+// expire ends c Failed with context.DeadlineExceeded, on its timer's
+// goroutine, if it still waits in sc's queue when its own deadline passes:
+// it could no longer run (admission would end it so), and it leaves the
+// queue now, so that its Await returns at its deadline and its place in a
+// bounded queue frees up. As for a task that ran out of time, sc's policy
+// sees the error.
+func (sc *Scope) expire(c *core.Task) {
+	s := sc.s
+	if s.lockFor(c) != core.Queued || !sc.endUnstartedLocked(c, core.Failed, context.DeadlineExceeded) {
+		s.unlock() // admitted, forced or ended first
+		return
+	}
+	s.unlockFailedUnstarted([]*core.Task{c}, []deferredReport{{sc: sc, err: context.DeadlineExceeded}})
 }
 
 // enqueueWait waits for room in a bounded queue.

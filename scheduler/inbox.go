@@ -178,12 +178,13 @@ func (sc *Scope) list() {
 }
 
 // enqueueFast queues a task submitted to sc through sc's inbox, without the
-// lock, if it can: a lock is sure to come (s.hot), the task has weight 1,
-// the queue is unbounded and no deadline is on sc's path. fresh is
-// enqueue's.
+// lock, if it can: a lock is sure to come (s.hot), the task has weight 1
+// and no deadline of its own (core.Plain: its timer starts when it is
+// queued, which a drain may not do before the deadline), the queue is
+// unbounded and no deadline is on sc's path. fresh is enqueue's.
 func (sc *Scope) enqueueFast(c *core.Task, fresh bool) bool {
 	s := sc.s
-	if !s.hot.Load() || !sc.fastOK || core.Weight(c) != 1 || sc.ctx.Err() != nil {
+	if !s.hot.Load() || !sc.fastOK || !core.Plain(c) || sc.ctx.Err() != nil {
 		return false // a canceled scope's refusal is the locked path's
 	}
 	if !core.EnqueueInbox(c, &sc.bind, fresh, sc.startHooks) {

@@ -304,6 +304,17 @@ func (sc *Scope) Resize(n int) error {
 			}
 		})
 	}
+	s.unlockFailedUnstarted(ended, failed)
+	return nil
+}
+
+// unlockFailedUnstarted applies the policies to the tasks that s.mu's
+// holder ended Failed without running them (ended, with failed[i] the
+// scope and error of ended[i]), as to tasks that failed running: a
+// fail-fast scope fails, a supervisor's handler gets a report. It admits
+// what their slots and places let in, unlocks s.mu and runs what follows
+// their ends.
+func (s *Scheduler) unlockFailedUnstarted(ended []*core.Task, failed []deferredReport) {
 	for i, f := range failed {
 		if f.sc.policy == failFast {
 			f.sc.failLocked(f.err)
@@ -315,13 +326,12 @@ func (sc *Scope) Resize(n int) error {
 	s.admitAllLocked()
 	if len(failed) == 0 {
 		s.unlockFinishing(ended)
-		return nil
+		return
 	}
 	// After the callbacks and done hooks, as for a task that failed
 	// running: the supervisors' handler calls, and what fail-fast errors
 	// canceled, all counted for Shutdown's wait.
 	s.unlockFinishingThen(ended, func() { s.flushDeferred(nil) })
-	return nil
 }
 
 // Enqueue hands a Lazy task to the scope's queue. The task may be unbound

@@ -369,3 +369,29 @@ func (p *keyProbe) Value(key any) any {
 	}
 	return nil
 }
+
+// ArmQueueDeadline starts, for a task with a deadline of its own
+// (WithDeadline) that its owner has just queued, a timer on tb's clock
+// that calls expire once the deadline passes, so that a task that can no
+// longer run leaves the queue then, not at its admission. The owner calls
+// it under its lock, and StopQueueDeadline under the same lock when the
+// task leaves the queue. Only for a task that HasDeadline.
+func ArmQueueDeadline(c *Task, tb *Timebase, expire func()) {
+	x := c.x.Load()
+	x.queueStop = tb.AfterFunc(x.deadline.Sub(tb.Time()), expire)
+}
+
+// HasDeadline reports whether c has a deadline of its own (WithDeadline):
+// one pointer load for a plain task.
+func HasDeadline(c *Task) bool {
+	x := c.x.Load()
+	return x != nil && !x.deadline.IsZero()
+}
+
+// StopQueueDeadline stops ArmQueueDeadline's timer of c, if it has one.
+func StopQueueDeadline(c *Task) {
+	if x := c.x.Load(); x != nil && x.queueStop != nil {
+		x.queueStop()
+		x.queueStop = nil
+	}
+}

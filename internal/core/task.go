@@ -216,6 +216,10 @@ type ext struct {
 	afters     []*afterFunc
 	timer      *time.Timer
 	stopTimer  func() bool // the timer on a Timebase's clock
+	// queueStop stops the timer that ends the task when its own deadline
+	// passes while it waits in its owner's queue (ArmQueueDeadline); the
+	// owner's lock guards it.
+	queueStop func() bool
 }
 
 type afterFunc struct {
@@ -325,6 +329,14 @@ func Weight(c *Task) int64 {
 		return x.weight
 	}
 	return 1
+}
+
+// Plain reports whether c has weight 1 and no deadline of its own: a task
+// that an owner may queue through an inbox, with nothing to do for it until
+// it is drained (a deadline's timer must start when the task is queued).
+func Plain(c *Task) bool {
+	x := c.x.Load()
+	return x == nil || x.weight <= 1 && x.deadline.IsZero()
 }
 
 // Meta returns Options.Meta as given to Init.
