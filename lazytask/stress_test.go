@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/lazysched/lazysched/lazytask"
 )
@@ -13,10 +14,13 @@ func TestStartCancelAndAwaitRacesEndInExactlyOneState(t *testing.T) {
 	// I1 and I4: Start, Cancel, Await and OnDone race on many tasks. Every
 	// task ends in exactly one terminal state; one that ends Canceled never
 	// ran (its function returns nil, so a run would end Succeeded); every
-	// callback runs once.
+	// callback runs once. A callback registered before the end runs on the
+	// goroutine that ends the task, after the end is visible: Await may
+	// return before it ran, so the test waits for the n calls (ran).
 	const n = 2000
 	var runs [n]atomic.Int32
 	var cbs [n]atomic.Int32
+	ran := make(chan struct{}, 2*n)
 	tasks := make([]*lazytask.Task[int], n)
 	for i := range tasks {
 		tasks[i] = lazytask.New(func(ctx context.Context) (int, error) {
@@ -29,10 +33,18 @@ func TestStartCancelAndAwaitRacesEndInExactlyOneState(t *testing.T) {
 	for i, tk := range tasks {
 		wg.Go(func() { startOK[i].Store(tk.Start() == nil) })
 		wg.Go(func() { cancelOK[i].Store(tk.Cancel(nil)) })
-		wg.Go(func() { tk.OnDone(func(int, error) { cbs[i].Add(1) }) })
+		wg.Go(func() { tk.OnDone(func(int, error) { cbs[i].Add(1); ran <- struct{}{} }) })
 		wg.Go(func() { _, _ = tk.Await(bg) })
 	}
 	wg.Wait()
+	timeout := time.After(time.Minute) // a bound on a hang, not a synchronisation
+	for range n {
+		select {
+		case <-ran:
+		case <-timeout:
+			t.Fatalf("fewer than %d done callbacks ran in a minute (I2)", n)
+		}
+	}
 	for i, tk := range tasks {
 		st := tk.State()
 		switch st {
