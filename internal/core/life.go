@@ -212,14 +212,21 @@ func Valid(c *Task) bool { return c.fn != nil }
 // The owner is stored first and then the state word changed (flagBound),
 // so that a cancel that read the task unbound fails its compare-and-swap
 // and, looking again, finds the owner and cancels through it (it waits for
-// the lock). It reports false, leaving c unbound, if c is no longer Lazy:
-// the cancel came first.
+// the lock). It reports false, leaving c's owner as it was, if c is no
+// longer Lazy: the cancel came first, or a force-run (a create hook's
+// Scope.Force, or a goroutine it gave the handle to) ran c, with the owner
+// it gave c, which must stay: the running task's end is released there.
 func BindLazy(c *Task, b *Binding) bool {
-	c.owner.Store(b)
+	if State(c.state.Load()&stateMask) != Lazy {
+		return false
+	}
+	old := c.owner.Swap(b)
 	for {
 		s := c.state.Load()
 		if State(s&stateMask) != Lazy {
-			c.owner.Store(nil)
+			// Put back what was there, unless a force-run of another
+			// owner stored its own since.
+			c.owner.CompareAndSwap(b, old)
 			return false
 		}
 		if c.state.CompareAndSwap(s, s|flagBound) {
