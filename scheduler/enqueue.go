@@ -186,7 +186,13 @@ func (sc *Scope) enqueueWait(ctx context.Context, c *core.Task) error {
 			return err
 		}
 		s.lock()
-		if s.queued < s.cfg.queueLimit {
+		// Looked at again under the lock under which the room channel is
+		// made: a cancel or Shutdown of the scope, or a force-run of the
+		// task, since enqueue let the lock go woke the waiters before this
+		// one waits (wakeRoomLocked found no channel), so it would wait
+		// for room that may never come. enqueue then refuses it, or
+		// Settled finds the task handed over.
+		if s.queued < s.cfg.queueLimit || sc.refuseLocked(core.Weight(c)) != nil || core.StateOf(c) != core.Lazy {
 			s.unlock()
 			continue
 		}
@@ -312,6 +318,11 @@ func (sc *Scope) force(c *core.Task) error {
 				run.unbindLocked(c)
 			} else {
 				run.count(cCreated)
+				// A SubmitWait may be waiting for queue room for this
+				// very task (a goroutine its hooks gave the handle to
+				// force-ran it): it looks again, and returns, now that
+				// it is no longer Lazy, not once the run ends.
+				s.wakeRoomLocked()
 			}
 			if run.startHooks {
 				core.MarkHooked(c)
