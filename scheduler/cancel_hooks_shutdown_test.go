@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/benbjohnson/clock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -138,7 +139,10 @@ func TestShutdownFromADoneHookOnATimeoutOrBaseContextCancelReturns(t *testing.T)
 			defer cancelBase()
 			var s *scheduler.Scheduler
 			shut := make(chan error, 1)
-			s, err := scheduler.New(scheduler.WithLimit(1), scheduler.WithBaseContext(base), scheduler.WithHooks(scheduler.Hooks{
+			// The scope's timeout is on a mock clock: a real 1 ms one could
+			// pass before q's Submit, which it then refuses.
+			mock := clock.NewMock()
+			s, err := scheduler.New(scheduler.WithLimit(1), scheduler.WithBaseContext(base), scheduler.WithClock(scheduler.ClockOf(mock)), scheduler.WithHooks(scheduler.Hooks{
 				OnDone: func(_ context.Context, _ *scheduler.Scope, h lazytask.Handle) {
 					if h.Name() == "q" {
 						over, end := context.WithCancel(context.Background())
@@ -154,7 +158,7 @@ func TestShutdownFromADoneHookOnATimeoutOrBaseContextCancelReturns(t *testing.T)
 			awaitCh(t, bound, hold, "the holder runs")
 			var sp scheduler.Spawner = s
 			if path == "scope timeout" {
-				sc, err := s.Root().NewScope(scheduler.WithTimeout(time.Millisecond))
+				sc, err := s.Root().NewScope(scheduler.WithTimeout(time.Second))
 				require.NoError(t, err)
 				sp = sc
 			}
@@ -162,6 +166,8 @@ func TestShutdownFromADoneHookOnATimeoutOrBaseContextCancelReturns(t *testing.T)
 			require.NoError(t, err)
 			if path == "base context" {
 				cancelBase()
+			} else {
+				mock.Add(2 * time.Second)
 			}
 			select {
 			case err := <-shut:
