@@ -93,12 +93,16 @@ func (s *Server) serveHTTP(ctx context.Context) (struct{}, error) {
 // drainHTTP lets the requests in flight finish until ctx ends, then cancels
 // them and closes the connections.
 func (s *Server) drainHTTP(ctx context.Context) error {
-	var err error
-	if s.http.Shutdown(ctx) != nil {
-		err = context.Cause(ctx)
-		s.cancelHandlers()
+	if s.http.Shutdown(ctx) == nil {
+		// net/http tracks no hijacked connection: their handlers may
+		// still run. They get what is left of the grace too.
+		err := s.handlers.Wait(ctx)
+		if ctx.Err() == nil || err != context.Cause(ctx) {
+			return err
+		}
 	}
-	return errors.Join(err, s.handlers.Wait(context.Background()))
+	s.cancelHandlers()
+	return errors.Join(context.Cause(ctx), s.handlers.Wait(context.Background()))
 }
 
 // wrap runs each request as a task of the handler scope; the serving
