@@ -12,8 +12,8 @@
 //   - lazytask: the handle, Task[T]. Creating a task never runs it; the
 //     handle can be awaited with a context, canceled, started, given done
 //     callbacks, and read for its options and timings. Usable on its own.
-//   - limiter: weighted slot accounting (a resizable semaphore on
-//     golang.org/x/sync/semaphore, and a lock-free-to-embed counter).
+//   - limiter: weighted slot accounting (a resizable FIFO semaphore, like
+//     golang.org/x/sync/semaphore's, and a lock-free-to-embed counter).
 //   - scheduler: the bounded scheduler. Submit queues a task without
 //     blocking; tasks are admitted by priority, then FIFO, as slots free up;
 //     a queued task can be force-run over the cap, promoted to the head of

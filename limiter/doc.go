@@ -4,7 +4,7 @@
 //
 //   - [Weighted] is a blocking weighted semaphore, safe for concurrent use,
 //     whose limit can be changed while it is in use with [Weighted.Resize].
-//     It is built on [golang.org/x/sync/semaphore] and, like it, admits
+//     Like [golang.org/x/sync/semaphore], it admits
 //     waiters in first-in, first-out order.
 //   - [Counter] is a plain slot counter with no locking and no blocking,
 //     meant to be kept under a caller's own lock on a hot path.

@@ -1,11 +1,9 @@
 package limiter
 
 import (
+	"container/list"
 	"context"
-	"math"
 	"sync"
-
-	"golang.org/x/sync/semaphore"
 )
 
 // Weighted is a weighted semaphore whose limit can change while it is in use.
@@ -22,26 +20,18 @@ import (
 // Resize panics with a message that names the mistake.) A Weighted must
 // not be copied after first use.
 type Weighted struct {
-	// sem has room for math.MaxInt64 slots. Of those, the Weighted itself
-	// holds a reserve of math.MaxInt64-limit-debt, so sem has
-	// limit+debt-inUse slots free, less those it has just handed to waiters
-	// that have not yet locked mu. Debt is what Resize could not take back at
-	// once when it lowered the limit; Release pays it before giving slots to
-	// sem. Every admission checks inUse against limit under mu, so the slots
-	// that the debt leaves free in sem never let inUse pass the limit.
-	sem *semaphore.Weighted
-
 	mu      sync.Mutex
+	made    bool // by NewWeighted
 	limit   int64
 	inUse   int64
-	debt    int64
-	waiters map[*waiter]struct{} // blocked in Acquire; Resize fails those above the limit
+	waiters list.List // of *waiter, blocked in Acquire, first in first
 }
 
-// waiter is an Acquire call blocked in sem.
+// waiter is an Acquire call blocked until its slots fit.
 type waiter struct {
-	n      int64
-	cancel context.CancelCauseFunc
+	n     int64
+	ready chan struct{} // closed under mu once answered: err says how
+	err   error         // nil: admitted (inUse counts it); else ErrWeightTooLarge
 }
 
 // NewWeighted returns a Weighted that lets at most limit slots be in use at
@@ -50,9 +40,7 @@ func NewWeighted(limit int64) (*Weighted, error) {
 	if limit < 1 {
 		return nil, ErrInvalidLimit
 	}
-	w := &Weighted{sem: semaphore.NewWeighted(math.MaxInt64), limit: limit}
-	w.sem.TryAcquire(math.MaxInt64 - limit) // cannot fail: sem is new
-	return w, nil
+	return &Weighted{made: true, limit: limit}, nil
 }
 
 // Acquire takes n slots, blocking until they fit under the limit or ctx is
@@ -78,56 +66,35 @@ func (w *Weighted) Acquire(ctx context.Context, n int64) error {
 		w.mu.Unlock()
 		return ErrWeightTooLarge
 	}
-	ok := w.admit(n)
-	w.mu.Unlock()
-	if ok {
+	if w.admit(n) {
+		w.mu.Unlock()
 		return nil
 	}
-	return w.acquireSlow(ctx, n)
-}
-
-// acquireSlow waits in sem for n slots on behalf of Acquire.
-func (w *Weighted) acquireSlow(ctx context.Context, n int64) error {
-	wctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	wt := &waiter{n: n, cancel: cancel}
-	w.mu.Lock()
-	if n > w.limit { // Resize may have run since Acquire unlocked mu.
-		w.mu.Unlock()
-		return ErrWeightTooLarge
-	}
-	if w.waiters == nil {
-		w.waiters = make(map[*waiter]struct{})
-	}
-	w.waiters[wt] = struct{}{}
+	wt := &waiter{n: n, ready: make(chan struct{})}
+	elem := w.waiters.PushBack(wt)
 	w.mu.Unlock()
-	for {
-		err := w.sem.Acquire(wctx, n)
-		w.mu.Lock()
-		switch {
-		case err != nil:
-			delete(w.waiters, wt)
-			w.mu.Unlock()
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			return ErrWeightTooLarge // Resize cancelled wctx.
-		case n > w.limit:
-			delete(w.waiters, wt)
-			w.giveBack(n)
-			w.mu.Unlock()
-			return ErrWeightTooLarge
-		case n <= w.limit-w.inUse:
-			delete(w.waiters, wt)
-			w.inUse += n
-			w.mu.Unlock()
-			return nil
-		}
-		// sem let us in on slots that the debt left free: pay the debt
-		// with them and wait again.
-		w.giveBack(n)
-		w.mu.Unlock()
+	select {
+	case <-wt.ready:
+		return wt.err
+	case <-ctx.Done():
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	select {
+	case <-wt.ready:
+		// Answered as ctx ended: leave the limiter unchanged.
+		if wt.err == nil {
+			w.inUse -= n
+			w.grantLocked()
+		}
+	default:
+		front := w.waiters.Front() == elem
+		w.waiters.Remove(elem)
+		if front {
+			w.grantLocked() // it may have held back those behind it
+		}
+	}
+	return ctx.Err()
 }
 
 // TryAcquire is the non-blocking form of [Weighted.Acquire]: it takes n
@@ -145,18 +112,32 @@ func (w *Weighted) TryAcquire(n int64) bool {
 	return ok
 }
 
-// admit takes n slots if they fit and nobody waits in sem. w.mu is held.
+// admit takes n slots if they fit and nobody waits. w.mu is held.
 func (w *Weighted) admit(n int64) bool {
-	if n > w.limit-w.inUse || !w.sem.TryAcquire(n) {
+	if w.waiters.Len() > 0 || n > w.limit-w.inUse {
 		return false
 	}
 	w.inUse += n
 	return true
 }
 
+// grantLocked admits the waiters at the head of the line that fit, in
+// order: one that does not fit holds back those behind it. w.mu is held.
+func (w *Weighted) grantLocked() {
+	for e := w.waiters.Front(); e != nil; e = w.waiters.Front() {
+		wt := e.Value.(*waiter)
+		if wt.n > w.limit-w.inUse {
+			return
+		}
+		w.inUse += wt.n
+		w.waiters.Remove(e)
+		close(wt.ready)
+	}
+}
+
 // Release gives back n slots taken by Acquire or TryAcquire, admitting
 // waiters that now fit. It panics if n is negative or if more slots are
-// released than are in use, as [semaphore.Weighted.Release] does.
+// released than are in use, as [golang.org/x/sync/semaphore.Weighted.Release] does.
 func (w *Weighted) Release(n int64) {
 	w.mu.Lock()
 	if n < 0 || n > w.inUse {
@@ -164,17 +145,8 @@ func (w *Weighted) Release(n int64) {
 		panic("limiter: released more than held")
 	}
 	w.inUse -= n
-	w.giveBack(n)
+	w.grantLocked()
 	w.mu.Unlock()
-}
-
-// giveBack returns n slots to sem, paying the debt first. w.mu is held.
-func (w *Weighted) giveBack(n int64) {
-	paid := min(w.debt, n)
-	w.debt -= paid
-	if n > paid {
-		w.sem.Release(n - paid)
-	}
 }
 
 // Resize sets the limit, without blocking. It returns [ErrInvalidLimit],
@@ -186,7 +158,7 @@ func (w *Weighted) giveBack(n int64) {
 // their slots fit under the new limit. Acquire calls waiting for more slots
 // than the new limit fail with [ErrWeightTooLarge].
 func (w *Weighted) Resize(limit int64) error {
-	if w.sem == nil {
+	if !w.made {
 		panic("limiter: Resize on a zero Weighted (make one with NewWeighted)")
 	}
 	if limit < 1 {
@@ -194,25 +166,17 @@ func (w *Weighted) Resize(limit int64) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if limit >= w.limit {
-		w.giveBack(limit - w.limit)
-		w.limit = limit
-		return nil
-	}
-	w.debt += w.limit - limit
 	w.limit = limit
-	// Take back what sem has free now; Release pays the rest. TryAcquire
-	// fails while Acquire calls wait in sem: then the admission check in
-	// acquireSlow pays the debt instead.
-	if t := min(w.debt, limit+w.debt-w.inUse); t > 0 && w.sem.TryAcquire(t) {
-		w.debt -= t
-	}
-	for wt := range w.waiters {
-		if wt.n > limit {
-			wt.cancel(ErrWeightTooLarge)
-			delete(w.waiters, wt)
+	for e := w.waiters.Front(); e != nil; {
+		next := e.Next()
+		if wt := e.Value.(*waiter); wt.n > limit {
+			wt.err = ErrWeightTooLarge
+			w.waiters.Remove(e)
+			close(wt.ready)
 		}
+		e = next
 	}
+	w.grantLocked()
 	return nil
 }
 
