@@ -78,10 +78,13 @@ func (*noCopy) Unlock() {}
 
 // waiter is a request of this Limit not yet answered; under l.mu.
 type waiter struct {
-	id       string
-	seq      uint64
-	req      limiter.Request
-	member   string // its entry in {name}:waiters, once it has one
+	id     string
+	seq    uint64
+	req    limiter.Request
+	member string // its entry in {name}:waiters, once it has one
+	// sent: a call for it has been made. One whose reply was lost may
+	// have granted it, or entered it in the line, unknown to this Limit.
+	sent     bool
 	canceled bool
 	answered bool
 }
@@ -242,8 +245,12 @@ func (l *Limit) cancel(w *waiter) {
 	if w.member != "" {
 		l.cancels = append(l.cancels, w.member)
 	}
-	// With no member yet, a call may be under way that makes one: the loop
-	// sees w.canceled when it returns and removes the entry then.
+	if w.sent {
+		// A call whose reply was lost (or one under way) may have granted
+		// w, or entered it in the line: the release by id takes back
+		// either, and the loop flushes it after any call under way.
+		l.releases = append(l.releases, w.id)
+	}
 	l.mu.Unlock()
 	l.poke()
 }

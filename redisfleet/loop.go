@@ -290,6 +290,7 @@ func (l *Limit) try(w *waiter) (granted bool, err error) {
 		return false, nil
 	}
 	member := w.member
+	w.sent = true
 	l.mu.Unlock()
 
 	sent := time.Now()
@@ -415,6 +416,9 @@ func (l *Limit) answerClosed() {
 		w.answered = true
 		if w.member != "" {
 			l.cancels = append(l.cancels, w.member)
+		}
+		if w.sent {
+			l.releases = append(l.releases, w.id) // as cancel does
 		}
 	}
 	for id, p := range l.held {

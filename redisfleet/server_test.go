@@ -53,11 +53,12 @@ func startRedis(t testing.TB) *redisServer {
 
 // startRedisOn starts a redis-server on port and returns once it accepts
 // connections (it says so on its log, then answers PING).
-func startRedisOn(t testing.TB, port int) *redisServer {
+func startRedisOn(t testing.TB, port int, extra ...string) *redisServer {
 	t.Helper()
 	needRedis(t)
-	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--logfile", "")
+	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--logfile", ""}, extra...)
+	cmd := exec.Command("redis-server", args...)
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
