@@ -80,6 +80,19 @@ func (l *Limit) run() {
 			} else {
 				backoff = l.minBackoff()
 			}
+			if attempt {
+				// Granting can go on for long (a queue of short tasks,
+				// room to spare): meanwhile, give back what was released
+				// and renew the leases on time, and let Close in.
+				l.flush()
+				select {
+				case <-renew.C:
+					l.renew()
+				case <-l.done:
+					attempt = false
+				default:
+				}
+			}
 		}
 		l.mu.Lock()
 		if g := l.graceLeft; g > 0 {
