@@ -340,7 +340,9 @@ func (s *Scheduler) unlockFailedUnstarted(ended []*core.Task, failed []deferredR
 // Lazy, ErrForeignHandle if it is bound to another scope,
 // ErrWeightTooLarge, ErrClosed, ErrScopeCanceled or ErrQueueFull; on error
 // the task is left as it was, so the caller may start it, retry or cancel
-// it.
+// it. A create or queue hook of the scope that cancels or force-runs the
+// task (see Hooks) ends the handoff: Enqueue then returns ErrNotQueued
+// with the state the hook left the task in, Running for a force-run.
 func (sc *Scope) Enqueue(h lazytask.Handle) error {
 	sc.sched() // a nil *Scope panics with a message naming it
 	c, err := coreOf(h)

@@ -184,3 +184,17 @@ func TestTheOwnerEndsATransitThatItsSubmitterHasNotEndedYet(t *testing.T) {
 	Pushed(c)
 	assert.Equal(t, Running, StateOf(c), "Pushed of a task no longer in transit changes nothing")
 }
+
+// A task whose push failed (UndoInbox marks it as being handed over again)
+// and that is canceled before its submitter's retry is no longer being
+// handed over: an Enqueue of it is told its state, not ErrHandingOver.
+func TestATaskCanceledAfterAnUndoneInboxPushIsNotHooking(t *testing.T) {
+	c := &Task{}
+	require.True(t, BeginHooks(c))
+	require.True(t, EnqueueInbox(c, &Binding{}, false, false))
+	UndoInbox(c, false)
+	require.True(t, Hooking(c), "Hooking after UndoInbox: the handoff goes on")
+	require.True(t, Cancel(c, nil))
+	assert.Equal(t, Canceled, StateOf(c))
+	assert.False(t, Hooking(c), "Hooking once Canceled")
+}

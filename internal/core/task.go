@@ -430,8 +430,15 @@ func Exposed(c *Task) bool {
 // or refused by Enqueue).
 func EndHooks(c *Task) { c.state.And(^uint32(flagHooking)) }
 
-// Hooking reports whether c is between BeginHooks and EndHooks.
-func Hooking(c *Task) bool { return c.state.Load()&flagHooking != 0 }
+// Hooking reports whether c is between BeginHooks and EndHooks, and still
+// Lazy: a task that left Lazy (its handoff, a force-run, its end) is no
+// longer being handed over, whatever the mark says (a cancel of an
+// unbound Lazy task, or UndoInbox's task canceled before its retry, leaves
+// it set).
+func Hooking(c *Task) bool {
+	s := c.state.Load()
+	return s&flagHooking != 0 && State(s&stateMask) == Lazy
+}
 
 // Rejected reports whether MarkRejected was called on c.
 func Rejected(c *Task) bool { return c.state.Load()&flagRejected != 0 }
