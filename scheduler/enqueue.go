@@ -144,6 +144,11 @@ func (sc *Scope) unqueueLocked(c *core.Task) {
 	if x := sc.sharer; x != nil {
 		if x.shared.queued--; x.shared.queued == 0 {
 			x.dropSharedLocked()
+		} else if r := x.shared.spare; r != nil && r.asked == c {
+			// The spare permit was kept for c, which leaves the queue
+			// without it (canceled, force-run): the scopes parked at x
+			// for it look again, to take it or give it back and ask.
+			x.wakeAllLocked()
 		}
 	}
 	sc.s.roomLocked()

@@ -228,6 +228,12 @@ func (sc *Scope) NewScope(opts ...Option) (*Scope, error) {
 			return nil, err
 		}
 	}
+	if cfg.shared != nil && sc.sharer != nil {
+		// A scope's tasks hold a permit of the nearest shared limit on
+		// their path only: one inside another would let them bypass the
+		// outer one's cap.
+		return nil, fmt.Errorf("%w: WithSharedLimit in a scope under %q, which has a shared limit: shared limits do not nest", ErrInvalidOption, sc.sharer.name)
+	}
 	s := sc.s
 	s.lock()
 	defer s.unlock()

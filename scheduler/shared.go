@@ -29,6 +29,15 @@ import (
 // cause the limit gives (limiter.ErrLeaseLost). A force-run task (Start,
 // Force) runs at once without a shared permit: it is over every cap.
 //
+// Shared limits do not nest: NewScope refuses WithSharedLimit under a
+// scope that has one (ErrInvalidOption), since a task holds a permit of
+// the nearest shared limit on its path only. A task that waits for another
+// task (Await from inside) lends its local slots, as under any cap, but
+// keeps its shared permit: at a shared cap of n, n tasks that each await a
+// task they submitted under the same limit wait for ever (the nested
+// fan-out that local caps allow). Give such inner tasks a scheduler or
+// scope outside the shared limit, or keep the nesting below the shared cap.
+//
 // A nil limit is refused with ErrInvalidOption.
 func WithSharedLimit(l limiter.Shared) Option {
 	return optionFunc(func(c *config) error {
@@ -77,7 +86,14 @@ func (sc *Scope) sharedReadyLocked(c *core.Task) bool {
 			return true
 		}
 		if core.StateOf(r.asked) == core.Queued {
-			return false // kept for the task it was asked for
+			// Kept for the task it was asked for while that task heads
+			// its scope's queue (admitOne comes to it there). One that a
+			// higher priority or a promote put behind another task of its
+			// scope is never looked at until that one is admitted, which
+			// this permit's weight does not fit: kept, it hung both.
+			if x := sc.s.scopeOf(r.asked); x != nil && x.head == r.asked {
+				return false
+			}
 		}
 		sh.spare = nil // its task went another way: give it back, ask anew
 		sc.s.later(r.permit.Release)
@@ -149,6 +165,9 @@ func (r *permitReq) granted(p limiter.Permit, err error) {
 				ended = append(ended, c)
 			}
 		}
+		// The scopes parked at sc waited for this request: the next head
+		// asks anew, whichever scope of the subtree it is in.
+		sc.wakeAllLocked()
 		s.admitAllLocked()
 		s.unlockFinishing(ended)
 		return
@@ -204,6 +223,16 @@ func (sc *Scope) takePermitLocked(c *core.Task) {
 		sh.held = make(map[*core.Task]*permitReq)
 	}
 	sh.held[c] = r
+	// The scopes parked here waited for this permit (kept for c) or for
+	// the request it answered: with it taken, nothing is asked for them,
+	// and no task's end wakes them at the root (putPath). The best of
+	// them goes back among the candidates, to ask for the next one.
+	if h := &sc.parked; h.len() > 0 {
+		p := h.top()
+		h.remove(p)
+		p.woke = nil
+		sc.s.ready.push(p)
+	}
 }
 
 // putPermitLocked gives back the permit c held, if it held one.
