@@ -209,11 +209,21 @@ func (sc *Scope) enqueueWait(ctx context.Context, c *core.Task) error {
 		if ended == nil {
 			ended = core.Done(c) // closed when the task ends, whoever ends it
 		}
+		// Called from inside a task (with its context) at a full cap, the
+		// room may come only once a queued task runs in this task's slot:
+		// the slot is lent while SubmitWait waits (I9), as Await lends it.
+		reclaim := core.BeginWait(ctx)
 		select {
 		case <-room: // room, or the scope closed or was canceled
 		case <-ended:
 		case <-ctx.Done():
+			if reclaim != nil {
+				reclaim(true) // cut short: its context ended first
+			}
 			return context.Cause(ctx)
+		}
+		if reclaim != nil {
+			reclaim(false)
 		}
 	}
 }

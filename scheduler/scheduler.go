@@ -317,8 +317,11 @@ func Go(sp Spawner, fn func(ctx context.Context) error, opts ...lazytask.Option)
 // is full it waits for room until ctx ends, and then returns
 // context.Cause(ctx) with a handle Canceled with that cause. A ctx that has
 // ended already refuses the task even if the queue has room, as x/sync's
-// semaphore.Acquire does: the end came before the call. With an unbounded
-// queue it is Submit, and ctx is not looked at.
+// semaphore.Acquire does: the end came before the call. Called from inside
+// a task with its context, it lends the task's slots while it waits for
+// room, as Await does (I9): at a cap of 1 the room may come only once a
+// queued task runs in that slot. With an unbounded queue it is Submit, and
+// ctx is not looked at.
 func SubmitWait[T any](ctx context.Context, sp Spawner, fn func(ctx context.Context) (T, error), opts ...lazytask.Option) (*lazytask.Task[T], error) {
 	return submit(ctx, true, sp, fn, opts)
 }
