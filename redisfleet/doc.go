@@ -18,7 +18,12 @@
 // (lease/5) before the lease could lapse as seen from this process, even
 // while Redis does not answer. The scheduler then cancels the task's
 // context with that cause, so a task that honours its context stops before
-// its slots can be granted to someone else.
+// its slots can be granted to someone else, if it returns within that
+// margin: a process paused or starved of CPU for longer (a stopped VM, a
+// GC pause, an overloaded host) may run a lost task beside its successor.
+// Leases bound how long a dead or cut-off process holds slots; without
+// fencing tokens checked by the protected resource, no lease can promise
+// that a paused process never overlaps.
 //
 // # Waiting
 //
