@@ -212,7 +212,9 @@ func (sc *Scope) enqueueWait(ctx context.Context, c *core.Task) error {
 		// Called from inside a task (with its context) at a full cap, the
 		// room may come only once a queued task runs in this task's slot:
 		// the slot is lent while SubmitWait waits (I9), as Await lends it.
-		reclaim := core.BeginWait(ctx)
+		// The room may come from the queued task the lend let in, which
+		// then holds the slot: taking it back waits only until ctx ends.
+		reclaim := core.BeginWaitBounded(ctx)
 		select {
 		case <-room: // room, or the scope closed or was canceled
 		case <-ended:

@@ -314,6 +314,14 @@ func (o *owner) ReclaimWaitFor(cur, c *core.Task, cut bool) {
 	o.reclaimLocked(cur, cut && !core.IsDone(c), nil)
 }
 
+// ReclaimWaitForUntil is ReclaimWaitFor whose wait for the slots ends, over
+// the cap (counted), when stop closes: the wait's context ended meanwhile.
+func (o *owner) ReclaimWaitForUntil(cur, c *core.Task, cut bool, stop <-chan struct{}) {
+	o.s.lock()
+	core.ForgetAwaiter(c, cur)
+	o.reclaimLockedUntil(cur, cut && !core.IsDone(c), nil, stop)
+}
+
 // LendGate lends the slots of g's task for a wait on g (core.Gate): the
 // wait is counted under s.mu, so a watched task that ends while it lasts
 // sees it in its Release and gives the slots back there (early), ahead of
@@ -355,10 +363,26 @@ func (o *owner) reclaim(c *core.Task, now bool) {
 	o.reclaimLocked(c, now, nil)
 }
 
+// ReclaimUntil is Reclaim for a wait whose context may still end while the
+// slots are being waited for (SubmitWait's: the room it waited for came
+// from the very task its lend let in, which holds the slot): if stop closes
+// first, c goes on over the cap, counted, as after ReclaimNow, so that the
+// wait still returns when its context ends.
+func (o *owner) ReclaimUntil(c *core.Task, stop <-chan struct{}) {
+	o.s.lock()
+	o.reclaimLockedUntil(c, false, nil, stop)
+}
+
 // reclaimLocked is reclaim with s.mu held; it lets go of it. by is the
 // gate whose wait it ends, if any: a run over the cap it begins is that
 // gate's to settle (Settle).
 func (o *owner) reclaimLocked(c *core.Task, now bool, by *core.Gate) {
+	o.reclaimLockedUntil(c, now, by, nil)
+}
+
+// reclaimLockedUntil is reclaimLocked whose wait for the slots also ends,
+// over the cap, when stop closes (nil: never).
+func (o *owner) reclaimLockedUntil(c *core.Task, now bool, by *core.Gate, stop <-chan struct{}) {
 	sc := o.scope()
 	s := sc.s
 	w := core.Weight(c)
@@ -368,7 +392,7 @@ func (o *owner) reclaimLocked(c *core.Task, now bool, by *core.Gate) {
 		}
 		s.unlock()
 		if r != nil {
-			s.awaitReclaim(c, r)
+			s.awaitReclaimUntil(c, r, stop)
 		}
 		return
 	}
@@ -389,7 +413,7 @@ func (o *owner) reclaimLocked(c *core.Task, now bool, by *core.Gate) {
 	}
 	s.unlock()
 	if r != nil {
-		s.awaitReclaim(c, r)
+		s.awaitReclaimUntil(c, r, stop)
 	}
 }
 
@@ -414,9 +438,17 @@ func (s *Scheduler) takeBackLocked(c *core.Task, sc *Scope, w int64) *reclaim {
 }
 
 // awaitReclaim waits until r's slots are handed to c.
-func (s *Scheduler) awaitReclaim(c *core.Task, r *reclaim) {
+func (s *Scheduler) awaitReclaim(c *core.Task, r *reclaim) { s.awaitReclaimUntil(c, r, nil) }
+
+// awaitReclaimUntil is awaitReclaim that also goes over the cap when stop
+// closes (nil: never).
+func (s *Scheduler) awaitReclaimUntil(c *core.Task, r *reclaim, stop <-chan struct{}) {
 	select {
 	case <-r.ch:
+	case <-stop:
+		s.lock()
+		s.goOverLocked(r)
+		s.unlock()
 	case <-core.TaskContext(c).Done():
 		// The task is being canceled (a scope's cancel, Shutdown past its
 		// grace): it only has to return, so it goes on over the cap,

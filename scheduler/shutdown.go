@@ -87,9 +87,12 @@ func (sc *Scope) wakeIdleLocked() {
 }
 
 // waitLending is waitIdle for a wait that may come from inside a task: the
-// task's slots are lent while it waits (I9).
+// task's slots are lent while it waits (I9). A task from outside the scope
+// may hold them when the scope goes idle: taking them back waits for them
+// only until ctx ends (then over the cap, counted), so that the wait still
+// returns when its context ends.
 func (sc *Scope) waitLending(ctx context.Context, inside bool) error {
-	reclaim := core.BeginWait(ctx)
+	reclaim := core.BeginWaitBounded(ctx)
 	err := sc.waitIdle(ctx, inside)
 	if reclaim != nil {
 		reclaim(err != nil) // cut short: its context ended first

@@ -31,7 +31,19 @@ func BeginWaitFor(ctx context.Context, c *Task) func() {
 	if l == nil || !l.LendWaitingFor(cur, c) {
 		return nil // no lender, or c has ended: the wait returns at once
 	}
+	if u, ok := l.(untilWaitReclaimer); ok && ctx.Done() != nil {
+		// Its slots may be held by a task the lend let in (c held none:
+		// a force-run), which may run long: taking them back waits for
+		// them only until ctx ends.
+		return func() { u.ReclaimWaitForUntil(cur, c, ctx.Err() != nil, ctx.Done()) }
+	}
 	return func() { l.ReclaimWaitFor(cur, c, ctx.Err() != nil) }
+}
+
+// untilWaitReclaimer is a Lender whose ReclaimWaitFor can be bounded: the
+// wait for the slots ends, over the cap, when stop closes.
+type untilWaitReclaimer interface {
+	ReclaimWaitForUntil(cur, c *Task, cut bool, stop <-chan struct{})
 }
 
 // ForgetAwaiter undoes AddAwaiter(c, cur), if TakeAwaiters has not taken

@@ -666,6 +666,37 @@ func BeginWait(ctx context.Context) func(cut bool) {
 	}
 }
 
+// untilReclaimer is a Lender whose Reclaim can be bounded: ReclaimUntil
+// waits for the slots until stop closes, then goes on over the cap.
+type untilReclaimer interface {
+	ReclaimUntil(c *Task, stop <-chan struct{})
+}
+
+// BeginWaitBounded is BeginWait for a wait that must return when ctx ends
+// even after what it waited for came (SubmitWait's: its room may come from
+// the task its lend let in, which then holds the slot it waits to take
+// back): if the owner can, taking the slots back waits for them only until
+// ctx ends, then goes on over the cap.
+func BeginWaitBounded(ctx context.Context) func(cut bool) {
+	if reclaim := groupLend(ctx); reclaim != nil {
+		return func(bool) { reclaim() }
+	}
+	cur, l := lenderOf(ctx)
+	if l == nil {
+		return nil
+	}
+	l.Lend(cur)
+	return func(cut bool) {
+		if cut {
+			l.ReclaimNow(cur)
+		} else if u, ok := l.(untilReclaimer); ok && ctx.Done() != nil {
+			u.ReclaimUntil(cur, ctx.Done())
+		} else {
+			l.Reclaim(cur)
+		}
+	}
+}
+
 // lenderOf returns the running task ctx belongs to (Current: its own, or
 // the one whose goroutine runs the callback that waits) and its owner, if
 // the owner lends slots; else nil, nil.
