@@ -89,8 +89,9 @@ func New[T any](fn func(ctx context.Context) (T, error), opts ...Option) *Task[T
 // that lends slots, that task's slot is lent while Await waits, so nested
 // fan-out on one cap cannot deadlock. When the wait ends the task takes its
 // slot back ahead of every queued task; if ctx ended first (await with a
-// timeout, then cancel the straggler) and the slot is taken, the task goes
-// on at once, over the cap, until a slot is free again.
+// timeout, then cancel the straggler), or ends while the task waits to
+// take the slot back, and the slot is taken, the task goes on at once,
+// over the cap, until a slot is free again.
 //
 // The lent slot may run any queued task of the scope, and the cap holds
 // when the wait ends: a task whose own wait took the slot meanwhile gives
