@@ -60,6 +60,7 @@ package errgroup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -100,6 +101,11 @@ type Group struct {
 	values lazytask.Option
 	// unwatch ends In's watch of the parent scope's context.
 	unwatch func() bool
+	// room is the context with which In's Go waits for room in a bounded
+	// queue (scheduler.WithQueueLimit): lend's values, never done, and a
+	// wait lender that lends the slot of the function that calls Go, or
+	// else lend's task's (lendRoom).
+	room context.Context
 
 	own atomic.Pointer[scheduler.Scheduler] // the group's scheduler, made on first use
 	mu  sync.Mutex
@@ -145,7 +151,10 @@ func WithContext(ctx context.Context) (*Group, context.Context) {
 // The derived Context is also canceled, with sp's cause, if sp's context
 // is (sp canceled or shut down). If sp takes no more tasks (it was closed or
 // canceled), Go counts the refusal as the error of a function that could
-// not run, and Wait returns it. A nil sp makes In the same as WithContext.
+// not run, and Wait returns it. A full queue (scheduler.WithQueueLimit) is
+// no refusal: Go waits for room, lending a slot meanwhile as it does at the
+// limit, and TryGo reports false, as at the limit. A nil sp makes In the
+// same as WithContext.
 func In(ctx context.Context, sp scheduler.Spawner) (*Group, context.Context) {
 	g, gctx := WithContext(ctx)
 	sc := glue.Scope(sp)
@@ -154,6 +163,7 @@ func In(ctx context.Context, sp scheduler.Spawner) (*Group, context.Context) {
 	}
 	g.parent = sc
 	g.values = lazytask.WithValues(ctx)
+	g.room = core.WithWaitLender(context.WithoutCancel(ctx), g.lendRoom)
 	g.outer, _ = ctx.Value(groupKey{}).(*Group)
 	if g.outer != nil && !core.HasWaitLender(ctx) {
 		// A task's context that carries an outer group's values (a task
@@ -374,6 +384,23 @@ func (g *Group) lendCaller() func() {
 	return core.LendFor(c.taskOf())
 }
 
+// lendRoom lends a slot while In's Go waits for room in a bounded queue:
+// that of the In group function the calling goroutine runs (lendCaller),
+// none if that one is lent already, or else, for a Go made outside the
+// functions, as a wait with In's context would (the task it came from).
+func (g *Group) lendRoom() func() {
+	if reclaim := g.lendCaller(); reclaim != nil {
+		return reclaim
+	}
+	if c, _ := callerCall(); c != nil {
+		return nil
+	}
+	if reclaim := core.BeginWait(context.WithoutCancel(g.lend)); reclaim != nil {
+		return func() { reclaim(false) }
+	}
+	return nil
+}
+
 // lendAnyCall is lendACall of g, or else of its outer groups, nearest
 // first: for a wait whose ancestry is lost.
 func (g *Group) lendAnyCall() func() {
@@ -417,8 +444,22 @@ func (g *Group) Wait() error {
 	}
 	if g.parent != nil {
 		g.closeRound()
+	} else {
+		g.closeOwn()
 	}
 	return g.err
+}
+
+// closeOwn shuts the group's own scheduler down once its functions have
+// returned, so that none of its goroutines outlives Wait (x/sync's leave
+// none: a parked one would be a leak to goleak, and in a testing/synctest
+// bubble, where time stops once the test's function returns, it would never
+// be dismissed); the next Go makes another. The functions have returned,
+// so this waits only for the ends of their tasks.
+func (g *Group) closeOwn() {
+	if s := g.own.Swap(nil); s != nil {
+		_ = s.Shutdown(context.Background())
+	}
 }
 
 // Go calls the given function in a new goroutine.
@@ -437,7 +478,7 @@ func (g *Group) Go(f func() error) {
 
 	g.all.Hold(1)
 	g.wg.Add(1)
-	g.start(f)
+	g.start(f, false)
 }
 
 // TryGo calls the given function in a new goroutine only if the number of
@@ -451,8 +492,7 @@ func (g *Group) TryGo(f func() error) bool {
 
 	g.all.Hold(1)
 	g.wg.Add(1)
-	g.start(f)
-	return true
+	return g.start(f, true)
 }
 
 // SetLimit limits the number of active goroutines in this group to at most n.
@@ -490,32 +530,60 @@ func (g *Group) fail(err error) {
 // error, runtime.Goexit, a panic on its way to crash the program), releases
 // the limit's token and the wait, as x/sync's deferred done does. In a scope
 // of the user's a task may also end without running (the scope canceled or
-// closed first): its end releases them then.
-func (g *Group) start(f func() error) {
+// closed first): its end releases them then. try is TryGo's: at a full
+// bounded queue f is not started, start takes nothing and reports false;
+// Go waits for room instead.
+func (g *Group) start(f func() error, try bool) bool {
 	sp, err := g.spawner()
 	if err != nil {
 		g.fail(err)
 		g.done()
-		return
+		return true
 	}
 	if g.parent == nil {
 		// The group's own scheduler never cancels or refuses a task: every
 		// function runs.
-		_, _ = scheduler.Submit(sp, func(context.Context) (struct{}, error) {
+		run := func(context.Context) (struct{}, error) {
 			defer g.done()
 			return struct{}{}, g.call(f)
-		})
-		return
+		}
+		for {
+			if _, err := scheduler.Submit(sp, run); err == nil {
+				return true
+			}
+			// A Wait shut this scheduler down meanwhile (a Go racing the
+			// end of a round): the next Go's scheduler takes it.
+			if sp, err = g.spawner(); err != nil {
+				g.fail(err)
+				g.done()
+				return true
+			}
+		}
 	}
 	c := &call{g: g, f: f}
 	// The task carries the values of In's context (its trace span, say), so
 	// that the scope's hooks see them: a tracer's span of the task is then a
 	// child of the caller's. Its values alone: the group's cancellation is
 	// the scope's.
-	t, _ := scheduler.Submit(sp, c.run, g.values)
+	// x/sync's Go never fails: at a full bounded queue it waits for room
+	// (a cancel or close of the scope ends that wait with a refusal, which
+	// ended counts), lending a slot meanwhile (lendRoom). With an unbounded
+	// queue SubmitWait is Submit.
+	var t *lazytask.Task[struct{}]
+	if try {
+		// TryGo never blocks: at a full queue f is not started, as at the
+		// limit.
+		if t, err = scheduler.Submit(sp, c.run, g.values); errors.Is(err, scheduler.ErrQueueFull) {
+			g.done()
+			return false
+		}
+	} else {
+		t, _ = scheduler.SubmitWait(g.room, sp, c.run, g.values)
+	}
 	t.OnDone(c.ended)
 	g.all.Watch(core.Of(t))
 	g.gos.Watch(core.Of(t))
+	return true
 }
 
 // call runs f and records its error.
