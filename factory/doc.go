@@ -24,7 +24,11 @@
 // The combinators' tasks carry the values of the context they are given
 // (lazytask.WithValues): a request id or a trace span reaches each task's
 // function and the scheduler's hooks. They cancel their tasks themselves
-// when that context ends.
+// when that context ends. They submit without waiting for queue room: on a
+// scheduler with a bounded queue (scheduler.WithQueueLimit), a task past
+// the room is refused, and its result carries scheduler.ErrQueueFull, as
+// Submit's refusal; give such a fan-out a Map limit within the room, or a
+// scope of a scheduler whose queue is not bounded.
 //
 // The combinators wait the way lazytask's Await does: called from inside a
 // task of a scheduler, the calling task lends its slot while it waits, so
