@@ -324,7 +324,7 @@ func (sc *Scope) force(c *core.Task) error {
 				return err
 			}
 			bound := core.Bound(c) != nil
-			if !core.AdmitLazy(c, &run.bind, true) {
+			if !core.AdmitLazy(c, &run.bind, true, s.timed || run.timedHooks) {
 				// A hooked submit claimed c for its inbox after
 				// lockFor's read, or c ended: look again (lockFor
 				// waits for the push).

@@ -296,9 +296,15 @@ func Admit(c *Task, over bool, now int64) bool {
 
 // AdmitLazy moves a Lazy task straight to Running under owner b (a force-run
 // of a task that was never queued). It reports false if it was not Lazy.
-func AdmitLazy(c *Task, b *Binding, over bool) bool {
+// timed makes a task that keeps no timings keep them from now on (its owner
+// keeps timings), as Enqueue's does.
+func AdmitLazy(c *Task, b *Binding, over, timed bool) bool {
 	if _, ok := transition(c, toRunning, Lazy); !ok {
 		return false
+	}
+	if timed && c.state.Load()&flagTimed == 0 {
+		getX(c)
+		c.state.Or(flagTimed)
 	}
 	c.owner.Store(b)
 	if t := tm(c); t != nil {
