@@ -3,6 +3,7 @@ package scheduler
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/lazysched/lazysched/lazytask"
 	"github.com/lazysched/lazysched/limiter"
@@ -65,6 +66,14 @@ func (e *ScopeError) Error() string { return fmt.Sprintf("scope %q: %v", e.Scope
 
 // Unwrap returns the child's error.
 func (e *ScopeError) Unwrap() error { return e.Err }
+
+// LogValue makes a log line of the child's failure as short as that of a
+// task's: the scope's name, and the child's error as its own LogValue
+// gives it (a panic's value and the frame that panicked, not its stack,
+// which errors.As still finds).
+func (e *ScopeError) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("scope", e.Scope), slog.Any("err", e.Err))
+}
 
 // errHandingOver is Enqueue's refusal of a task whose create or queue hooks
 // run before another handoff.
