@@ -37,7 +37,7 @@ func TestChildScopePanicReachesTheParentsLogOnOneShortLine(t *testing.T) {
 	assert.NotContains(t, line, "\n", "one line")
 	assert.NotContains(t, line, "goroutine ", "no stack in the line")
 	assert.Contains(t, line, `panic="bad page"`, "the panic's value")
-	assert.Regexp(t, `at="[^"]*TestChildScopePanic[^"]* [^"]*zz_hf_log_test.go:\d+"`, line, "the frame that panicked")
+	assert.Regexp(t, `at="[^"]*TestChildScopePanic[^"]* [^"]*scopeerror_log_test.go:\d+"`, line, "the frame that panicked")
 	assert.Less(t, len(line), 600, "the line's length")
 	_, ok := errors.AsType[*lazytask.PanicError](got)
 	assert.True(t, ok, "the stack is still in the error")
