@@ -5,7 +5,9 @@ package scheduler
 // or the reaper dismisses it.
 
 import (
+	"context"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/lazysched/lazysched/internal/core"
@@ -41,6 +43,14 @@ func (s *Scheduler) spawn(c *core.Task) {
 // stack has already grown, instead of a new one.
 func (s *Scheduler) work(c *core.Task) {
 	defer s.wg.Done()
+	if s.cfg.exec == nil {
+		// A new goroutine inherits the pprof labels of the one that
+		// spawned it (a submitter's: a request handler's pprof.Do, or a
+		// task's under WithPprofLabels); this one goes on to run other
+		// tasks, which must not be profiled under them. An executor's
+		// goroutine is the executor's to label.
+		pprof.SetGoroutineLabels(context.Background())
+	}
 	id := s.count()
 	r := core.NewWorker(id)
 	defer func() {
