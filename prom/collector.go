@@ -238,7 +238,9 @@ func (c *Collector) release(path string) {
 var released func(path string)
 
 // Hooks returns the hooks to register with scheduler.WithHooks, on a
-// scheduler or on a scope (its children inherit them).
+// scheduler or on a scope (its children inherit them). Register them once
+// on a task's path: given to a scope and to one of its ancestors too, they
+// see each of that scope's tasks twice, and count it twice.
 func (c *Collector) Hooks() scheduler.Hooks {
 	c.live()
 	return scheduler.Hooks{OnQueue: c.onQueue, OnStart: c.onStart, OnDone: c.onDone, Timings: true} // the histograms

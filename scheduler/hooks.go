@@ -40,9 +40,10 @@ import (
 // lazytask.ErrHandingOver and an Enqueue of it ErrNotQueued (wrapping that
 // error): the handoff under way is the scheduler's.
 //
-// Hooks should be quick. One that blocks holds up only the hooks behind
-// it, for one to two milliseconds: then the others go on on another
-// goroutine. A hook that panics is recovered and logged with the
+// Hooks should be quick. One that blocks holds up the other tasks' hooks
+// behind it for one to two milliseconds only: then they go on on another
+// goroutine. The later hooks of its own task (its OnStart or OnDone after a
+// blocking OnQueue, say) wait for it to return. A hook that panics is recovered and logged with the
 // scheduler's logger, and one that calls runtime.Goexit ends only its
 // goroutine: the other hooks, and the task, go on on another (I11).
 type Hooks struct {

@@ -24,7 +24,9 @@ type Tracker struct {
 	queueNanos, runNanos, maxQueueNano atomic.Int64
 }
 
-// Hooks returns the hooks to register with scheduler.WithHooks.
+// Hooks returns the hooks to register with scheduler.WithHooks. Register
+// them once on a task's path: given to a scope and to one of its ancestors
+// too, they see each of that scope's tasks twice, and count it twice.
 func (t *Tracker) Hooks() scheduler.Hooks {
 	return scheduler.Hooks{
 		OnCreate: func(context.Context, *scheduler.Scope, lazytask.Handle) { t.created.Add(1) },
