@@ -44,9 +44,11 @@ var errGraceOver = errors.New("scheduler: grace period over")
 // with ErrInterrupted (so that fn, and the tasks that watch that context,
 // stop producing work) and starts a graceful Shutdown with the given grace
 // period: running and queued tasks may finish until it ends, then the rest
-// are canceled with ErrClosed as the cause. A second signal cancels
-// everything at once. Once a signal has arrived, Main also waits for fn to
-// return.
+// are canceled with ErrClosed as the cause. A second signal, during the
+// drain or while fn has yet to return, cancels everything at once and
+// Main returns without waiting for fn (a third one ends the process, even
+// while a task that ignores its context holds the Shutdown). Once a signal
+// has arrived, Main also waits for fn to return, until a second signal.
 //
 // Main returns the exit status to pass to os.Exit. With no signal: ExitOK,
 // or ExitFailed if fn or the root scope (when fail-fast) returned an
@@ -115,21 +117,43 @@ func Main(fn func(ctx context.Context, s *Scheduler) error, grace time.Duration,
 	timer := time.AfterFunc(grace, func() { endGrace(errGraceOver) })
 	defer timer.Stop()
 	code := ExitInterrupted
-	select {
-	case err = <-shutDone:
-		if errors.Is(err, errGraceOver) {
-			fmt.Fprintln(os.Stderr, "lazysched: grace period over: remaining tasks canceled")
-			code = ExitGraceExpired
-		}
-	case sig := <-sigs:
-		fmt.Fprintf(os.Stderr, "lazysched: %v: canceling now\n", sig)
-		_ = s.Shutdown(context.Background())
-		<-shutDone
-		code = ExitForced
-	}
+	// Wait for the drain and for fn, and listen for a second signal all
+	// along: one that comes once the drain has ended, while fn still runs,
+	// cancels at once too.
+	shutWait, fnWait, sigWait := (<-chan error)(shutDone), (<-chan error)(nil), (<-chan os.Signal)(sigs)
 	if !returned {
-		<-fnDone
-	} else if fnErr != nil {
+		fnWait = fnDone
+	}
+	for shutWait != nil || fnWait != nil {
+		select {
+		case err = <-shutWait:
+			shutWait = nil
+			if errors.Is(err, errGraceOver) {
+				fmt.Fprintln(os.Stderr, "lazysched: grace period over: remaining tasks canceled")
+				code = ExitGraceExpired
+			} else if err != nil && !errors.Is(err, ErrClosed) {
+				// A fail-fast root's errors: the status stays that of
+				// the signal, but they are not dropped unsaid.
+				fmt.Fprintln(os.Stderr, "lazysched:", err)
+			}
+		case <-fnWait:
+			fnWait = nil
+		case sig := <-sigWait:
+			// A third signal has the default effect: it ends the process,
+			// even while a task that ignores its context holds Shutdown.
+			signal.Stop(sigs)
+			fmt.Fprintf(os.Stderr, "lazysched: %v: canceling now\n", sig)
+			sigWait = nil
+			_ = s.Shutdown(context.Background())
+			if shutWait != nil {
+				<-shutWait
+				shutWait = nil
+			}
+			fnWait = nil // the second signal does not wait for fn
+			code = ExitForced
+		}
+	}
+	if returned && fnErr != nil {
 		fmt.Fprintln(os.Stderr, "lazysched:", fnErr)
 		if code == ExitInterrupted {
 			code = ExitFailed
