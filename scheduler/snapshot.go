@@ -72,7 +72,11 @@ func (sc *Scope) snapshotLocked(now time.Time) ScopeSnapshot {
 		})
 	}
 	sc.running.Each(add)
-	sc.q.Each(add)
+	if step := sc.s.agingStep; step > 0 {
+		sc.q.EachAged(step, add) // the order peekHead admits them in
+	} else {
+		sc.q.Each(add)
+	}
 	sc.lazy.Each(add)
 	for ch := range sc.children {
 		snap.Children = append(snap.Children, ch.snapshotLocked(now))

@@ -281,6 +281,37 @@ func (q *Queue) Each(f func(*Task)) {
 	}
 }
 
+// EachAged is Each in PeekAged's order for an aging step of step ns:
+// promoted tasks first, then by prio*step - queued (ties: earlier queued),
+// the order in which PeekAged admits them. f must not change the queue.
+func (q *Queue) EachAged(step int64, f func(*Task)) {
+	if step <= 0 {
+		q.Each(f)
+		return
+	}
+	q.promoted.each(f)
+	var ts []*Task
+	if !q.multi() {
+		q.one.list.each(func(c *Task) { ts = append(ts, c) })
+	} else {
+		for _, b := range q.more.heap {
+			b.list.each(func(c *Task) { ts = append(ts, c) })
+		}
+	}
+	slices.SortStableFunc(ts, func(a, b *Task) int {
+		switch {
+		case AgedBefore(a, b, step):
+			return -1
+		case AgedBefore(b, a, step):
+			return 1
+		}
+		return 0
+	})
+	for _, c := range ts {
+		f(c)
+	}
+}
+
 // bucketFor returns the bucket of priority p in the heap, made if need be:
 // the one bucket if it is out of the heap (so empty), else a new one.
 func (q *Queue) bucketFor(p int32) *bucket {
