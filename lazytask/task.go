@@ -153,7 +153,7 @@ func (t *Task[T]) Done() <-chan struct{} { return core.Done(&t.base) }
 // Result returns the task's value and error without blocking. Before the
 // task has ended it returns the zero T and ErrNotDone.
 func (t *Task[T]) Result() (T, error) {
-	if !core.IsDone(&t.base) {
+	if !core.Ended(&t.base) {
 		var zero T
 		return zero, ErrNotDone
 	}
@@ -244,12 +244,19 @@ func (t *Task[T]) Timings() Timings {
 
 // Info returns a snapshot of the task for hooks, logs and monitors.
 func (t *Task[T]) Info() Info {
-	st := t.State()
-	i := Info{Options: t.Options(), Scope: core.OwnerName(&t.base), State: st, Timings: t.Timings(), OverCap: core.OverCap(&t.base), Promoted: core.Promoted(&t.base), Rejected: core.Rejected(&t.base), Panicked: core.Panicked(&t.base)}
-	if core.IsDone(&t.base) {
-		i.Err = core.Err(&t.base)
+	// Each field is read on its own; read them again if the task moved on
+	// meanwhile, so that State, Timings and Err tell of one moment (a task
+	// changes state a bounded number of times, so this ends).
+	for {
+		st := t.State()
+		i := Info{Options: t.Options(), Scope: core.OwnerName(&t.base), State: st, Timings: t.Timings(), OverCap: core.OverCap(&t.base), Promoted: core.Promoted(&t.base), Rejected: core.Rejected(&t.base), Panicked: core.Panicked(&t.base)}
+		if core.Ended(&t.base) {
+			i.Err = core.Err(&t.base)
+		}
+		if t.State() == st {
+			return i
+		}
 	}
-	return i
 }
 
 func (t *Task[T]) sealed() {}

@@ -309,9 +309,20 @@ func publicState(s uint32) State {
 // IsDone reports whether the result is published.
 func IsDone(c *Task) bool { return terminal(c.state.Load()) }
 
+// Ended is IsDone for a reader that has seen, or may see, the task as
+// ended: a task being canceled reads Canceled already (publicState), so,
+// as OnDone does, it waits the few instructions until that end is
+// published (no user code runs in between) rather than say "not done".
+func Ended(c *Task) bool {
+	for State(c.state.Load()&stateMask) == toCanceled {
+		runtime.Gosched()
+	}
+	return terminal(c.state.Load())
+}
+
 // Err returns the published error, or ErrNotDone.
 func Err(c *Task) error {
-	if !terminal(c.state.Load()) {
+	if !Ended(c) {
 		return ErrNotDone
 	}
 	if x := c.x.Load(); x != nil {
