@@ -53,7 +53,14 @@ func (f optionFunc) apply(o *Options) { f(o) }
 func WithName(name string) Option { return optionFunc(func(o *Options) { o.Name = name }) }
 
 // WithPriority sets the task's priority: higher runs first.
-func WithPriority(p int) Option { return optionFunc(func(o *Options) { o.Priority = p }) }
+func WithPriority(p int) Option {
+	return optionFunc(func(o *Options) {
+		o.Priority = p
+		if (p < math.MinInt32 || p > math.MaxInt32) && o.err == nil {
+			o.err = fmt.Errorf("%w: priority %d out of the int32 range", ErrInvalidOption, p)
+		}
+	})
+}
 
 // WithWeight sets the number of slots the task takes; n must be at least 1.
 func WithWeight(n int) Option {
@@ -69,7 +76,14 @@ func WithWeight(n int) Option {
 // negative (0 means none). When it passes, the task's context is canceled
 // with context.DeadlineExceeded; a function that returns that error then
 // ends the task Failed, not Canceled (see Failed).
-func WithTimeout(d time.Duration) Option { return optionFunc(func(o *Options) { o.Timeout = d }) }
+func WithTimeout(d time.Duration) Option {
+	return optionFunc(func(o *Options) {
+		o.Timeout = d
+		if d < 0 && o.err == nil {
+			o.err = fmt.Errorf("%w: negative timeout %v", ErrInvalidOption, d)
+		}
+	})
+}
 
 // WithTimings makes the task keep its timings (Options.KeepTimings).
 func WithTimings() Option { return optionFunc(func(o *Options) { o.KeepTimings = true }) }
@@ -117,6 +131,9 @@ func WithOptions(o Options) Option {
 		*dst = o
 		dst.err = nil
 		dst.Labels = maps.Clone(o.Labels)
+		// o's own bad values stay bad whatever follows, as for the
+		// single options.
+		dst.err = dst.validate()
 	})
 }
 
