@@ -18,7 +18,13 @@ import (
 // it to a goroutine that acts), on Submit, SubmitWait, NewTask and Enqueue,
 // into child scopes, some capped, of a scheduler with a bounded queue or
 // not; every task ends once, Stats add up, Shutdown ends.
-func TestHookActsOnEveryHandoff(t *testing.T) {
+func TestHookActsOnEveryHandoff(t *testing.T) { hookActsOnEveryHandoff(t, false) }
+
+// The same with a deadline of its own on half the tasks, some passing while
+// they are queued.
+func TestHookActsOnEveryHandoffWithDeadlines(t *testing.T) { hookActsOnEveryHandoff(t, true) }
+
+func hookActsOnEveryHandoff(t *testing.T, deadlines bool) {
 	for _, bounded := range []bool{false, true} {
 		t.Run(map[bool]string{false: "unbounded", true: "bounded"}[bounded], func(t *testing.T) {
 			var n atomic.Int64
@@ -122,6 +128,9 @@ func TestHookActsOnEveryHandoff(t *testing.T) {
 						copts := []lazytask.Option{prio}
 						if i%3 == 0 {
 							copts = append(copts, lazytask.WithContext(carried))
+						}
+						if deadlines && i%2 == 0 {
+							copts = append(copts, lazytask.WithDeadline(time.Now().Add(time.Duration(i%7)*100*time.Microsecond)))
 						}
 						if i%37 == 0 {
 							_ = sc.Resize(1 + i%3)
