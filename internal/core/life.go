@@ -654,23 +654,9 @@ func LendFor(c *Task) func() {
 // belongs to a running task whose owner lends slots, the slot is lent and
 // the returned function takes it back (with cut true if ctx ended before
 // what was waited for: Lender.ReclaimNow); otherwise it returns nil.
-func BeginWait(ctx context.Context) func(cut bool) {
-	if reclaim := groupLend(ctx); reclaim != nil {
-		return func(bool) { reclaim() }
-	}
-	cur, l := lenderOf(ctx)
-	if l == nil {
-		return nil
-	}
-	l.Lend(cur)
-	return func(cut bool) {
-		if cut {
-			l.ReclaimNow(cur)
-		} else {
-			l.Reclaim(cur)
-		}
-	}
-}
+// Taking the slot back waits for it as long as it takes: Shutdown's wait,
+// which goes on past its grace, uses it; other waits use BeginWaitBounded.
+func BeginWait(ctx context.Context) func(cut bool) { return beginWait(ctx, false) }
 
 // untilReclaimer is a Lender whose Reclaim can be bounded: ReclaimUntil
 // waits for the slots until stop closes, then goes on over the cap.
@@ -683,7 +669,9 @@ type untilReclaimer interface {
 // the task its lend let in, which then holds the slot it waits to take
 // back): if the owner can, taking the slots back waits for them only until
 // ctx ends, then goes on over the cap.
-func BeginWaitBounded(ctx context.Context) func(cut bool) {
+func BeginWaitBounded(ctx context.Context) func(cut bool) { return beginWait(ctx, true) }
+
+func beginWait(ctx context.Context, bounded bool) func(cut bool) {
 	if reclaim := groupLend(ctx); reclaim != nil {
 		return func(bool) { reclaim() }
 	}
@@ -692,12 +680,17 @@ func BeginWaitBounded(ctx context.Context) func(cut bool) {
 		return nil
 	}
 	l.Lend(cur)
+	u, _ := l.(untilReclaimer)
+	if !bounded || ctx.Done() == nil {
+		u = nil
+	}
 	return func(cut bool) {
-		if cut {
+		switch {
+		case cut:
 			l.ReclaimNow(cur)
-		} else if u, ok := l.(untilReclaimer); ok && ctx.Done() != nil {
+		case u != nil:
 			u.ReclaimUntil(cur, ctx.Done())
-		} else {
+		default:
 			l.Reclaim(cur)
 		}
 	}
