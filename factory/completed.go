@@ -19,15 +19,32 @@ import (
 // scheduler, the calling task lends its slot while it waits, as Await does.
 func Completed[T any](ctx context.Context, tasks ...*lazytask.Task[T]) iter.Seq[*lazytask.Task[T]] {
 	return func(yield func(*lazytask.Task[T]) bool) {
-		// Each task's callback sends its index once; the buffer takes them
-		// all, so callbacks never block, even after the loop has stopped.
+		// Each distinct task's callback sends the index of its first
+		// place once; the buffer takes them all, so callbacks never block,
+		// even after the loop has stopped. A handle given twice gets one
+		// callback, and the loop yields it twice: with two, the loop, woken
+		// by the first, could begin a wait before the second had sent, and
+		// lend its slot to a queued task for a wait that was about to end.
 		ended := make(chan int, len(tasks))
+		times := make([]int, len(tasks)) // at a first place: how many places
+		var seen map[*lazytask.Task[T]]int
+		if len(tasks) > 1 {
+			seen = make(map[*lazytask.Task[T]]int, len(tasks))
+		}
 		g := core.NewGate(ctx)
 		left := 0
 		for i, t := range tasks {
 			if t == nil {
 				continue
 			}
+			if j, ok := seen[t]; ok {
+				times[j]++
+				continue
+			}
+			if seen != nil {
+				seen[t] = i
+			}
+			times[i] = 1
 			left++
 			// g watches t only where this callback is its first: a
 			// callback of the caller's before it could wait for the other
@@ -36,8 +53,13 @@ func Completed[T any](ctx context.Context, tasks ...*lazytask.Task[T]) iter.Seq[
 		}
 		for ; left > 0; left-- {
 			i, err := glue.RecvOn(ctx, g, ended, left == 1)
-			if err != nil || !yield(tasks[i]) {
+			if err != nil {
 				return
+			}
+			for range times[i] {
+				if !yield(tasks[i]) {
+					return
+				}
 			}
 		}
 	}
