@@ -396,11 +396,29 @@ func (sc *Scope) Enqueue(h lazytask.Handle) error {
 // returns ErrNotQueued for a task in another state or queued in another
 // scheduler, ErrForeignHandle for a nil or zero handle or a Lazy task bound
 // to another scheduler, ErrClosed or ErrScopeCanceled for a Lazy task in a
-// closed or canceled scope.
+// closed or canceled scope. A task made elsewhere (lazytask.New) fires
+// the scope's OnCreate hooks first, as Enqueue does; a hook that cancels
+// or force-runs it ends that Force with ErrNotQueued and the state the
+// hook left the task in.
 func (sc *Scope) Force(h lazytask.Handle) error {
 	sc.sched() // a nil *Scope panics with a message naming it
 	c, err := coreOf(h)
 	if err != nil {
+		return err
+	}
+	// A task made elsewhere (lazytask.New) is new to the scope's hooks, as
+	// for Enqueue: OnCreate sees it before it starts. One whose handoff is
+	// under way (a hook of its own force-runs it) has had its OnCreate.
+	if sc.hooked && core.Bound(c) == nil && core.BeginHooks(c) {
+		handed := false
+		defer func() {
+			if !handed {
+				core.EndHooks(c) // refused, or a hook's Goexit
+			}
+		}()
+		sc.fireGuarded(c, hookCreate)
+		err := sc.force(c)
+		handed = err == nil
 		return err
 	}
 	return sc.force(c)
