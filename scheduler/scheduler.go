@@ -435,6 +435,17 @@ func (sc *Scope) countRejected() {
 	s.lock()
 	sc.count(cCreated)
 	sc.count(cRejected)
+	// A released scope's totals went to its parent's (gone) when it was
+	// released; a task it refuses later is one of its ancestors' subtree
+	// too: it goes to the gone totals of each ancestor the walk of Stats
+	// no longer reaches sc from, up to the first still attached.
+	for x := sc; x.parent != nil; x = x.parent {
+		if _, in := x.parent.children[x]; in {
+			break
+		}
+		x.parent.gone[cCreated]++
+		x.parent.gone[cRejected]++
+	}
 	s.unlock()
 }
 
