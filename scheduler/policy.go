@@ -82,7 +82,32 @@ func (s *Scheduler) flushDeferred(then func()) {
 	ended, reports := s.deferred, s.reports
 	s.deferred, s.reports = nil, nil
 	s.unlock()
-	s.finishOutsideThen(ended, func() { s.reportAll(reports, then) })
+	s.finishOutsideThen(ended, func() { s.reportAll(s.spreadReports(reports), then) })
+}
+
+// spreadReports keeps the reports to sc's handler of the first report's
+// scope sc for this goroutine and makes the others, grouped by scope and in
+// order within each, on goroutines of the scheduler's, one per scope: the
+// flush takes every report decided meanwhile, other supervisors' too, and
+// a handler that blocks must hold up its own scope's reports alone, not an
+// unrelated supervisor's.
+func (s *Scheduler) spreadReports(reports []deferredReport) []deferredReport {
+	if len(reports) < 2 {
+		return reports
+	}
+	var order []*Scope
+	by := make(map[*Scope][]deferredReport)
+	for _, r := range reports {
+		if _, seen := by[r.sc]; !seen {
+			order = append(order, r.sc)
+		}
+		by[r.sc] = append(by[r.sc], r)
+	}
+	for _, sc := range order[1:] {
+		group := by[sc]
+		s.goTracked(func() { s.reportAll(group, nil) })
+	}
+	return by[order[0]]
 }
 
 // reportAll makes the deferred handler calls in order, then calls then (if
