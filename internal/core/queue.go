@@ -184,12 +184,51 @@ func (q *Queue) split() {
 func (q *Queue) Remove(c *Task) {
 	unlink(c)
 	q.n--
+	q.trim()
 }
 
 // Promote moves c to the head of the queue, behind tasks promoted earlier.
 func (q *Queue) Promote(c *Task) {
 	unlink(c)
 	q.promoted.pushBack(c)
+	q.trim()
+}
+
+// trim drops the heap's empty buckets once they are most of it. Peek drops
+// an empty bucket only when it comes to the top; one emptied below a
+// priority that always has a task (left by aging, a cancel, a promote)
+// would stay for ever, one per priority the queue ever held, and PeekAged
+// looks at every bucket. With more buckets than 2n+2 for n tasks, at least
+// n+2 are empty: dropping them all is O(p), paid for by the removals that
+// emptied them.
+func (q *Queue) trim() {
+	if q.more == nil || len(q.more.heap) <= 2*q.n+2 {
+		return
+	}
+	m := q.more
+	kept := m.heap[:0]
+	for _, b := range m.heap {
+		if !b.list.empty() {
+			kept = append(kept, b)
+			continue
+		}
+		b.idx = -1
+		delete(m.byPrio, b.prio)
+		if m.last == b {
+			m.last = nil
+		}
+	}
+	clear(m.heap[len(kept):])
+	m.heap = kept
+	for i, b := range kept {
+		b.idx = int32(i)
+	}
+	for i := len(kept)/2 - 1; i >= 0; i-- {
+		q.down(i)
+	}
+	if len(kept) <= 1 {
+		q.collapse()
+	}
 }
 
 // Peek returns the task that is next in line, or nil.
@@ -349,7 +388,19 @@ func (q *Queue) popBucket() {
 	if m.last == b {
 		m.last = nil
 	}
-	if len(m.heap) != 1 {
+	if len(m.heap) == 1 {
+		q.collapse()
+	}
+}
+
+// collapse goes back to the one bucket when the heap holds at most one:
+// its tasks move there.
+func (q *Queue) collapse() {
+	m := q.more
+	if len(m.heap) == 0 {
+		q.one.idx = 0
+		clear(m.byPrio)
+		m.last = nil
 		return
 	}
 	r := m.heap[0]
