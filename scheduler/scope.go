@@ -278,7 +278,8 @@ func (sc *Scope) Scheduler() *Scheduler { return sc.sched() }
 // tasks of the subtree heavier than the new cap could never be admitted:
 // they end Failed with ErrWeightTooLarge, as they would have at submit, and
 // their scopes' policies see that error as any task's failure (a fail-fast
-// scope is canceled, a supervisor's handler called).
+// scope is canceled, a supervisor's handler called); a SubmitWait that
+// waits for queue room for such a task returns ErrWeightTooLarge.
 func (sc *Scope) Resize(n int) error {
 	sc.sched() // a nil *Scope panics with a message naming it
 	if n < 1 {
@@ -294,6 +295,9 @@ func (sc *Scope) Resize(n int) error {
 	var ended []*core.Task
 	var failed []deferredReport // the scope and error of each in ended
 	if lowered {
+		// A SubmitWait waiting for queue room for a task that no longer
+		// fits looks again, and is refused, as a submit now would be.
+		s.wakeRoomLocked()
 		sc.walk(func(x *Scope) {
 			var heavy []*core.Task
 			x.q.Each(func(c *core.Task) {
