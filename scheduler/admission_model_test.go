@@ -85,8 +85,9 @@ func (c *rvClock) add(d time.Duration) {
 func (c *rvClock) AfterFunc(time.Duration, func()) func() bool { return func() bool { return false } }
 
 // The model of admission: one task a step, the first scope in head order
-// whose head fits every cap below the root; nothing if that head does not
-// fit the root.
+// whose head fits every cap below the root, and comes before every head
+// that does not fit one of them on its path; nothing if that head does
+// not fit the root.
 type rvTask struct {
 	id, scope, prio, w int
 	seq, qat, promo    int64
@@ -163,10 +164,15 @@ func (m *rvModel) admit() []*rvTask {
 			return 1
 		})
 		var got *rvTask
+		// A head that does not fit a cap below the root holds up the
+		// heads after it under that cap (the lowest it does not fit), as
+		// one that does not fit the root holds up every head after it.
+		blocked := map[int]bool{}
 	scan:
 		for _, h := range heads {
 			for p := h.scope; m.scopes[p].parent >= 0; p = m.scopes[p].parent {
-				if !m.fits(p, h.w) {
+				if !m.fits(p, h.w) || blocked[p] {
+					blocked[p] = true
 					continue scan
 				}
 			}
@@ -238,16 +244,26 @@ func rvCheckIndex(t *testing.T, s *Scheduler, ctx string) {
 		if sc.parked.len() > 0 {
 			check(&sc.parked, sc.name+".parked")
 			// The room at sc that scopes woken from here and not yet
-			// admitted may take is theirs; what is left must not fit a
-			// head parked here.
+			// admitted may take is theirs, as is what scopes under sc
+			// woken from a cap below it may take; what is left must not
+			// fit the first head parked here (the others wait behind it,
+			// or, at a sharer, for a permit).
 			room := sc.lim.Limit() - sc.lim.InUse()
+			under := func(x *Scope) bool {
+				for p := x; p != nil; p = p.parent {
+					if p == sc {
+						return true
+					}
+				}
+				return false
+			}
 			for _, x := range used {
-				if x.woke == sc && x.in == &s.ready {
+				if x.woke != nil && x.in == &s.ready && (x.woke == sc || under(x) && under(x.woke)) {
 					room -= core.Weight(x.head)
 				}
 			}
 			for _, x := range used {
-				if x.in == &sc.parked {
+				if x.in == &sc.parked && (sc.shared != nil || x == sc.parked.top()) {
 					require.Less(t, room, core.Weight(x.head), "%s: %s parked at %s, which has room for it", ctx, x.name, sc.name)
 				}
 			}

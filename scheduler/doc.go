@@ -3,7 +3,13 @@
 // Submission never blocks: Submit returns a typed handle at once, in the
 // Queued state, however many tasks wait. At most the cap's worth of slots
 // run at a time (a task takes as many slots as its weight); queued tasks are
-// admitted highest priority first, FIFO within a priority. Callers can
+// admitted highest priority first, FIFO within a priority. The order is
+// kept under every cap: a task too heavy for the room left at a cap (the
+// root's or a scope's) waits at the head of the line, and lighter tasks
+// queued after it under that cap wait behind it rather than take each slot
+// that frees, so a heavy task is never overtaken for ever (as with
+// x/sync's semaphore; a Promote or a higher priority still goes first).
+// Callers can
 // force-run a queued task now (over the cap, counted), promote it to the
 // head of the queue, or cancel it before it runs (then it never runs).
 //

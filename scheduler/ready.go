@@ -355,7 +355,7 @@ func (sc *Scope) placeLocked() {
 	if c == nil {
 		sc.head = nil
 		if sc.in != nil {
-			sc.in.remove(sc)
+			sc.unparkLocked()
 		}
 		if from := sc.woke; from != nil {
 			sc.woke = nil
@@ -373,7 +373,7 @@ func (sc *Scope) placeLocked() {
 		s.ready.fix(sc)
 	case sc.in != nil:
 		// Parked on a head that has changed: the new one may fit.
-		sc.in.remove(sc)
+		sc.unparkLocked()
 		s.ready.push(sc)
 	default:
 		s.ready.push(sc)
@@ -404,8 +404,10 @@ func (sc *Scope) stallLocked() {
 }
 
 // wakeLocked moves the best scopes parked at p back to s.ready, as many as
-// p's free slots may take one head each; heads too heavy for the room are
-// left parked, lighter ones behind them are woken.
+// p's free slots may take one head each, up to the first head too heavy
+// for the room: it and the scopes behind it stay parked, so that lighter
+// heads queued after it do not overtake it for ever (at a sharer, whose
+// parked scopes wait for a permit, lighter ones behind it are woken).
 func (p *Scope) wakeLocked() {
 	h := &p.parked
 	if h.len() == 0 {
@@ -422,6 +424,12 @@ func (p *Scope) wakeLocked() {
 		h.remove(sc)
 		w := core.Weight(sc.head)
 		if w > room {
+			if p.shared == nil {
+				// First in line at p: the lighter heads behind it wait
+				// with it (blockedBelowRoot), as at the root.
+				h.push(sc)
+				break
+			}
 			heavy = append(heavy, sc)
 			continue
 		}
@@ -447,14 +455,41 @@ func (p *Scope) wakeAllLocked() {
 }
 
 // blockedBelowRoot returns the lowest capped scope on sc's path, below the
-// root, that has no room for w more slots, or nil.
+// root, that has no room for w more slots, or where a head before sc's
+// waits for room (parked there), or nil: as at the root, a head too heavy
+// for the room at a cap holds up the heads after it under that cap, so
+// that lighter ones do not take every slot that frees there for ever. A
+// sharer's parked scopes wait for a permit, not in this order.
 func (sc *Scope) blockedBelowRoot(w int64) *Scope {
 	for p := sc; p.parent != nil; p = p.parent {
 		if !p.lim.Fits(w) {
 			return p
 		}
+		if p.parked.len() > 0 && p.shared == nil {
+			if first := p.parked.top(); keyBefore(&first.key, &sc.key, sc.s.agingStep) {
+				return p
+			}
+		}
 	}
 	return nil
+}
+
+// unparkLocked takes sc out of the heap it is in, other than by a wake-up
+// (its queue emptied, its head changed): if that was a parked heap, the
+// heads behind sc there may have been held up by sc's alone, and are woken
+// as far as the room there goes.
+func (sc *Scope) unparkLocked() {
+	h := sc.in
+	h.remove(sc)
+	if h == &sc.s.ready {
+		return
+	}
+	for p := sc; p != nil; p = p.parent {
+		if &p.parked == h {
+			p.wakeLocked()
+			return
+		}
+	}
 }
 
 // admitOne admits the best queued task whose caps all have room, under

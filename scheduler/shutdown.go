@@ -257,7 +257,7 @@ func (sc *Scope) releaseLocked() {
 func (sc *Scope) detachLocked() {
 	sc.detach = false
 	if sc.in != nil {
-		sc.in.remove(sc) // its queue is empty by now; to be sure
+		sc.unparkLocked() // its queue is empty by now; to be sure
 	}
 	if sc.stopTTL != nil {
 		sc.stopTTL()
