@@ -21,7 +21,11 @@ type hookLog struct {
 
 func (l *hookLog) add(s string) { l.mu.Lock(); l.got = append(l.got, s); l.mu.Unlock() }
 
-func (l *hookLog) list() []string { l.mu.Lock(); defer l.mu.Unlock(); return append([]string(nil), l.got...) }
+func (l *hookLog) list() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.got...)
+}
 
 func (l *hookLog) hooks(onCreate func(sc *scheduler.Scope, h lazytask.Handle)) scheduler.Hooks {
 	return scheduler.Hooks{

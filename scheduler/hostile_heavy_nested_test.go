@@ -2,8 +2,8 @@ package scheduler
 
 import (
 	"context"
-	"testing"
 	"sync"
+	"testing"
 	"testing/synctest"
 
 	"github.com/stretchr/testify/require"
