@@ -219,8 +219,32 @@ func (t *taskCtx) AfterFunc(f func()) func() bool {
 			return false
 		}
 		a.done = true
+		forgetAfterLocked(x, a)
 		return true
 	}
+}
+
+// forgetAfterLocked lets go of a stopped after-func a: what f captured at
+// once, and its place in x.afters once half the list is stopped ones, so
+// that a long-running task that derives and cancels a context per request
+// (context.WithCancel of its context registers here, and its cancel
+// stops the registration) holds its live registrations only, not one per
+// request until it ends. x.mu is held.
+func forgetAfterLocked(x *ext, a *afterFunc) {
+	a.f = nil
+	x.aftersStopped++
+	if x.aftersStopped*2 < len(x.afters) {
+		return
+	}
+	live := x.afters[:0]
+	for _, b := range x.afters {
+		if !b.done {
+			live = append(live, b)
+		}
+	}
+	clear(x.afters[len(live):])
+	x.afters = live
+	x.aftersStopped = 0
 }
 
 func (t *taskCtx) String() string { return "lazytask.Context" }
@@ -239,9 +263,11 @@ func closeCtx(x *ext) {
 		if !a.done {
 			a.done = true
 			go a.f()
+			a.f = nil
 		}
 	}
 	x.afters = nil
+	x.aftersStopped = 0
 	if x.parentStop != nil {
 		x.parentStop()
 		x.parentStop = nil

@@ -214,8 +214,10 @@ type ext struct {
 	ctxCause   context.Context // a canceled cancelCtx that carries the cause
 	parentStop func() bool
 	afters     []*afterFunc
-	timer      *time.Timer
-	stopTimer  func() bool // the timer on a Timebase's clock
+	// aftersStopped counts the stopped after-funcs still in afters.
+	aftersStopped int
+	timer         *time.Timer
+	stopTimer     func() bool // the timer on a Timebase's clock
 	// queueStop stops the timer that ends the task when its own deadline
 	// passes while it waits in its owner's queue (ArmQueueDeadline); the
 	// owner's lock guards it.

@@ -1,0 +1,90 @@
+package lazytask_test
+
+import (
+	"context"
+	"runtime"
+	"testing"
+	"time"
+	"weak"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lazysched/lazysched/lazytask"
+)
+
+// collected reports whether w's object is collected within a bounded
+// number of collections.
+func collected[T any](w weak.Pointer[T]) bool {
+	for range 20 {
+		runtime.GC()
+		if w.Value() == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// A long-running task (a connection handler, a poller) that derives a
+// context from its own per request and cancels it when the request is done,
+// or registers a context.AfterFunc and stops it, must not keep what it
+// registered alive until the task ends: context.WithCancel of a task's
+// context registers through the task context's AfterFunc method, and its
+// cancel calls the stop function that method returned.
+func TestHostileStoppedAfterFuncOnARunningTasksContextIsReleased(t *testing.T) {
+	type payload [256]byte
+	probe := make(chan weak.Pointer[payload])
+	registerAndStop := func(t *testing.T, ctx context.Context) weak.Pointer[payload] {
+		p := &payload{}
+		stop := context.AfterFunc(ctx, func() { _ = p[0] })
+		require.True(t, stop(), "stop of a fresh AfterFunc")
+		return weak.Make(p)
+	}
+	release := make(chan struct{})
+	h := lazytask.New(func(ctx context.Context) (int, error) {
+		probe <- registerAndStop(t, ctx)
+		<-release
+		return 0, nil
+	})
+	require.NoError(t, h.Start())
+	w := <-probe
+	ok := collected(w)
+	close(release)
+	_, err := h.Await(context.Background())
+	require.NoError(t, err)
+	require.True(t, ok, "what a stopped context.AfterFunc on a running task's context captured is kept until the task ends")
+}
+
+// The same through context.WithCancel, over many requests: the heap grows
+// by each request's canceled child context.
+func TestHostileCanceledChildContextsOfARunningTaskDoNotAccumulate(t *testing.T) {
+	const n = 100_000
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	growth := make(chan int64, 1)
+	h := lazytask.New(func(ctx context.Context) (int, error) {
+		for range 1000 { // warm up
+			c, cancel := context.WithTimeout(ctx, time.Hour)
+			_ = c.Err()
+			cancel()
+		}
+		before := heap()
+		for range n {
+			c, cancel := context.WithCancel(ctx)
+			_ = c.Err()
+			cancel()
+		}
+		growth <- int64(heap()) - int64(before)
+		return 0, nil
+	})
+	require.NoError(t, h.Start())
+	g := <-growth
+	_, err := h.Await(context.Background())
+	require.NoError(t, err)
+	t.Logf("heap growth over %d canceled child contexts: %d B (%.1f B each)", n, g, float64(g)/n)
+	require.Less(t, g, int64(n*8), "heap growth over %d canceled child contexts of a running task", n)
+}
