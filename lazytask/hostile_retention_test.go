@@ -88,3 +88,30 @@ func TestHostileCanceledChildContextsOfARunningTaskDoNotAccumulate(t *testing.T)
 	t.Logf("heap growth over %d canceled child contexts: %d B (%.1f B each)", n, g, float64(g)/n)
 	require.Less(t, g, int64(n*8), "heap growth over %d canceled child contexts of a running task", n)
 }
+
+// A handle kept after its task ended (a result cache, a list of futures)
+// must not keep the task's function, and what it captured, alive: the
+// function never runs again (sync.OnceValue lets go of its function too).
+// Also for a task canceled before it ran.
+func TestHostileEndedTaskLetsGoOfItsFunction(t *testing.T) {
+	type payload [4096]byte
+	for _, run := range []bool{true, false} {
+		make := func() (*lazytask.Task[int], weak.Pointer[payload]) {
+			p := &payload{1}
+			return lazytask.New(func(context.Context) (int, error) { return int(p[0]), nil }), weak.Make(p)
+		}
+		h, w := make()
+		if run {
+			require.NoError(t, h.Start())
+			v, err := h.Await(context.Background())
+			require.NoError(t, err)
+			require.Equal(t, 1, v)
+		} else {
+			require.True(t, h.Cancel(nil))
+		}
+		ok := collected(w)
+		require.Equal(t, run, h.State() == lazytask.Succeeded)
+		require.NotNil(t, h.Info(), "the handle is still usable")
+		require.True(t, ok, "what the function of an ended task (ran %v) captured is kept while its handle is", run)
+	}
+}

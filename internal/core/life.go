@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"unsafe"
 )
 
 // Cancel cancels the task with cause (context.Canceled if nil). A Lazy or
@@ -203,7 +204,10 @@ func enqueueFresh(c *Task, b *Binding, st State, flags uint32) {
 
 // Valid reports whether c was made by Init or InitFailed (a zero Task has
 // no function and must not be run).
-func Valid(c *Task) bool { return c.fn != nil }
+func Valid(c *Task) bool {
+	// The type word alone: the function is cleared at the end (dropFn).
+	return (*[2]unsafe.Pointer)(unsafe.Pointer(&c.fn))[0] != nil
+}
 
 // BindLazy gives a Lazy task its owner, under the owner's lock, so that
 // Start, Cancel and the owner's closing go through the owner. Another

@@ -278,6 +278,7 @@ func InitFailed(c *Task, fn Runner, err error) {
 	x.t.finished = x.t.created
 	c.x.Store(x)
 	c.state.Store(uint32(Failed) | flagTimed)
+	dropFn(c) // it never runs
 }
 
 func getX(c *Task) *ext {
@@ -370,8 +371,27 @@ func Of(h any) *Task {
 	return nil
 }
 
-// HandleOf returns the typed handle that embeds c.
-func HandleOf(c *Task) any { return c.fn.Handle(c) }
+// HandleOf returns the typed handle that embeds c. It reads only the
+// type of c's Runner (its method table), not its function, which the end
+// lets go of (dropFn): Handle does not look at the function.
+func HandleOf(c *Task) any {
+	var r Runner
+	w := (*[2]unsafe.Pointer)(unsafe.Pointer(&r))
+	w[0] = (*[2]unsafe.Pointer)(unsafe.Pointer(&c.fn))[0]
+	return r.Handle(c)
+}
+
+// dropFn lets go of the function of a task that has ended, and of what it
+// captured: it never runs again, and a handle kept after the end (a
+// result cache, a list of futures) must not keep it alive, as
+// sync.OnceValue lets go of its function. Only the function (the
+// interface's data word) is cleared, atomically; its type stays, for
+// HandleOf and Valid, which read nothing else. The one plain read of the
+// whole interface, Call, comes before the end on the goroutine that ends
+// the task, or never.
+func dropFn(c *Task) {
+	atomic.StorePointer(&(*[2]unsafe.Pointer)(unsafe.Pointer(&c.fn))[1], nil)
+}
 
 // OwnerName returns the name of the task's owner (its scope), or "" for a
 // task of no scheduler.
@@ -816,6 +836,7 @@ func PublishLockedWake(c *Task, st State, err error) (pending bool, wake chan st
 		t.finished = nowFor(c.owner.Load())
 	}
 	old := setState(c, st)
+	dropFn(c)
 	if check.Enabled {
 		check.That(!terminal(old), "task published twice: %v then %v", State(old&stateMask), st)
 		check.That(terminal(uint32(st)), "published a non-terminal state %v", st)
