@@ -54,3 +54,30 @@ func TestHostileKeptHandleDoesNotKeepItsReleasedScope(t *testing.T) {
 	assert.Equal(t, 7, v, "the kept handle still answers")
 	assert.True(t, ok, "a released scope is kept alive by the handle of one of its ended tasks")
 }
+
+// The README's errgroup row makes a fail-fast scope per call: only
+// waited for, such a scope stays in its parent's tree for good (a scope
+// per request grows the tree, Snapshot and the per-scope series without
+// bound); ended with Shutdown, as the row now says, it is released.
+func TestHostileScopePerCallIsReleasedByShutdownNotByWait(t *testing.T) {
+	s := startScheduler(t, scheduler.WithLimit(4))
+	perCall := func(end func(*scheduler.Scope) error) {
+		sc, err := s.Root().NewScope(scheduler.FailFast(), scheduler.WithLimit(2))
+		require.NoError(t, err)
+		for range 3 {
+			_, err := scheduler.Go(sc, func(context.Context) error { return nil })
+			require.NoError(t, err)
+		}
+		require.NoError(t, end(sc))
+	}
+	for range 50 {
+		perCall(func(sc *scheduler.Scope) error { return sc.Wait(bg) })
+	}
+	assert.Len(t, s.Snapshot().Children, 50, "scopes only waited for stay in the tree")
+	s2 := startScheduler(t, scheduler.WithLimit(4))
+	s = s2
+	for range 50 {
+		perCall(func(sc *scheduler.Scope) error { return sc.Shutdown(bg) })
+	}
+	assert.Empty(t, s.Snapshot().Children, "scopes ended with Shutdown are released")
+}

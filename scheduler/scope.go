@@ -217,6 +217,12 @@ func newScope(s *Scheduler, parent *Scope, cfg config) *Scope {
 // WithoutPanicRecovery). It returns ErrClosed if sc is shutting down,
 // ErrScopeCanceled if it was canceled, and an error wrapping
 // ErrInvalidOption or ErrInvalidLimit for bad options.
+//
+// The child stays in sc's tree (Snapshot, Stats, its parent's Shutdown)
+// until it is canceled, times out or is shut down; then it is released
+// once its last task has ended (I12). Wait does not release it: a scope
+// made per request or per call must end with Shutdown (or Cancel), or
+// each one is kept until sc closes.
 func (sc *Scope) NewScope(opts ...Option) (*Scope, error) {
 	sc.sched() // a nil *Scope panics with a message naming it
 	cfg := config{policy: supervise}
