@@ -2,6 +2,7 @@ package lazytask_test
 
 import (
 	"context"
+	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -114,4 +115,27 @@ func TestHostileEndedTaskLetsGoOfItsFunction(t *testing.T) {
 		require.NotNil(t, h.Info(), "the handle is still usable")
 		require.True(t, ok, "what the function of an ended task (ran %v) captured is kept while its handle is", run)
 	}
+}
+
+// A Lazy task that carries a long-lived context (WithContext of a
+// server's base context) and that its maker drops without starting it is
+// garbage: nobody holds it, its Done channel or a callback. Today the
+// registration on the carried context that would cancel it holds it, so
+// each such task (and its registration in the context's children) lives
+// as long as the context: a program that makes lazy tasks speculatively
+// and starts only some grows without bound (I12: "the same for handles
+// nobody holds"). Holding the task weakly needs a strong hold again once
+// it is observed (Done, OnDone, Await) and a cleanup that ends the
+// registration; left for a design decision.
+func TestHostileDroppedLazyTaskCarryingALongLivedContextIsCollected(t *testing.T) {
+	if os.Getenv("LAZYSCHED_KNOWN") != "1" {
+		t.Skip("known: the carried context's registration keeps a dropped Lazy task alive; set LAZYSCHED_KNOWN=1 to run")
+	}
+	long, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := func() weak.Pointer[lazytask.Task[int]] {
+		h := lazytask.New(func(context.Context) (int, error) { return 1, nil }, lazytask.WithContext(long))
+		return weak.Make(h)
+	}()
+	require.True(t, collected(w), "a dropped Lazy task that carries a live context is kept alive by it")
 }
