@@ -32,6 +32,18 @@ func Completed[T any](ctx context.Context, tasks ...*lazytask.Task[T]) iter.Seq[
 			seen = make(map[*lazytask.Task[T]]int, len(tasks))
 		}
 		g := core.NewGate(ctx)
+		// The callbacks of the tasks that have not ended when the loop
+		// stops are taken back, so that a task that outlives the loop (a
+		// long-lived worker waited for in every round of a loop) keeps
+		// nothing of it.
+		cbs := make([]func(), len(tasks))
+		defer func() {
+			for i, f := range cbs {
+				if f != nil {
+					g.ForgetOnDone(core.Of(tasks[i]), f)
+				}
+			}
+		}()
 		left := 0
 		for i, t := range tasks {
 			if t == nil {
@@ -49,7 +61,8 @@ func Completed[T any](ctx context.Context, tasks ...*lazytask.Task[T]) iter.Seq[
 			// g watches t only where this callback is its first: a
 			// callback of the caller's before it could wait for the other
 			// tasks, and the slot given back would hold them up.
-			g.OnDone(core.Of(t), func() { ended <- i })
+			cbs[i] = func() { ended <- i }
+			g.OnDone(core.Of(t), cbs[i])
 		}
 		for ; left > 0; left-- {
 			i, err := glue.RecvOn(ctx, g, ended, left == 1)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync/atomic"
+	"unsafe"
 )
 
 // flagAwaited marks a task that running tasks, which lent their slots,
@@ -201,6 +202,40 @@ func (g *Gate) OnDone(c *Task, f func()) {
 	x.mu.Unlock()
 	markSlow(c)
 }
+
+// ForgetOnDone takes back f, which g.OnDone registered on c, and c's watch
+// on g, unless c's end has claimed its callbacks already: a wait that is
+// over (a loop on Completed that broke, or whose context ended) leaves
+// nothing on a task that outlives it, whose callbacks would otherwise
+// hold every such wait's channel and gate until it ends. A callback taken
+// back never runs; one claimed by the end runs as usual.
+func (g *Gate) ForgetOnDone(c *Task, f func()) {
+	x := c.x.Load()
+	if x == nil {
+		return
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.ended || x.draining {
+		return
+	}
+	p := funcPtr(f)
+	for i, h := range x.cbs {
+		if funcPtr(h) == p {
+			x.cbs = slices.Delete(x.cbs, i, i+1)
+			x.registered--
+			break
+		}
+	}
+	if g != nil {
+		if i := slices.Index(x.gates, g); i >= 0 {
+			x.gates = slices.Delete(x.gates, i, i+1)
+		}
+	}
+}
+
+// funcPtr is the identity of a func value: the closure it points to.
+func funcPtr(f func()) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&f)) }
 
 // Begin is BeginWait for a wait on g, made with ctx: the slot is lent, and
 // the returned function (nil if nothing was lent) takes it back, with cut
