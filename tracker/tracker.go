@@ -16,7 +16,8 @@ import (
 )
 
 // Tracker counts what its Hooks see. The zero value is ready to use; a
-// Tracker must not be copied after first use.
+// Tracker must not be copied after first use. Its methods panic on a nil
+// *Tracker, naming it.
 type Tracker struct {
 	created, queued, started           atomic.Int64
 	succeeded, failed, canceled        atomic.Int64
@@ -28,6 +29,7 @@ type Tracker struct {
 // them once on a task's path: given to a scope and to one of its ancestors
 // too, they see each of that scope's tasks twice, and count it twice.
 func (t *Tracker) Hooks() scheduler.Hooks {
+	t.mustNotBeNil()
 	return scheduler.Hooks{
 		OnCreate: func(context.Context, *scheduler.Scope, lazytask.Handle) { t.created.Add(1) },
 		OnQueue:  func(context.Context, *scheduler.Scope, lazytask.Handle) { t.queued.Add(1) },
@@ -60,6 +62,16 @@ func (t *Tracker) done(_ context.Context, _ *scheduler.Scope, h lazytask.Handle)
 	}
 }
 
+// mustNotBeNil panics, naming the mistake, on a nil *Tracker: at the call
+// that holds it, not later in every task's hooks (contained there, task by
+// task) or in every read of expvar's page (which a panicking Func breaks
+// for every variable).
+func (t *Tracker) mustNotBeNil() {
+	if t == nil {
+		panic("tracker: method called on a nil *Tracker")
+	}
+}
+
 // Figures are a Tracker's counts and durations at one moment. Rejected
 // counts the tasks their scheduler refused (lazytask.Info.Rejected), as
 // Scheduler.Stats does; they are not counted in Failed or Canceled.
@@ -77,6 +89,7 @@ type Figures struct {
 
 // Figures returns the current counts and the summed durations.
 func (t *Tracker) Figures() Figures {
+	t.mustNotBeNil()
 	return Figures{
 		Created: t.created.Load(), Queued: t.queued.Load(), Started: t.started.Load(),
 		Succeeded: t.succeeded.Load(), Failed: t.failed.Load(), Canceled: t.canceled.Load(),
@@ -98,6 +111,7 @@ var publishMu sync.Mutex
 // Publish takes meanwhile (expvar.Publish panics on a name taken) is taken
 // too: false, no panic.
 func (t *Tracker) Publish(name string) (ok bool) {
+	t.mustNotBeNil()
 	publishMu.Lock()
 	defer publishMu.Unlock()
 	if expvar.Get(name) != nil {
