@@ -3,6 +3,7 @@ package lazyprom
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -81,14 +82,17 @@ func WithNamespace(ns string) Option {
 
 // WithBuckets sets the bounds of the queue-time and run-time histograms,
 // in seconds (default DefaultBuckets); they must be strictly increasing
-// and there must be at least one.
+// (so none is NaN) and there must be at least one.
 func WithBuckets(bounds ...float64) Option {
 	return optionFunc(func(c *config) error {
 		if len(bounds) == 0 {
 			return fmt.Errorf("%w: no buckets", ErrInvalidOption)
 		}
+		if math.IsNaN(bounds[0]) { // the loop below compares each later bound, not the first
+			return fmt.Errorf("%w: bucket bound NaN in %v", ErrInvalidOption, bounds)
+		}
 		for i := 1; i < len(bounds); i++ {
-			if !(bounds[i] > bounds[i-1]) {
+			if !(bounds[i] > bounds[i-1]) { // also false for a NaN
 				return fmt.Errorf("%w: buckets %v are not strictly increasing", ErrInvalidOption, bounds)
 			}
 		}
