@@ -73,8 +73,11 @@ func (t *Tracker) mustNotBeNil() {
 }
 
 // Figures are a Tracker's counts and durations at one moment. Rejected
-// counts the tasks their scheduler refused (lazytask.Info.Rejected), as
-// Scheduler.Stats does; they are not counted in Failed or Canceled.
+// counts the tasks their scheduler refused (lazytask.Info.Rejected) that
+// its hooks saw, as Scheduler.Stats does; they are not counted in Failed or
+// Canceled. A task refused for bad input (a nil function, an invalid
+// option) fires no hook: Stats counts it in Created and Rejected, the
+// Tracker nowhere.
 // Queued counts the OnQueue hooks, one per handoff to a queue: a Submit
 // refused at the handoff (a full queue, a weight above the cap, a scope
 // closed meanwhile) is counted there and in Rejected, and a refused
