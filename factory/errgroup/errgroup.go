@@ -88,6 +88,11 @@ type Group struct {
 
 	// lim is the limit of SetLimit (limit.go); nil: none.
 	lim *tokens
+	// active counts the functions from Go or TryGo to their end, limit or
+	// none, so that SetLimit refuses to change the limit under them even
+	// when none was set: a function that took no token must not give one
+	// back to a limit set while it ran.
+	active atomic.Int64
 
 	errOnce sync.Once
 	err     error
@@ -429,6 +434,7 @@ func (g *Group) done() {
 	if g.lim != nil {
 		g.lim.put()
 	}
+	g.active.Add(-1)
 	g.all.Hold(-1) // before the Done that can end Wait, so the last end gives the slot back
 	g.wg.Done()
 }
@@ -476,6 +482,7 @@ func (g *Group) Go(f func() error) {
 		g.blockGo()
 	}
 
+	g.active.Add(1)
 	g.all.Hold(1)
 	g.wg.Add(1)
 	g.start(f, false)
@@ -490,6 +497,7 @@ func (g *Group) TryGo(f func() error) bool {
 		return false
 	}
 
+	g.active.Add(1)
 	g.all.Hold(1)
 	g.wg.Add(1)
 	return g.start(f, true)
@@ -508,10 +516,17 @@ func (g *Group) SetLimit(n int) {
 		g.lim = nil
 		return
 	}
+	// x/sync checks the tokens alone, so with no limit before it lets the
+	// limit change under active functions, whose ends then receive tokens
+	// never sent (its Wait hangs); here they would give back tokens never
+	// taken (the count goes below 0 and the limit lets more in): refuse it
+	// as x/sync refuses a change under a limit.
+	active := int(g.active.Load())
 	if g.lim != nil {
-		if active := g.lim.active(); active != 0 {
-			panic(fmt.Errorf("errgroup: modify limit while %v goroutines in the group are still active", active))
-		}
+		active = max(active, g.lim.active()) // a token handed to a Go not yet counted
+	}
+	if active != 0 {
+		panic(fmt.Errorf("errgroup: modify limit while %v goroutines in the group are still active", active))
 	}
 	g.lim = &tokens{max: n}
 }
