@@ -2,6 +2,8 @@ package limiter
 
 import (
 	"fmt"
+	"log/slog"
+	"runtime/debug"
 	"slices"
 	"sync"
 )
@@ -10,7 +12,9 @@ import (
 // several scopes of one) given the same Local share its cap. It grants in
 // priority order, then in request order; a request that does not fit
 // holds back those behind it, so a heavy one is not overtaken forever.
-// Its permits are never lost.
+// Its permits are never lost. A request's Granted runs on the goroutine
+// of the call that granted it (Acquire, a Release, a cancel); one that
+// panics is recovered and logged, and its permit released.
 //
 // Make one with [NewLocal]; the zero value is not usable.
 type Local struct {
@@ -87,10 +91,30 @@ func (l *Local) grantLocked() []*localReq {
 	return out
 }
 
+// deliver tells the requests granted by one call, on that call's
+// goroutine. A Granted that panics is recovered and logged (slog's
+// default logger, with the stack), as redisfleet's Limit does, and its
+// permit is released, since nothing can be trusted to hold it: the panic
+// must neither keep the requests after it in rs from being told (their
+// slots would stay taken for ever) nor reach the caller, whose request
+// it was not.
 func deliver(rs []*localReq) {
 	for _, r := range rs {
-		r.req.Granted(r, nil)
+		if grant(r) {
+			r.Release()
+		}
 	}
+}
+
+func grant(r *localReq) (panicked bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			panicked = true
+			slog.Error("limiter: a Local request's Granted panicked", "panic", v, "stack", string(debug.Stack()))
+		}
+	}()
+	r.req.Granted(r, nil)
+	return false
 }
 
 func (r *localReq) cancel() {
