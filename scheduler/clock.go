@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/lazysched/lazysched/internal/core"
@@ -32,12 +33,13 @@ type Clock interface {
 //	s, err := scheduler.New(scheduler.WithClock(scheduler.ClockOf(mock)))
 //
 // and may be given explicitly, as in scheduler.ClockOf[*clock.Timer](mock).
-// A nil c gives a nil Clock, which WithClock refuses.
+// A nil c gives a nil Clock, which WithClock refuses; so does a nil pointer
+// in c (a *clock.Mock declared and never made with clock.NewMock).
 func ClockOf[T interface{ Stop() bool }](c interface {
 	Now() time.Time
 	AfterFunc(d time.Duration, f func()) T
 }) Clock {
-	if c == nil {
+	if c == nil || nilPointer(c) {
 		return nil
 	}
 	return timerClock[T]{c}
@@ -74,17 +76,25 @@ func (k timerClock[T]) AfterFunc(d time.Duration, f func()) func() bool {
 // after a step back they stand still until c catches up. Its times should
 // lie within about 73 years of the process's start (a mock's default,
 // 1970, does); times outside read as the nearest end of that range. A nil
-// c is refused with ErrInvalidOption. Without WithClock the scheduler reads
+// c, or one that holds a nil pointer, is refused with ErrInvalidOption. Without WithClock the scheduler reads
 // the runtime's clock as before, at the cost of one nil test where it
 // reads it. A SchedulerOption.
 func WithClock(c Clock) SchedulerOption {
 	return schedOption(func(cfg *config) error {
-		if c == nil {
+		if c == nil || nilPointer(c) {
 			return fmt.Errorf("%w: nil clock", ErrInvalidOption)
 		}
 		cfg.clock = c
 		return nil
 	})
+}
+
+// nilPointer reports whether c holds a nil pointer: a clock's methods read
+// their receiver, so such a clock would panic at the first task's timing,
+// far from the mistake, instead of being refused at WithClock.
+func nilPointer(c any) bool {
+	v := reflect.ValueOf(c)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 // now reads the scheduler's clock in core.Now units. It is a call (too big
