@@ -38,10 +38,11 @@ import (
 // fan-out that local caps allow). Give such inner tasks a scheduler or
 // scope outside the shared limit, or keep the nesting below the shared cap.
 //
-// A nil limit is refused with ErrInvalidOption.
+// A nil limit, or one that holds a nil pointer (the nil *limiter.Local
+// of a NewLocal error dropped), is refused with ErrInvalidOption.
 func WithSharedLimit(l limiter.Shared) Option {
 	return optionFunc(func(c *config) error {
-		if l == nil {
+		if l == nil || nilPointer(l) { // a nil *limiter.Local from an error dropped
 			return fmt.Errorf("%w: WithSharedLimit(nil)", ErrInvalidOption)
 		}
 		c.shared = l
