@@ -97,8 +97,21 @@ func (s *Scheduler) unlockThen() {
 		close(wake)
 	}
 	for _, f := range out {
-		f()
+		s.callOut(f)
 	}
+}
+
+// callOut makes one of the outbox's calls (into a shared limit: a permit's
+// Release, a request's cancel). A panic of the limit's is logged, and the
+// calls after it are still made: a permit left unreleased by a panic that
+// went on would also leave those behind it taken.
+func (s *Scheduler) callOut(f func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.logger().Error("lazysched: shared limit panicked", "err", core.NewPanicError(p))
+		}
+	}()
+	f()
 }
 
 // wakeDelay, set by tests only, is called between unlockThen's unlock and

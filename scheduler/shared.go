@@ -24,7 +24,10 @@ import (
 // promises that every permit is back.
 //
 // If the limit gives up on a request (Request.Granted with an error), the
-// task it was for ends Failed with that error. If a permit is lost while
+// task it was for ends Failed with that error; so does it if Acquire
+// panics (a lazytask.PanicError in the error's chain). A panic in a
+// permit's Release or a request's cancel is logged with the scheduler's
+// logger and goes no further. If a permit is lost while
 // its task runs (Request.Lost), the task's context is canceled with the
 // cause the limit gives (limiter.ErrLeaseLost). A force-run task (Start,
 // Force) runs at once without a shared permit: it is over every cap.
@@ -118,7 +121,16 @@ func (sc *Scope) askLocked(c *core.Task) {
 	}
 	lim := sc.shared.lim
 	sc.s.later(func() {
-		cancel := lim.Acquire(req)
+		cancel, err := acquireGuarded(lim, req)
+		if err != nil {
+			// The limit panicked: the task asked for ends Failed with the
+			// panic, as for a request the limit gave up on, and the next
+			// head asks anew (a Granted that came before the panic has
+			// answered already, and this one is ignored).
+			sc.s.logger().Error("lazysched: shared limit's Acquire panicked", "scope", sc.name, "err", err)
+			r.granted(nil, err)
+			return
+		}
 		r.mu.Lock()
 		r.cancelFn = cancel
 		drop := r.canceled
@@ -127,6 +139,17 @@ func (sc *Scope) askLocked(c *core.Task) {
 			cancel()
 		}
 	})
+}
+
+// acquireGuarded calls lim.Acquire(req), with a panic of the limit's
+// turned into an error carrying its value and stack.
+func acquireGuarded(lim limiter.Shared, req limiter.Request) (cancel func(), err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			cancel, err = nil, fmt.Errorf("scheduler: the shared limit's Acquire panicked: %w", core.NewPanicError(p))
+		}
+	}()
+	return lim.Acquire(req), nil
 }
 
 // cancelReq cancels r's request with the limit, now or once Acquire has
