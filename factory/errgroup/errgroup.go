@@ -19,6 +19,17 @@
 // error: never a hang. A function that calls runtime.Goexit ends without
 // an error, as in x/sync.
 //
+// Where it is not errgroup's: x/sync's Go starts a goroutine for each
+// function, which ends with it; here a function runs on one of the
+// scheduler's goroutines, which goes on to run other functions and tasks.
+// So a function that returns with its OS thread still locked
+// (runtime.LockOSThread with no UnlockOSThread, the idiom that has a
+// thread whose state was changed, by setns say, terminated with its
+// goroutine) leaves that goroutine locked to the changed thread, and the
+// functions and tasks that goroutine runs next run there: unlock the
+// thread before returning, or lock it on a goroutine of the function's
+// own, which it waits for.
+//
 // What lazysched adds: every function runs as a lazytask task of a
 // scheduler. A Group made with In runs them in a child scope of a scope of
 // yours: they take that scope's slots (the group shares its cap, nested in
