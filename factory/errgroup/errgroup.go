@@ -28,7 +28,11 @@
 // goroutine) leaves that goroutine locked to the changed thread, and the
 // functions and tasks that goroutine runs next run there: unlock the
 // thread before returning, or lock it on a goroutine of the function's
-// own, which it waits for.
+// own, which it waits for. And a new goroutine inherits the pprof labels
+// of the one that starts it (pprof.Do around a Go): x/sync's functions are
+// profiled under their caller's labels, these under none (or, with
+// scheduler.WithPprofLabels on the scope of In, their task's); to label a
+// function's work, call pprof.Do inside the function.
 //
 // What lazysched adds: every function runs as a lazytask task of a
 // scheduler. A Group made with In runs them in a child scope of a scope of
