@@ -80,6 +80,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"weak"
 
 	"github.com/lazysched/lazysched/factory/internal/glue"
 	"github.com/lazysched/lazysched/internal/core"
@@ -121,6 +122,10 @@ type Group struct {
 	values lazytask.Option
 	// unwatch ends In's watch of the parent scope's context.
 	unwatch func() bool
+	// watched is what that watch cancels, held by the group alone: the
+	// watch holds it weakly, so that a group dropped without a Wait is not
+	// kept (with its context and what that holds) by a long-lived scope.
+	watched *watched
 	// room is the context with which In's Go waits for room in a bounded
 	// queue (scheduler.WithQueueLimit): lend's values, never done, and a
 	// wait lender that lends the slot of the function that calls Go, or
@@ -146,6 +151,10 @@ type Group struct {
 	waits atomic.Int32
 	calls map[*call]struct{} // In: the functions running now, under mu
 }
+
+// watched is the cancel of an In group's context, as its watch of the
+// scope's context sees it (weakly).
+type watched struct{ cancel func(error) }
 
 // groupKey is the context key under which In's context holds its group.
 type groupKey struct{}
@@ -200,9 +209,20 @@ func In(ctx context.Context, sp scheduler.Spawner) (*Group, context.Context) {
 	// A wait that a function makes with gctx (an Await, a combinator, a
 	// scope's Wait) lends a function's slot, as a nested group's does.
 	gctx = core.WithWaitLender(gctx, g.lendCaller)
-	cancel := g.cancel
+	// The watch holds the group's cancel weakly: a group dropped before
+	// its Wait (an early return before any Go, which costs x/sync nothing)
+	// must not be kept by sp's context until sp ends, with its context and
+	// everything in ctx. The group, held by its context and by its running
+	// functions, holds it; once the group is unreachable the watch goes.
+	g.watched = &watched{cancel: g.cancel}
+	wp := weak.Make(g.watched)
 	sctx := sc.Context()
-	g.unwatch = context.AfterFunc(sctx, func() { cancel(context.Cause(sctx)) })
+	g.unwatch = context.AfterFunc(sctx, func() {
+		if w := wp.Value(); w != nil {
+			w.cancel(context.Cause(sctx))
+		}
+	})
+	runtime.AddCleanup(g, func(stop func() bool) { stop() }, g.unwatch)
 	return g, gctx
 }
 
