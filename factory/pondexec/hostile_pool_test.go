@@ -137,3 +137,24 @@ func TestHostilePoolErrgroupPanicRecoveredByPondAtTheLimit(t *testing.T) {
 	}
 	assert.True(t, ran.Load())
 }
+
+func TestHostilePoolErrgroupGoexitOnAOneWorkerPool(t *testing.T) {
+	pool := newPool(t, 1)
+	s := newScheduler(t, pool)
+	g, _ := errgroup.In(bg, s)
+	g.SetLimit(1)
+	var ran atomic.Int32
+	for range 5 {
+		g.Go(func() error { runtime.Goexit(); return errors.New("unreachable") })
+		g.Go(func() error { ran.Add(1); return nil })
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.Wait() }()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "a Goexit ends a function without an error")
+	case <-time.After(10 * time.Second):
+		t.Fatal("hang")
+	}
+	assert.Equal(t, int32(5), ran.Load())
+}
