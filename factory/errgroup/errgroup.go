@@ -1,6 +1,8 @@
 // Package errgroup is a drop-in for golang.org/x/sync/errgroup (v0.24.0)
 // built on lazysched: switching is one import line, and the semantics are
-// errgroup's, exactly. A Group runs functions and waits for them; the zero
+// errgroup's, exactly, but for what a function's goroutine carries (its
+// OS thread lock, its pprof labels: see "Where it is not errgroup's"
+// below). A Group runs functions and waits for them; the zero
 // value works; Wait returns the first error, unwrapped; WithContext cancels
 // a context on the first error; SetLimit bounds the active functions, Go
 // blocks at the limit and TryGo does not; a limit of zero blocks every Go,
