@@ -12,6 +12,7 @@ package pondexec
 
 import (
 	"math"
+	"sync/atomic"
 
 	"github.com/alitto/pond/v2"
 
@@ -21,19 +22,24 @@ import (
 // WithPool is a scheduler option (scheduler.WithExecutor) that runs the
 // scheduler's admitted tasks on pool.
 //
-// The executor never blocks (the scheduler calls it with its lock held)
-// and never loses a run:
+// The executor never blocks (the scheduler may call it with its lock held,
+// and from several goroutines at once) and never loses a run:
 //   - with an idle worker slot in pool, the run goes to pool.Go;
 //   - if pool is stopped, or refuses the run, it runs on a goroutine of its
 //     own (go run());
-//   - if pool is saturated (every worker busy, or tasks waiting in its
-//     queue), the run also gets a goroutine of its own: queued behind
+//   - if pool is saturated (every worker busy, or taken by a run on its
+//     way to pool, or tasks waiting in its queue), the run also gets a goroutine of its own: queued behind
 //     pool's other work it would not run soon, and a task of the scheduler
 //     waiting for another (which lends its slot, invariant I9) would
 //     deadlock a pool whose workers all wait;
 //   - a pool with a bounded queue that blocks when full gets the run from
 //     a goroutine, which submits it there and runs it itself if pool
 //     refuses.
+//
+// Until pool has taken a run, the run counts as a busy worker, so that the
+// runs admitted with it do not queue behind it. That count is this
+// option's: give the schedulers that share a pool one WithPool, or a run
+// of one may queue behind another's.
 //
 // Give WithPool a pool, not a subpool (Pool.NewSubpool): a subpool's
 // counters are its own, so it may look idle while its parent's workers are
@@ -49,7 +55,8 @@ import (
 // the task Failed with a *lazytask.PanicError (never Running forever), and
 // the program goes on.
 func WithPool(pool pond.Pool) scheduler.SchedulerOption {
-	return scheduler.WithExecutor(func(run func()) { submit(pool, run) })
+	f := &feeder{pool: pool}
+	return scheduler.WithExecutor(f.submit)
 }
 
 // New returns a scheduler that runs its tasks on pool (WithPool), with the
@@ -64,27 +71,51 @@ func New(pool pond.Pool, opts ...scheduler.SchedulerOption) (*scheduler.Schedule
 	return scheduler.New(append(all, WithPool(pool))...)
 }
 
-func submit(pool pond.Pool, run func()) {
-	switch {
-	case pool.Stopped() || saturated(pool):
+// feeder hands a scheduler's runs to pool. pending counts the runs on
+// their way to pool: each reserves a worker before it looks (submit), and
+// keeps it until pool has taken it or refused it. A run handed to a
+// blocking pool from a goroutine takes a worker that pool does not count
+// as running meanwhile, and the executor may be called from several
+// goroutines at once: without the reservation two runs admitted together
+// for one idle worker both went to pool, and the second waited in its
+// queue behind the first, which could be waiting for it.
+type feeder struct {
+	pool    pond.Pool
+	pending atomic.Int64
+}
+
+func (f *feeder) submit(run func()) {
+	pool := f.pool
+	if pool.Stopped() {
 		go run()
-	case blocking(pool):
+		return
+	}
+	// The reservation comes first, and pool's count is read after it: a
+	// run that leaves pending has been counted by pool already.
+	n := f.pending.Add(1)
+	if pool.WaitingTasks() > 0 || pool.RunningWorkers()+n > int64(pool.MaxConcurrency()) {
+		// Saturated: every worker is busy, or will be with the runs on
+		// their way, or tasks wait in pool's queue; a run handed to pool
+		// now would wait.
+		f.pending.Add(-1)
+		go run()
+		return
+	}
+	if blocking(pool) {
 		go func() {
-			if pool.Go(run) != nil {
+			err := pool.Go(run)
+			f.pending.Add(-1) // taken (pool counts its worker now) or refused
+			if err != nil {
 				run()
 			}
 		}()
-	default:
-		if pool.Go(run) != nil {
-			go run()
-		}
+		return
 	}
-}
-
-// saturated reports whether every worker of pool is busy or tasks wait in
-// its queue: a run handed to pool now would wait.
-func saturated(pool pond.Pool) bool {
-	return pool.WaitingTasks() > 0 || pool.RunningWorkers() >= int64(pool.MaxConcurrency())
+	err := pool.Go(run)
+	f.pending.Add(-1)
+	if err != nil {
+		go run()
+	}
 }
 
 // blocking reports whether pool.Go may block: a bounded queue (or none)
