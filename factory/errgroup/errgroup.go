@@ -77,7 +77,6 @@ package errgroup
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -184,7 +183,8 @@ func WithContext(ctx context.Context) (*Group, context.Context) {
 // canceled), Go counts the refusal as the error of a function that could
 // not run, and Wait returns it. A full queue (scheduler.WithQueueLimit) is
 // no refusal: Go waits for room, lending a slot meanwhile as it does at the
-// limit, and TryGo reports false, as at the limit. A nil sp makes In the
+// limit, and TryGo reports false, as at the limit. TryGo also reports false,
+// and keeps no error, when sp refuses the function. A nil sp makes In the
 // same as WithContext.
 func In(ctx context.Context, sp scheduler.Spawner) (*Group, context.Context) {
 	g, gctx := WithContext(ctx)
@@ -588,6 +588,10 @@ func (g *Group) fail(err error) {
 func (g *Group) start(f func() error, try bool) bool {
 	sp, err := g.spawner()
 	if err != nil {
+		if try {
+			g.done() // not started: TryGo reports it, and no error is kept
+			return false
+		}
 		g.fail(err)
 		g.done()
 		return true
@@ -625,7 +629,10 @@ func (g *Group) start(f func() error, try bool) bool {
 	if try {
 		// TryGo never blocks: at a full queue f is not started, as at the
 		// limit.
-		if t, err = scheduler.Submit(sp, c.run, g.values); errors.Is(err, scheduler.ErrQueueFull) {
+		// So is it when sp takes no more tasks (closed or canceled): a
+		// caller that runs f itself when TryGo reports false must not
+		// be told it started.
+		if t, err = scheduler.Submit(sp, c.run, g.values); err != nil {
 			g.done()
 			return false
 		}
