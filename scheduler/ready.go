@@ -386,9 +386,15 @@ func (sc *Scope) parkLocked(p *Scope) {
 	s.ready.remove(sc)
 	p.parked.s = s
 	p.parked.push(sc)
-	if from := sc.woke; from != nil && from != p {
+	// Woken for room sc cannot use: pass it on. Woken at p and parked at p
+	// again, sc found p full (the wake-up then stops at sc, the first too
+	// heavy) or a head parked at p before its own (the order rule of
+	// blockedBelowRoot: sc's head changed while it was woken, or that head
+	// was parked since): that head is owed the room. At a sharer, where
+	// sc waits for a permit, a wake-up would only wake sc again.
+	if from := sc.woke; from != nil && (from != p || p.shared == nil) {
 		sc.woke = nil
-		from.wakeLocked() // woken for room sc cannot use: pass it on
+		from.wakeLocked()
 	}
 	sc.woke = nil
 }
