@@ -350,9 +350,9 @@ func hpDump(s *Scheduler) string {
 }
 
 // hpStuck names a capped scope (no sharer) whose parked heap's first head
-// fits the room there, while no scope is a candidate for admission and no
-// task of its subtree runs, whose end would wake it: a wake-up that should
-// have come did not.
+// fits the room there while no scope is a candidate for admission: a
+// wake-up that should have come did not (the room sits unused until the
+// next put of slots there, if any comes).
 func hpStuck(s *Scheduler) string {
 	s.lock()
 	defer s.unlock()
@@ -368,14 +368,6 @@ func hpStuck(s *Scheduler) string {
 			return
 		}
 		top := x.parked.top()
-		running := 0
-		x.walk(func(y *Scope) { running += y.running.Len() })
-		if running > 0 {
-			// The end of one wakes x. (Room left unused meanwhile by a
-			// woken scope whose head changed to a lighter one is not
-			// what this looks for.)
-			return
-		}
 		room := x.lim.Limit() - x.lim.InUse()
 		if core.Weight(top.head) <= room {
 			out += fmt.Sprintf("%s: parked top %s (weight %d) fits the room %d\n", x.name, top.name, core.Weight(top.head), x.lim.Limit()-x.lim.InUse())

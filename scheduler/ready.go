@@ -371,6 +371,13 @@ func (sc *Scope) placeLocked() {
 	switch {
 	case sc.in == &s.ready:
 		s.ready.fix(sc)
+		if from := sc.woke; from != nil {
+			// Woken at from for the room of the head it had: the new
+			// head may take less of it, or none (held up elsewhere), and
+			// what it leaves is owed to the heads parked there.
+			sc.woke = nil
+			from.wakeLocked()
+		}
 	case sc.in != nil:
 		// Parked on a head that has changed: the new one may fit.
 		sc.unparkLocked()
