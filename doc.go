@@ -13,13 +13,19 @@
 //     handle can be awaited with a context, canceled, started, given done
 //     callbacks, and read for its options and timings. Usable on its own.
 //   - limiter: weighted slot accounting (a resizable FIFO semaphore, like
-//     golang.org/x/sync/semaphore's, and a lock-free-to-embed counter).
+//     golang.org/x/sync/semaphore's, a plain counter to keep under a
+//     caller's own lock, and Shared, the contract of a cap shared beyond
+//     one scheduler, with Local, an in-process one).
 //   - scheduler: the bounded scheduler. Submit queues a task without
 //     blocking; tasks are admitted by priority, then FIFO, as slots free up;
 //     a queued task can be force-run over the cap, promoted to the head of
 //     the queue, or canceled so that it never runs. Tasks run in a tree of
 //     scopes with nested caps, fail-fast or supervisor error policies,
 //     level-triggered cancellation, graceful shutdown and lifecycle hooks.
+//   - factory: "start a task somewhere" for code that creates tasks on
+//     someone else's behalf: the combinators (Gather, Race, Map,
+//     AsCompleted, Completed), servers that drain (Serve, ServeHTTP), an
+//     errgroup drop-in and a pond adapter (pondexec).
 //   - tracker: a ready-made tracker on the hooks (counters, durations,
 //     expvar).
 //
