@@ -28,7 +28,10 @@
 // scheduler with a bounded queue (scheduler.WithQueueLimit), a task past
 // the room is refused, and its result carries scheduler.ErrQueueFull, as
 // Submit's refusal; give such a fan-out a Map limit within the room, or a
-// scope of a scheduler whose queue is not bounded.
+// scope of a scheduler whose queue is not bounded. Such a task is refused at
+// its Enqueue, so it was never the scheduler's: it ends Canceled with that
+// cause, no hook sees it (no span, no metric, not Info().Rejected), and
+// Stats counts it nowhere, unlike a task that scheduler.Submit refuses.
 //
 // The combinators wait the way lazytask's Await does: called from inside a
 // task of a scheduler, the calling task lends its slot while it waits, so

@@ -3,6 +3,7 @@ package factory_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lazysched/lazysched/factory"
+	"github.com/lazysched/lazysched/lazytask"
 	"github.com/lazysched/lazysched/scheduler"
 )
 
@@ -54,4 +56,35 @@ func TestHostileCombinatorsOnAFullQueueReportErrQueueFull(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, []int{10, 20, 30, 40, 50}, out)
 	})
+}
+
+// A combinator's task refused for a full queue was never taken by the
+// scheduler (a refused Enqueue): it ends Canceled with ErrQueueFull as its
+// cause, fires no hook, and Stats does not count it (neither Created nor
+// Rejected), unlike a scheduler.Submit refused the same way. The package
+// doc says so.
+func TestHostileCombinatorRefusalIsNotASchedulerRejection(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var done atomic.Int64
+	s, err := scheduler.New(scheduler.WithLimit(1), scheduler.WithQueueLimit(1),
+		scheduler.WithHooks(scheduler.Hooks{OnDone: func(context.Context, *scheduler.Scope, lazytask.Handle) { done.Add(1) }}))
+	require.NoError(t, err)
+	gate := make(chan struct{})
+	fn := func(ctx context.Context) (int, error) { <-gate; return 1, nil }
+	for _, r := range factory.AsCompleted(ctx, s, fn, fn, fn) {
+		if errors.Is(r.Err, scheduler.ErrQueueFull) {
+			close(gate)
+		}
+	}
+	require.NoError(t, s.Shutdown(ctx))
+	st := s.Stats()
+	assert.EqualValues(t, 2, st.Created, "the refused task was never the scheduler's")
+	assert.EqualValues(t, 0, st.Rejected)
+	assert.EqualValues(t, 2, done.Load(), "OnDone of the two tasks taken, none of the refused one")
+
+	h, err := factory.Submit(s, fn)
+	assert.ErrorIs(t, err, scheduler.ErrClosed)
+	assert.Equal(t, lazytask.Canceled, h.State())
+	assert.False(t, h.Info().Rejected)
 }
