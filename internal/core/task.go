@@ -277,8 +277,8 @@ func InitFailed(c *Task, fn Runner, err error) {
 	x.t.created = Now()
 	x.t.finished = x.t.created
 	c.x.Store(x)
-	c.state.Store(uint32(Failed) | flagTimed)
 	dropFn(c) // it never runs
+	c.state.Store(uint32(Failed) | flagTimed)
 }
 
 func getX(c *Task) *ext {
@@ -385,12 +385,13 @@ func HandleOf(c *Task) any {
 // captured: it never runs again, and a handle kept after the end (a
 // result cache, a list of futures) must not keep it alive, as
 // sync.OnceValue lets go of its function. Only the function (the
-// interface's data word) is cleared, atomically; its type stays, for
-// HandleOf and Valid, which read nothing else. The one plain read of the
-// whole interface, Call, comes before the end on the goroutine that ends
-// the task, or never.
+// interface's data word) is cleared; its type stays, for HandleOf and
+// Valid, which read nothing else. The one read of the data word, Call,
+// comes before the end on the goroutine that ends the task, or never, so
+// a plain store, made before the end is published, does: no locked
+// instruction on the completion path.
 func dropFn(c *Task) {
-	atomic.StorePointer(&(*[2]unsafe.Pointer)(unsafe.Pointer(&c.fn))[1], nil)
+	(*[2]unsafe.Pointer)(unsafe.Pointer(&c.fn))[1] = nil
 }
 
 // OwnerName returns the name of the task's owner (its scope), or "" for a
@@ -835,8 +836,8 @@ func PublishLockedWake(c *Task, st State, err error) (pending bool, wake chan st
 	if t := tm(c); t != nil && t.finished == 0 {
 		t.finished = nowFor(c.owner.Load())
 	}
+	dropFn(c) // before the publish, which orders it for every reader
 	old := setState(c, st)
-	dropFn(c)
 	if check.Enabled {
 		check.That(!terminal(old), "task published twice: %v then %v", State(old&stateMask), st)
 		check.That(terminal(uint32(st)), "published a non-terminal state %v", st)
