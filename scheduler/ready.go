@@ -357,10 +357,7 @@ func (sc *Scope) placeLocked() {
 		if sc.in != nil {
 			sc.unparkLocked()
 		}
-		if from := sc.woke; from != nil {
-			sc.woke = nil
-			from.wakeLocked() // woken for room it no longer needs: pass it on
-		}
+		sc.passWakeLocked() // woken for room it no longer needs
 		return
 	}
 	if c == sc.head && sc.in != nil {
@@ -371,13 +368,10 @@ func (sc *Scope) placeLocked() {
 	switch {
 	case sc.in == &s.ready:
 		s.ready.fix(sc)
-		if from := sc.woke; from != nil {
-			// Woken at from for the room of the head it had: the new
-			// head may take less of it, or none (held up elsewhere), and
-			// what it leaves is owed to the heads parked there.
-			sc.woke = nil
-			from.wakeLocked()
-		}
+		// Woken for the room of the head it had: the new head may take
+		// less of it, or none (held up elsewhere), and what it leaves is
+		// owed to the heads parked where the room is.
+		sc.passWakeLocked()
 	case sc.in != nil:
 		// Parked on a head that has changed: the new one may fit.
 		sc.unparkLocked()
@@ -399,9 +393,8 @@ func (sc *Scope) parkLocked(p *Scope) {
 	// blockedBelowRoot: sc's head changed while it was woken, or that head
 	// was parked since): that head is owed the room. At a sharer, where
 	// sc waits for a permit, a wake-up would only wake sc again.
-	if from := sc.woke; from != nil && (from != p || p.shared == nil) {
-		sc.woke = nil
-		from.wakeLocked()
+	if sc.woke != p || p.shared == nil {
+		sc.passWakeLocked()
 	}
 	sc.woke = nil
 }
@@ -410,6 +403,12 @@ func (sc *Scope) parkLocked(p *Scope) {
 // canceled or past its deadline, and its queue is about to be emptied.
 func (sc *Scope) stallLocked() {
 	sc.s.ready.remove(sc)
+	sc.passWakeLocked()
+}
+
+// passWakeLocked passes on the wake-up sc was woken by, if any, for room
+// it will not use: the cap that woke it wakes the next heads parked there.
+func (sc *Scope) passWakeLocked() {
 	if from := sc.woke; from != nil {
 		sc.woke = nil
 		from.wakeLocked()
