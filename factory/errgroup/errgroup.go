@@ -582,19 +582,14 @@ func (g *Group) fail(err error) {
 // error, runtime.Goexit, a panic on its way to crash the program), releases
 // the limit's token and the wait, as x/sync's deferred done does. In a scope
 // of the user's a task may also end without running (the scope canceled or
-// closed first): its end releases them then. try is TryGo's: at a full
-// bounded queue f is not started, start takes nothing and reports false;
-// Go waits for room instead.
+// closed first): its end releases them then. try is TryGo's: a function
+// refused, or that finds a bounded queue full, is not started, start
+// keeps no error and reports false; Go waits for room instead, and counts
+// a refusal as the function's error.
 func (g *Group) start(f func() error, try bool) bool {
 	sp, err := g.spawner()
 	if err != nil {
-		if try {
-			g.done() // not started: TryGo reports it, and no error is kept
-			return false
-		}
-		g.fail(err)
-		g.done()
-		return true
+		return g.notStarted(err, try)
 	}
 	if g.parent == nil {
 		// The group's own scheduler never cancels or refuses a task: every
@@ -610,9 +605,7 @@ func (g *Group) start(f func() error, try bool) bool {
 			// A Wait shut this scheduler down meanwhile (a Go racing the
 			// end of a round): the next Go's scheduler takes it.
 			if sp, err = g.spawner(); err != nil {
-				g.fail(err)
-				g.done()
-				return true
+				return g.notStarted(err, try)
 			}
 		}
 	}
@@ -627,14 +620,11 @@ func (g *Group) start(f func() error, try bool) bool {
 	// queue SubmitWait is Submit.
 	var t *lazytask.Task[struct{}]
 	if try {
-		// TryGo never blocks: at a full queue f is not started, as at the
-		// limit.
-		// So is it when sp takes no more tasks (closed or canceled): a
-		// caller that runs f itself when TryGo reports false must not
-		// be told it started.
+		// TryGo never blocks: at a full queue, as at the limit, or when sp
+		// takes no more tasks, f is not started (a caller that runs f
+		// itself when TryGo reports false must not be told it started).
 		if t, err = scheduler.Submit(sp, c.run, g.values); err != nil {
-			g.done()
-			return false
+			return g.notStarted(err, true)
 		}
 	} else {
 		t, _ = scheduler.SubmitWait(g.room, sp, c.run, g.values)
@@ -643,6 +633,17 @@ func (g *Group) start(f func() error, try bool) bool {
 	g.all.Watch(core.Of(t))
 	g.gos.Watch(core.Of(t))
 	return true
+}
+
+// notStarted gives back what Go or TryGo took for a function that will
+// not run because of err: TryGo's (try) reports false and keeps no error;
+// Go's counts err as the function's and reports true.
+func (g *Group) notStarted(err error, try bool) bool {
+	if !try {
+		g.fail(err)
+	}
+	g.done()
+	return !try
 }
 
 // call runs f and records its error.
