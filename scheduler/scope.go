@@ -375,20 +375,13 @@ func (sc *Scope) Enqueue(h lazytask.Handle) error {
 		if !core.BeginHooks(c) {
 			return errHandingOver // another handoff is under way
 		}
-		handed := false
-		defer func() {
-			if !handed {
-				core.EndHooks(c) // refused, or a hook's Goexit: startable again
+		return handOffHooked(c, func() {
+			if core.Bound(c) == nil {
+				sc.fireGuarded(c, hookCreate, hookQueue)
+			} else {
+				sc.fire(c, hookQueue)
 			}
-		}()
-		if core.Bound(c) == nil {
-			sc.fireGuarded(c, hookCreate, hookQueue)
-		} else {
-			sc.fire(c, hookQueue)
-		}
-		err := sc.enqueue(c, false, false)
-		handed = err == nil // else refused: Lazy as it was, and startable
-		return err
+		}, func() error { return sc.enqueue(c, false, false) })
 	}
 	if core.Hooking(c) {
 		return errHandingOver
@@ -420,18 +413,25 @@ func (sc *Scope) Force(h lazytask.Handle) error {
 	// for Enqueue: OnCreate sees it before it starts. One whose handoff is
 	// under way (a hook of its own force-runs it) has had its OnCreate.
 	if sc.hooked && core.Bound(c) == nil && core.BeginHooks(c) {
-		handed := false
-		defer func() {
-			if !handed {
-				core.EndHooks(c) // refused, or a hook's Goexit
-			}
-		}()
-		sc.fireGuarded(c, hookCreate)
-		err := sc.force(c)
-		handed = err == nil
-		return err
+		return handOffHooked(c, func() { sc.fireGuarded(c, hookCreate) }, func() error { return sc.force(c) })
 	}
 	return sc.force(c)
+}
+
+// handOffHooked fires the hooks of c, a Lazy task that BeginHooks marked
+// (fire), then hands it over (hand). A refused handoff, or a hook's
+// Goexit, takes the mark off: the task is Lazy as it was, and startable.
+func handOffHooked(c *core.Task, fire func(), hand func() error) error {
+	handed := false
+	defer func() {
+		if !handed {
+			core.EndHooks(c)
+		}
+	}()
+	fire()
+	err := hand()
+	handed = err == nil
+	return err
 }
 
 // Cancel cancels the scope and its subtree with cause (context.Canceled if
