@@ -142,6 +142,19 @@ func (m *rvModel) head(s int) *rvTask {
 	return best
 }
 
+// queuedRunning returns the model's queued and running tasks.
+func (m *rvModel) queuedRunning() (queued, running []*rvTask) {
+	for _, x := range m.tasks {
+		switch x.state {
+		case 0:
+			queued = append(queued, x)
+		case 1:
+			running = append(running, x)
+		}
+	}
+	return queued, running
+}
+
 func (m *rvModel) fits(s, w int) bool {
 	x := m.scopes[s]
 	return x.cap == 0 || x.inUse+w <= x.cap
@@ -421,15 +434,7 @@ func rvRunModel(t *testing.T, seed uint64, step int64, ops int) {
 		if step > 0 {
 			clk.add(time.Duration(r.IntN(int(3 * step))))
 		}
-		var queued, running []*rvTask
-		for _, x := range m.tasks {
-			switch x.state {
-			case 0:
-				queued = append(queued, x)
-			case 1:
-				running = append(running, x)
-			}
-		}
+		queued, running := m.queuedRunning()
 		switch k := r.IntN(100); {
 		case k < 50 || len(queued)+len(running) == 0:
 			// A burst of submits, drained (while the root is full) as one

@@ -192,15 +192,7 @@ func hsRunDeepModel(t *testing.T, seed uint64, step int64, ops int) {
 		if step > 0 {
 			mock.Add(time.Duration(r.IntN(int(3 * step))))
 		}
-		var queued, running []*rvTask
-		for _, x := range m.tasks {
-			switch x.state {
-			case 0:
-				queued = append(queued, x)
-			case 1:
-				running = append(running, x)
-			}
-		}
+		queued, running := m.queuedRunning()
 		switch k := r.IntN(100); {
 		case k < 45 || len(queued)+len(running) == 0:
 			var want []*rvTask
