@@ -76,9 +76,9 @@ func (k timerClock[T]) AfterFunc(d time.Duration, f func()) func() bool {
 // after a step back they stand still until c catches up. Its times should
 // lie within about 73 years of the process's start (a mock's default,
 // 1970, does); times outside read as the nearest end of that range. A nil
-// c, or one that holds a nil pointer, is refused with ErrInvalidOption. Without WithClock the scheduler reads
-// the runtime's clock as before, at the cost of one nil test where it
-// reads it. A SchedulerOption.
+// c, or one that holds a nil pointer, is refused with ErrInvalidOption.
+// Without WithClock the scheduler reads the runtime's clock as before, at
+// the cost of one nil test where it reads it. A SchedulerOption.
 func WithClock(c Clock) SchedulerOption {
 	return schedOption(func(cfg *config) error {
 		if c == nil || nilPointer(c) {

@@ -42,10 +42,11 @@ import (
 //
 // Hooks should be quick. One that blocks holds up the other tasks' hooks
 // behind it for one to two milliseconds only: then they go on on another
-// goroutine. The later hooks of its own task (its OnStart or OnDone after a
-// blocking OnQueue, say) wait for it to return. A hook that panics is recovered and logged with the
-// scheduler's logger, and one that calls runtime.Goexit ends only its
-// goroutine: the other hooks, and the task, go on on another (I11).
+// goroutine. The later hooks of its own task (its OnStart or OnDone after
+// a blocking OnQueue, say) wait for it to return. A hook that panics is
+// recovered and logged with the scheduler's logger, and one that calls
+// runtime.Goexit ends only its goroutine: the other hooks, and the task,
+// go on on another (I11).
 type Hooks struct {
 	// OnCreate: a task was made in the scope (Submit, NewTask), or a task
 	// made elsewhere (lazytask.New) is handed to it (Enqueue).

@@ -72,11 +72,7 @@ func (sc *Scope) snapshotLocked(now time.Time) ScopeSnapshot {
 		})
 	}
 	sc.running.Each(add)
-	if step := sc.s.agingStep; step > 0 {
-		sc.q.EachAged(step, add) // the order peekHead admits them in
-	} else {
-		sc.q.Each(add)
-	}
+	sc.q.EachAged(sc.s.agingStep, add) // the order peekHead admits them in (Each's without aging)
 	sc.lazy.Each(add)
 	for ch := range sc.children {
 		snap.Children = append(snap.Children, ch.snapshotLocked(now))
