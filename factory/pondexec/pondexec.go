@@ -28,8 +28,9 @@ import (
 //   - if pool is stopped, or refuses the run, it runs on a goroutine of its
 //     own (go run());
 //   - if pool is saturated (every worker busy, or taken by a run on its
-//     way to pool, or tasks waiting in its queue), the run also gets a goroutine of its own: queued behind
-//     pool's other work it would not run soon, and a task of the scheduler
+//     way to pool, or tasks waiting in its queue), the run also gets a
+//     goroutine of its own: queued behind pool's other work it would not
+//     run soon, and a task of the scheduler
 //     waiting for another (which lends its slot, invariant I9) would
 //     deadlock a pool whose workers all wait;
 //   - a pool with a bounded queue that blocks when full gets the run from
