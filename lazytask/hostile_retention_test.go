@@ -2,8 +2,9 @@ package lazytask_test
 
 import (
 	"context"
-	"os"
+	"errors"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 	"weak"
@@ -119,23 +120,76 @@ func TestHostileEndedTaskLetsGoOfItsFunction(t *testing.T) {
 
 // A Lazy task that carries a long-lived context (WithContext of a
 // server's base context) and that its maker drops without starting it is
-// garbage: nobody holds it, its Done channel or a callback. Today the
-// registration on the carried context that would cancel it holds it, so
-// each such task (and its registration in the context's children) lives
-// as long as the context: a program that makes lazy tasks speculatively
-// and starts only some grows without bound (I12: "the same for handles
-// nobody holds"). Holding the task weakly needs a strong hold again once
-// it is observed (Done, OnDone, Await) and a cleanup that ends the
-// registration; left for a design decision.
+// garbage: nobody holds it, its Done channel or a callback. The watch on
+// the carried context holds it weakly, and a cleanup ends that watch once
+// it is collected, so a program that makes lazy tasks speculatively and
+// starts only some does not grow with the context's life (I12). Before,
+// the watch held each such task for as long as the context lived.
 func TestHostileDroppedLazyTaskCarryingALongLivedContextIsCollected(t *testing.T) {
-	if os.Getenv("LAZYSCHED_KNOWN") != "1" {
-		t.Skip("known: the carried context's registration keeps a dropped Lazy task alive; set LAZYSCHED_KNOWN=1 to run")
+	long, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type payload [256]byte
+	ws := make([]weak.Pointer[payload], 0, 100)
+	for range 100 {
+		p := &payload{1}
+		lazytask.New(func(context.Context) (int, error) { return int(p[0]), nil }, lazytask.WithContext(long))
+		ws = append(ws, weak.Make(p))
 	}
+	for i, w := range ws {
+		require.True(t, collected(w), "dropped Lazy task %d, carrying a live context, is kept alive by it", i)
+	}
+	cancel() // the watches that are left, if any, find nothing to cancel
+}
+
+// The other side of the weak hold: a dropped handle whose Done channel or
+// callback is out is still canceled by its carried context, so the
+// channel closes and the callback runs exactly once.
+func TestHostileDroppedButObservedLazyTaskIsStillCanceledByItsContext(t *testing.T) {
+	for _, how := range []string{"Done", "OnDone"} {
+		t.Run(how, func(t *testing.T) {
+			long, cancel := context.WithCancelCause(context.Background())
+			over := errors.New("request over")
+			var ran atomic.Int32
+			var got error
+			ch := func() <-chan struct{} {
+				h := lazytask.New(func(context.Context) (int, error) { return 1, nil }, lazytask.WithContext(long))
+				if how == "OnDone" {
+					done := make(chan struct{})
+					h.OnDone(func(_ int, err error) {
+						got = err // read after done closes
+						ran.Add(1)
+						close(done)
+					})
+					return done
+				}
+				return h.Done()
+			}()
+			for range 5 {
+				runtime.GC() // the handle is garbage; what it gave out is not
+			}
+			cancel(over)
+			<-ch // hangs if the watch lost the task
+			if how == "OnDone" {
+				require.Equal(t, int32(1), ran.Load())
+				require.ErrorIs(t, got, over)
+			}
+		})
+	}
+}
+
+// A task whose watch holds it strongly (it was observed) lets go of it
+// when it ends: its end stops the watch and the cleanup, so nothing
+// keeps it (and what its handle kept) once the handle is dropped.
+func TestHostileObservedLazyTaskCarryingALiveContextIsCollectedAfterItsEnd(t *testing.T) {
 	long, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	w := func() weak.Pointer[lazytask.Task[int]] {
 		h := lazytask.New(func(context.Context) (int, error) { return 1, nil }, lazytask.WithContext(long))
+		_ = h.Done()
+		require.NoError(t, h.Start())
+		_, err := h.Await(context.Background())
+		require.NoError(t, err)
 		return weak.Make(h)
 	}()
-	require.True(t, collected(w), "a dropped Lazy task that carries a live context is kept alive by it")
+	require.True(t, collected(w), "an observed task that ended is kept by its carried context")
 }

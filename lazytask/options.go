@@ -114,6 +114,11 @@ func WithLabel(key, value string) Option {
 // ctx's error (context.DeadlineExceeded once ctx's deadline passed) and
 // context.Cause(ctx); if it returns them, it ends Canceled. The task's
 // context reports ctx's deadline too. A nil ctx carries nothing.
+//
+// The watch on ctx does not keep the task alive: a Lazy task that nobody
+// holds, awaits or has a callback on is collected even while ctx lives
+// (a base context's, say), and its watch ends with it. Once its Done
+// channel or a callback is out, the watch holds it until it ends.
 func WithContext(ctx context.Context) Option {
 	return optionFunc(func(o *Options) { o.ctx, o.cancels = ctx, ctx != nil })
 }

@@ -200,6 +200,7 @@ func (g *Gate) OnDone(c *Task, f func()) {
 	x.cbs = append(x.cbs, f)
 	x.registered++
 	x.mu.Unlock()
+	observe(c, x)
 	markSlow(c)
 }
 

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+	"weak"
 
 	"github.com/lazysched/lazysched/internal/check"
 	"github.com/lazysched/lazysched/internal/goid"
@@ -192,9 +193,17 @@ type ext struct {
 	// WithContext, WithValues): its values come before the owner's, and if
 	// cancels is set its cancellation cancels the task; carryStop ends that
 	// watch (it may fire before Init has stored it, hence the atomic).
+	//
+	// The watch holds the task weakly until someone observes it (Done,
+	// OnDone: observe), and then strongly through held, until its end: a
+	// Lazy task its maker dropped, that nobody waits for, is garbage even
+	// while the context lives, and unwatch, a cleanup of the task, then
+	// ends the watch (I12).
 	carried   context.Context
 	cancels   bool
 	carryStop atomic.Pointer[func() bool]
+	held      atomic.Pointer[Task]
+	unwatch   runtime.Cleanup
 
 	// awaiters are running tasks that lent their slots to wait for this
 	// one (flagAwaited), for the owner to hand them back first when it
@@ -262,11 +271,46 @@ func Init(c *Task, fn Runner, opts *Options) {
 			x.cancels = opts.Cancels && opts.Ctx != nil && opts.Ctx.Done() != nil
 			c.x.Store(x)
 			if x.cancels {
-				ctx := opts.Ctx
-				stop := context.AfterFunc(ctx, func() { cancelCarried(c, ctx) })
-				x.carryStop.Store(&stop)
+				watchCarried(c, x, opts.Ctx)
 			}
 		}
+	}
+}
+
+// watchCarried cancels c when ctx, the context it carries, is done. The
+// watch holds c weakly (see ext.held): a cleanup of c ends it, once c is
+// garbage. Under Init, before anyone sees c.
+func watchCarried(c *Task, x *ext, ctx context.Context) {
+	// The cleanup first: the watch may fire (and end c) at once, and the
+	// end reads unwatch.
+	x.unwatch = runtime.AddCleanup(c, unwatchCarried, x)
+	w := weak.Make(c)
+	stop := context.AfterFunc(ctx, func() {
+		t := x.held.Load()
+		if t == nil {
+			t = w.Value() // nil: c was dropped unobserved, nobody can tell
+		}
+		if t != nil {
+			cancelCarried(t, ctx)
+		}
+	})
+	x.carryStop.Store(&stop)
+}
+
+// unwatchCarried ends the watch of x's carried context (its task's end,
+// or its cleanup).
+func unwatchCarried(x *ext) {
+	if stop := x.carryStop.Swap(nil); stop != nil {
+		(*stop)()
+	}
+}
+
+// observe makes the watch of c's carried context, if any, hold c strongly:
+// a done channel or a callback of c's is out, and c's cancellation must
+// reach them even if nobody else holds c.
+func observe(c *Task, x *ext) {
+	if x.cancels && x.held.Load() == nil && !terminal(c.state.Load()) {
+		x.held.Store(c)
 	}
 }
 
@@ -609,6 +653,7 @@ func Done(c *Task) <-chan struct{} {
 	}
 	ch := x.done
 	x.mu.Unlock()
+	observe(c, x)
 	markSlow(c)
 	return ch
 }
@@ -636,6 +681,7 @@ func OnDone(c *Task, f func()) {
 	x.mu.Lock()
 	x.cbs = append(x.cbs, f)
 	x.registered++
+	observe(c, x)
 	if terminal(c.state.Load()) && len(x.cbs) == 1 && !x.draining {
 		// Registered after the end, with nothing registered before it
 		// left to run: it runs here, on the registrant's goroutine, before
@@ -843,9 +889,9 @@ func PublishLockedWake(c *Task, st State, err error) (pending bool, wake chan st
 		check.That(terminal(uint32(st)), "published a non-terminal state %v", st)
 	}
 	if x := c.x.Load(); x != nil && x.cancels {
-		if stop := x.carryStop.Swap(nil); stop != nil {
-			(*stop)() // the carried context no longer concerns the task
-		}
+		unwatchCarried(x) // the carried context no longer concerns the task
+		x.unwatch.Stop()
+		x.held.Store(nil)
 	}
 	if old&flagSlow != 0 {
 		x := c.x.Load()
