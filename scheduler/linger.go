@@ -50,6 +50,9 @@ func (s *Scheduler) work(c *core.Task) {
 		// tasks, which must not be profiled under them. An executor's
 		// goroutine is the executor's to label.
 		pprof.SetGoroutineLabels(context.Background())
+		if c = s.begin(c); c == nil {
+			return
+		}
 	}
 	id := s.count()
 	r := core.NewWorker(id)
@@ -123,7 +126,7 @@ func (s *Scheduler) startLocked(c *core.Task) {
 		ch <- c
 		return
 	}
-	s.spawned++
+	s.spawnLocked()
 	s.spawn(c)
 }
 
@@ -229,6 +232,11 @@ const spinRounds = 8
 
 func (s *Scheduler) linger(ch *chan *core.Task) (*core.Task, bool) {
 	s.lock()
+	if c := s.popStartLocked(); c != nil {
+		s.unlock()
+		s.wg.Done() // c's count; this goroutine has its own
+		return c, false
+	}
 	// Without a root cap a submit starts its task at once and hands
 	// nothing to a lingering goroutine: lingering would only burn CPU.
 	if s.spinning > 0 || s.root.closed || s.root.lim.Unlimited() {

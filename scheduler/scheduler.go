@@ -78,6 +78,9 @@ type Scheduler struct {
 	maxIdle   int               // how many may park
 	dismissed bool              // Shutdown dismissed the parked: none parks again
 	spawned   int               // goroutines started for tasks (spawn), for the tests
+	starting  int               // goroutines started that have yet to begin; see starts.go
+	startQ    []*core.Task      // admitted tasks waiting for a goroutine, from startHead on
+	startHead int
 	idleLow   int               // the fewest parked since the reaper last looked
 	reaper    *time.Timer       // runs reap; made at the first park
 	reaping   bool              // reaper is armed
