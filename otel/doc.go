@@ -55,6 +55,12 @@
 //     Observe was given, and for their ancestors (the root's are the whole
 //     scheduler's); a scope with no cap of its own has no limit.
 //
+// The tasks are counted, and their spans ended, by their OnDone hooks: a
+// read made as soon as a scope's Wait or Shutdown returns may miss the last
+// of its tasks, whose done hooks may still be running (see
+// scheduler.Hooks); after the scheduler's Shutdown every task is counted
+// and every span ended.
+//
 // Scopes are kept weakly: a scope that its program and its scheduler have
 // let go drops out of the gauges.
 //

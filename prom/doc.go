@@ -21,6 +21,12 @@
 //   - lazysched_task_run_seconds: histogram of the time tasks ran, by scope
 //     and outcome, observed at the end.
 //
+// The counters and histograms are fed by the hooks, the tasks counted by
+// their OnDone hooks: a scrape made as soon as a scope's Wait or Shutdown
+// returns may miss the last of its tasks, whose done hooks may still be
+// running (see scheduler.Hooks); after the scheduler's Shutdown every task
+// is counted.
+//
 // The scope label is the scope's path from the root ("root/crawl/example.com").
 // The gauges cover every scope the hooks have seen a task of, the scopes
 // given to Observe, and their ancestors (the root's gauges are the whole

@@ -30,7 +30,11 @@ import (
 // on a goroutine of the scheduler's that runs the done hooks of such tasks
 // in the order they ended; otherwise OnDone runs on the goroutine that ran
 // the task, and the next task starts on another. Either way no hook delays
-// a task (I11), and Shutdown waits for every OnDone. The Timings of
+// a task (I11), and Scheduler.Shutdown, called from outside the tasks,
+// waits for every OnDone. A scope's Shutdown and Wait do not: they return
+// once the subtree's tasks have ended, when the OnDone hooks of the last
+// of them may still be running or waiting on the done hooks' goroutine
+// (a tracker's counts can lag them by those tasks). The Timings of
 // h.Info() tell when each step happened, whenever the hook runs.
 //
 // OnCreate and OnQueue see a task before its handoff: a hook may cancel
