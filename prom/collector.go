@@ -304,25 +304,44 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect sends the gauges of every scope observed, read now with
 // Scope.Stats, and the counters and histograms the hooks have fed. Scopes
 // that share a path (two children of one parent given one name) are
-// summed, so that a scrape never holds one series twice.
+// summed, so that a scrape never holds one series twice. A scope its
+// scheduler has released (canceled, timed out or shut down, with no task
+// left) that the Collector still holds, until a garbage collection lets
+// it go, is left out of the sum when a live scope has its path (a host's
+// scope made again under its old name): its cap is no longer the tree's.
+// A path whose scopes are all released shows them with one cap, the
+// largest of theirs.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.live()
-	type gauges struct{ queued, running, inUse, limit, capped int }
+	type gauges struct {
+		queued, running, inUse, limit, capped int
+		released                              bool // every scope summed is released
+	}
 	byPath := map[string]*gauges{}
 	var paths []string
 	c.scopes.each(func(sc *scheduler.Scope, info *scopeInfo) {
 		st := sc.Stats()
+		gone := scopeReleased(sc, st)
 		g := byPath[info.path]
-		if g == nil {
-			g = new(gauges)
+		switch {
+		case g == nil:
+			g = &gauges{released: gone}
 			byPath[info.path] = g
 			paths = append(paths, info.path)
+		case gone && !g.released:
+			return // the path has a live scope
+		case !gone && g.released:
+			*g = gauges{} // its first live scope: the released ones go
 		}
 		g.queued += st.Queued
 		g.running += st.Running
 		g.inUse += st.InUse
 		if !st.Unlimited {
-			g.limit += st.Limit
+			if gone {
+				g.limit = max(g.limit, st.Limit)
+			} else {
+				g.limit += st.Limit
+			}
 			g.capped++
 		}
 	})
@@ -338,6 +357,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.tasks.Collect(ch)
 	c.queueTime.Collect(ch)
 	c.runTime.Collect(ch)
+}
+
+// scopeReleased reports whether sc's scheduler has released it, or is about
+// to (I12): its context is done and its subtree has no task left (st is
+// its Stats). A scope so closed takes no task again.
+func scopeReleased(sc *scheduler.Scope, st scheduler.Stats) bool {
+	return st.Queued == 0 && st.Running == 0 && st.Lazy == 0 && sc.Context().Err() != nil
 }
 
 // noCopy makes go vet's copylocks check refuse copies of the types that

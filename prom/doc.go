@@ -31,7 +31,9 @@
 // The gauges cover every scope the hooks have seen a task of, the scopes
 // given to Observe, and their ancestors (the root's gauges are the whole
 // scheduler's). Scopes are held weakly: one that its program and its
-// scheduler let go drops out of the gauges; its counters and histograms
+// scheduler let go drops out of the gauges (until then, once released by
+// its scheduler, it no longer adds to a live scope of its path, see
+// Collector.Collect); its counters and histograms
 // stay, so give scopes that come and go stable names, or make the
 // Collector WithForgetScopes: then their series go with them.
 package lazyprom
