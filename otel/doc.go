@@ -62,7 +62,9 @@
 // and every span ended.
 //
 // Scopes are kept weakly: a scope that its program and its scheduler have
-// let go drops out of the gauges.
+// let go drops out of the gauges. Until then, once its scheduler has
+// released it (canceled, timed out or shut down, with no task left), it
+// gives way in the gauges to a live scope of its path.
 //
 // A scope is told apart by its path alone. Give the scopes whose metrics
 // you read names of their own: two schedulers served by one Observer (both

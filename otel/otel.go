@@ -210,21 +210,51 @@ func New(opts ...Option) (*Observer, error) {
 		return nil, errors.Join(errs...)
 	}
 	o.reg, err = m.RegisterCallback(func(_ context.Context, ob metric.Observer) error {
+		// One scope a path: the gauges of one attribute set keep the
+		// last value observed, and a scope its scheduler released that
+		// the set still holds (until a garbage collection) must not hide
+		// a live one of its path (a host's scope made again).
+		type seen struct {
+			info *scopeInfo
+			st   scheduler.Stats
+			gone bool
+		}
+		byPath := map[string]seen{}
+		var paths []string
 		o.scopes.each(func(sc *scheduler.Scope, info *scopeInfo) {
 			st := sc.Stats()
-			ob.ObserveInt64(queued, int64(st.Queued), info.set)
-			ob.ObserveInt64(running, int64(st.Running), info.set)
-			ob.ObserveInt64(inUse, int64(st.InUse), info.set)
-			if !st.Unlimited {
-				ob.ObserveInt64(limit, int64(st.Limit), info.set)
+			gone := scopeReleased(sc, st)
+			cur, ok := byPath[info.path]
+			if ok && (!cur.gone || gone) {
+				return
 			}
+			if !ok {
+				paths = append(paths, info.path)
+			}
+			byPath[info.path] = seen{info, st, gone}
 		})
+		for _, p := range paths {
+			x := byPath[p]
+			ob.ObserveInt64(queued, int64(x.st.Queued), x.info.set)
+			ob.ObserveInt64(running, int64(x.st.Running), x.info.set)
+			ob.ObserveInt64(inUse, int64(x.st.InUse), x.info.set)
+			if !x.st.Unlimited {
+				ob.ObserveInt64(limit, int64(x.st.Limit), x.info.set)
+			}
+		}
 		return nil
 	}, queued, running, inUse, limit)
 	if err != nil {
 		return nil, err
 	}
 	return o, nil
+}
+
+// scopeReleased reports whether sc's scheduler has released it, or is
+// about to (I12): its context is done and its subtree has no task left
+// (st is its Stats). A scope so closed takes no task again.
+func scopeReleased(sc *scheduler.Scope, st scheduler.Stats) bool {
+	return st.Queued == 0 && st.Running == 0 && st.Lazy == 0 && sc.Context().Err() != nil
 }
 
 // Hooks is New(opts...).Hooks(), for a program that never closes its
