@@ -72,7 +72,8 @@ func (t *Tracker) mustNotBeNil() {
 	}
 }
 
-// Figures are a Tracker's counts and durations at one moment. Rejected
+// Figures are a Tracker's counts and durations, read one by one (see
+// Tracker.Figures for what they then keep to). Rejected
 // counts the tasks their scheduler refused (lazytask.Info.Rejected) that
 // its hooks saw, as Scheduler.Stats does; they are not counted in Failed or
 // Canceled. A task refused for bad input (a nil function, an invalid
@@ -90,16 +91,24 @@ type Figures struct {
 	QueueTime, RunTime, MaxQueueTime time.Duration
 }
 
-// Figures returns the current counts and the summed durations.
+// Figures returns the current counts and the summed durations. The
+// counters are read one by one while tasks go on, in the reverse order of
+// a task's steps (its durations and end first, its creation last), so that
+// every task counted at a step is counted at the steps before it: no
+// Figures shows more tasks ended than created, or more succeeded than
+// started.
 func (t *Tracker) Figures() Figures {
 	t.mustNotBeNil()
-	return Figures{
-		Created: t.created.Load(), Queued: t.queued.Load(), Started: t.started.Load(),
-		Succeeded: t.succeeded.Load(), Failed: t.failed.Load(), Canceled: t.canceled.Load(),
-		Rejected:  t.rejected.Load(),
-		QueueTime: time.Duration(t.queueNanos.Load()), RunTime: time.Duration(t.runNanos.Load()),
-		MaxQueueTime: time.Duration(t.maxQueueNano.Load()),
-	}
+	var f Figures
+	f.QueueTime = time.Duration(t.queueNanos.Load())
+	f.RunTime = time.Duration(t.runNanos.Load())
+	f.MaxQueueTime = time.Duration(t.maxQueueNano.Load())
+	f.Rejected, f.Canceled = t.rejected.Load(), t.canceled.Load()
+	f.Failed, f.Succeeded = t.failed.Load(), t.succeeded.Load()
+	f.Started = t.started.Load()
+	f.Queued = t.queued.Load()
+	f.Created = t.created.Load()
+	return f
 }
 
 // publishMu makes Publish's look-up and publication one step: two Publish
