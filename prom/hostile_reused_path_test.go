@@ -56,3 +56,24 @@ func TestHostileAScopeShutDownDoesNotAddItsCapToTheLiveOneOfItsPath(t *testing.T
 	assert.Equal(t, 4.0, byScope(fams, "lazysched_scope_limit_slots")["root/example.com"], "the cap after Shutdown")
 	runtime.KeepAlive(old)
 }
+
+// A program that runs one scheduler per batch under one Collector (a
+// process-wide registry) shuts each down before the next: the root of a
+// scheduler shut down, still held (here by the test, in a program by the
+// Collector's cache of the last scope it looked up, or until a garbage
+// collection), no longer adds its cap to the live root's.
+func TestHostileARootShutDownDoesNotAddItsCapToTheNextSchedulersRoot(t *testing.T) {
+	c := newCollector(t)
+	scrape := served(t, c)
+	first := newSched(t, c, scheduler.WithLimit(8))
+	h, err := scheduler.Go(first, func(context.Context) error { return nil })
+	require.NoError(t, err)
+	require.NoError(t, h.Wait(bounded(t)))
+	require.NoError(t, first.Shutdown(bounded(t)))
+	second := newSched(t, c, scheduler.WithLimit(3))
+	h, err = scheduler.Go(second, func(context.Context) error { return nil })
+	require.NoError(t, err)
+	require.NoError(t, h.Wait(bounded(t)))
+	assert.Equal(t, 3.0, byScope(scrape(), "lazysched_scope_limit_slots")["root"], "the live scheduler's cap")
+	runtime.KeepAlive(first)
+}
