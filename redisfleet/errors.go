@@ -2,8 +2,9 @@ package redisfleet
 
 import "errors"
 
-// ErrInvalidArgument is returned (wrapped) by [New] for a nil client, an
-// empty name, or an option out of range. A limit below 1 is refused with
+// ErrInvalidArgument is returned (wrapped) by [New] for a nil client (a
+// nil interface, or a nil *redis.Client in one), an empty name, or an
+// option out of range. A limit below 1 is refused with
 // [limiter.ErrInvalidLimit] instead.
 var ErrInvalidArgument = errors.New("redisfleet: invalid argument")
 

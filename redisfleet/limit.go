@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"reflect"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -127,6 +128,10 @@ func New(client redis.UniversalClient, name string, limit int64, opts ...Option)
 	switch {
 	case client == nil:
 		return nil, fmt.Errorf("%w: nil client", ErrInvalidArgument)
+	case nilPointer(client):
+		// A client variable never set (var rdb *redis.Client): the
+		// interface is not nil, but its first use would panic.
+		return nil, fmt.Errorf("%w: nil client (%T)", ErrInvalidArgument, client)
 	case name == "":
 		return nil, fmt.Errorf("%w: empty name", ErrInvalidArgument)
 	case limit < 1:
@@ -169,6 +174,12 @@ func New(client redis.UniversalClient, name string, limit int64, opts ...Option)
 	l.ps = client.Subscribe(context.Background())
 	go l.run()
 	return l, nil
+}
+
+// nilPointer reports whether v is a nil pointer in a non-nil interface.
+func nilPointer(v any) bool {
+	r := reflect.ValueOf(v)
+	return r.Kind() == reflect.Pointer && r.IsNil()
 }
 
 func graceOf(c config) time.Duration {
