@@ -151,6 +151,12 @@ func (sc *Scope) unqueueLocked(c *core.Task) {
 			// without it (canceled, force-run): the scopes parked at x
 			// for it look again, to take it or give it back and ask.
 			x.wakeAllLocked()
+		} else if r := x.shared.req; r != nil && r.asked == c {
+			// The request in flight was made for c: the scopes parked
+			// at x for it look again, to keep it if their head has its
+			// weight, or withdraw it and ask for their head.
+			r.left = true
+			x.wakeAllLocked()
 		}
 	}
 	sc.s.roomLocked()

@@ -17,7 +17,10 @@ import (
 // The scope asks for one permit at a time, for the task at the head of its
 // queue, and only when its local caps have room for that task, so a permit
 // never waits on a local slot; it cancels its request, or gives back a
-// permit no task took, as soon as it has no queued task. The scheduler's
+// permit no task took, as soon as it has no queued task. A request made
+// for a task that leaves the queue (canceled, expired, force-run) is kept
+// for the next head if that head has its weight, and withdrawn for a
+// request of the head's weight otherwise. The scheduler's
 // lock is never held while the limit is called: a task's permit is given
 // back just after its handle reports it done, by the goroutine that ran
 // it, so Scheduler.Shutdown, which waits for those goroutines, is what
@@ -72,6 +75,9 @@ type permitReq struct {
 	permit  limiter.Permit
 	lost    error
 	dropped bool
+	// left: the task asked for left the queue (canceled, expired,
+	// force-run) before the request was answered.
+	left bool
 
 	mu       sync.Mutex // guards cancelFn and canceled, outside s.mu
 	cancelFn func()
@@ -101,6 +107,16 @@ func (sc *Scope) sharedReadyLocked(c *core.Task) bool {
 		}
 		sh.spare = nil // its task went another way: give it back, ask anew
 		sc.s.later(r.permit.Release)
+	}
+	if r := sh.req; r != nil && r.left && r.weight != w {
+		// Asked for a task that left the queue, and of another weight
+		// than c's: kept, it would hold c up (and, in a fleet's line,
+		// every request behind it) until slots nobody will use are
+		// granted. Withdraw it and ask for c. One of c's weight is kept:
+		// c takes it, with the place it has in the limit's line.
+		sh.req = nil
+		r.dropped = true
+		sc.s.later(r.cancelReq)
 	}
 	if sh.req == nil {
 		sc.askLocked(c)
