@@ -69,6 +69,13 @@ type Limit struct {
 	reentered uint64
 	graceLeft time.Duration // the restart grace the last attempt found left
 	renewSoon bool          // a permit was picked up late: renew it at once
+	// inTimer counts, by goroutine (goid.ID), the permit timers calling
+	// Lost now (expire): Close waits for them, and a Close from inside
+	// one returns at once. timersDone, made by a Close that found some,
+	// is closed when the last has returned.
+	inTimer    map[uint64]int
+	timers     int
+	timersDone chan struct{}
 }
 
 // noCopy makes go vet's copylocks check refuse copies of a Limit.
@@ -302,7 +309,8 @@ func (p *permit) Release() {
 func (p *permit) expire() {
 	l := p.l
 	l.mu.Lock()
-	if p.released || p.lost {
+	// Once l is closed, Close answers the permits held (answerClosed).
+	if p.released || p.lost || l.closed {
 		l.mu.Unlock()
 		return
 	}
@@ -312,7 +320,26 @@ func (p *permit) expire() {
 		return
 	}
 	l.markLostLocked(p)
+	// Counted, so that Close waits for this Lost (no callback of l's
+	// runs after Close returns), unless Lost itself calls Close.
+	id := goid.ID()
+	if l.inTimer == nil {
+		l.inTimer = make(map[uint64]int)
+	}
+	l.inTimer[id]++
+	l.timers++
 	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		if l.inTimer[id]--; l.inTimer[id] == 0 {
+			delete(l.inTimer, id)
+		}
+		if l.timers--; l.timers == 0 && l.timersDone != nil {
+			close(l.timersDone)
+			l.timersDone = nil
+		}
+		l.mu.Unlock()
+	}()
 	p.notifyLost(fmt.Errorf("%w: not renewed within %v (lease %v)", limiter.ErrLeaseLost, l.lease-l.margin(), l.lease))
 }
 
@@ -444,9 +471,11 @@ func (l *Limit) Fleet(ctx context.Context) (FleetStats, error) {
 // if Redis does not answer (a Redis frozen, a client that does not honour
 // contexts) Close returns after one lease all the same, the leases expire
 // on their own, and l's goroutine ends once the client gives its call up.
-// Shut the schedulers that use l down first. Called from inside a Granted
-// or Lost (a request's answer, ErrClosed included), Close returns at once,
-// and l stops as soon as that callback has returned. Calling Close again
+// Close waits too for a Lost that a permit's timer is calling (a lease
+// not renewed in time), within the same lease. Shut the schedulers that
+// use l down first. Called from inside a Granted or Lost (a request's
+// answer, ErrClosed included), Close returns at once, and l stops as soon
+// as that callback has returned. Calling Close again
 // does no more (it waits like the first call).
 func (l *Limit) Close() error {
 	l.live()
@@ -465,8 +494,28 @@ func (l *Limit) Close() error {
 	if id != 0 && (id == l.loopID.Load() || id == l.closerID.Load()) {
 		return nil // a callback of the loop's or of the first Close's
 	}
+	l.mu.Lock()
+	if id != 0 && l.inTimer[id] > 0 {
+		l.mu.Unlock()
+		return nil // a Lost called by a permit's timer
+	}
+	var timers chan struct{}
+	if l.timers > 0 { // none starts now: l is closed
+		if l.timersDone == nil {
+			l.timersDone = make(chan struct{})
+		}
+		timers = l.timersDone
+	}
+	l.mu.Unlock()
 	t := time.NewTimer(l.lease)
 	defer t.Stop()
+	if timers != nil {
+		select {
+		case <-timers: // the Lost calls of permits' timers have returned
+		case <-t.C:
+			return nil
+		}
+	}
 	select {
 	case <-l.stopped:
 	case <-t.C:
