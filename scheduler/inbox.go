@@ -4,6 +4,7 @@ import (
 	"runtime"
 
 	"github.com/lazysched/lazysched/internal/core"
+	"github.com/lazysched/lazysched/internal/goid"
 )
 
 // The submit inbox. While a task submitted now could not start anyway (every
@@ -96,7 +97,54 @@ func (s *Scheduler) unlockThen() {
 		}
 		close(wake)
 	}
-	for _, f := range out {
+	if len(out) > 0 {
+		s.callOuts(out)
+	}
+}
+
+// callOuts makes the outbox's calls out, in order. A call may come back
+// into s on this goroutine and let the lock go with calls of its own (a
+// shared limit that answers inside Acquire: the next head asks, and is
+// answered there too): those are made here, once the call under way has
+// returned, instead of inside it, so that the stack does not grow by one
+// nesting per queued task (a million of them overflowed it). They are
+// still made on the goroutine that let the lock go, before its outermost
+// unlock returns.
+func (s *Scheduler) callOuts(out []func()) {
+	id := goid.ID()
+	if id == 0 { // no goroutine id: nest, as a last resort
+		for _, f := range out {
+			s.callOut(f)
+		}
+		return
+	}
+	s.outMu.Lock()
+	if q := s.outRuns[id]; q != nil {
+		*q = append(*q, out...) // made by the callOuts further up this stack
+		s.outMu.Unlock()
+		return
+	}
+	q := &out
+	if s.outRuns == nil {
+		s.outRuns = make(map[uint64]*[]func())
+	}
+	s.outRuns[id] = q
+	s.outMu.Unlock()
+	defer func() { // deferred: a call that exits the goroutine (Goexit) too
+		s.outMu.Lock()
+		delete(s.outRuns, id)
+		s.outMu.Unlock()
+	}()
+	for {
+		s.outMu.Lock() // only this goroutine appends to q: see above
+		if len(*q) == 0 {
+			s.outMu.Unlock()
+			return
+		}
+		f := (*q)[0]
+		(*q)[0] = nil
+		*q = (*q)[1:]
+		s.outMu.Unlock()
 		s.callOut(f)
 	}
 }

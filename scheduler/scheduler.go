@@ -57,6 +57,10 @@ type Scheduler struct {
 	seq    atomic.Int64          // the FIFO keys of queued tasks (orderOf)
 	_      [48]byte
 	outbox []func() // calls to make once s.mu is let go; see later
+	// outRuns holds, by goroutine (goid.ID), the calls left to make by
+	// the callOuts running on it, under outMu; see callOuts.
+	outMu   sync.Mutex
+	outRuns map[uint64]*[]func()
 	// wake is the done channel of a task that Release ended, to close
 	// once s.mu is let go (unlock), or before a task starts on another
 	// goroutine (startLocked), whichever comes first; see Release.

@@ -301,5 +301,7 @@ func (sc *Scope) dropSharedLocked() {
 
 // later runs f once s.mu is let go, on the goroutine that lets it go: the
 // calls into a shared limit, which may take locks of their own and call
-// back into the scheduler.
+// back into the scheduler. If that goroutine is making such a call
+// already (the lock was taken and let go inside it), f is made after that
+// call returns (callOuts).
 func (s *Scheduler) later(f func()) { s.outbox = append(s.outbox, f) }
