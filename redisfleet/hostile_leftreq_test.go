@@ -63,3 +63,41 @@ func TestCanceledHeavyHeadDoesNotHoldUpTheLightTaskBehindIt(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, v)
 }
+
+// The same across the fleet, with the heavy task still queued: an urgent
+// light task (higher priority) comes to the head; it must run in the 3
+// free slots, not wait until 4 are free for the heavy task's request.
+func TestUrgentLightTaskDoesNotWaitForTheHeavyRequestAhead(t *testing.T) {
+	srv := startRedis(t)
+	name := t.Name()
+	other := newLimit(t, srv.client(), name, 4, WithRestartGrace(0))
+	held := make(chan grant, 1)
+	ask(other, "other", 0, held)
+	g := recv(t, held, "the other process's permit")
+	require.NoError(t, g.err)
+
+	ev := events()
+	l := newLimit(t, srv.client(), name, 4, WithRestartGrace(0), withHook(ev))
+	s, err := scheduler.New(scheduler.WithLimit(8), scheduler.WithSharedLimit(l))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	heavy, err := scheduler.Submit(s, func(context.Context) (int, error) { return 4, nil }, lazytask.WithWeight(4))
+	require.NoError(t, err)
+	waitEvent(t, ev, evQueued, 0)
+	urgent, err := scheduler.Submit(s, func(context.Context) (int, error) { return 1, nil }, lazytask.WithPriority(10))
+	require.NoError(t, err)
+	select {
+	case <-urgent.Done():
+	case <-ctx.Done():
+		t.Fatal("the urgent task did not run with 3 of 4 fleet slots free")
+	}
+	g.p.Release()
+	v, err := heavy.Await(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 4, v)
+	require.NoError(t, s.Shutdown(ctx))
+	h, w := fleetKeys(t, srv.client(), name)
+	assert.Zero(t, h, "holders left")
+	assert.Zero(t, w, "waiters left")
+}

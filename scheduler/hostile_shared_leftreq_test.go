@@ -92,3 +92,37 @@ func TestSharedRequestForATaskThatLeftIsKeptForAHeadOfItsWeight(t *testing.T) {
 	assert.Empty(t, shared.canceled, "the request was withdrawn though the next head had its weight")
 	assert.Len(t, shared.acquired, 0, "a second request was made though the first fitted the next head")
 }
+
+// The same with the heavy task still queued: a task of higher priority
+// and another weight comes to the head. The scope asks for its head (the
+// doc), so the request for the heavy one gives way: the urgent light task
+// runs in the free slots, as it would under a local cap, instead of
+// waiting until 4 shared slots are free for the task behind it. The heavy
+// one asks again once it heads the queue, and runs when there is room.
+func TestSharedRequestGivesWayToAHigherPriorityHeadOfAnotherWeight(t *testing.T) {
+	shared, err := limiter.NewLocal(4)
+	require.NoError(t, err)
+	outside := make(chan limiter.Permit, 1)
+	shared.Acquire(limiter.Request{Weight: 1, Granted: func(p limiter.Permit, err error) { outside <- p }})
+	p := <-outside
+
+	s, err := scheduler.New(scheduler.WithLimit(8), scheduler.WithSharedLimit(shared))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	heavy, err := scheduler.Submit(s, func(context.Context) (int, error) { return 4, nil }, lazytask.WithWeight(4))
+	require.NoError(t, err)
+	require.Equal(t, 1, shared.Waiting(), "the request for 4 waits")
+	urgent, err := scheduler.Submit(s, func(context.Context) (int, error) { return 1, nil }, lazytask.WithPriority(10))
+	require.NoError(t, err)
+	select {
+	case <-urgent.Done():
+	case <-ctx.Done():
+		t.Fatalf("the urgent task did not run with 3 of 4 shared slots free (%d waiting in the limit, %d in use)", shared.Waiting(), shared.InUse())
+	}
+	p.Release()
+	v, err := heavy.Await(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 4, v)
+	require.NoError(t, s.Shutdown(ctx))
+}

@@ -18,9 +18,11 @@ import (
 // queue, and only when its local caps have room for that task, so a permit
 // never waits on a local slot; it cancels its request, or gives back a
 // permit no task took, as soon as it has no queued task. A request made
-// for a task that leaves the queue (canceled, expired, force-run) is kept
-// for the next head if that head has its weight, and withdrawn for a
-// request of the head's weight otherwise. The scheduler's
+// for a task that leaves the queue (canceled, expired, force-run), or that
+// a task of strictly higher priority comes before, is kept for the new
+// head if that head has its weight, and withdrawn for a request of the
+// head's weight otherwise (the task passed over asks again when it heads
+// the queue). The scheduler's
 // lock is never held while the limit is called: a task's permit is given
 // back just after its handle reports it done, by the goroutine that ran
 // it, so Scheduler.Shutdown, which waits for those goroutines, is what
@@ -70,6 +72,7 @@ type shared struct {
 type permitReq struct {
 	sc      *Scope
 	weight  int64
+	prio    int32      // the request's priority: asked's when asked
 	asked   *core.Task // the queued task it was asked for
 	task    *core.Task // the task holding the permit
 	permit  limiter.Permit
@@ -108,12 +111,16 @@ func (sc *Scope) sharedReadyLocked(c *core.Task) bool {
 		sh.spare = nil // its task went another way: give it back, ask anew
 		sc.s.later(r.permit.Release)
 	}
-	if r := sh.req; r != nil && r.left && r.weight != w {
-		// Asked for a task that left the queue, and of another weight
-		// than c's: kept, it would hold c up (and, in a fleet's line,
-		// every request behind it) until slots nobody will use are
-		// granted. Withdraw it and ask for c. One of c's weight is kept:
-		// c takes it, with the place it has in the limit's line.
+	if r := sh.req; r != nil && r.weight != w && (r.left || core.Priority(c) > r.prio) {
+		// Asked for a task that left the queue, or of a lower priority
+		// than c (which came before it), and of another weight than c's:
+		// kept, it would hold c up (and, in a fleet's line, every request
+		// behind it) until slots for that task are granted. Withdraw it
+		// and ask for c; a task still queued asks again when it heads the
+		// queue. One of c's weight is kept: c takes it, with the place it
+		// has in the limit's line. Only a strictly higher priority takes
+		// the request over, so heads of one priority do not take it from
+		// each other in turn.
 		sh.req = nil
 		r.dropped = true
 		sc.s.later(r.cancelReq)
@@ -127,11 +134,11 @@ func (sc *Scope) sharedReadyLocked(c *core.Task) bool {
 // askLocked asks sc's shared limit for a permit for c, after the lock is
 // let go.
 func (sc *Scope) askLocked(c *core.Task) {
-	r := &permitReq{sc: sc, weight: core.Weight(c), asked: c}
+	r := &permitReq{sc: sc, weight: core.Weight(c), prio: core.Priority(c), asked: c}
 	sc.shared.req = r
 	req := limiter.Request{
 		Weight:   r.weight,
-		Priority: core.Priority(c),
+		Priority: r.prio,
 		Granted:  r.granted,
 		Lost:     r.lostCause,
 	}
