@@ -179,7 +179,8 @@ func (t *Task[T]) State() State { return State(core.StateOf(&t.base)) }
 // that a wait there lends the task's slot (a callback that awaits a task
 // queued behind does not deadlock at cap 1) and a Shutdown there leaves
 // the task out, whatever context they pass (so do the callbacks of an
-// unbound Lazy task it cancels). As for an Await made with the task's
+// unbound Lazy task it cancels, and a callback that a task registers after
+// the end, which runs on its goroutine). As for an Await made with the task's
 // context from a goroutine of its own, the slot lent is the task's: other
 // goroutines of that task may run on meanwhile. A panic in f is recovered and
 // logged (with the scheduler's logger, scheduler.WithLogger, or log/slog's

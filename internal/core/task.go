@@ -687,8 +687,15 @@ func OnDone(c *Task, f func()) {
 		// left to run: it runs here, on the registrant's goroutine, before
 		// OnDone returns, even while the ender has yet to reach its drain
 		// (which now finds nothing of its own and leaves it). The done
-		// channel stays the ender's to close.
+		// channel stays the ender's to close. On a goroutine whose task
+		// runs, that is inside the task (I11): a wait in the callback lends
+		// the task's slots, whatever context it is given, and a Shutdown
+		// there leaves the task out, as for the callbacks that a Cancel
+		// from inside a task runs (EnterCallbacks).
 		x.draining = true
+		if leave := EnterCallbacks(goid.ID()); leave != nil {
+			defer leave() // also when a callback calls runtime.Goexit
+		}
 		drainLocked(c, x, false)
 		return
 	}
