@@ -250,11 +250,17 @@ func (o *owner) LendWaitingFor(cur, c *core.Task) bool {
 	return ok
 }
 
-// LendIdle lends c's slots if c runs and is not waiting already.
+// LendIdle lends c's slots if c runs and is not waiting already: neither
+// lent nor waiting to take its slots back. A task that runs on over the
+// cap after a wait cut short (its reclaim not granted yet, but over: no
+// goroutine of it waits for it) lends as Lend does (lendLocked drops that
+// reclaim): refused, its wait lent nothing, and when the reclaim was
+// granted it held the slot while it waited, for a task that waited for
+// that slot.
 func (o *owner) LendIdle(c *core.Task) bool {
 	s := o.s
 	s.lock()
-	ok := core.StateOf(c) == core.Running && core.PeekOwnerWord(c) == 0 && !s.reclaimingLocked(c)
+	ok := core.StateOf(c) == core.Running && core.PeekOwnerWord(c) == 0 && !s.waitsToReclaimLocked(c)
 	if ok {
 		o.lendLocked(c)
 	}
@@ -497,11 +503,12 @@ type reclaim struct {
 	by *core.Gate
 }
 
-// reclaimingLocked reports whether c waits to take its slots back (a
-// reclaim not granted, or one over the cap): it holds none to lend.
-func (s *Scheduler) reclaimingLocked(c *core.Task) bool {
+// waitsToReclaimLocked reports whether c waits, blocked, to take its
+// slots back: a reclaim not granted and not over the cap. It holds none
+// to lend, and the slots it is granted are its waiter's.
+func (s *Scheduler) waitsToReclaimLocked(c *core.Task) bool {
 	for _, r := range s.reclaims {
-		if r.c == c {
+		if r.c == c && !r.over {
 			return true
 		}
 	}

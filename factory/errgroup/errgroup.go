@@ -255,7 +255,7 @@ func (g *Group) block(gate *core.Gate, wait func()) {
 			reclaim = g.outer.lendAnyCall()
 		}
 		if reclaim != nil {
-			defer reclaim()
+			defer reclaim(false) // the wait ends when what it waits for does
 			wait()
 			return
 		}
@@ -418,7 +418,7 @@ func (c *call) taskOf() *core.Task {
 // as block does: a function may be waiting for this goroutine, and
 // lending nothing could hang it; the slot may be busy, over the cap rather
 // than a hang.
-func (g *Group) lendCaller() func() {
+func (g *Group) lendCaller() func(cut bool) {
 	c, broken := callerCall()
 	if c == nil && broken {
 		return g.lendAnyCall()
@@ -430,7 +430,7 @@ func (g *Group) lendCaller() func() {
 // that of the In group function the calling goroutine runs (lendCaller),
 // none if that one is lent already, or else, for a Go made outside the
 // functions, as a wait with In's context would (the task it came from).
-func (g *Group) lendRoom() func() {
+func (g *Group) lendRoom() func(cut bool) {
 	if reclaim := g.lendCaller(); reclaim != nil {
 		return reclaim
 	}
@@ -438,14 +438,14 @@ func (g *Group) lendRoom() func() {
 		return nil
 	}
 	if reclaim := core.BeginWait(context.WithoutCancel(g.lend)); reclaim != nil {
-		return func() { reclaim(false) }
+		return func(bool) { reclaim(false) } // a wait with no end of its own
 	}
 	return nil
 }
 
 // lendAnyCall is lendACall of g, or else of its outer groups, nearest
 // first: for a wait whose ancestry is lost.
-func (g *Group) lendAnyCall() func() {
+func (g *Group) lendAnyCall() func(cut bool) {
 	for o := g; o != nil; o = o.outer {
 		if reclaim := o.lendACall(); reclaim != nil {
 			return reclaim
@@ -456,7 +456,7 @@ func (g *Group) lendAnyCall() func() {
 
 // lendACall lends the slot of one of g's running functions whose slot is
 // not lent already; nil if there is none.
-func (g *Group) lendACall() func() {
+func (g *Group) lendACall() func(cut bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for c := range g.calls {

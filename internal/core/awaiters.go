@@ -26,7 +26,7 @@ func BeginWaitFor(ctx context.Context, c *Task) func() {
 		return nil
 	}
 	if reclaim := groupLend(ctx); reclaim != nil {
-		return reclaim
+		return func() { reclaim(ctx.Err() != nil && !IsDone(c)) }
 	}
 	cur, l := lenderOf(ctx)
 	if l == nil || !l.LendWaitingFor(cur, c) {

@@ -41,10 +41,12 @@ var waitLenderKey = &ctxKey{}
 // with it from inside one of them lends, through lend, the slot of one of
 // the group's functions that is not waiting (LendFor), instead of nothing
 // or the slot of the task the group's context came from. lend returns the
-// function that takes the slot back, or nil if it lent nothing. A task's
-// own context hides the lender: a wait made with it lends that task's
-// slot as before.
-func WithWaitLender(ctx context.Context, lend func() func()) context.Context {
+// function that takes the slot back, or nil if it lent nothing; its cut is
+// true for a wait cut short by its context, which goes on over the cap if
+// the slot is taken, as a task's own wait does (I9: await with a timeout,
+// then cancel the straggler). A task's own context hides the lender: a
+// wait made with it lends that task's slot as before.
+func WithWaitLender(ctx context.Context, lend func() func(cut bool)) context.Context {
 	return context.WithValue(ctx, waitLenderKey, lend)
 }
 
@@ -55,20 +57,20 @@ func HasWaitLender(ctx context.Context) bool { return waitLender(ctx) != nil }
 
 // waitLender returns ctx's WithWaitLender function, if ctx has one nearer
 // than any task's context; else nil.
-func waitLender(ctx context.Context) func() func() {
+func waitLender(ctx context.Context) func() func(cut bool) {
 	if ctx == nil {
 		return nil
 	}
 	if _, direct := ctx.(*taskCtx); direct {
 		return nil // a task's own context: the common wait, one type check
 	}
-	lend, _ := ctx.Value(waitLenderKey).(func() func())
+	lend, _ := ctx.Value(waitLenderKey).(func() func(cut bool))
 	return lend
 }
 
 // groupLend lends through ctx's WithWaitLender, if it has one; nil if it
 // lent nothing.
-func groupLend(ctx context.Context) (reclaim func()) {
+func groupLend(ctx context.Context) (reclaim func(cut bool)) {
 	if lend := waitLender(ctx); lend != nil {
 		return lend()
 	}

@@ -638,8 +638,10 @@ type Lender interface {
 // functions get none). Tasks of one scope with one weight take the same
 // slots, so lending c's instead of the waiter's keeps the count of tasks
 // running their own code within the cap. It returns the function that
-// takes them back, or nil if c's owner lends nothing or c is not idle.
-func LendFor(c *Task) func() {
+// takes them back (with cut true if the wait's context ended before what
+// was waited for: Lender.ReclaimNow), or nil if c's owner lends nothing or
+// c is not idle.
+func LendFor(c *Task) func(cut bool) {
 	if c == nil {
 		return nil
 	}
@@ -651,7 +653,13 @@ func LendFor(c *Task) func() {
 	if !ok || !l.LendIdle(c) {
 		return nil
 	}
-	return func() { l.Reclaim(c) }
+	return func(cut bool) {
+		if cut {
+			l.ReclaimNow(c)
+		} else {
+			l.Reclaim(c)
+		}
+	}
 }
 
 // BeginWait is called by a wait made with ctx before it blocks. If ctx
@@ -677,7 +685,7 @@ func BeginWaitBounded(ctx context.Context) func(cut bool) { return beginWait(ctx
 
 func beginWait(ctx context.Context, bounded bool) func(cut bool) {
 	if reclaim := groupLend(ctx); reclaim != nil {
-		return func(bool) { reclaim() }
+		return reclaim
 	}
 	cur, l := lenderOf(ctx)
 	if l == nil {
