@@ -512,7 +512,8 @@ func ilRun(t *testing.T, seed uint64) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		_ = s.Shutdown(ctx)
-		if st := s.Stats(); st.Running != 0 || st.Queued != 0 || st.InUse != 0 {
+		if st := s.Stats(); st.Running != 0 || st.Queued != 0 || st.InUse != 0 || st.OverCap != 0 || st.Lazy != 0 ||
+			st.Created != st.Succeeded+st.Failed+st.Canceled+st.Rejected {
 			t.Errorf("after shutdown: %+v", st)
 		}
 	})
