@@ -209,7 +209,9 @@ func (g *Gate) OnDone(c *Task, f func()) {
 // over (a loop on Completed that broke, or whose context ended) leaves
 // nothing on a task that outlives it, whose callbacks would otherwise
 // hold every such wait's channel and gate until it ends. A callback taken
-// back never runs; one claimed by the end runs as usual.
+// back never runs; one claimed by the end runs as usual. If no callback
+// and no done channel is left on c, the watch of its carried context holds
+// it weakly again, as before it was observed.
 func (g *Gate) ForgetOnDone(c *Task, f func()) {
 	x := c.x.Load()
 	if x == nil {
@@ -232,6 +234,13 @@ func (g *Gate) ForgetOnDone(c *Task, f func()) {
 		if i := slices.Index(x.gates, g); i >= 0 {
 			x.gates = slices.Delete(x.gates, i, i+1)
 		}
+	}
+	if len(x.cbs) == 0 && x.done == nil {
+		// Nothing observes c any more: the watch of its carried context
+		// holds it weakly again (observe), so that a Lazy task its maker
+		// dropped is not kept by that context (I12). An OnDone or Done
+		// from now on observes it again.
+		x.held.Store(nil)
 	}
 }
 
