@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -192,4 +193,100 @@ func TestHostileObservedLazyTaskCarryingALiveContextIsCollectedAfterItsEnd(t *te
 		return weak.Make(h)
 	}()
 	require.True(t, collected(w), "an observed task that ended is kept by its carried context")
+}
+
+// An Await cut short by its own context observed a Lazy task (it took
+// the task's Done channel) and left that observation in place: the
+// watch of the carried context then held the task until the context
+// ended, though nothing could see its end any more once its handle was
+// dropped. A service that awaits on-demand Lazy tasks with a deadline and
+// drops those nobody started kept each of them as long as its base
+// context. The wait now takes back the channel it made (ForgetDone) if
+// nobody else took it.
+func TestHostileLazyTaskAwaitedWithACutShortWaitThenDroppedIsCollected(t *testing.T) {
+	long, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type payload [256]byte
+	w := func() weak.Pointer[payload] {
+		p := &payload{1}
+		h := lazytask.New(func(context.Context) (int, error) { return int(p[0]), nil }, lazytask.WithContext(long))
+		_, err := h.Await(&endsOnceWaited{})
+		require.ErrorIs(t, err, context.Canceled)
+		return weak.Make(p)
+	}()
+	require.True(t, collected(w), "a dropped Lazy task whose Await was cut short is kept by its carried context")
+}
+
+// endsOnceWaited is a context that is live when first asked (Await's
+// check before it waits) and done from then on: the wait begins, then
+// ends at once, with no goroutine and no timing.
+type endsOnceWaited struct {
+	context.Context
+	asked atomic.Bool
+}
+
+func (c *endsOnceWaited) Done() <-chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}
+
+func (c *endsOnceWaited) Err() error {
+	if c.asked.Swap(true) {
+		return context.Canceled
+	}
+	return nil
+}
+
+func (c *endsOnceWaited) Value(any) any { return nil }
+
+// The other side of an Await taking its channel back: every other wait
+// still sees the end. Waits cut short at once and waits that last, Done
+// channels taken before and after, from many goroutines at once, on a
+// Lazy task that carries a context; then the task runs: each lasting wait
+// returns its result and each channel closes.
+func TestHostileAwaitsCutShortLeaveTheOtherWaitsOfALazyTaskIntact(t *testing.T) {
+	for range 50 {
+		long, cancel := context.WithCancel(context.Background())
+		h := lazytask.New(func(context.Context) (int, error) { return 7, nil }, lazytask.WithContext(long))
+		const n = 16
+		chans := make(chan (<-chan struct{}), n)
+		results := make(chan int, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				switch i % 4 {
+				case 0, 1:
+					_, err := h.Await(&endsOnceWaited{})
+					if err != nil {
+						require.ErrorIs(t, err, context.Canceled)
+					}
+				case 2:
+					chans <- h.Done()
+				case 3:
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						v, err := h.Await(context.Background())
+						require.NoError(t, err)
+						results <- v
+					}()
+				}
+			}()
+		}
+		require.NoError(t, h.Start())
+		wg.Wait()
+		close(chans)
+		for ch := range chans {
+			<-ch
+		}
+		close(results)
+		for v := range results {
+			require.Equal(t, 7, v)
+		}
+		<-h.Done()
+		cancel()
+	}
 }

@@ -118,7 +118,9 @@ func WithLabel(key, value string) Option {
 // The watch on ctx does not keep the task alive: a Lazy task that nobody
 // holds, awaits or has a callback on is collected even while ctx lives
 // (a base context's, say), and its watch ends with it. Once its Done
-// channel or a callback is out, the watch holds it until it ends.
+// channel or a callback is out, the watch holds it until it ends; an
+// Await whose own context ends first, or a factory.Completed loop that
+// stops, takes back what it put out.
 func WithContext(ctx context.Context) Option {
 	return optionFunc(func(o *Options) { o.ctx, o.cancels = ctx, ctx != nil })
 }

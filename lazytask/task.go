@@ -126,7 +126,7 @@ func (t *Task[T]) wait(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return context.Cause(ctx)
 	}
-	done := core.Done(&t.base)
+	done, tok := core.DoneFor(&t.base)
 	if reclaim := core.BeginWaitFor(ctx, &t.base); reclaim != nil {
 		defer reclaim()
 	}
@@ -137,6 +137,9 @@ func (t *Task[T]) wait(ctx context.Context) error {
 		if core.IsDone(&t.base) {
 			return nil
 		}
+		// The wait is over: it no longer observes the task, whose carried
+		// context's watch may hold it weakly again.
+		core.ForgetDone(&t.base, tok)
 		return context.Cause(ctx)
 	}
 }

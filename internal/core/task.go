@@ -188,6 +188,8 @@ type ext struct {
 	claimed bool
 	// registered and ran count callbacks for the invariant checks.
 	registered, ran int
+	// doneTakes counts the calls that took done (DoneFor), for ForgetDone.
+	doneTakes uint64
 
 	// carried is the context of the code that made the task (lazytask's
 	// WithContext, WithValues): its values come before the owner's, and if
@@ -639,23 +641,57 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 
 // Done returns a channel closed once the result is published.
 func Done(c *Task) <-chan struct{} {
+	ch, _ := DoneFor(c)
+	return ch
+}
+
+// DoneFor is Done for a wait that may end before c does (Await). If c's
+// carried context cancels it and this call made the channel, it also
+// returns a token for ForgetDone (0: nothing to forget).
+func DoneFor(c *Task) (<-chan struct{}, uint64) {
 	if terminal(c.state.Load()) {
-		return closedChan
+		return closedChan, 0
 	}
 	x := getX(c)
 	x.mu.Lock()
+	made := false
 	if x.done == nil {
 		if x.ended {
 			x.mu.Unlock()
-			return closedChan
+			return closedChan, 0
 		}
 		x.done = make(chan struct{})
+		made = true
+	}
+	x.doneTakes++
+	var tok uint64
+	if made && x.cancels {
+		tok = x.doneTakes
 	}
 	ch := x.done
 	x.mu.Unlock()
 	observe(c, x)
 	markSlow(c)
-	return ch
+	return ch, tok
+}
+
+// ForgetDone takes back the done channel that DoneFor made and gave tok
+// for, once the wait it was for is over before c's end, if nobody has
+// taken the channel since and no callback is registered: nothing then
+// observes c, and the watch of its carried context holds it weakly again
+// (observe), so that a Lazy task whose Await was cut short and that its
+// maker dropped is not kept by that context (I12).
+func ForgetDone(c *Task, tok uint64) {
+	if tok == 0 {
+		return
+	}
+	x := c.x.Load()
+	x.mu.Lock()
+	if !x.ended && x.doneTakes == tok && len(x.cbs) == 0 {
+		x.done = nil
+		x.held.Store(nil)
+	}
+	x.mu.Unlock()
 }
 
 // OnDone registers f to run once, after the result is published, in
