@@ -18,9 +18,9 @@ import (
 
 // Random bursts with no cap (starts.go): tasks that return, block until
 // released, submit a burst of their own and await it, call
-// runtime.Goexit, panic, cancel themselves; scopes whose OnStart hook
-// calls runtime.Goexit for some tasks; handles and scopes canceled while
-// the burst is still being started; then Shutdown. Every task ends once,
+// runtime.Goexit, panic, cancel themselves; a scope whose OnStart and
+// OnDone hooks call runtime.Goexit for some tasks; handles and scopes
+// canceled while the burst is still being started; then Shutdown. Every task ends once,
 // the counters balance, nothing hangs (synctest reports a deadlock) and
 // no goroutine is left (goleak).
 func TestRandomBurstsWithNoCap(t *testing.T) {
@@ -40,6 +40,11 @@ func TestRandomBurstsWithNoCap(t *testing.T) {
 						runtime.Goexit()
 					}
 					return ctx
+				},
+				OnDone: func(context.Context, *scheduler.Scope, lazytask.Handle) {
+					if hooked.Add(1)%5 == 0 {
+						runtime.Goexit()
+					}
 				},
 			}))
 			require.NoError(t, err)
