@@ -84,7 +84,7 @@ type Scheduler struct {
 	spawned   int               // goroutines started for tasks (spawn), for the tests
 	starting  int               // goroutines started that have yet to begin; see starts.go
 	startQ    []*core.Task      // admitted tasks waiting for a goroutine, from startHead on
-	startHead int
+	startHead int               // the first of startQ not yet taken (popStartLocked)
 	idleLow   int               // the fewest parked since the reaper last looked
 	reaper    *time.Timer       // runs reap; made at the first park
 	reaping   bool              // reaper is armed
