@@ -58,7 +58,7 @@ func TestClientPausePastALease(t *testing.T) {
 	for range limit {
 		recv(t, started, "a task's start")
 	}
-	require.NoError(t, admin.Do(context.Background(), "CLIENT", "PAUSE", (2 * lease).Milliseconds(), "ALL").Err())
+	require.NoError(t, admin.Do(context.Background(), "CLIENT", "PAUSE", (2*lease).Milliseconds(), "ALL").Err())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var lost, ok int

@@ -31,9 +31,20 @@ func (s *Scheduler) deferStartLocked(c *core.Task) bool {
 	if s.starting == 0 || s.cfg.exec != nil {
 		return false
 	}
+	if s.startHead > 0 && len(s.startQ) == cap(s.startQ) {
+		// Full, with taken slots at the front (a queue that never empties):
+		// move the rest down rather than grow over them.
+		n := copy(s.startQ, s.startQ[s.startHead:])
+		clear(s.startQ[n:])
+		s.startQ, s.startHead = s.startQ[:n], 0
+	}
 	s.startQ = append(s.startQ, c)
 	return true
 }
+
+// maxKeptStartQ is the most slots startQ keeps once empty: a burst larger
+// than that leaves no array of its size behind.
+const maxKeptStartQ = 1024
 
 // spawnLocked counts a goroutine about to be started for c (nil: for the
 // head of s.startQ), which the caller then starts with s.spawn once s.mu
@@ -57,6 +68,9 @@ func (s *Scheduler) popStartLocked() *core.Task {
 	s.startHead++
 	if s.startHead == len(s.startQ) {
 		s.startQ, s.startHead = s.startQ[:0], 0
+		if cap(s.startQ) > maxKeptStartQ {
+			s.startQ = nil
+		}
 	}
 	return c
 }
