@@ -727,11 +727,10 @@ func OnDone(c *Task, f func()) {
 		// runs, that is inside the task (I11): a wait in the callback lends
 		// the task's slots, whatever context it is given, and a Shutdown
 		// there leaves the task out, as for the callbacks that a Cancel
-		// from inside a task runs (EnterCallbacks).
+		// from inside a task runs (EnterCallbacksHere, which reads no
+		// goroutine id: OnDone after the end is common, and cheap).
 		x.draining = true
-		if leave := EnterCallbacks(goid.ID()); leave != nil {
-			defer leave() // also when a callback calls runtime.Goexit
-		}
+		defer EnterCallbacksHere()() // closed also when a callback calls runtime.Goexit
 		drainLocked(c, x, false)
 		return
 	}
