@@ -11,7 +11,6 @@ import (
 	"weak"
 
 	"github.com/lazysched/lazysched/internal/check"
-	"github.com/lazysched/lazysched/internal/goid"
 )
 
 // State is a task's place in its life cycle. The values match lazytask.State.
@@ -980,12 +979,10 @@ func AfterEnd(c *Task, st State, err error) {
 // publish is PublishLocked then the callbacks, for a task with no owner
 // or one that never ran: they run on the caller's goroutine, so inside
 // the task that runs there, if one does (a task's Cancel of an unbound
-// Lazy task, a Submit refused inside a task): see EnterCallbacks.
+// Lazy task, a Submit refused inside a task): see EnterCallbacksHere.
 func publish(c *Task, st State, err error) {
 	if PublishLocked(c, st, err) {
-		if leave := EnterCallbacks(goid.ID()); leave != nil {
-			defer leave()
-		}
+		defer EnterCallbacksHere()() // no id read: see EnterCallbacksHere
 	}
 	DrainCallbacks(c)
 }
