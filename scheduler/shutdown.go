@@ -139,7 +139,8 @@ func (sc *Scope) waitIdle(ctx context.Context, inside bool) error {
 // A second call cancels at once, waits as above, and returns ErrClosed; the
 // first call then returns ErrClosed too. (The Shutdown of a parent is not
 // a call of the child's own: a child's first Shutdown made meanwhile is
-// graceful too.) Called from inside tasks of the
+// graceful too, and returns ErrClosed if the end of the parent's grace
+// period canceled the child's tasks first.) Called from inside tasks of the
 // scope (with their context), it does not wait for those tasks, and the
 // scope is released when the last of them ends.
 func (sc *Scope) Shutdown(ctx context.Context) error {
@@ -232,12 +233,15 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 	sc.releaseLocked()
 	errs := joinErrs(sc.errs)
 	escalated := sc.ownShutdowns > 1
+	// Canceled with ErrClosed: the end of a grace period other than this
+	// call's (a parent's Shutdown) cut what this one waited for.
+	cut := sc.dead && sc.cause == ErrClosed
 	s.unlock()
 	if err != nil {
 		return err
 	}
-	if top && escalated {
-		return ErrClosed // a second call canceled what this one waited for
+	if top && (escalated || cut) {
+		return ErrClosed // a second call, or a parent's grace, canceled what this one waited for
 	}
 	return errs
 }
