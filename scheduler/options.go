@@ -162,6 +162,9 @@ func FailFast() Option {
 // siblings go on, and the scope keeps no errors, so a long-lived supervisor
 // does not grow. A nil handler logs the error with the scheduler's logger
 // (log/slog). This is the default policy of every scope, the root included.
+// A failed fail-fast child scope reaches handler once, as a failed task of
+// the supervisor's: info.Name is the child's name, info.Scope the
+// supervisor's, and err a *ScopeError.
 func Supervise(handler func(info lazytask.Info, err error)) Option {
 	return optionFunc(func(c *config) error { c.policy, c.handler = supervise, handler; return nil })
 }

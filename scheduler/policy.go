@@ -45,7 +45,7 @@ func (sc *Scope) failLocked(err error) {
 		p.failLocked(up)
 		return
 	}
-	s.reports = append(s.reports, deferredReport{sc: p, info: lazytask.Info{Options: lazytask.Options{Name: sc.name}, State: lazytask.Failed, Err: up}, err: up})
+	s.reports = append(s.reports, deferredReport{sc: p, info: lazytask.Info{Options: lazytask.Options{Name: sc.name}, Scope: p.name, State: lazytask.Failed, Err: up}, err: up})
 }
 
 // reportOr hands a supervised error to the scope's handler, or logs it. A
