@@ -131,8 +131,9 @@ func (sc *Scope) waitIdle(ctx context.Context, inside bool) error {
 // subtree finish until ctx ends (the grace period); then cancels all that
 // remains at once, top-down, with ErrClosed as the cause (queued tasks end
 // Canceled, running ones see their context canceled) and waits for the
-// running tasks to return. A task that ignores its context keeps Shutdown
-// waiting.
+// running tasks to return. A ctx that has already ended gives no grace
+// period: the cancellation comes with the close, and no queued task starts.
+// A task that ignores its context keeps Shutdown waiting.
 //
 // It returns the scope's errors (see Wait) if everything finished within
 // the grace period, or context.Cause(ctx) if the grace period ended first.
@@ -192,6 +193,13 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 		lazy = x.cancelLazyLocked(lazytask.ErrScopeClosed, lazy)
 	})
 	s.wakeRoomLocked() // SubmitWait callers into the subtree see ErrClosed
+	// A grace period over before it began: cancel in the same step as the
+	// close, so that no slot freed meanwhile starts a queued task.
+	graceOver := top && ctx.Err() != nil
+	if graceOver {
+		lazy = append(lazy, sc.cancelTreeLocked(ErrClosed)...)
+		s.admitAllLocked() // what a canceled head held up elsewhere
+	}
 	// The children shut down concurrently, each on a goroutine of its
 	// own, but those whose subtree has no task left: closed by the walk
 	// above, they get none later, so their shutdowns end at once, and
@@ -221,6 +229,9 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 	var err error
 	if !top {
 		_ = sc.waitIdle(context.Background(), inside)
+	} else if graceOver {
+		_ = sc.waitIdle(context.Background(), inside)
+		err = context.Cause(ctx)
 	} else if err = sc.waitIdle(ctx, inside); err != nil {
 		s.lock()
 		ended := sc.cancelTreeLocked(ErrClosed)
