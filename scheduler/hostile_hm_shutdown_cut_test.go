@@ -77,3 +77,28 @@ func TestHMChildsOwnShutdownThatDrainedInTimeReturnsNil(t *testing.T) {
 		assert.NoError(t, <-parentDone)
 	})
 }
+
+// TestHMShutdownOfAScopeThatFailedWithErrClosedJoinsItsErrors: a task that
+// returns ErrClosed itself (say, from a Submit to a closed scope) fails
+// its fail-fast scope with that error as the cause; the scope's Shutdown
+// then reports the scope's errors, every one, not a bare ErrClosed as if
+// a parent's grace had cut it.
+func TestHMShutdownOfAScopeThatFailedWithErrClosedJoinsItsErrors(t *testing.T) {
+	s := hsSched(t)
+	sc := hsScope(t, s.Root(), scheduler.FailFast())
+	started := make(chan struct{})
+	_, err := scheduler.Go(sc, func(ctx context.Context) error {
+		close(started)
+		<-ctx.Done()
+		return hmErrClean
+	})
+	require.NoError(t, err)
+	hsWithin(t, started, "task")
+	_, err = scheduler.Go(sc, func(context.Context) error { return scheduler.ErrClosed })
+	require.NoError(t, err)
+	require.Error(t, hsWait(t, sc))
+	err = sc.Shutdown(context.Background())
+	assert.ErrorIs(t, err, scheduler.ErrClosed)
+	assert.ErrorIs(t, err, hmErrClean, "Shutdown = %v", err)
+	assert.Len(t, hsJoined(err), 2, "Shutdown = %v", err)
+}

@@ -116,6 +116,9 @@ type Scope struct {
 	ownShutdowns int
 	made         int      // children made, for default names
 	gone         counters // totals of released child scopes' subtrees
+	// cutByClose: the scope was canceled by a Shutdown's end of grace or
+	// escalation (cancelClosingLocked), not by a failure or Cancel.
+	cutByClose bool
 }
 
 // farAway is a time left before a deadline that no program waits out (about

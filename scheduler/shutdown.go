@@ -176,7 +176,7 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 	if escalate {
 		var ended []*core.Task
 		if top {
-			ended = sc.cancelTreeLocked(ErrClosed)
+			ended = sc.cancelClosingLocked()
 			s.admitAllLocked() // what a canceled head held up elsewhere
 		}
 		s.unlockFinishing(ended)
@@ -197,7 +197,7 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 	// close, so that no slot freed meanwhile starts a queued task.
 	graceOver := top && ctx.Err() != nil
 	if graceOver {
-		lazy = append(lazy, sc.cancelTreeLocked(ErrClosed)...)
+		lazy = append(lazy, sc.cancelClosingLocked()...)
 		s.admitAllLocked() // what a canceled head held up elsewhere
 	}
 	// The children shut down concurrently, each on a goroutine of its
@@ -234,7 +234,7 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 		err = context.Cause(ctx)
 	} else if err = sc.waitIdle(ctx, inside); err != nil {
 		s.lock()
-		ended := sc.cancelTreeLocked(ErrClosed)
+		ended := sc.cancelClosingLocked()
 		s.admitAllLocked() // what a canceled head held up elsewhere
 		s.unlockFinishing(ended)
 		_ = sc.waitIdle(context.Background(), inside)
@@ -244,9 +244,9 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 	sc.releaseLocked()
 	errs := joinErrs(sc.errs)
 	escalated := sc.ownShutdowns > 1
-	// Canceled with ErrClosed: the end of a grace period other than this
-	// call's (a parent's Shutdown) cut what this one waited for.
-	cut := sc.dead && sc.cause == ErrClosed
+	// The end of a grace period other than this call's (a parent's
+	// Shutdown) cut what this one waited for.
+	cut := sc.cutByClose
 	s.unlock()
 	if err != nil {
 		return err
@@ -255,6 +255,19 @@ func (sc *Scope) shutdown(ctx context.Context, top bool) error {
 		return ErrClosed // a second call, or a parent's grace, canceled what this one waited for
 	}
 	return errs
+}
+
+// cancelClosingLocked is the cancellation at the end of a Shutdown's grace
+// period, or of an escalated Shutdown: it cancels sc's subtree with
+// ErrClosed and marks the scopes it cancels so, so that a graceful Shutdown
+// of one of them in flight returns ErrClosed.
+func (sc *Scope) cancelClosingLocked() []*core.Task {
+	sc.walk(func(x *Scope) {
+		if !x.dead {
+			x.cutByClose = true
+		}
+	})
+	return sc.cancelTreeLocked(ErrClosed)
 }
 
 // releaseLocked releases a canceled or shut-down scope now if none of its
