@@ -557,3 +557,49 @@ func TestHMCancelOfAParkedMiddleScopeFreesTheCappedAncestor(t *testing.T) {
 		})
 	}
 }
+
+// TestHMScopeTimeoutVersusOwnTimeout: Kotlin withTimeout inside a scope
+// with a timeout of its own: whichever fires first decides. The scope's
+// (outer) timeout is a cancellation of the task even when the task has a
+// longer timeout of its own; the task's own, shorter timeout is its
+// failure, and fails a fail-fast group.
+func TestHMScopeTimeoutVersusOwnTimeout(t *testing.T) {
+	for _, first := range []string{"scope", "own"} {
+		t.Run(first, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s, err := scheduler.New(scheduler.WithLimit(2), scheduler.WithLogger(hsQuietLog))
+				require.NoError(t, err)
+				defer func() { _ = s.Shutdown(context.Background()) }()
+				scopeT, ownT := time.Second, time.Hour
+				if first == "own" {
+					scopeT, ownT = time.Hour, time.Second
+				}
+				sc, err := s.Root().NewScope(scheduler.FailFast(), scheduler.WithTimeout(scopeT))
+				require.NoError(t, err)
+				seen := make(chan hsSeen, 1)
+				h, err := scheduler.Submit(sc, hsUntilDone(nil, seen, hsRetErr), lazytask.WithTimeout(ownT))
+				require.NoError(t, err)
+				sibSeen := make(chan hsSeen, 1)
+				sib, err := scheduler.Submit(sc, hsUntilDone(nil, sibSeen, hsRetErr))
+				require.NoError(t, err)
+				began := time.Now()
+				_, err = h.Await(context.Background())
+				assert.Equal(t, time.Second, time.Since(began))
+				assert.ErrorIs(t, err, context.DeadlineExceeded)
+				got := <-seen
+				assert.ErrorIs(t, got.cause, context.DeadlineExceeded)
+				werr := sc.Wait(context.Background())
+				if first == "scope" {
+					assert.Equal(t, lazytask.Canceled, h.State(), "the scope's timeout cancels the task")
+					assert.NoError(t, werr)
+				} else {
+					assert.Equal(t, lazytask.Failed, h.State(), "its own timeout fails the task")
+					assert.ErrorIs(t, werr, context.DeadlineExceeded)
+					assert.Len(t, hsJoined(werr), 1)
+				}
+				assert.Equal(t, lazytask.Canceled, sib.State())
+				<-sibSeen
+			})
+		})
+	}
+}
