@@ -19,7 +19,8 @@ import (
 // honour their context and others wait: the running ones are canceled
 // with ErrLeaseLost before their leases lapse, the slots running never
 // pass the cap, and every task ends once the pause is over (the lost
-// ones Failed with ErrLeaseLost, the others Succeeded).
+// ones, at least those that ran across the pause, Failed with
+// ErrLeaseLost, the others Succeeded).
 func TestClientPausePastALease(t *testing.T) {
 	srv := startRedis(t)
 	admin := srv.client()
@@ -76,7 +77,11 @@ func TestClientPausePastALease(t *testing.T) {
 		require.NoError(t, s.Shutdown(ctx))
 	}
 	t.Logf("lost %d, succeeded %d, peak %d", lost, ok, peak.Load())
-	assert.Equal(t, limit, lost, "the tasks running across the pause")
+	// The tasks running across the pause lose their leases; one started
+	// after it may too, on a loaded machine, if a renewal of its lease is
+	// late (CI saw 4 once): a lost lease is what a late renewal means.
+	assert.GreaterOrEqual(t, lost, limit, "the tasks running across the pause")
+	assert.Equal(t, len(hs), lost+ok, "every task ended once, lost or succeeded")
 	assert.LessOrEqual(t, peak.Load(), int64(limit))
 	for _, l := range ls {
 		require.NoError(t, l.Close())
