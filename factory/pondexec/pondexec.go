@@ -26,7 +26,11 @@ import (
 // and from several goroutines at once) and never loses a run:
 //   - with an idle worker slot in pool, the run goes to pool.Go;
 //   - if pool is stopped, or refuses the run, it runs on a goroutine of its
-//     own (go run());
+//     own (go run()); but a run that pool took before its Stop keeps its
+//     worker for the tasks the scheduler chains onto that goroutine after
+//     it, and parks it a moment for more: pool's Stop completes only once
+//     the scheduler hands that goroutine nothing more, so do not wait for
+//     it from a task of the scheduler;
 //   - if pool is saturated (every worker busy, or taken by a run on its
 //     way to pool, or tasks waiting in its queue), the run also gets a
 //     goroutine of its own: queued behind pool's other work it would not
