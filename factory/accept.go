@@ -190,9 +190,19 @@ func closeQuietly(c closer) {
 // connOpts are the options of a connection's task: its name, and the
 // values of Serve's context, if Serve started the server.
 func (s *Server) connOpts(conn net.Conn) []lazytask.Option {
-	opts := []lazytask.Option{lazytask.WithName("conn " + conn.RemoteAddr().String())}
+	opts := []lazytask.Option{lazytask.WithName("conn " + remoteName(conn))}
 	if s.values != nil {
 		opts = append(opts, lazytask.WithValues(s.values))
 	}
 	return opts
+}
+
+// remoteName is conn's remote address as text, or "unknown" for a
+// connection that has none: net.Conn does not promise one, and a panic
+// here would end the accept loop with the accepted connection unclosed.
+func remoteName(conn net.Conn) string {
+	if a := conn.RemoteAddr(); a != nil {
+		return a.String()
+	}
+	return "unknown"
 }
