@@ -29,7 +29,10 @@ import (
 // before its handler ran gets 503 Service Unavailable. A panicking handler
 // fails its task with a *lazytask.PanicError, and one that calls
 // runtime.Goexit with lazytask.ErrGoexit; the handler scope's policy
-// reports it, and the connection is aborted, as net/http does.
+// reports it, and the connection is aborted, as net/http does. A panic
+// with http.ErrAbortHandler (httputil.ReverseProxy's, when the client
+// goes away) aborts the connection too, but quietly, as net/http promises:
+// the task ends Canceled with that cause, and the policy sees no failure.
 //
 // Like Start, StartHTTP takes ln over.
 func StartHTTP(ln net.Listener, srv *http.Server, opts ...ServeOption) (*Server, error) {
@@ -110,13 +113,29 @@ func (s *Server) drainHTTP(ctx context.Context) error {
 func (s *Server) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rctx := r.Context()
-		ran := false
-		t := scheduler.NewTask(s.handlers, func(ctx context.Context) (struct{}, error) {
+		ran, aborted := false, false
+		var t *lazytask.Task[struct{}]
+		t = scheduler.NewTask(s.handlers, func(ctx context.Context) (_ struct{}, err error) {
 			ran = true
 			mctx, cancel := context.WithCancelCause(rctx)
 			stop := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
 			defer stop()
 			defer cancel(nil)
+			defer func() {
+				// http.ErrAbortHandler aborts the response on purpose
+				// (httputil.ReverseProxy, when the client goes away): not
+				// a failure, so the task ends Canceled with it as the
+				// cause, unless something canceled it first. Any other
+				// panic goes on, to become a *lazytask.PanicError.
+				if v := recover(); v != nil {
+					if v != http.ErrAbortHandler {
+						panic(v)
+					}
+					aborted = true
+					t.Cancel(http.ErrAbortHandler)
+					err = context.Cause(ctx)
+				}
+			}()
 			h.ServeHTTP(w, r.WithContext(merged{Context: mctx, task: ctx}))
 			return struct{}{}, nil
 		}, lazytask.WithName(r.Method+" "+r.URL.Path), lazytask.WithValues(rctx))
@@ -139,7 +158,7 @@ func (s *Server) wrap(h http.Handler) http.Handler {
 		// A handler that panicked, or called runtime.Goexit, wrote a
 		// response that may be cut short: the connection is aborted, as
 		// net/http does when its handler goroutine panics or exits.
-		if _, ok := errors.AsType[*lazytask.PanicError](t.Err()); ok || errors.Is(t.Err(), lazytask.ErrGoexit) {
+		if _, ok := errors.AsType[*lazytask.PanicError](t.Err()); ok || aborted || errors.Is(t.Err(), lazytask.ErrGoexit) {
 			panic(http.ErrAbortHandler)
 		}
 	})
