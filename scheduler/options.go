@@ -214,9 +214,13 @@ func WithoutPanicRecovery() Option {
 // existing worker pool can then run them (factory/pondexec does this for a
 // pond pool). exec must run the function exactly once, soon, and must not
 // block: it is called with the scheduler's lock held. Handles, hooks,
-// policies and the cap are unchanged. A SchedulerOption.
+// policies and the cap are unchanged. A nil exec makes New fail with
+// ErrInvalidOption. A SchedulerOption.
 func WithExecutor(exec func(run func())) SchedulerOption {
 	return schedOption(func(c *config) error {
+		if exec == nil {
+			return fmt.Errorf("%w: nil executor", ErrInvalidOption)
+		}
 		c.exec = exec
 		return nil
 	})

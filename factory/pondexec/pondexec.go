@@ -11,6 +11,7 @@
 package pondexec
 
 import (
+	"fmt"
 	"math"
 	"sync/atomic"
 
@@ -20,7 +21,8 @@ import (
 )
 
 // WithPool is a scheduler option (scheduler.WithExecutor) that runs the
-// scheduler's admitted tasks on pool.
+// scheduler's admitted tasks on pool. A nil pool makes scheduler.New fail
+// with scheduler.ErrInvalidOption.
 //
 // The executor never blocks (the scheduler may call it with its lock held,
 // and from several goroutines at once) and never loses a run:
@@ -60,14 +62,22 @@ import (
 // the task Failed with a *lazytask.PanicError (never Running forever), and
 // the program goes on.
 func WithPool(pool pond.Pool) scheduler.SchedulerOption {
+	if pool == nil {
+		// Refused by scheduler.New with ErrInvalidOption.
+		return scheduler.WithExecutor(nil)
+	}
 	f := &feeder{pool: pool}
 	return scheduler.WithExecutor(f.submit)
 }
 
 // New returns a scheduler that runs its tasks on pool (WithPool), with the
 // cap of pool's workers unless opts set one (pond's "no limit" becomes
-// scheduler.Unlimited). opts are those of scheduler.New.
+// scheduler.Unlimited). opts are those of scheduler.New. A nil pool is
+// refused with scheduler.ErrInvalidOption.
 func New(pool pond.Pool, opts ...scheduler.SchedulerOption) (*scheduler.Scheduler, error) {
+	if pool == nil {
+		return nil, fmt.Errorf("%w: nil pond pool", scheduler.ErrInvalidOption)
+	}
 	var first scheduler.SchedulerOption = scheduler.Unlimited()
 	if n := pool.MaxConcurrency(); n > 0 && n < math.MaxInt {
 		first = scheduler.WithLimit(n)
