@@ -28,18 +28,18 @@ func (s *Server) acceptLoop(ctx context.Context) (struct{}, error) {
 	defer stop()
 	// The handler scope canceled (a fail-fast error, or its own
 	// shutdown): stop accepting rather than refuse the next connection.
-	stopH := context.AfterFunc(s.handlers.Context(), s.stopAccepting)
+	stopH := context.AfterFunc(s.handlers.Context(), s.stopHandlers)
 	defer stopH()
 	var delay time.Duration
 	for {
 		if !s.takeSlot() {
-			return struct{}{}, nil
+			return struct{}{}, s.stopErr()
 		}
 		conn, err := s.ln.Accept()
 		if err != nil {
 			s.freeSlot()
 			if s.stopping() {
-				return struct{}{}, nil
+				return struct{}{}, s.stopErr()
 			}
 			if temporaryAcceptError(err) {
 				// As net/http's Server.Serve: 5ms, doubling up to 1s,
@@ -48,7 +48,7 @@ func (s *Server) acceptLoop(ctx context.Context) (struct{}, error) {
 				slog.Warn("factory: accept failed; retrying",
 					"server", s.scope.Name(), "err", err, "retry_in", delay)
 				if !s.backoff(delay) {
-					return struct{}{}, nil
+					return struct{}{}, s.stopErr()
 				}
 				continue
 			}
@@ -60,8 +60,12 @@ func (s *Server) acceptLoop(ctx context.Context) (struct{}, error) {
 			case errors.Is(err, scheduler.ErrClosed) || errors.Is(err, scheduler.ErrScopeCanceled) || s.handlers.Context().Err() != nil:
 				// The handler scope takes no more work: stop accepting
 				// rather than refuse every connection.
-				s.stopAccepting()
-				return struct{}{}, nil
+				if s.handlers.Context().Err() != nil {
+					s.stopHandlers()
+				} else {
+					s.stopAccepting()
+				}
+				return struct{}{}, s.stopErr()
 			case errors.Is(err, scheduler.ErrWeightTooLarge) || errors.Is(err, scheduler.ErrInvalidOption):
 				// Every connection's task would be refused alike.
 				s.stopAccepting()

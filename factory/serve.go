@@ -34,6 +34,7 @@ type Server struct {
 
 	stopOnce  sync.Once
 	stop      chan struct{} // closed when the server stops accepting
+	stopCause error         // why, if its handler scope ended; set before stop is closed
 	done      chan struct{} // closed when the accept loop has returned
 	acceptErr error         // written before done is closed
 	finished  chan struct{} // closed when the first Shutdown returns
@@ -85,8 +86,10 @@ func Start(ln net.Listener, handler func(ctx context.Context, conn net.Conn) err
 // the stragglers, closes their connections and waits for them. Serve
 // returns nil once all of that is done in time; ErrGraceExpired if
 // stragglers had to be canceled; the listener's error if accepting failed
-// (the handlers drain then too); and the handler scope's errors when it is
-// fail-fast (its first error also stops the server).
+// (the handlers drain then too); the handler scope's cause if its context
+// ended and stopped the server (WithHandlerScope's timeout, a
+// cancellation); and the handler scope's errors when it is fail-fast (its
+// first error also stops the server).
 func Serve(ctx context.Context, ln net.Listener, handler func(ctx context.Context, conn net.Conn) error, opts ...ServeOption) error {
 	s, err := Start(ln, handler, append(opts, withValues(ctx))...)
 	if err != nil {
@@ -208,8 +211,10 @@ func (s *Server) Done() <-chan struct{} { return s.started().done }
 //
 // It returns nil if everything finished in time, context.Cause(ctx) if the
 // grace period ended first, joined with the accept loop's error if
-// accepting had failed and with the handler scope's errors if it is
-// fail-fast. A second call cancels the handlers at once, waits for the
+// accepting had failed, with the handler scope's cause if that scope's
+// context ended and so stopped the server (its timeout, say; not a close
+// in order, scheduler.ErrClosed), and with the handler scope's errors if
+// it is fail-fast. A second call cancels the handlers at once, waits for the
 // first call to finish, and returns scheduler.ErrClosed.
 //
 // Shutdown waits for every handler: a handler that wants the server to stop
@@ -235,6 +240,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	<-s.done
 	s.release()
 	close(s.finished)
+	if s.acceptErr != nil && errors.Is(err, s.acceptErr) {
+		return err // a fail-fast scope's first error, which ended the loop
+	}
 	return errors.Join(s.acceptErr, err)
 }
 
@@ -258,8 +266,32 @@ func (s *Server) cancelHandlers() {
 
 // stopAccepting stops the accept loop; for TCP it closes the listener
 // (http.Server.Shutdown closes it for HTTP).
-func (s *Server) stopAccepting() {
+func (s *Server) stopAccepting() { s.stopFor(nil) }
+
+// stopHandlers stops the server because its handler scope's context
+// ended, with that scope's cause: a timeout, a cancellation, a fail-fast
+// error. A close in order (scheduler.ErrClosed: the server's own Shutdown
+// past its grace, or a parent's) is not reported.
+func (s *Server) stopHandlers() {
+	cause := context.Cause(s.handlers.Context())
+	if errors.Is(cause, scheduler.ErrClosed) {
+		cause = nil
+	}
+	s.stopFor(cause)
+}
+
+// stopErr is the accept loop's error once the server stopped: why the
+// handler scope ended, if that stopped it first.
+func (s *Server) stopErr() error {
+	<-s.stop
+	return s.stopCause
+}
+
+// stopFor is stopAccepting for a reason the accept loop reports, if it is
+// the first to stop the server.
+func (s *Server) stopFor(cause error) {
 	s.stopOnce.Do(func() {
+		s.stopCause = cause
 		close(s.stop)
 		if s.http == nil {
 			closeQuietly(s.ln)

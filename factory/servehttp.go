@@ -84,11 +84,17 @@ func (s *Server) serveHTTP(ctx context.Context) (struct{}, error) {
 	defer stop()
 	// The handler scope canceled: its requests are, and no new one would
 	// run.
-	stopH := context.AfterFunc(s.handlers.Context(), func() { _ = s.http.Close() })
+	stopH := context.AfterFunc(s.handlers.Context(), func() {
+		s.stopHandlers()
+		_ = s.http.Close()
+	})
 	defer stopH()
 	err := s.http.Serve(s.ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
+		if s.stopping() {
+			err = s.stopErr()
+		}
 	}
 	return struct{}{}, err
 }
