@@ -48,3 +48,48 @@ func TestHostileStoppedPoolRunsNoTaskSubmittedAfterItsStop(t *testing.T) {
 	_ = b.Wait(bg)
 	require.NoError(t, stopped.Wait())
 }
+
+// The same capture starves the pool's other users: pond's package doc
+// has users keep their pool, but a worker that ran one of the scheduler's
+// tasks stays in the scheduler's loop while the scheduler has tasks to
+// chain onto it. On a pool of 1, with a stream of tasks at cap 1 (each
+// submits the next, as handlers of a busy server do), a function given to
+// pool directly never runs until the stream stops (here: the test's
+// bound).
+func TestHostileStoppedPoolOtherUsersAreNotStarvedByAStream(t *testing.T) {
+	if os.Getenv("LAZYSCHED_KNOWN") != "1" {
+		t.Skip("known: a pond worker keeps running the scheduler's chained tasks (set LAZYSCHED_KNOWN=1 to run)")
+	}
+	pool := pond.NewPool(1)
+	t.Cleanup(pool.StopAndWait)
+	s := newScheduler(t, pool, scheduler.WithLimit(1))
+	ctx := bounded(t)
+	direct := make(chan struct{})
+	started := make(chan struct{})
+	var next func(context.Context) error
+	next = func(context.Context) error {
+		select {
+		case <-started:
+		default:
+			close(started)
+		}
+		select {
+		case <-direct:
+			return nil // the pool's own user ran: the stream ends
+		case <-ctx.Done():
+			return nil // the bound passed: end the stream, the test fails
+		default:
+		}
+		_, err := scheduler.Go(s, next)
+		return err
+	}
+	_, err := scheduler.Go(s, next)
+	require.NoError(t, err)
+	<-started
+	require.NoError(t, pool.Go(func() { close(direct) }))
+	select {
+	case <-direct:
+	case <-ctx.Done():
+		t.Fatal("a function given to the pool directly never ran while the scheduler streamed tasks")
+	}
+}

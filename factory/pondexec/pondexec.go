@@ -32,7 +32,9 @@ import (
 //     worker for the tasks the scheduler chains onto that goroutine after
 //     it, and parks it a moment for more: pool's Stop completes only once
 //     the scheduler hands that goroutine nothing more, so do not wait for
-//     it from a task of the scheduler;
+//     it from a task of the scheduler; for the same reason, work given to
+//     pool directly may wait as long as the scheduler has tasks to chain
+//     onto pool's workers;
 //   - if pool is saturated (every worker busy, or taken by a run on its
 //     way to pool, or tasks waiting in its queue), the run also gets a
 //     goroutine of its own: queued behind pool's other work it would not
