@@ -197,11 +197,9 @@ func TestHostileDoneHooksWithPprofLabelsSeeTheTasksLabels(t *testing.T) {
 	hdPushed(t, s, n)
 }
 
-// With an executor: every hook runs once, with its run context, and
-// Shutdown waits for them. An executor's goroutine runs one task and goes
-// back to the executor (WithExecutor), so it takes no next task and its
-// task's done hooks run on it, not on the done queue's runner: every task
-// goes through the executor, and none through the runner.
+// With an executor: the runner is the scheduler's own goroutine, the
+// tasks the executor's; every hook runs once, with its run context, and
+// Shutdown waits for them.
 func TestHostileDoneHooksWithAnExecutor(t *testing.T) {
 	const n = 40
 	counts := newDhCounts()
@@ -226,9 +224,8 @@ func TestHostileDoneHooksWithAnExecutor(t *testing.T) {
 	require.NoError(t, s.Shutdown(bounded(t)))
 	counts.each(t, n, "done hooks")
 	assert.Zero(t, bad.Load(), "done hooks without the run context")
-	assert.GreaterOrEqual(t, execRuns.Load(), int32(n), "every task ran on the executor")
-	pushed, _ := scheduler.DoneQueue(s)
-	assert.Zero(t, pushed, "tasks whose done hooks went to the done queue's runner")
+	assert.Positive(t, execRuns.Load(), "tasks run on the executor")
+	hdPushed(t, s, n)
 }
 
 // A done hook on the runner that awaits a task queued behind (the last

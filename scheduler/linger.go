@@ -34,9 +34,7 @@ func (s *Scheduler) spawn(c *core.Task) {
 	go s.work(c)
 }
 
-// work runs c, then whatever the scheduler hands this goroutine next (an
-// executor's goroutine gets nothing more: it goes back to its executor,
-// see WithExecutor). When
+// work runs c, then whatever the scheduler hands this goroutine next. When
 // nothing is left, one goroutine at a time lingers for a moment (linger):
 // a submitter slower than the tasks then hands its next task to that
 // goroutine through the queue. Then it parks (parkLocked): the next task
@@ -233,11 +231,6 @@ func (s *Scheduler) dismissLocked(chs []chan *core.Task) {
 const spinRounds = 8
 
 func (s *Scheduler) linger(ch *chan *core.Task) (*core.Task, bool) {
-	if s.cfg.exec != nil {
-		// An executor's goroutine goes back to the executor at once: it
-		// neither lingers nor parks, which would keep it from its pool.
-		return nil, false
-	}
 	s.lock()
 	if c := s.popStartLocked(); c != nil {
 		s.unlock()

@@ -213,10 +213,7 @@ func WithoutPanicRecovery() Option {
 // a function that runs them, instead of starting goroutines of its own: an
 // existing worker pool can then run them (factory/pondexec does this for a
 // pond pool). exec must run the function exactly once, soon, and must not
-// block: it is called with the scheduler's lock held. The function runs
-// one task and returns: the goroutine goes back to the executor (it does
-// not go on with the next task, linger or park, as the scheduler's own
-// goroutines do), and exec is called for every task. Handles, hooks,
+// block: it is called with the scheduler's lock held. Handles, hooks,
 // policies and the cap are unchanged. A nil exec makes New fail with
 // ErrInvalidOption. A SchedulerOption.
 func WithExecutor(exec func(run func())) SchedulerOption {

@@ -98,10 +98,7 @@ func (o *owner) Release(c *core.Task, st core.State, err error, exiting bool) (*
 	s.wake = wake
 	sc.doneTaskLocked(c)
 	var next *core.Task
-	// An executor's goroutine is the executor's: it takes no next task,
-	// which the executor gets instead (admitAllLocked, startLocked), so
-	// that a pool that stops, or has work of its own, gets its worker back.
-	if !exiting && !here && s.queued > 0 && s.cfg.exec == nil {
+	if !exiting && !here && s.queued > 0 {
 		next = s.admitOne(core.Finished(c))
 	}
 	res := core.AfterNone

@@ -6,9 +6,8 @@
 // The scheduler still decides what runs: its cap, queue, priorities,
 // force-runs, hooks and policies are unchanged. The pool only supplies the
 // goroutines that run admitted tasks. One pool task runs one admitted task,
-// and the worker then goes back to the pool: a stopped pool gets its
-// workers back, and the pool's own work is not held up behind a stream of
-// the scheduler's tasks.
+// and then whatever the scheduler hands that goroutine next, so the pool's
+// counters count runs of the executor, not lazysched tasks.
 package pondexec
 
 import (
@@ -29,7 +28,13 @@ import (
 // and from several goroutines at once) and never loses a run:
 //   - with an idle worker slot in pool, the run goes to pool.Go;
 //   - if pool is stopped, or refuses the run, it runs on a goroutine of its
-//     own (go run());
+//     own (go run()); but a run that pool took before its Stop keeps its
+//     worker for the tasks the scheduler chains onto that goroutine after
+//     it, and parks it a moment for more: pool's Stop completes only once
+//     the scheduler hands that goroutine nothing more, so do not wait for
+//     it from a task of the scheduler; for the same reason, work given to
+//     pool directly may wait as long as the scheduler has tasks to chain
+//     onto pool's workers;
 //   - if pool is saturated (every worker busy, or taken by a run on its
 //     way to pool, or tasks waiting in its queue), the run also gets a
 //     goroutine of its own: queued behind pool's other work it would not
