@@ -248,9 +248,11 @@ func TestSupervisorGetsOneScopeErrorFromAFailFastChild(t *testing.T) {
 	ch, err := s.Root().NewScope(scheduler.FailFast(), scheduler.WithName("child"))
 	require.NoError(t, err)
 	e1 := errors.New("e1")
+	submitted := make(chan struct{}) // e1 comes once all five are in: a fail-fast child refuses later submits
 	for i := range 5 {
 		_, err := scheduler.Go(ch, func(ctx context.Context) error {
 			if i == 2 {
+				<-submitted
 				return e1
 			}
 			<-ctx.Done()
@@ -258,6 +260,7 @@ func TestSupervisorGetsOneScopeErrorFromAFailFastChild(t *testing.T) {
 		})
 		require.NoError(t, err)
 	}
+	close(submitted)
 	err = ch.Wait(bg)
 	require.ErrorIs(t, err, e1)
 	require.NoError(t, s.Wait(bg))
