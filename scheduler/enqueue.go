@@ -79,16 +79,15 @@ func (sc *Scope) enqueue(c *core.Task, fresh, made bool) error {
 		sc.running.PushBack(c)
 		s.running++
 		s.wg.Add(1)
-		if len(s.idle) > 0 || s.deferStartLocked(c) {
-			if len(s.idle) > 0 {
-				s.startLocked(c)
-			}
+		if len(s.idle) > 0 {
+			s.startLocked(c)
+		} else if !s.deferStartLocked(c) {
+			s.spawnLocked()
 			s.unlock()
+			s.spawn(c)
 			return nil
 		}
-		s.spawnLocked()
 		s.unlock()
-		s.spawn(c)
 		return nil
 	}
 	core.SetOrder(c, s.orderOf(c))
