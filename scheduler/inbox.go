@@ -110,7 +110,19 @@ func (s *Scheduler) unlockThen() {
 // nesting per queued task (a million of them overflowed it). They are
 // still made on the goroutine that let the lock go, before its outermost
 // unlock returns.
+//
+// The goroutine id (a stack trace, 1-3 µs) is read only while another
+// callOuts is under way, on this goroutine or another: alone, a call is
+// nested in none, and makes its calls itself. A call nested in such an
+// unregistered one registers, so the nesting stops at two.
 func (s *Scheduler) callOuts(out []func()) {
+	defer s.outCalls.Add(-1)
+	if s.outCalls.Add(1) == 1 {
+		for _, f := range out {
+			s.callOut(f)
+		}
+		return
+	}
 	id := goid.ID()
 	if id == 0 { // no goroutine id: nest, as a last resort
 		for _, f := range out {

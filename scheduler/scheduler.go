@@ -58,9 +58,11 @@ type Scheduler struct {
 	_      [48]byte
 	outbox []func() // calls to make once s.mu is let go; see later
 	// outRuns holds, by goroutine (goid.ID), the calls left to make by
-	// the callOuts running on it, under outMu; see callOuts.
-	outMu   sync.Mutex
-	outRuns map[uint64]*[]func()
+	// the callOuts running on it, under outMu; outCalls counts the
+	// callOuts under way on any goroutine. See callOuts.
+	outMu    sync.Mutex
+	outRuns  map[uint64]*[]func()
+	outCalls atomic.Int32
 	// wake is the done channel of a task that Release ended, to close
 	// once s.mu is let go (unlock), or before a task starts on another
 	// goroutine (startLocked), whichever comes first; see Release.
