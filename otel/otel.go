@@ -223,7 +223,7 @@ func New(opts ...Option) (*Observer, error) {
 		var paths []string
 		o.scopes.each(func(sc *scheduler.Scope, info *scopeInfo) {
 			st := sc.Stats()
-			gone := scopeReleased(sc, st)
+			gone := sc.Released()
 			cur, ok := byPath[info.path]
 			if ok && (!cur.gone || gone) {
 				return
@@ -248,13 +248,6 @@ func New(opts ...Option) (*Observer, error) {
 		return nil, err
 	}
 	return o, nil
-}
-
-// scopeReleased reports whether sc's scheduler has released it, or is
-// about to (I12): its context is done and its subtree has no task left
-// (st is its Stats). A scope so closed takes no task again.
-func scopeReleased(sc *scheduler.Scope, st scheduler.Stats) bool {
-	return st.Queued == 0 && st.Running == 0 && st.Lazy == 0 && sc.Context().Err() != nil
 }
 
 // Hooks is New(opts...).Hooks(), for a program that never closes its

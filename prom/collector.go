@@ -321,7 +321,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	var paths []string
 	c.scopes.each(func(sc *scheduler.Scope, info *scopeInfo) {
 		st := sc.Stats()
-		gone := scopeReleased(sc, st)
+		gone := sc.Released()
 		g := byPath[info.path]
 		switch {
 		case g == nil:
@@ -357,13 +357,6 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.tasks.Collect(ch)
 	c.queueTime.Collect(ch)
 	c.runTime.Collect(ch)
-}
-
-// scopeReleased reports whether sc's scheduler has released it, or is about
-// to (I12): its context is done and its subtree has no task left (st is
-// its Stats). A scope so closed takes no task again.
-func scopeReleased(sc *scheduler.Scope, st scheduler.Stats) bool {
-	return st.Queued == 0 && st.Running == 0 && st.Lazy == 0 && sc.Context().Err() != nil
 }
 
 // noCopy makes go vet's copylocks check refuse copies of the types that

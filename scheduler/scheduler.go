@@ -575,6 +575,19 @@ func (st Stats) withTotals(c *counters) Stats {
 	return st
 }
 
+// Released reports whether the scope can take no task again: its context
+// is done (canceled, timed out or shut down) and its subtree holds no
+// queued, running or Lazy task. A scope of the same path made later is
+// another scope: a collector that keys scopes by path shows the live one.
+// It costs one context check for a live scope.
+func (sc *Scope) Released() bool {
+	if sc.Context().Err() == nil {
+		return false
+	}
+	st := sc.Stats()
+	return st.Queued == 0 && st.Running == 0 && st.Lazy == 0
+}
+
 // Stats returns the counters of the scope's subtree, with the fields and
 // the identity of Scheduler.Stats: Limit and Unlimited are the scope's own
 // cap (Unlimited when it has none of its own); InUse the slots its
