@@ -127,7 +127,12 @@ func TestHostileNestedGatherInsideKeepsTheCap(t *testing.T) {
 			})
 			require.NoError(t, err)
 			assert.Equal(t, []int{3, 33, 63, 93}, got)
-			p.check(t, limit)
+			// A gather woken by one leaf's end while its slot went to the
+			// queue (its Release came before the gather lent again, the
+			// callback after) goes on over the cap, counted, to receive
+			// again (ReclaimGate); no leaf runs over it. Seen from a leaf
+			// about 1 run in 100 at cap 2, never at cap 1.
+			p.checkOver(t, limit, limit-1)
 			assert.Equal(t, uint64(0), s.Stats().ForceRuns, "ForceRuns")
 			hiIdle(t, s)
 		})
