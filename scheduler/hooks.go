@@ -186,7 +186,7 @@ func (r *hookRun) step() (done bool) {
 				w := core.NewWorker(goid.ID())
 				defer w.Exit()
 				w.Runs(rest.c)
-				rest.sc.s.loop(w, core.ExecuteStarted(rest.c, rest.ctx))
+				rest.sc.s.loop(w, core.ExecuteStarted(rest.c, rest.ctx), nil)
 			}
 		})
 	}()

@@ -28,10 +28,22 @@ func (s *Scheduler) goTracked(f func()) {
 // Its callers count it in s.spawned under s.mu.
 func (s *Scheduler) spawn(c *core.Task) {
 	if s.cfg.exec != nil {
-		s.cfg.exec(func() { s.work(c) })
+		s.cfg.exec(func(yield func() bool) { s.work(c, yield) })
 		return
 	}
-	go s.work(c)
+	go s.work(c, nil)
+}
+
+// handBack hands c, which the calling goroutine of an executor was to run
+// next, back to the executor, whose yield asked for the goroutine back
+// (WithYieldingExecutor). The caller holds a count in s.wg that it lets go
+// of as it returns; c's new goroutine gets one of its own.
+func (s *Scheduler) handBack(c *core.Task) {
+	s.lock()
+	s.spawnLocked()
+	s.wg.Add(1)
+	s.unlock()
+	s.spawn(c)
 }
 
 // work runs c, then whatever the scheduler hands this goroutine next. When
@@ -41,7 +53,10 @@ func (s *Scheduler) spawn(c *core.Task) {
 // admitted where no goroutine can run it, as when a task's done hooks or
 // callbacks still run after it (I11), goes to a parked goroutine, whose
 // stack has already grown, instead of a new one.
-func (s *Scheduler) work(c *core.Task) {
+//
+// yield, for an executor's goroutine (WithYieldingExecutor), says when to
+// hand the next task back to the executor instead (nil: never).
+func (s *Scheduler) work(c *core.Task, yield func() bool) {
 	defer s.wg.Done()
 	if s.cfg.exec == nil {
 		// A new goroutine inherits the pprof labels of the one that
@@ -60,7 +75,7 @@ func (s *Scheduler) work(c *core.Task) {
 		r.Exit()
 		s.uncount(id)
 	}()
-	s.loop(r, c)
+	s.loop(r, c, yield)
 }
 
 // count counts the calling goroutine among s's own (see Scheduler.own)
@@ -90,21 +105,31 @@ func (s *Scheduler) ownGoroutine(id uint64) int {
 	return min(s.own.by[id], 1)
 }
 
-// loop is work's body: run c and what follows, then linger, then park;
+// loop is work's body: run c and what follows, then linger, then park
+// (yield, if not nil, may hand what follows back to the executor first);
 // r, the goroutine's record, names the task it runs (core.Current), and
 // none while it lingers or parks, so that a parked goroutine keeps no
 // ended task, and its result, alive.
-func (s *Scheduler) loop(r *core.Worker, c *core.Task) {
+func (s *Scheduler) loop(r *core.Worker, c *core.Task, yield func() bool) {
 	var ch chan *core.Task
 	for c != nil {
 		for c != nil {
 			r.Runs(c)
 			c = core.Execute(c)
+			if c != nil && yield != nil && yield() {
+				r.Runs(nil)
+				s.handBack(c)
+				return
+			}
 		}
 		r.Runs(nil)
 		var parked bool
 		if c, parked = s.linger(&ch); parked {
 			c = <-ch // whoever sends counts this goroutine in s.wg again
+		}
+		if c != nil && yield != nil && yield() {
+			s.handBack(c)
+			return
 		}
 	}
 }

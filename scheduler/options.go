@@ -44,7 +44,7 @@ type config struct {
 	// scheduler only
 	base        context.Context
 	pprofLabels bool
-	exec        func(func())
+	exec        func(run func(yield func() bool)) // WithExecutor, WithYieldingExecutor
 	aging       time.Duration
 	queueLimit  int
 	logger      *slog.Logger
@@ -217,6 +217,34 @@ func WithoutPanicRecovery() Option {
 // policies and the cap are unchanged. A nil exec makes New fail with
 // ErrInvalidOption. A SchedulerOption.
 func WithExecutor(exec func(run func())) SchedulerOption {
+	return schedOption(func(c *config) error {
+		if exec == nil {
+			return fmt.Errorf("%w: nil executor", ErrInvalidOption)
+		}
+		c.exec = func(run func(yield func() bool)) { exec(func() { run(nil) }) }
+		return nil
+	})
+}
+
+// WithYieldingExecutor is WithExecutor for a pool that has users of its
+// own, or that may be stopped while the scheduler still has work: a
+// goroutine of the pool that runs a task would otherwise go on with the
+// tasks the scheduler chains onto it (the next queued task, taken as the
+// last one ends) for as long as there are any, keeping the pool's worker
+// from the pool.
+//
+// exec is called with a function run to run exactly once, as WithExecutor's
+// is; exec calls run(yield), where yield (nil: never) reports whether the
+// pool wants the goroutine back. After each task, before it goes on with
+// the next one, the goroutine asks yield; if yield reports true, it hands
+// that task back to exec, to be run as a new function, and returns: the
+// pool's own users queued meanwhile, or its Stop, get their worker back,
+// and the task runs wherever exec puts it then (factory/pondexec: the back
+// of the pool's queue, or a goroutine of its own once the pool is full or
+// stopped). yield is called once per task: it must be cheap, must not
+// block and must not call the scheduler. A nil exec makes New fail with
+// ErrInvalidOption. A SchedulerOption.
+func WithYieldingExecutor(exec func(run func(yield func() bool))) SchedulerOption {
 	return schedOption(func(c *config) error {
 		if exec == nil {
 			return fmt.Errorf("%w: nil executor", ErrInvalidOption)

@@ -95,7 +95,7 @@ func (s *Scheduler) begin(c *core.Task) *core.Task {
 	}
 	s.unlock()
 	if next {
-		go s.work(nil)
+		go s.work(nil, nil)
 	}
 	return c
 }
