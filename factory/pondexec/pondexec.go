@@ -6,8 +6,9 @@
 // The scheduler still decides what runs: its cap, queue, priorities,
 // force-runs, hooks and policies are unchanged. The pool only supplies the
 // goroutines that run admitted tasks. One pool task runs one admitted task,
-// and then whatever the scheduler hands that goroutine next, so the pool's
-// counters count runs of the executor, not lazysched tasks.
+// and then whatever the scheduler hands that goroutine next until the pool
+// is stopped or has work of its own waiting, so the pool's counters count
+// runs of the executor, not lazysched tasks.
 package pondexec
 
 import (
@@ -20,7 +21,7 @@ import (
 	"github.com/lazysched/lazysched/scheduler"
 )
 
-// WithPool is a scheduler option (scheduler.WithExecutor) that runs the
+// WithPool is a scheduler option (scheduler.WithYieldingExecutor) that runs the
 // scheduler's admitted tasks on pool. A nil pool makes scheduler.New fail
 // with scheduler.ErrInvalidOption.
 //
@@ -28,13 +29,14 @@ import (
 // and from several goroutines at once) and never loses a run:
 //   - with an idle worker slot in pool, the run goes to pool.Go;
 //   - if pool is stopped, or refuses the run, it runs on a goroutine of its
-//     own (go run()); but a run that pool took before its Stop keeps its
-//     worker for the tasks the scheduler chains onto that goroutine after
-//     it, and parks it a moment for more: pool's Stop completes only once
-//     the scheduler hands that goroutine nothing more, so do not wait for
-//     it from a task of the scheduler; for the same reason, work given to
-//     pool directly may wait as long as the scheduler has tasks to chain
-//     onto pool's workers;
+//     own (go run());
+//   - a worker of pool that ran a task gives itself back to pool before it
+//     goes on with the next task the scheduler chains onto it, if pool is
+//     stopped or has work of its own waiting (scheduler.WithYieldingExecutor):
+//     that task is then handed to the executor again, as a new run. So
+//     pool's Stop completes once the tasks its workers run end, and work
+//     given to pool directly waits for one task of the scheduler's at most
+//     per worker, not for as long as the scheduler has tasks;
 //   - if pool is saturated (every worker busy, or taken by a run on its
 //     way to pool, or tasks waiting in its queue), the run also gets a
 //     goroutine of its own: queued behind pool's other work it would not
@@ -66,10 +68,11 @@ import (
 func WithPool(pool pond.Pool) scheduler.SchedulerOption {
 	if pool == nil {
 		// Refused by scheduler.New with ErrInvalidOption.
-		return scheduler.WithExecutor(nil)
+		return scheduler.WithYieldingExecutor(nil)
 	}
 	f := &feeder{pool: pool}
-	return scheduler.WithExecutor(f.submit)
+	f.yield = f.yields
+	return scheduler.WithYieldingExecutor(f.submit)
 }
 
 // New returns a scheduler that runs its tasks on pool (WithPool), with the
@@ -99,12 +102,13 @@ func New(pool pond.Pool, opts ...scheduler.SchedulerOption) (*scheduler.Schedule
 type feeder struct {
 	pool    pond.Pool
 	pending atomic.Int64
+	yield   func() bool // yields, made once
 }
 
-func (f *feeder) submit(run func()) {
+func (f *feeder) submit(run func(yield func() bool)) {
 	pool := f.pool
 	if pool.Stopped() {
-		go run()
+		go run(nil)
 		return
 	}
 	// The reservation comes first, and pool's count is read after it: a
@@ -115,24 +119,34 @@ func (f *feeder) submit(run func()) {
 		// their way, or tasks wait in pool's queue; a run handed to pool
 		// now would wait.
 		f.pending.Add(-1)
-		go run()
+		go run(nil)
 		return
 	}
+	onPool := func() { run(f.yield) }
 	if blocking(pool) {
 		go func() {
-			err := pool.Go(run)
+			err := pool.Go(onPool)
 			f.pending.Add(-1) // taken (pool counts its worker now) or refused
 			if err != nil {
-				run()
+				run(nil)
 			}
 		}()
 		return
 	}
-	err := pool.Go(run)
+	err := pool.Go(onPool)
 	f.pending.Add(-1)
 	if err != nil {
-		go run()
+		go run(nil)
 	}
+}
+
+// yields is the yield of the runs on pool's workers: a worker goes back to
+// pool, rather than on with the scheduler's next task, once pool is
+// stopped or has work of its own waiting. (A run of the executor's on its
+// way to an idle worker may be what waits, for a moment: the task handed
+// back then gets a goroutine of its own.)
+func (f *feeder) yields() bool {
+	return f.pool.Stopped() || f.pool.WaitingTasks() > 0
 }
 
 // blocking reports whether pool.Go may block: a bounded queue (or none)
