@@ -30,7 +30,8 @@ type Factory interface {
 // Of returns sp as a Factory: tasks go to the root scope of a *Scheduler,
 // or to the *Scope itself. It is a conversion for code that holds a
 // scheduler.Spawner; a *Scope or a *Scheduler can be passed as a Factory
-// directly. Of(nil) is nil.
+// directly. Of(nil), or of a nil *Scheduler or *Scope, is nil; Of of a
+// zero Scheduler (not made by scheduler.New) panics, as its methods do.
 func Of(sp scheduler.Spawner) Factory {
 	if sc := glue.Scope(sp); sc != nil {
 		return sc
@@ -62,7 +63,9 @@ func (Goroutines) Enqueue(h lazytask.Handle) error {
 // and the error: lazytask.ErrNilFunc or lazytask.ErrInvalidOption (the task
 // is Failed), or f's refusal (the task is Canceled with it as the cause, and
 // never runs); a typed nil f, such as a nil *scheduler.Scope, is refused
-// with scheduler.ErrNilScope.
+// with scheduler.ErrNilScope. A zero scheduler.Scheduler or Scope (not made
+// by New or NewScope) panics in its Enqueue, as its methods do, where
+// scheduler.Submit would return ErrNilScope.
 func Submit[T any](f Factory, fn func(ctx context.Context) (T, error), opts ...lazytask.Option) (*lazytask.Task[T], error) {
 	f, opts = unwrapOptions(f, nil, opts)
 	t := lazytask.New(fn, opts...)

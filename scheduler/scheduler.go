@@ -22,8 +22,9 @@ import (
 // *Scheduler they panic with "scheduler: method called on a nil
 // *Scheduler", and on a zero Scheduler (one not made by New) with
 // "scheduler: method called on a zero Scheduler (make one with New)";
-// Submit and the other functions that take a Spawner return ErrNilScope
-// for both.
+// Submit and the other functions of this package that take a Spawner
+// return ErrNilScope for both (those of factory and errgroup call the
+// methods, and so panic for a zero one).
 type Scheduler struct {
 	_    noCopy
 	root *Scope // read-mostly fields first, away from the lock's line

@@ -21,8 +21,9 @@ import (
 // value is not usable. All methods are safe for concurrent use; called on a
 // nil *Scope they panic with "scheduler: method called on a nil *Scope",
 // and on a zero Scope with "scheduler: method called on a zero Scope (make
-// one with Scope.NewScope)"; Submit and the other functions that take a
-// Spawner return ErrNilScope for both.
+// one with Scope.NewScope)"; Submit and the other functions of this package
+// that take a Spawner return ErrNilScope for both (those of factory and
+// errgroup call the methods, and so panic for a zero one).
 type Scope struct {
 	// The fields are grouped by cache line (64 bytes; the struct is in
 	// a size class whose objects start on a line): with 10,000 scopes

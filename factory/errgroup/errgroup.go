@@ -184,8 +184,10 @@ func WithContext(ctx context.Context) (*Group, context.Context) {
 // not run, and Wait returns it. A full queue (scheduler.WithQueueLimit) is
 // no refusal: Go waits for room, lending a slot meanwhile as it does at the
 // limit, and TryGo reports false, as at the limit. TryGo also reports false,
-// and keeps no error, when sp refuses the function. A nil sp makes In the
-// same as WithContext.
+// and keeps no error, when sp refuses the function. A nil sp, or a nil
+// *scheduler.Scheduler or *scheduler.Scope in it, makes In the same as
+// WithContext; a zero Scheduler or Scope (not made by scheduler.New or
+// NewScope) makes In panic, as its methods do.
 func In(ctx context.Context, sp scheduler.Spawner) (*Group, context.Context) {
 	g, gctx := WithContext(ctx)
 	sc := glue.Scope(sp)
