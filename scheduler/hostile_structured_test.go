@@ -212,6 +212,8 @@ func TestHostileStructuredFailFastCancelsSiblingsAndJoinsEveryRealError(t *testi
 	require.Equal(t, lazytask.Queued, d.State(), "D behind a full cap")
 	var dDone hsDone
 	d.OnDone(dDone.cb)
+	dRan := make(chan struct{}) // callbacks run in order: dDone.cb has run once this closes
+	d.OnDone(func(int, error) { close(dRan) })
 	close(fail)
 
 	werr := hsWait(t, sc)
@@ -234,6 +236,9 @@ func TestHostileStructuredFailFastCancelsSiblingsAndJoinsEveryRealError(t *testi
 	assert.ErrorIs(t, seen.err, context.Canceled, "ctx.Err in B")
 	_, err = d.Await(context.Background())
 	assert.ErrorIs(t, err, hsErrA, "D.Await")
+	// Await may return before the callbacks that follow the end have run
+	// (the waiter is woken first); they run once, soon.
+	hsWithin(t, dRan, "D's done callbacks")
 	assert.Equal(t, int32(1), dDone.n.Load(), "D's done callback runs")
 	assert.ErrorIs(t, dDone.last(), hsErrA, "D's done callback error")
 	_, err = scheduler.Submit(sc, func(context.Context) (int, error) { return 0, nil })
