@@ -514,9 +514,6 @@ func TestHNScopeTimeoutEndsEveryKindOfTask(t *testing.T) {
 // in Timings(), in Info() and in what OnDone hooks see (the otel
 // integration then ends the span at the runtime's now, off the mock).
 func TestHNTaskAdmittedPastItsDeadlineHasAFinishedTime(t *testing.T) {
-	if os.Getenv("LAZYSCHED_KNOWN") != "1" {
-		t.Skip("hN, open: Timings().Finished is zero for a task admitted after its deadline (core.Timings returns early on flagNeverRan); set LAZYSCHED_KNOWN=1 to run")
-	}
 	seen := make(chan lazytask.Timings, 1)
 	hnEachClock(t, func(t *testing.T, s *scheduler.Scheduler, m hnMock) {
 		h, err := scheduler.Go(s, func(context.Context) error { return nil }, lazytask.WithDeadline(m.Now().Add(-time.Second)))

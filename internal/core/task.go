@@ -557,7 +557,10 @@ func Timings(c *Task) (created, queued, started, finished time.Time) {
 		return
 	}
 	if st != Running && s&flagNeverRan != 0 {
-		return // admitted, but it never started its function
+		// Admitted, but it never started its function (its deadline had
+		// passed): no start, but it did end.
+		finished = At(t.finished)
+		return
 	}
 	started = At(t.started.Load())
 	if st == Running {
