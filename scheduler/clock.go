@@ -73,7 +73,9 @@ func (k timerClock[T]) AfterFunc(d time.Duration, f func()) func() bool {
 // shutdown grace of Main and Shield's timeout (Shield takes no scheduler).
 //
 // c should not go backwards: start times are kept in admission order, so
-// after a step back they stand still until c catches up. Its times should
+// after a step back they stand still until c catches up, and a task's
+// Timings read each step as no earlier than the one before it (a queue or
+// run time is never negative). Its times should
 // lie within about 73 years of the process's start (a mock's default,
 // 1970, does); times outside read as the nearest end of that range. A nil
 // c, or one that holds a nil pointer, is refused with ErrInvalidOption.

@@ -547,26 +547,38 @@ func Timings(c *Task) (created, queued, started, finished time.Time) {
 		return
 	}
 	t := &c.x.Load().t
-	created = At(t.created)
+	// Each step is held at no earlier than the one before it: a clock
+	// stepped back (WithClock says it should not be; a mock's Set, a wall
+	// clock stepped by NTP) must not give a negative queue or run time,
+	// which the metrics integrations would record. Held here, where the
+	// steps are read, not where they are stamped.
+	at := t.created
+	created = At(at)
 	st := State(s & stateMask)
 	if st == Lazy || st == toQueued || st == toRunning || st == toCanceled {
 		return
 	}
-	queued = At(t.queued)
+	if t.queued != 0 { // zero for a task started without a queue
+		at = max(at, t.queued)
+		queued = At(at)
+	}
 	if st == Queued {
 		return
 	}
-	if st != Running && s&flagNeverRan != 0 {
-		// Admitted, but it never started its function (its deadline had
-		// passed): no start, but it did end.
-		finished = At(t.finished)
-		return
+	if st == Running || s&flagNeverRan == 0 {
+		if v := t.started.Load(); v != 0 {
+			at = max(at, v)
+			started = At(at)
+		}
+		if st == Running {
+			return
+		}
 	}
-	started = At(t.started.Load())
-	if st == Running {
-		return
+	// One that was admitted but never started its function (its deadline
+	// had passed) has no start, but it did end.
+	if t.finished != 0 {
+		finished = At(max(at, t.finished))
 	}
-	finished = At(t.finished)
 	return
 }
 
