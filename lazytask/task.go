@@ -140,7 +140,7 @@ func (t *Task[T]) wait(ctx context.Context) error {
 		// The wait is over: it no longer observes the task, whose carried
 		// context's watch may hold it weakly again.
 		core.ForgetDone(&t.base, tok)
-		return context.Cause(ctx)
+		return core.DoneCause(ctx)
 	}
 }
 

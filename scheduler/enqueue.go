@@ -229,7 +229,7 @@ func (sc *Scope) enqueueWait(ctx context.Context, c *core.Task) error {
 			if reclaim != nil {
 				reclaim(true) // cut short: its context ended first
 			}
-			return context.Cause(ctx)
+			return core.DoneCause(ctx)
 		}
 		if reclaim != nil {
 			reclaim(false)

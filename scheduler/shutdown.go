@@ -119,7 +119,7 @@ func (sc *Scope) waitIdle(ctx context.Context, inside bool) error {
 		select {
 		case <-idle:
 		case <-ctx.Done():
-			return context.Cause(ctx)
+			return core.DoneCause(ctx)
 		}
 	}
 }

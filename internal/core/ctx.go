@@ -423,3 +423,16 @@ func StopQueueDeadline(c *Task) {
 		x.queueStop = nil
 	}
 }
+
+// DoneCause is context.Cause(ctx) for a wait that ended on ctx.Done(): never
+// nil. A Context that breaks the contract (its Done closed while its Err
+// still says nil: a custom one that overrides Done, say) would otherwise
+// make the wait report nil, as if what it waited for had come (a task
+// handed over, a scope idle, a result received), and its caller would go
+// on with a task lost or still running. Such a wait reads context.Canceled.
+func DoneCause(ctx context.Context) error {
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return context.Canceled
+}

@@ -64,7 +64,7 @@ func RecvOn[T any](ctx context.Context, g *core.Gate, ch <-chan T, last bool) (v
 	case v = <-ch:
 		err = nil
 	case <-ctx.Done():
-		err = context.Cause(ctx)
+		err = core.DoneCause(ctx)
 	}
 	if reclaim != nil {
 		reclaim(err != nil) // cut short: ctx ended first
