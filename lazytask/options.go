@@ -112,8 +112,10 @@ func WithLabel(key, value string) Option {
 // ctx's cancellation cancels the task: a Lazy or Queued task then ends
 // Canceled without running, and a running one sees its context done with
 // ctx's error (context.DeadlineExceeded once ctx's deadline passed) and
-// context.Cause(ctx); if it returns them, it ends Canceled. The task's
-// context reports ctx's deadline too. A nil ctx carries nothing.
+// context.Cause(ctx); if it returns them, it ends Canceled. A ctx that is
+// canceled already makes a task that New returns Canceled (Submit and
+// NewTask refuse it with context.Cause(ctx)). The task's context reports
+// ctx's deadline too. A nil ctx carries nothing.
 //
 // The watch on ctx does not keep the task alive: a Lazy task that nobody
 // holds, awaits or has a callback on is collected even while ctx lives

@@ -272,7 +272,14 @@ func Init(c *Task, fn Runner, opts *Options) {
 			x.cancels = opts.Cancels && opts.Ctx != nil && opts.Ctx.Done() != nil
 			c.x.Store(x)
 			if x.cancels {
-				watchCarried(c, x, opts.Ctx)
+				if opts.Ctx.Err() != nil {
+					// Canceled already: the task ends now, as its maker
+					// sees it, not when the watch's goroutine would get
+					// round to it (a Submit would queue it meanwhile).
+					cancelCarried(c, opts.Ctx)
+				} else {
+					watchCarried(c, x, opts.Ctx)
+				}
 			}
 		}
 	}
