@@ -59,7 +59,7 @@ func (w *Weighted) Acquire(ctx context.Context, n int64) error {
 	select {
 	case <-ctx.Done():
 		w.mu.Unlock()
-		return ctx.Err()
+		return doneErr(ctx)
 	default:
 	}
 	if n > w.limit {
@@ -94,7 +94,18 @@ func (w *Weighted) Acquire(ctx context.Context, n int64) error {
 			w.grantLocked() // it may have held back those behind it
 		}
 	}
-	return ctx.Err()
+	return doneErr(ctx)
+}
+
+// doneErr is ctx.Err() for a ctx whose Done is closed: never nil, so that
+// an Acquire cut short by a Context that breaks the contract (Done closed,
+// Err still nil) does not read as slots taken. Such a ctx reads
+// context.Canceled.
+func doneErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return context.Canceled
 }
 
 // TryAcquire is the non-blocking form of [Weighted.Acquire]: it takes n
