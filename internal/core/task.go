@@ -554,11 +554,11 @@ func Timings(c *Task) (created, queued, started, finished time.Time) {
 		return
 	}
 	t := &c.x.Load().t
-	// Each step is held at no earlier than the one before it: a clock
-	// stepped back (WithClock says it should not be; a mock's Set, a wall
-	// clock stepped by NTP) must not give a negative queue or run time,
-	// which the metrics integrations would record. Held here, where the
-	// steps are read, not where they are stamped.
+	// Each step is held at no earlier than the one before it on the same
+	// clock: a clock stepped back (WithClock says it should not be; a
+	// mock's Set, a wall clock stepped by NTP) must not give a negative
+	// queue or run time, which the metrics integrations would record. Held
+	// here, where the steps are read, not where they are stamped.
 	at := t.created
 	created = At(at)
 	st := State(s & stateMask)
@@ -566,7 +566,14 @@ func Timings(c *Task) (created, queued, started, finished time.Time) {
 		return
 	}
 	if t.queued != 0 { // zero for a task started without a queue
-		at = max(at, t.queued)
+		if s&flagClockMade != 0 {
+			at = max(at, t.queued)
+		} else {
+			// Made on the runtime's clock and handed to an owner with a
+			// clock of its own (lazytask.New, then Enqueue): its steps
+			// from the queue on are on another clock than its creation.
+			at = t.queued
+		}
 		queued = At(at)
 	}
 	if st == Queued {
