@@ -93,6 +93,9 @@ func (tl *hpTally) check(t *testing.T, hs ...lazytask.Handle) {
 func TestHostileHPHooksActingOnTheirTask(t *testing.T) {
 	fn := func(ctx context.Context) (int, error) { return 1, ctx.Err() }
 	cause := errors.New("hP cause")
+	// Closed once the OnDone hook below has submitted and shut down: the
+	// test's own Shutdown must come after, or the hook's Submit is refused.
+	onDoneActed := make(chan struct{})
 	for _, tc := range []struct {
 		name  string
 		hooks func(s **scheduler.Scheduler) scheduler.Hooks
@@ -153,11 +156,18 @@ func TestHostileHPHooksActingOnTheirTask(t *testing.T) {
 					_, err := scheduler.Submit(sc, fn, lazytask.WithName("from OnDone"))
 					require.NoError(t, err)
 					require.NoError(t, (*s).Shutdown(bg))
+					close(onDoneActed)
 				}
 			}}
 		}, func(t *testing.T, h *lazytask.Task[int], err error) {
 			require.NoError(t, err)
 			require.NoError(t, h.Wait(bg))
+			// Wait returns before the task's done hooks have run.
+			select {
+			case <-onDoneActed:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the OnDone hook did not submit and shut down")
+			}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
