@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"math"
 	"sync"
 
 	"github.com/lazysched/lazysched/internal/core"
@@ -111,7 +112,7 @@ func (sc *Scope) sharedReadyLocked(c *core.Task) bool {
 		sh.spare = nil // its task went another way: give it back, ask anew
 		sc.s.later(r.permit.Release)
 	}
-	if r := sh.req; r != nil && r.weight != w && (r.left || core.Priority(c) > r.prio) {
+	if r := sh.req; r != nil && r.weight != w && (r.left || sc.s.takesOverLocked(c, r)) {
 		// Asked for a task that left the queue, or of a lower priority
 		// than c (which came before it), and of another weight than c's:
 		// kept, it would hold c up (and, in a fleet's line, every request
@@ -129,6 +130,28 @@ func (sc *Scope) sharedReadyLocked(c *core.Task) bool {
 		sc.askLocked(c)
 	}
 	return false
+}
+
+// takesOverLocked reports whether c, a head that r's weight does not fit,
+// comes strictly before r's task by priority: its own, or with aging
+// (WithAging) the one it has aged to, at least one level above r's, so
+// that a task that aged past lighter ones of a higher priority keeps its
+// request (compared raw, each new one took it, and it starved). r's task
+// is still queued (r.left is false). Promoted heads are compared raw, as
+// before: promotion orders heads, it does not take requests over.
+func (s *Scheduler) takesOverLocked(c *core.Task, r *permitReq) bool {
+	step := s.agingStep
+	if step <= 0 || core.Promoted(c) || core.Promoted(r.asked) {
+		return core.Priority(c) > r.prio
+	}
+	a, b := keyOf(c), keyOf(r.asked)
+	d := a.prio() - b.prio()
+	if d != 0 && (d > math.MaxInt64/step || -d > math.MaxInt64/step) {
+		return d > 0 // a priority gap no wait in int64 ns can close
+	}
+	// Aged priority times step is prio*step - queued; lo is the queued
+	// time under aging (keyBefore).
+	return d*step-(int64(a.lo)-int64(b.lo)) >= step
 }
 
 // askLocked asks sc's shared limit for a permit for c, after the lock is
