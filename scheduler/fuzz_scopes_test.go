@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 
 	"github.com/lazysched/lazysched/lazytask"
+	"github.com/lazysched/lazysched/limiter"
 	"github.com/lazysched/lazysched/scheduler"
 )
 
@@ -31,6 +32,12 @@ import (
 // that every task ended once, in the state its history calls for, and its
 // done callback ran exactly once.
 //
+// If byte 1 has its high bit set, scope 1 (when there is one) also takes a
+// shared limit (limiter.Local) of 1 to 3 permits, from bits 4-5 of byte 1:
+// then the tasks of its subtree that hold slots never exceed it, a queued
+// task of that subtree with room at every level must find the shared
+// limit full (no permit idle), and after Shutdown every permit is back.
+//
 // The input: byte 0 sets the number of scopes below the root (0 to 11) and
 // byte 1 the root's cap (1 to 6); then a byte per scope gives its parent
 // (one of the scopes before it) and its cap (none, or 1 to 3); then each
@@ -44,6 +51,9 @@ func FuzzSchedulerOpsScopes(f *testing.F) {
 	f.Add([]byte{8, 3, 0x10, 0x20, 0x31, 0x22, 0x13, 0x24, 0x35, 0x06,
 		0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0, 8, 8, 0x13, 8, 0x02, 6, 0x25, 7, 0, 7, 1, 7, 2, 9, 0})
 	f.Add([]byte{4, 1, 0x10, 0x21, 0x32, 0x13, 0, 0x04, 0, 0x14, 0, 0x24, 0, 0x03, 4, 2, 4, 1, 7, 0, 7, 0, 7, 0})
+	// With a shared limit on scope 1 (byte 1's high bit).
+	f.Add([]byte{4, 0x93, 0x10, 0x21, 0x11, 0x03, 0, 1, 0, 1, 0, 2, 0, 3, 0, 4, 0, 1, 4, 3, 5, 2, 7, 0, 6, 0x11, 7, 1, 9, 4, 7, 2, 0, 2})
+	f.Add([]byte{3, 0xa5, 0x00, 0x31, 0x12, 0, 1, 0, 2, 0, 3, 0, 1, 0, 2, 0, 3, 3, 1, 7, 2, 4, 4, 5, 5, 7, 0, 7, 1, 7, 3})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) < 2 || len(data) > 600 {
 			return
@@ -84,6 +94,9 @@ type fsModel struct {
 	tasks  []*fsTask
 	mu     sync.Mutex
 	starts int // under mu
+	// The shared limit of scopes[1], if byte 1 asked for one.
+	shared    *limiter.Local
+	sharedCap int
 }
 
 func fsRun(t *testing.T, data []byte) {
@@ -95,6 +108,12 @@ func fsRun(t *testing.T, data []byte) {
 	}
 	m := &fsModel{t: t, s: s}
 	m.scopes = append(m.scopes, &fsScope{idx: 0, sc: s.Root(), cap: rootCap, allow: rootCap})
+	if data[1]&0x80 != 0 {
+		m.sharedCap = 1 + int(data[1]>>4)%4%3
+		if m.shared, err = limiter.NewLocal(int64(m.sharedCap)); err != nil {
+			t.Fatalf("NewLocal: %v", err)
+		}
+	}
 	data = data[2:]
 	for i := 1; i <= n; i++ {
 		var b byte
@@ -106,6 +125,9 @@ func fsRun(t *testing.T, data []byte) {
 		var opts []scheduler.Option
 		if c > 0 {
 			opts = append(opts, scheduler.WithLimit(c))
+		}
+		if i == 1 && m.shared != nil {
+			opts = append(opts, scheduler.WithSharedLimit(m.shared))
 		}
 		sc, err := parent.sc.NewScope(opts...)
 		if err != nil {
@@ -256,6 +278,13 @@ func (m *fsModel) check() {
 			}
 		}
 	}
+	if m.shared != nil && len(m.scopes) > 1 {
+		// Every task of the sharer's subtree that holds slots holds a
+		// permit (weight 1 each); the limit never grants past its cap.
+		if in := m.shared.InUse(); int64(running[1]) > in || in > int64(m.sharedCap) {
+			t.Fatalf("shared limit %d: %d permits out, %d tasks of its subtree run under the caps", m.sharedCap, in, running[1])
+		}
+	}
 	for _, x := range m.scopes {
 		if x.cap > 0 {
 			if running[x.idx] > x.allow {
@@ -283,6 +312,9 @@ func (m *fsModel) check() {
 				room = false
 				break
 			}
+		}
+		if room && m.shared != nil && len(m.scopes) > 1 && under(tk.scope, m.scopes[1]) && running[1] >= m.sharedCap {
+			room = false // every permit is held by a task that runs
 		}
 		if room {
 			t.Fatalf("task %d queued in scope %d, and every level to the root has room", tk.idx, tk.scope.idx)
@@ -314,6 +346,9 @@ func (m *fsModel) finish() {
 		t.Fatalf("Shutdown: %v", err)
 	}
 	synctest.Wait()
+	if m.shared != nil && (m.shared.InUse() != 0 || m.shared.Waiting() != 0) {
+		t.Fatalf("after Shutdown the shared limit has %d permits out, %d requests waiting", m.shared.InUse(), m.shared.Waiting())
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, tk := range m.tasks {

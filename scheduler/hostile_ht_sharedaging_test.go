@@ -1,6 +1,7 @@
 package scheduler_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -49,4 +50,34 @@ func TestHostileHTSharedAgedHeavyHeadKeepsItsRequest(t *testing.T) {
 	_, err = hsAwait(t, light)
 	require.NoError(t, err)
 	require.Equal(t, []string{"heavy", "light"}, log.get())
+}
+
+// The other side: with aging on, a head of a higher priority than the
+// heavy head has aged to still takes its request over, as without aging.
+func TestHostileHTSharedLightHeadAboveTheAgedOneTakesTheRequest(t *testing.T) {
+	m, clk := hnClocks[0].make()
+	m.Set(hnT0)
+	l, err := limiter.NewLocal(2)
+	require.NoError(t, err)
+	var held limiter.Permit
+	l.Acquire(limiter.Request{Weight: 1, Granted: func(p limiter.Permit, err error) { held = p }})
+	require.NotNil(t, held)
+	s := hsSched(t, scheduler.WithClock(clk), scheduler.WithLimit(4), scheduler.WithAging(time.Second))
+	top := hsScope(t, s.Root(), scheduler.WithSharedLimit(l))
+	x := hsScope(t, top, scheduler.WithName("x"))
+	y := hsScope(t, top, scheduler.WithName("y"))
+	heavy, err := scheduler.Submit(x, func(ctx context.Context) (int, error) { return 0, nil }, lazytask.WithWeight(2))
+	require.NoError(t, err)
+	m.Add(2 * time.Second) // aged to priority 2
+	g := newGate(t)
+	light, err := scheduler.Submit(y, g.fn, lazytask.WithPriority(5))
+	require.NoError(t, err)
+	hsWithin(t, g.started, "the light head of priority 5 takes the permit")
+	require.Equal(t, lazytask.Queued, heavy.State())
+	g.open()
+	held.Release()
+	_, err = hsAwait(t, light)
+	require.NoError(t, err)
+	_, err = hsAwait(t, heavy)
+	require.NoError(t, err)
 }
