@@ -239,6 +239,19 @@ func (r *permitReq) granted(p limiter.Permit, err error) {
 		// asks anew, whichever scope of the subtree it is in.
 		sc.wakeAllLocked()
 		s.admitAllLocked()
+		if s.userCodeFollows(ended) {
+			// Its done callbacks and hooks run on a goroutine of their
+			// own: Granted must not block (limiter.Request), and this
+			// may be the limit's goroutine, or one that let the lock go
+			// with a task to run next (a task's end whose freed slots
+			// admitted it): a callback that awaited that task, or one
+			// whose grant the limit's goroutine is to deliver, would
+			// wait for ever (I11). Counted before the lock goes, so
+			// that Shutdown waits for it.
+			s.goTracked(func() { s.finishOutside(ended) })
+			s.unlock()
+			return
+		}
 		s.unlockFinishing(ended)
 		return
 	}
