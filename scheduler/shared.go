@@ -20,7 +20,8 @@ import (
 // never waits on a local slot; it cancels its request, or gives back a
 // permit no task took, as soon as it has no queued task. A request made
 // for a task that leaves the queue (canceled, expired, force-run), or that
-// a task of strictly higher priority comes before, is kept for the new
+// a task of strictly higher priority (aged, under WithAging) or a promoted
+// task comes before, is kept for the new
 // head if that head has its weight, and withdrawn for a request of the
 // head's weight otherwise (the task passed over asks again when it heads
 // the queue). The scheduler's
@@ -137,11 +138,17 @@ func (sc *Scope) sharedReadyLocked(c *core.Task) bool {
 // (WithAging) the one it has aged to, at least one level above r's, so
 // that a task that aged past lighter ones of a higher priority keeps its
 // request (compared raw, each new one took it, and it starved). r's task
-// is still queued (r.left is false). Promoted heads are compared raw, as
-// before: promotion orders heads, it does not take requests over.
+// is still queued (r.left is false). Promotion comes before priorities.
 func (s *Scheduler) takesOverLocked(c *core.Task, r *permitReq) bool {
+	if pc, pa := core.Promoted(c), core.Promoted(r.asked); pc || pa {
+		// Promote puts a task next in line, whatever the priorities: a
+		// promoted head takes over the request of one not promoted, or
+		// promoted after it (the order promotes keep), and never the
+		// other way.
+		return pc && (!pa || *core.OrderWord(c) < *core.OrderWord(r.asked))
+	}
 	step := s.agingStep
-	if step <= 0 || core.Promoted(c) || core.Promoted(r.asked) {
+	if step <= 0 {
 		return core.Priority(c) > r.prio
 	}
 	a, b := keyOf(c), keyOf(r.asked)
