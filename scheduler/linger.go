@@ -46,6 +46,27 @@ func (s *Scheduler) handBack(c *core.Task) {
 	s.spawn(c)
 }
 
+// yields asks yield whether to hand c, admitted and next for the calling
+// goroutine, back to the executor, and hands it back if so. A yield that
+// panics hands c back too before the panic goes on: c holds its slot and
+// counts as Running, and an executor that recovers the panic (pond does)
+// would otherwise leave it Running for ever, its waiters and Shutdown
+// with it.
+func (s *Scheduler) yields(yield func() bool, c *core.Task) (handed bool) {
+	asked := false
+	defer func() {
+		if !asked {
+			s.handBack(c)
+		}
+	}()
+	handed = yield()
+	asked = true
+	if handed {
+		s.handBack(c)
+	}
+	return handed
+}
+
 // work runs c, then whatever the scheduler hands this goroutine next. When
 // nothing is left, one goroutine at a time lingers for a moment (linger):
 // a submitter slower than the tasks then hands its next task to that
@@ -116,9 +137,8 @@ func (s *Scheduler) loop(r *core.Worker, c *core.Task, yield func() bool) {
 		for c != nil {
 			r.Runs(c)
 			c = core.Execute(c)
-			if c != nil && yield != nil && yield() {
+			if c != nil && yield != nil && s.yields(yield, c) {
 				r.Runs(nil)
-				s.handBack(c)
 				return
 			}
 		}
@@ -127,8 +147,7 @@ func (s *Scheduler) loop(r *core.Worker, c *core.Task, yield func() bool) {
 		if c, parked = s.linger(&ch); parked {
 			c = <-ch // whoever sends counts this goroutine in s.wg again
 		}
-		if c != nil && yield != nil && yield() {
-			s.handBack(c)
+		if c != nil && yield != nil && s.yields(yield, c) {
 			return
 		}
 	}
