@@ -26,7 +26,7 @@ func BeginWaitFor(ctx context.Context, c *Task) func() {
 		return nil
 	}
 	if reclaim := groupLend(ctx); reclaim != nil {
-		return func() { reclaim(ctx.Err() != nil && !IsDone(c)) }
+		return func() { reclaim(doneClosed(ctx) && !IsDone(c)) }
 	}
 	cur, l := lenderOf(ctx)
 	if l == nil || !l.LendWaitingFor(cur, c) {
@@ -36,9 +36,21 @@ func BeginWaitFor(ctx context.Context, c *Task) func() {
 		// Its slots may be held by a task the lend let in (c held none:
 		// a force-run), which may run long: taking them back waits for
 		// them only until ctx ends.
-		return func() { u.ReclaimWaitForUntil(cur, c, ctx.Err() != nil, ctx.Done()) }
+		return func() { u.ReclaimWaitForUntil(cur, c, doneClosed(ctx), ctx.Done()) }
 	}
-	return func() { l.ReclaimWaitFor(cur, c, ctx.Err() != nil) }
+	return func() { l.ReclaimWaitFor(cur, c, doneClosed(ctx)) }
+}
+
+// doneClosed reports whether ctx's Done is closed: whether a wait on ctx
+// was cut short, told from Done rather than from Err, which a Context that
+// breaks the contract leaves nil after Done closed (see DoneCause).
+func doneClosed(ctx context.Context) bool {
+	select {
+	case <-ctx.Done():
+		return true
+	default:
+		return false
+	}
 }
 
 // untilWaitReclaimer is a Lender whose ReclaimWaitFor can be bounded: the
