@@ -64,7 +64,10 @@ import (
 // scheduler.WithoutPanicRecovery, give the pool pond.WithoutPanicRecovery
 // too for a panic to crash the program: a panic that pond recovers ends
 // the task Failed with a *lazytask.PanicError (never Running forever), and
-// the program goes on.
+// the program goes on. The runs that get a goroutine of their own (a
+// stopped or saturated pool, a task handed back while the pool has work
+// waiting) are outside pond's recovery: under WithoutPanicRecovery a panic
+// there crashes the program whatever the pool's own setting.
 func WithPool(pool pond.Pool) scheduler.SchedulerOption {
 	if pool == nil {
 		// Refused by scheduler.New with ErrInvalidOption.
