@@ -171,16 +171,10 @@ func (r *hookRun) step() (done bool) {
 		if normal {
 			return
 		}
-		p := recover()
-		if p != nil {
-			r.sc.s.logger().Error("lazysched: hook panicked", "scope", r.sc.name, "err", core.NewPanicError(p))
-			return
-		}
-		// runtime.Goexit: this goroutine exits as asked; the rest goes on
-		// on another.
-		r.sc.s.logger().Error("lazysched: hook called runtime.Goexit", "scope", r.sc.name, "err", core.ErrCallbackGoexit)
+		// What is left, for another goroutine if this one exits: after
+		// a hook's runtime.Goexit, or a logger's.
 		rest := *r
-		r.sc.s.goTracked(func() {
+		elsewhere := func() {
 			rest.run()
 			if rest.start {
 				w := core.NewWorker(goid.ID())
@@ -188,7 +182,16 @@ func (r *hookRun) step() (done bool) {
 				w.Runs(rest.c)
 				rest.sc.s.loop(w, core.ExecuteStarted(rest.c, rest.ctx), nil)
 			}
-		})
+		}
+		p := recover()
+		if p != nil {
+			r.sc.s.logErrorThen(elsewhere, "lazysched: hook panicked", "scope", r.sc.name, "err", core.NewPanicError(p))
+			return
+		}
+		// runtime.Goexit: this goroutine exits as asked; the rest goes on
+		// on another.
+		r.sc.s.goTracked(elsewhere)
+		r.sc.s.logError("lazysched: hook called runtime.Goexit", "scope", r.sc.name, "err", core.ErrCallbackGoexit)
 	}()
 	for r.k < r.n {
 		fs := r.sc.hooks[r.kinds[r.k]]

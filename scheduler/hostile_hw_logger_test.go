@@ -98,7 +98,9 @@ func TestHostileHWLoggerHandlerMisbehaves(t *testing.T) {
 			// A hook that panics is logged; the task still runs, and the
 			// hooks after it still fire.
 			hooked, err := s.Root().NewScope(scheduler.WithName("hooked"), scheduler.WithHooks(scheduler.Hooks{
-				OnStart: func(ctx context.Context, _ *scheduler.Scope, _ lazytask.Handle) context.Context { panic("hW: hook panics") },
+				OnStart: func(ctx context.Context, _ *scheduler.Scope, _ lazytask.Handle) context.Context {
+					panic("hW: hook panics")
+				},
 			}))
 			require.NoError(t, err)
 			hk, err := scheduler.Submit(hooked, func(ctx context.Context) (int, error) { return 3, nil }, lazytask.WithName("hk"))

@@ -168,7 +168,7 @@ func (s *Scheduler) callOuts(out []func()) {
 func (s *Scheduler) callOut(f func()) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.logger().Error("lazysched: shared limit panicked", "err", core.NewPanicError(p))
+			s.logError("lazysched: shared limit panicked", "err", core.NewPanicError(p))
 		}
 	}()
 	f()

@@ -134,6 +134,10 @@ func WithQueueLimit(n int) SchedulerOption {
 
 // WithLogger sets the logger of the default supervisor handler and of
 // panics in hooks and done callbacks. The default is slog.Default().
+// The logger's handler is user code, as a hook is: a panic in it loses that
+// line and nothing else, and if it calls runtime.Goexit, the goroutine
+// exits as asked and what it had left to do goes on on another. A handler
+// that blocks holds the goroutine that logs (a task's end, a hook's).
 // A SchedulerOption.
 func WithLogger(l *slog.Logger) SchedulerOption {
 	return schedOption(func(c *config) error {

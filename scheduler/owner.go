@@ -222,7 +222,7 @@ func (o *owner) Report(c *core.Task, err error) {
 	if err == core.ErrCallbackGoexit {
 		msg = "lazysched: done callback called runtime.Goexit"
 	}
-	o.s.logger().Error(msg, "scope", o.name, "task", infoOf(c).Name, "err", err)
+	o.s.logError(msg, "scope", o.name, "task", infoOf(c).Name, "err", err)
 }
 
 // Lend frees a running task's slots while its function waits for other

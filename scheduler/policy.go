@@ -53,25 +53,26 @@ func (sc *Scope) failLocked(err error) {
 // calling goroutine exits as asked and rest, what it would have done next,
 // runs on a goroutine of the scheduler's.
 func (sc *Scope) reportOr(info lazytask.Info, err error, rest func()) {
-	if sc.handler == nil {
-		sc.s.logger().Error("lazysched: task failed", "scope", sc.name, "task", info, "err", err)
-		return
-	}
 	normal := false
 	defer func() {
 		if normal {
 			return
 		}
 		if p := recover(); p != nil {
-			sc.s.logger().Error("lazysched: error handler panicked", "scope", sc.name, "err", core.NewPanicError(p))
+			sc.s.logErrorThen(rest, "lazysched: error handler panicked", "scope", sc.name, "err", core.NewPanicError(p))
 			return
 		}
-		sc.s.logger().Error("lazysched: error handler called runtime.Goexit", "scope", sc.name, "err", core.ErrCallbackGoexit)
 		if rest != nil {
 			sc.s.goTracked(rest)
 		}
+		sc.s.logError("lazysched: error handler called runtime.Goexit", "scope", sc.name, "err", core.ErrCallbackGoexit)
 	}()
-	sc.handler(info, err)
+	if sc.handler == nil {
+		// The default handler: the logger may call runtime.Goexit too.
+		sc.s.cfg.logger.Error("lazysched: task failed", "scope", sc.name, "task", info, "err", err)
+	} else {
+		sc.handler(info, err)
+	}
 	normal = true
 }
 

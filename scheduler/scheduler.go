@@ -626,3 +626,25 @@ func (sc *Scope) Stats() Stats {
 }
 
 func (s *Scheduler) logger() *slog.Logger { return s.cfg.logger }
+
+// logError logs msg at level Error with the scheduler's logger. A logger is
+// user code: a panic in its handler is dropped (that line is lost), so that
+// it cannot crash the goroutine that ends a task or runs its hooks.
+func (s *Scheduler) logError(msg string, args ...any) { s.logErrorThen(nil, msg, args...) }
+
+// logErrorThen is logError where the caller has work left after it: if the
+// logger's handler calls runtime.Goexit, rest (if not nil) runs on a
+// goroutine of the scheduler's, as for a hook that does.
+func (s *Scheduler) logErrorThen(rest func(), msg string, args ...any) {
+	normal := false
+	defer func() {
+		if normal {
+			return
+		}
+		if recover() == nil && rest != nil {
+			s.goTracked(rest)
+		}
+	}()
+	s.cfg.logger.Error(msg, args...)
+	normal = true
+}

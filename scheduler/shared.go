@@ -180,7 +180,7 @@ func (sc *Scope) askLocked(c *core.Task) {
 			// panic, as for a request the limit gave up on, and the next
 			// head asks anew (a Granted that came before the panic has
 			// answered already, and this one is ignored).
-			sc.s.logger().Error("lazysched: shared limit's Acquire panicked", "scope", sc.name, "err", err)
+			sc.s.logError("lazysched: shared limit's Acquire panicked", "scope", sc.name, "err", err)
 			r.granted(nil, err)
 			return
 		}

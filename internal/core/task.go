@@ -897,18 +897,36 @@ func runCallback(c *Task, f func(), ending bool) {
 		if r != nil {
 			err = NewPanicError(r)
 		}
-		if o := c.owner.Load(); o != nil {
-			o.Owner.Report(c, err)
-		} else {
-			slog.Error("lazytask: done callback failed", "err", err)
-		}
 		if r == nil {
 			// runtime.Goexit: this goroutine is exiting as asked; the
 			// callbacks after f, and what follows them, go on elsewhere.
 			Spawn(c, func() { resumeDrain(c, ending) })
 		}
+		reportCallback(c, err, r == nil, ending)
 	}()
 	f()
+	normal = true
+}
+
+// reportCallback reports a done callback's panic or Goexit to c's owner,
+// or logs it with slog's default logger. Both are user code: a panic there
+// is dropped, and if one calls runtime.Goexit while the goroutine would go
+// on (spawned false), the drain goes on elsewhere.
+func reportCallback(c *Task, err error, spawned, ending bool) {
+	normal := false
+	defer func() {
+		if normal {
+			return
+		}
+		if recover() == nil && !spawned {
+			Spawn(c, func() { resumeDrain(c, ending) })
+		}
+	}()
+	if o := c.owner.Load(); o != nil {
+		o.Owner.Report(c, err)
+	} else {
+		slog.Error("lazytask: done callback failed", "err", err)
+	}
 	normal = true
 }
 
