@@ -48,9 +48,31 @@ func (p *PanicError) Error() string {
 }
 
 // LogValue makes a log line of the panic short: the value and the frame
-// that panicked (Stack keeps the whole stack).
+// that panicked (Stack keeps the whole stack). A value that is or wraps
+// the PanicError of another panic (a task that panics with the error of a
+// task that panicked) shows without that one's stack.
 func (p *PanicError) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("panic", fmt.Sprint(p.Value)), slog.String("at", p.Frame()))
+	return slog.GroupValue(slog.String("panic", p.valueText()), slog.String("at", p.Frame()))
+}
+
+// valueText is the panic value as %v prints it, less the stacks of the
+// PanicErrors it carries (a bounded walk: a hand-made PanicError may
+// carry itself).
+func (p *PanicError) valueText() string {
+	text := fmt.Sprint(p.Value)
+	v := p.Value
+	for range 16 {
+		err, ok := v.(error)
+		var in *PanicError
+		if !ok || !errors.As(err, &in) || in == p {
+			break
+		}
+		if len(in.Stack) > 0 {
+			text = strings.Replace(text, "\n\n"+string(in.Stack), "", 1)
+		}
+		v = in.Value
+	}
+	return text
 }
 
 // Frame returns the function and the file:line where the panic happened,
