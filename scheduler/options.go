@@ -114,7 +114,11 @@ func WithBaseContext(ctx context.Context) SchedulerOption {
 // that a CPU profile can be filtered by task or scope (go tool pprof
 // -tagfocus lazysched.scope=crawl). The labels are on the task's context
 // too (pprof.Label). Off by default: it costs a context and a labels
-// allocation per task. A SchedulerOption.
+// allocation per task. A task's labels end with it: the goroutine that ran
+// it is left with none. Under WithExecutor that goroutine is the
+// executor's, and runtime/pprof gives no way to read its labels back: an
+// executor that labels its goroutines sets them again after each run.
+// A SchedulerOption.
 func WithPprofLabels() SchedulerOption {
 	return schedOption(func(c *config) error { c.pprofLabels = true; return nil })
 }
