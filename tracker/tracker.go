@@ -78,7 +78,12 @@ func (t *Tracker) mustNotBeNil() {
 // its hooks saw, as Scheduler.Stats does; they are not counted in Failed or
 // Canceled. A task refused for bad input (a nil function, an invalid
 // option) fires no hook: Stats counts it in Created and Rejected, the
-// Tracker nowhere.
+// Tracker nowhere. Created counts the OnCreate hooks, which fire for an
+// Enqueue before its handoff: an Enqueue refused there (a full queue, a
+// closed scope) is counted in Created and nowhere else, not by Stats, and
+// the task, left Lazy, never ends here; an Enqueue retried after such a
+// refusal is counted again. Created less the tasks ended then overstates
+// the tasks in flight by those refusals.
 // Queued counts the OnQueue hooks, one per handoff to a queue: a Submit
 // refused at the handoff (a full queue, a weight above the cap, a scope
 // closed meanwhile) is counted there and in Rejected, and a refused
