@@ -253,8 +253,15 @@ func (t *Task[T]) Info() Info {
 	// changes state a bounded number of times, so this ends).
 	for {
 		st := t.State()
+		// Ended waits out a cancel under way (whose State reads Canceled
+		// already, before its end is stamped): an ended task is read
+		// whole, after its end.
+		ended := core.Ended(&t.base)
+		if ended {
+			st = t.State()
+		}
 		i := Info{Options: t.Options(), Scope: core.OwnerName(&t.base), State: st, Timings: t.Timings(), OverCap: core.OverCap(&t.base), Promoted: core.Promoted(&t.base), Rejected: core.Rejected(&t.base), Panicked: core.Panicked(&t.base)}
-		if core.Ended(&t.base) {
+		if ended {
 			i.Err = core.Err(&t.base)
 		}
 		if t.State() == st {
