@@ -106,7 +106,12 @@ func (sc *Scope) sharedReadyLocked(c *core.Task) bool {
 			// higher priority or a promote put behind another task of its
 			// scope is never looked at until that one is admitted, which
 			// this permit's weight does not fit: kept, it hung both.
-			if x := sc.s.scopeOf(r.asked); x != nil && x.head == r.asked {
+			// One whose scope waits for room at a local cap (resized
+			// below it after it asked) is given back too: a permit never
+			// waits on a local slot, and kept it held up every other
+			// head of the subtree until that slot freed.
+			if x := sc.s.scopeOf(r.asked); x != nil && x.head == r.asked &&
+				(x.in == &sc.s.ready || x.in == &sc.parked) {
 				return false
 			}
 		}
