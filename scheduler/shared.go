@@ -157,13 +157,16 @@ func (s *Scheduler) takesOverLocked(c *core.Task, r *permitReq) bool {
 		return core.Priority(c) > r.prio
 	}
 	a, b := keyOf(c), keyOf(r.asked)
-	d := a.prio() - b.prio()
-	if d != 0 && (d > math.MaxInt64/step || -d > math.MaxInt64/step) {
-		return d > 0 // a priority gap no wait in int64 ns can close
-	}
 	// Aged priority times step is prio*step - queued; lo is the queued
-	// time under aging (keyBefore).
-	return d*step-(int64(a.lo)-int64(b.lo)) >= step
+	// time under aging (keyBefore). At least one level above is
+	// d*step - (a.lo-b.lo) >= step, written (d-1)*step >= a.lo-b.lo so
+	// that nothing overflows: the product is bounded below, and queued
+	// times are positive ns since a base.
+	e := a.prio() - b.prio() - 1
+	if e != 0 && (e > math.MaxInt64/step || -e > math.MaxInt64/step) {
+		return e > 0 // a priority gap no wait in int64 ns can close
+	}
+	return e*step >= int64(a.lo)-int64(b.lo)
 }
 
 // askLocked asks sc's shared limit for a permit for c, after the lock is
