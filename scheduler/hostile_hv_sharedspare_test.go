@@ -22,14 +22,25 @@ import (
 // channel, not an Await that would lend its slot): a deadlock that a
 // local cap alone does not make.
 func TestHostileHVSharedSpareDoesNotWaitOnALocalSlot(t *testing.T) {
+	t.Run("own cap", func(t *testing.T) { hvSpareLocalSlot(t, false) })
+	// the same with the cap resized the sharer's own: the heavy head's
+	// scope is then parked at the sharer, as those that wait for a permit
+	t.Run("sharer's cap", func(t *testing.T) { hvSpareLocalSlot(t, true) })
+}
+
+func hvSpareLocalSlot(t *testing.T, atSharer bool) {
 	l, err := limiter.NewLocal(3)
 	require.NoError(t, err)
 	var held limiter.Permit // one of the three slots, held by another process
 	l.Acquire(limiter.Request{Weight: 1, Granted: func(p limiter.Permit, err error) { held = p }})
 	require.NotNil(t, held)
 	s := hsSched(t, scheduler.WithLimit(8))
-	top := hsScope(t, s.Root(), scheduler.WithSharedLimit(l), scheduler.WithName("top"))
+	top := hsScope(t, s.Root(), scheduler.WithSharedLimit(l), scheduler.WithName("top"), scheduler.WithLimit(4))
 	x := hsScope(t, top, scheduler.WithName("x"), scheduler.WithLimit(4))
+	resized := x
+	if atSharer {
+		resized = top
+	}
 	y := hsScope(t, top, scheduler.WithName("y"))
 
 	lightRan := make(chan struct{})
@@ -49,7 +60,7 @@ func TestHostileHVSharedSpareDoesNotWaitOnALocalSlot(t *testing.T) {
 		lazytask.WithName("heavy"), lazytask.WithWeight(2))
 	require.NoError(t, err)
 	require.Equal(t, 1, l.Waiting(), "heavy asks for 2 of the limit's 3, 1 free")
-	require.NoError(t, x.Resize(2)) // heavy still fits x's cap, not its room
+	require.NoError(t, resized.Resize(2)) // heavy still fits the cap, not its room
 	held.Release()                  // heavy's request is granted: x is full
 	light, err := scheduler.Submit(y, func(context.Context) (int, error) { close(lightRan); return 1, nil },
 		lazytask.WithName("light"))
