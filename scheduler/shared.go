@@ -110,8 +110,9 @@ func (sc *Scope) sharedReadyLocked(c *core.Task) bool {
 			// below it after it asked) is given back too: a permit never
 			// waits on a local slot, and kept it held up every other
 			// head of the subtree until that slot freed.
+			// (The sharer parks both: its own cap must fit it too.)
 			if x := sc.s.scopeOf(r.asked); x != nil && x.head == r.asked &&
-				(x.in == &sc.s.ready || x.in == &sc.parked) {
+				(x.in == &sc.s.ready || x.in == &sc.parked) && sc.lim.Fits(r.weight) {
 				return false
 			}
 		}
