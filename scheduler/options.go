@@ -282,7 +282,11 @@ func WithTimings() SchedulerOption {
 // wait, so that a steady stream of high-priority work cannot starve low
 // priorities forever. Promoted tasks still come first; FIFO still breaks
 // ties. step must be positive. Without it (the default) priorities are
-// strict. A SchedulerOption.
+// strict. Aging orders the scheduler's own admission: the line of a shared
+// limit (WithSharedLimit: limiter.Local, a fleet's) orders requests by the
+// priority a task had when it asked, so across scopes that share one, and
+// across a fleet, an aged task can still wait behind fresher work of a
+// higher priority. A SchedulerOption.
 func WithAging(step time.Duration) SchedulerOption {
 	return schedOption(func(c *config) error {
 		if step <= 0 {
