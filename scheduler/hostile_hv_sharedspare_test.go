@@ -61,7 +61,7 @@ func hvSpareLocalSlot(t *testing.T, atSharer bool) {
 	require.NoError(t, err)
 	require.Equal(t, 1, l.Waiting(), "heavy asks for 2 of the limit's 3, 1 free")
 	require.NoError(t, resized.Resize(2)) // heavy still fits the cap, not its room
-	held.Release()                  // heavy's request is granted: x is full
+	held.Release()                        // heavy's request is granted: x is full
 	light, err := scheduler.Submit(y, func(context.Context) (int, error) { close(lightRan); return 1, nil },
 		lazytask.WithName("light"))
 	require.NoError(t, err)
