@@ -53,17 +53,13 @@ func (s *Scheduler) handBack(c *core.Task) {
 // would otherwise leave it Running for ever, its waiters and Shutdown
 // with it.
 func (s *Scheduler) yields(yield func() bool, c *core.Task) (handed bool) {
-	asked := false
+	handed = true // stays true if yield panics
 	defer func() {
-		if !asked {
+		if handed {
 			s.handBack(c)
 		}
 	}()
 	handed = yield()
-	asked = true
-	if handed {
-		s.handBack(c)
-	}
 	return handed
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"reflect"
 	"runtime"
 	"sync"
@@ -624,8 +623,6 @@ func (sc *Scope) Stats() Stats {
 	}
 	return st.withTotals(&tot)
 }
-
-func (s *Scheduler) logger() *slog.Logger { return s.cfg.logger }
 
 // logError logs msg at level Error with the scheduler's logger. A logger is
 // user code: a panic in its handler is dropped (that line is lost), so that
