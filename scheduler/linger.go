@@ -27,11 +27,14 @@ func (s *Scheduler) goTracked(f func()) {
 // spawn runs c and what follows it on a new goroutine, or on the executor.
 // Its callers count it in s.spawned under s.mu.
 func (s *Scheduler) spawn(c *core.Task) {
-	if s.cfg.exec != nil {
-		s.cfg.exec(func(yield func() bool) { s.work(c, yield) })
-		return
+	switch {
+	case s.cfg.yexec != nil:
+		s.cfg.yexec(func(yield func() bool) { s.work(c, yield) })
+	case s.cfg.exec != nil:
+		s.cfg.exec(func() { s.work(c, nil) })
+	default:
+		go s.work(c, nil)
 	}
-	go s.work(c, nil)
 }
 
 // handBack hands c, which the calling goroutine of an executor was to run
@@ -75,7 +78,7 @@ func (s *Scheduler) yields(yield func() bool, c *core.Task) (handed bool) {
 // hand the next task back to the executor instead (nil: never).
 func (s *Scheduler) work(c *core.Task, yield func() bool) {
 	defer s.wg.Done()
-	if s.cfg.exec == nil {
+	if !s.cfg.executor() {
 		// A new goroutine inherits the pprof labels of the one that
 		// spawned it (a submitter's: a request handler's pprof.Do, or a
 		// task's under WithPprofLabels); this one goes on to run other

@@ -44,7 +44,8 @@ type config struct {
 	// scheduler only
 	base        context.Context
 	pprofLabels bool
-	exec        func(run func(yield func() bool)) // WithExecutor, WithYieldingExecutor
+	exec        func(run func())                  // WithExecutor
+	yexec       func(run func(yield func() bool)) // WithYieldingExecutor
 	aging       time.Duration
 	queueLimit  int
 	logger      *slog.Logger
@@ -229,7 +230,7 @@ func WithExecutor(exec func(run func())) SchedulerOption {
 		if exec == nil {
 			return fmt.Errorf("%w: nil executor", ErrInvalidOption)
 		}
-		c.exec = func(run func(yield func() bool)) { exec(func() { run(nil) }) }
+		c.exec, c.yexec = exec, nil
 		return nil
 	})
 }
@@ -257,10 +258,14 @@ func WithYieldingExecutor(exec func(run func(yield func() bool))) SchedulerOptio
 		if exec == nil {
 			return fmt.Errorf("%w: nil executor", ErrInvalidOption)
 		}
-		c.exec = exec
+		c.exec, c.yexec = nil, exec
 		return nil
 	})
 }
+
+// executor reports whether an executor (WithExecutor, WithYieldingExecutor)
+// runs the admitted tasks, not goroutines of the scheduler's own.
+func (c *config) executor() bool { return c.exec != nil || c.yexec != nil }
 
 // WithTimings makes every task of the scheduler keep its timings: when it
 // was created, queued, started and finished (lazytask.Task.Timings, the

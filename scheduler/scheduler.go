@@ -157,7 +157,7 @@ func New(opts ...SchedulerOption) (*Scheduler, error) {
 		}
 	}
 	s := &Scheduler{cfg: cfg, agingStep: int64(cfg.aging), clk: clockTimebase(cfg.clock)}
-	if cfg.exec == nil {
+	if !cfg.executor() {
 		s.maxIdle = 4 * runtime.GOMAXPROCS(0)
 	}
 	s.timed = cfg.timings || cfg.clock != nil || cfg.aging > 0

@@ -159,7 +159,7 @@ func newScope(s *Scheduler, parent *Scope, cfg config) *Scope {
 	sc.doneHooks = len(sc.hooks[hookDone]) > 0
 	sc.bind.NoRecover = sc.bind.NoRecover || cfg.noRecover
 	sc.bind.Owner = (*owner)(sc)
-	sc.bind.Foreign = s.cfg.exec != nil
+	sc.bind.Foreign = s.cfg.executor()
 	sc.bind.Clock = s.clk
 	sc.ctx, sc.cancel = context.WithCancelCause(pctx)
 	deadline := cfg.deadline

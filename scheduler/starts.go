@@ -28,7 +28,7 @@ import "github.com/lazysched/lazysched/internal/core"
 // deferStartLocked puts c, admitted and counted in s.wg, on s.startQ if a
 // goroutine s started has yet to begin; it says whether it did. Under s.mu.
 func (s *Scheduler) deferStartLocked(c *core.Task) bool {
-	if s.starting == 0 || s.cfg.exec != nil {
+	if s.starting == 0 || s.cfg.executor() {
 		return false
 	}
 	if s.startHead > 0 && len(s.startQ) == cap(s.startQ) {
@@ -51,7 +51,7 @@ const maxKeptStartQ = 1024
 // is let go, or at once. Under s.mu.
 func (s *Scheduler) spawnLocked() {
 	s.spawned++
-	if s.cfg.exec == nil {
+	if !s.cfg.executor() {
 		s.starting++
 	}
 }
